@@ -1,0 +1,67 @@
+// swift-tools-version:6.0
+//
+// SCIM gateway: a multi-tenant, region-aware SCIM 2.0 gateway.
+// No third-party Swift packages: C libraries come in as system library targets.
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "scim-gateway",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "scim-gateway", targets: ["scim-gateway"]),
+        .executable(name: "scim-region", targets: ["scim-region"]),
+        .executable(name: "scimctl", targets: ["scimctl"]),
+    ],
+    targets: [
+        // C libraries (module.modulemap + shim.h only).
+        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CLinuxIO"),
+
+        // Pure modules: no I/O, no C.
+        .target(name: "JSON", swiftSettings: strict),
+        .target(name: "SCIMCore", dependencies: ["JSON"], swiftSettings: strict),
+        .target(name: "HTTPCore", swiftSettings: strict),
+        .target(name: "Flags", swiftSettings: strict),
+        .target(name: "Telemetry", dependencies: ["JSON"], swiftSettings: strict),
+
+        // I/O modules.
+        .target(name: "Crypto", dependencies: ["COpenSSL"], swiftSettings: strict),
+        .target(name: "NetIO", dependencies: ["HTTPCore", "CLinuxIO", "COpenSSL", "Telemetry"], swiftSettings: strict),
+        .target(name: "Postgres", dependencies: ["CLibPQ", "Telemetry"], swiftSettings: strict),
+
+        // The services, as libraries.
+        .target(name: "RegionApp",
+                dependencies: ["SCIMCore", "JSON", "HTTPCore", "NetIO", "Postgres", "Crypto", "Telemetry", "Flags"],
+                swiftSettings: strict),
+        .target(name: "GatewayApp",
+                dependencies: ["SCIMCore", "JSON", "HTTPCore", "NetIO", "Postgres", "Crypto", "Telemetry", "Flags"],
+                swiftSettings: strict),
+
+        // Executables: wiring only.
+        .executableTarget(name: "scim-gateway", dependencies: ["GatewayApp"], swiftSettings: strict),
+        .executableTarget(name: "scim-region", dependencies: ["RegionApp"], swiftSettings: strict),
+        .executableTarget(name: "scimctl", dependencies: ["GatewayApp"], swiftSettings: strict),
+
+        // Shared test helpers (PostgreSQL URL, process launcher, raw HTTP client).
+        .target(name: "TestSupport", dependencies: ["HTTPCore", "NetIO", "Postgres", "JSON"],
+                path: "Tests/TestSupport", swiftSettings: strict),
+
+        .testTarget(name: "JSONTests", dependencies: ["JSON"], swiftSettings: strict),
+        .testTarget(name: "SCIMCoreTests", dependencies: ["SCIMCore", "JSON"], swiftSettings: strict),
+        .testTarget(name: "HTTPCoreTests", dependencies: ["HTTPCore"], swiftSettings: strict),
+        .testTarget(name: "FlagsTests", dependencies: ["Flags"], swiftSettings: strict),
+        .testTarget(name: "CryptoTests", dependencies: ["Crypto"], swiftSettings: strict),
+        .testTarget(name: "NetIOTests", dependencies: ["NetIO", "HTTPCore", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "IntegrationTests",
+                    dependencies: ["TestSupport", "JSON", "HTTPCore", "NetIO", "Postgres"],
+                    swiftSettings: strict),
+    ],
+    swiftLanguageModes: [.v6]
+)
