@@ -28,19 +28,24 @@ let package = Package(
         .target(name: "SCIMCore", dependencies: ["JSON"], swiftSettings: strict),
         .target(name: "HTTPCore", swiftSettings: strict),
         .target(name: "Flags", swiftSettings: strict),
-        .target(name: "Telemetry", dependencies: ["JSON"], swiftSettings: strict),
+        .target(name: "Telemetry", swiftSettings: strict),
 
         // I/O modules.
         .target(name: "Crypto", dependencies: ["COpenSSL"], swiftSettings: strict),
         .target(name: "NetIO", dependencies: ["HTTPCore", "CLinuxIO", "COpenSSL", "Telemetry"], swiftSettings: strict),
         .target(name: "Postgres", dependencies: ["CLibPQ", "Telemetry"], swiftSettings: strict),
 
+        // What every server process shares: common flags, logging set-up, health endpoints.
+        .target(name: "ServerRuntime", dependencies: ["HTTPCore", "NetIO", "Telemetry", "Flags"], swiftSettings: strict),
+
         // The services, as libraries.
         .target(name: "RegionApp",
-                dependencies: ["SCIMCore", "JSON", "HTTPCore", "NetIO", "Postgres", "Crypto", "Telemetry", "Flags"],
+                dependencies: ["SCIMCore", "JSON", "HTTPCore", "NetIO", "Postgres", "Crypto", "Telemetry", "Flags",
+                               "ServerRuntime"],
                 swiftSettings: strict),
         .target(name: "GatewayApp",
-                dependencies: ["SCIMCore", "JSON", "HTTPCore", "NetIO", "Postgres", "Crypto", "Telemetry", "Flags"],
+                dependencies: ["SCIMCore", "JSON", "HTTPCore", "NetIO", "Postgres", "Crypto", "Telemetry", "Flags",
+                               "ServerRuntime"],
                 swiftSettings: strict),
 
         // Executables: wiring only.
@@ -56,6 +61,7 @@ let package = Package(
         .testTarget(name: "SCIMCoreTests", dependencies: ["SCIMCore", "JSON"], swiftSettings: strict),
         .testTarget(name: "HTTPCoreTests", dependencies: ["HTTPCore"], swiftSettings: strict),
         .testTarget(name: "FlagsTests", dependencies: ["Flags"], swiftSettings: strict),
+        .testTarget(name: "TelemetryTests", dependencies: ["Telemetry"], swiftSettings: strict),
         .testTarget(name: "CryptoTests", dependencies: ["Crypto"], swiftSettings: strict),
         .testTarget(name: "NetIOTests", dependencies: ["NetIO", "HTTPCore", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"], swiftSettings: strict),

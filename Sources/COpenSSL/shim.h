@@ -16,4 +16,8 @@ static inline long copenssl_set_mode(SSL *ssl, long mode) { return SSL_set_mode(
 static inline long copenssl_ctx_set_options(SSL_CTX *ctx, unsigned long options) {
     return (long)SSL_CTX_set_options(ctx, options);
 }
+/// Options for our TLS servers: no compression (CRIME), no renegotiation, server cipher preference.
+static inline unsigned long copenssl_server_options(void) {
+    return SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE;
+}
 #endif

@@ -1,1 +1,4 @@
-print("todo")
+import Glibc
+import RegionApp
+
+exit(RegionCommand.main())

@@ -27,17 +27,6 @@ import Testing
         #expect(String(decoding: out, as: UTF8.self) == "HTTP/1.1 200 OK\r\nX: a  Set-Cookie: evil\r\nContent-Length: 0\r\n\r\n")
     }
 
-    @Test(arguments: [
-        (0, "Thu, 01 Jan 1970 00:00:00 GMT"),
-        (784111777, "Sun, 06 Nov 1994 08:49:37 GMT"),
-        (951782400, "Tue, 29 Feb 2000 00:00:00 GMT"),
-        (1795392000, "Mon, 23 Nov 2026 00:00:00 GMT"),
-        (4102444799, "Thu, 31 Dec 2099 23:59:59 GMT"),
-    ])
-    func imfFixdate(seconds: Int, expected: String) {
-        #expect(HTTPDate.format(epochSeconds: seconds) == expected)
-    }
-
     @Test func requestEncodingRoundTripsThroughTheParser() {
         var out: [UInt8] = []
         let request = HTTPRequest(method: .patch, target: "/scim/v2/Users/1", headers: ["X-Tenant": "t"], body: Array("{}".utf8))

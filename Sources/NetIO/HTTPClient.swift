@@ -1,0 +1,217 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Synchronization
+public import HTTPCore
+import Telemetry
+
+/// Client settings for one upstream.
+public struct HTTPClientConfiguration: Sendable {
+    public var connectTimeout: Duration = .seconds(2)
+    /// Whole-request deadline (write + wait + read) unless a call passes its own.
+    public var requestTimeout: Duration = .seconds(30)
+    /// Idle keep-alive connections kept for reuse.
+    public var maxIdleConnections = 64
+    /// Idle connections older than this are closed instead of reused. Keep it below the server's idle timeout.
+    public var idleTimeout: Duration = .seconds(20)
+    public var maxResponseBytes = 64 << 20
+    public init() {}
+}
+
+/// Why an upstream call failed. `description` names the upstream and the cause, never request data.
+public struct HTTPClientError: Error, Sendable, CustomStringConvertible {
+    public enum Kind: Sendable, Equatable {
+        /// Nothing listens there, or it could not be reached within the connect timeout.
+        case connectFailed
+        /// No complete response within the deadline.
+        case timeout
+        /// The connection broke before a complete response arrived.
+        case connectionClosed
+        /// The upstream answered something that is not HTTP/1.1.
+        case protocolError
+    }
+    public var kind: Kind
+    public var upstream: String
+    public var detail: String
+
+    public var description: String {
+        switch kind {
+        case .connectFailed: "upstream \(upstream) unreachable: \(detail)"
+        case .timeout: "upstream \(upstream) timed out: \(detail)"
+        case .connectionClosed: "upstream \(upstream) closed the connection: \(detail)"
+        case .protocolError: "upstream \(upstream) sent an invalid response: \(detail)"
+        }
+    }
+}
+
+/// A blocking HTTP/1.1 client for one upstream with a pool of keep-alive connections. Safe to call from many
+/// worker threads at once; each call uses its own connection.
+public final class HTTPClient: Sendable {
+    public let host: String
+    public let port: Int
+    public let configuration: HTTPClientConfiguration
+    private let idle = Mutex<[IdleConnection]>([])
+    private let opened = Atomic<Int>(0)
+
+    private struct IdleConnection: Sendable {
+        var fd: Int32
+        var lastUsed: UInt64
+    }
+
+    public init(host: String, port: Int, configuration: HTTPClientConfiguration = HTTPClientConfiguration()) {
+        self.host = host
+        self.port = port
+        self.configuration = configuration
+    }
+
+    deinit {
+        for connection in idle.withLock({ $0 }) { close(connection.fd) }
+    }
+
+    private var upstream: String { "\(host):\(port)" }
+
+    /// Connections opened so far (for tests and metrics: reuse keeps this low).
+    public var connectionsOpened: Int { opened.load(ordering: .relaxed) }
+
+    /// Closes every idle pooled connection.
+    public func closeIdleConnections() {
+        let connections = idle.withLock { list -> [IdleConnection] in let c = list; list = []; return c }
+        for connection in connections { close(connection.fd) }
+    }
+
+    /// Sends `request` and waits for the whole response.
+    public func send(_ request: HTTPRequest, timeout: Duration? = nil) throws(HTTPClientError) -> HTTPResponse {
+        let deadline = Timestamp.monotonicNanos() + (timeout ?? configuration.requestTimeout).nanoseconds
+        var bytes: [UInt8] = []
+        HTTPEncoder.encode(request, host: upstream, into: &bytes)
+        var retried = false
+        while true {
+            let (fd, reused) = try checkout(deadline: deadline)
+            switch exchange(fd: fd, bytes: bytes, isHead: request.method == .head, deadline: deadline) {
+            case .response(let response, let keepAlive):
+                if keepAlive { checkin(fd) } else { close(fd) }
+                return response
+            case .failed(let error, let nothingReceived, let writeFailed):
+                close(fd)
+                // A pooled connection the server had already closed: retry once on a fresh one when that
+                // cannot duplicate a write (idempotent method, or the request never left).
+                if reused && !retried && nothingReceived && error.kind == .connectionClosed
+                    && (request.method.isIdempotent || writeFailed) {
+                    retried = true
+                    continue
+                }
+                throw error
+            }
+        }
+    }
+
+    private enum Exchange {
+        case response(HTTPResponse, keepAlive: Bool)
+        case failed(HTTPClientError, nothingReceived: Bool, writeFailed: Bool)
+    }
+
+    private func exchange(fd: Int32, bytes: [UInt8], isHead: Bool, deadline: UInt64) -> Exchange {
+        // Write everything.
+        var offset = 0
+        while offset < bytes.count {
+            guard waitFor(fd: fd, events: Int16(POLLOUT), deadline: deadline) else {
+                return .failed(HTTPClientError(kind: .timeout, upstream: upstream, detail: "sending request"),
+                               nothingReceived: true, writeFailed: false)
+            }
+            let n = bytes.withUnsafeBytes { raw in
+                Glibc.send(fd, raw.baseAddress! + offset, raw.count - offset, Int32(MSG_NOSIGNAL | MSG_DONTWAIT))
+            }
+            if n < 0 {
+                if errno == EINTR || errno == EAGAIN { continue }
+                return .failed(HTTPClientError(kind: .connectionClosed, upstream: upstream, detail: "write failed"),
+                               nothingReceived: true, writeFailed: offset == 0)
+            }
+            offset += n
+        }
+        // Read one response.
+        var parser = ResponseParser(maxBodyBytes: configuration.maxResponseBytes)
+        parser.expectingHeadResponse = isHead
+        var buffer = [UInt8](repeating: 0, count: 16 * 1024)
+        var received = 0
+        while true {
+            switch parser.next() {
+            case .response(let response, let keepAlive):
+                return .response(response, keepAlive: keepAlive && parser.bufferedByteCount == 0)
+            case .failed(let e):
+                return .failed(HTTPClientError(kind: .protocolError, upstream: upstream, detail: e.message),
+                               nothingReceived: false, writeFailed: false)
+            case .needMoreData:
+                break
+            }
+            guard waitFor(fd: fd, events: Int16(POLLIN), deadline: deadline) else {
+                return .failed(HTTPClientError(kind: .timeout, upstream: upstream, detail: "waiting for the response"),
+                               nothingReceived: received == 0, writeFailed: false)
+            }
+            let n = buffer.withUnsafeMutableBytes { raw in recv(fd, raw.baseAddress, raw.count, Int32(MSG_DONTWAIT)) }
+            if n > 0 {
+                received += n
+                buffer.withUnsafeBytes { parser.append(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+            } else if n == 0 {
+                if case .response(let response, _) = parser.endOfStream() {
+                    return .response(response, keepAlive: false)
+                }
+                return .failed(HTTPClientError(kind: .connectionClosed, upstream: upstream, detail: "end of stream"),
+                               nothingReceived: received == 0, writeFailed: false)
+            } else if errno != EINTR && errno != EAGAIN {
+                return .failed(HTTPClientError(kind: .connectionClosed, upstream: upstream, detail: "read failed"),
+                               nothingReceived: received == 0, writeFailed: false)
+            }
+        }
+    }
+
+    /// Polls until `events` or the deadline; false on timeout.
+    private func waitFor(fd: Int32, events: Int16, deadline: UInt64) -> Bool {
+        while true {
+            let now = Timestamp.monotonicNanos()
+            if now >= deadline { return false }
+            let millis = Int32(min((deadline - now + 999_999) / 1_000_000, UInt64(Int32.max)))
+            var pfd = pollfd(fd: fd, events: events, revents: 0)
+            let rc = poll(&pfd, 1, millis)
+            if rc > 0 { return true }
+            if rc == 0 { continue }
+            if errno != EINTR { return true }  // let the read/write report the error
+        }
+    }
+
+    private func checkout(deadline: UInt64) throws(HTTPClientError) -> (Int32, reused: Bool) {
+        let now = Timestamp.monotonicNanos()
+        let maxIdle = configuration.idleTimeout.nanoseconds
+        while let candidate = idle.withLock({ $0.popLast() }) {
+            if now - candidate.lastUsed > maxIdle || !isStillOpen(candidate.fd) {
+                close(candidate.fd)
+                continue
+            }
+            return (candidate.fd, true)
+        }
+        let remaining = deadline > now ? deadline - now : 0
+        let connectMillis = Int32(min(configuration.connectTimeout.nanoseconds, remaining) / 1_000_000)
+        do {
+            let fd = try Sockets.connect(host: host, port: port, timeoutMillis: max(1, connectMillis))
+            opened.add(1, ordering: .relaxed)
+            return (fd, false)
+        } catch {
+            throw HTTPClientError(kind: .connectFailed, upstream: upstream, detail: error.description)
+        }
+    }
+
+    /// An idle connection that is readable has either been closed by the server or sent junk: don't reuse it.
+    private func isStillOpen(_ fd: Int32) -> Bool {
+        var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        return poll(&pfd, 1, 0) == 0
+    }
+
+    private func checkin(_ fd: Int32) {
+        let entry = IdleConnection(fd: fd, lastUsed: Timestamp.monotonicNanos())
+        let kept = idle.withLock { list -> Bool in
+            guard list.count < configuration.maxIdleConnections else { return false }
+            list.append(entry)
+            return true
+        }
+        if !kept { close(fd) }
+    }
+}

@@ -1,0 +1,262 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CLinuxIO
+import Synchronization
+public import HTTPCore
+public import Telemetry
+
+/// Answers requests. Runs on a worker thread and may block (PostgreSQL, an upstream call); must not trap.
+public protocol HTTPResponder: Sendable {
+    func respond(to request: HTTPRequest, context: RequestContext) -> HTTPResponse
+}
+
+/// What the server knows about a request besides its bytes.
+public struct RequestContext: Sendable {
+    /// Peer IP address (no port).
+    public var remoteAddress: String
+    public var connectionID: UInt64
+    public var isTLS: Bool
+    /// Monotonic nanoseconds at which the request was complete.
+    public var receivedAtNanos: UInt64
+    public init(remoteAddress: String, connectionID: UInt64, isTLS: Bool, receivedAtNanos: UInt64) {
+        self.remoteAddress = remoteAddress
+        self.connectionID = connectionID
+        self.isTLS = isTLS
+        self.receivedAtNanos = receivedAtNanos
+    }
+}
+
+/// Server settings. Every limit is explicit; see `HTTPLimits` for the request-size ones.
+public struct HTTPServerConfiguration: Sendable {
+    /// Used in thread names and logs.
+    public var name = "http"
+    public var host = "127.0.0.1"
+    /// 0 picks a free ephemeral port (tests); read the bound port from `HTTPServer.port`.
+    public var port = 0
+    public var limits = HTTPLimits()
+    /// Threads running handlers. Each in-flight request holds one.
+    public var workerThreads = 16
+    /// Connections beyond this wait in the kernel's accept queue (back-pressure), they are not refused.
+    public var maxConnections = 4096
+    /// Parsed-but-unanswered requests per connection before the server stops reading from it.
+    public var maxPipelinedRequests = 64
+    /// A keep-alive connection with no request in progress is closed after this.
+    public var idleTimeout: Duration = .seconds(60)
+    /// A request must arrive completely (headers and body) within this time of its first byte, else 408.
+    public var requestTimeout: Duration = .seconds(15)
+    /// A response that makes no write progress for this long closes the connection.
+    public var writeTimeout: Duration = .seconds(30)
+    /// When set, the listener speaks HTTPS.
+    public var tls: TLSConfiguration? = nil
+    /// Renders the answer to a request the server could not read (400, 408, 413, 431, 501, 505).
+    public var errorResponse: @Sendable (HTTPStatus, String) -> HTTPResponse = { status, message in
+        HTTPResponse(status: status, contentType: "text/plain; charset=utf-8", body: message + "\n")
+    }
+
+    public init() {}
+}
+
+/// Counters a server keeps about itself (for /metrics and tests).
+public final class HTTPServerStats: Sendable {
+    let connectionsOpen = Atomic<Int>(0)
+    let connectionsAccepted = Atomic<Int>(0)
+    let requestsServed = Atomic<Int>(0)
+    let requestsRejected = Atomic<Int>(0)
+    let timeouts = Atomic<Int>(0)
+    init() {}
+
+    /// A consistent-enough copy of the counters.
+    public struct Snapshot: Sendable, Equatable {
+        public var connectionsOpen: Int
+        public var connectionsAccepted: Int
+        /// Requests answered by a handler.
+        public var requestsServed: Int
+        /// Requests refused by the parser (400, 413, 431, 501, 505...).
+        public var requestsRejected: Int
+        /// Connections closed by the request or write timeout.
+        public var timeouts: Int
+    }
+
+    public var snapshot: Snapshot {
+        Snapshot(connectionsOpen: connectionsOpen.load(ordering: .relaxed),
+                 connectionsAccepted: connectionsAccepted.load(ordering: .relaxed),
+                 requestsServed: requestsServed.load(ordering: .relaxed),
+                 requestsRejected: requestsRejected.load(ordering: .relaxed),
+                 timeouts: timeouts.load(ordering: .relaxed))
+    }
+}
+
+/// An HTTP/1.1 server: one reactor thread on epoll owns every socket and parses requests; handlers run on a
+/// bounded worker pool; responses come back to the reactor to be written in request order.
+public final class HTTPServer: Sendable {
+    public let configuration: HTTPServerConfiguration
+    public let stats = HTTPServerStats()
+    private let shared: ServerShared
+    private let runtime = Mutex<Runtime>(Runtime())
+
+    private struct Runtime: Sendable {
+        var loopThread: ThreadHandle? = nil
+        var port = 0
+        var stopped = false
+    }
+
+    public init(configuration: HTTPServerConfiguration, responder: any HTTPResponder, logger: Logger) {
+        self.configuration = configuration
+        self.shared = ServerShared(configuration: configuration, responder: responder, logger: logger, stats: stats)
+    }
+
+    /// The bound port (after `start`).
+    public var port: Int { runtime.withLock { $0.port } }
+
+    /// Binds, listens and starts the reactor and worker threads. Returns the bound port.
+    @discardableResult
+    public func start() throws -> Int {
+        let tlsContext: TLSServerContext? = try configuration.tls.map { try TLSServerContext($0) }
+        let listenFD = try Sockets.listen(host: configuration.host, port: configuration.port)
+        let port = Sockets.localPort(listenFD)
+        let epfd = epoll_create1(Int32(EPOLL_CLOEXEC))
+        guard epfd >= 0 else { close(listenFD); throw IOError("epoll_create1", errno: errno) }
+        let shared = self.shared
+        shared.startWorkers()
+        let thread = ThreadHandle.start(name: "\(configuration.name)-loop") {
+            let loop = EventLoop(shared: shared, epfd: epfd, listenFD: listenFD, tls: tlsContext)
+            loop.run()
+        }
+        runtime.withLock {
+            $0.loopThread = thread
+            $0.port = port
+        }
+        shared.logger.info("listening", [("server", .string(configuration.name)), ("host", .string(configuration.host)),
+                                         ("port", .int(Int64(port))), ("tls", .bool(configuration.tls != nil))])
+        return port
+    }
+
+    /// Stops accepting, lets in-flight requests finish (answered with `Connection: close`), closes idle
+    /// connections, and returns once everything is closed or `gracePeriod` has passed.
+    public func shutdown(gracePeriod: Duration = .seconds(10)) {
+        let thread: ThreadHandle? = runtime.withLock { rt in
+            if rt.stopped { return nil }
+            rt.stopped = true
+            return rt.loopThread
+        }
+        guard let thread else { return }
+        let deadline = Timestamp.monotonicNanos() + gracePeriod.nanoseconds
+        shared.inbox.requestShutdown(deadlineNanos: deadline)
+        thread.join()
+        shared.stopWorkers(deadlineNanos: deadline + 1_000_000_000)
+        shared.logger.info("stopped", [("server", .string(configuration.name))])
+    }
+}
+
+extension Duration {
+    /// Whole nanoseconds (non-negative durations).
+    var nanoseconds: UInt64 {
+        let (seconds, attoseconds) = components
+        return UInt64(max(0, seconds)) * 1_000_000_000 + UInt64(max(0, attoseconds) / 1_000_000_000)
+    }
+}
+
+/// State shared between the reactor thread and the workers. Everything here is Sendable.
+final class ServerShared: Sendable {
+    let configuration: HTTPServerConfiguration
+    let responder: any HTTPResponder
+    let logger: Logger
+    let stats: HTTPServerStats
+    let inbox: Inbox
+    let draining = Atomic<Bool>(false)
+    let dates = DateCache()
+    private let workers = Mutex<WorkerPool?>(nil)
+
+    init(configuration: HTTPServerConfiguration, responder: any HTTPResponder, logger: Logger, stats: HTTPServerStats) {
+        self.configuration = configuration
+        self.responder = responder
+        self.logger = logger
+        self.stats = stats
+        self.inbox = Inbox()
+    }
+
+    func startWorkers() {
+        workers.withLock { $0 = WorkerPool(name: "\(configuration.name)-w", threads: configuration.workerThreads) }
+    }
+
+    func submit(_ job: @escaping WorkerPool.Job) {
+        workers.withLock { $0 }?.submit(job)
+    }
+
+    func stopWorkers(deadlineNanos: UInt64) {
+        workers.withLock { $0 }?.shutdown(deadlineNanos: deadlineNanos)
+    }
+}
+
+/// The cached `Date` header value, recomputed once per second.
+final class DateCache: Sendable {
+    private let cached = Mutex<(Int, String)>((0, ""))
+    func current() -> String {
+        let now = time(nil)
+        return cached.withLock { entry in
+            if entry.0 != now { entry = (now, Timestamp.imfFixdate(epochSeconds: now)) }
+            return entry.1
+        }
+    }
+}
+
+/// A response ready to write, posted by a worker to the reactor.
+struct Completion: Sendable {
+    var fd: Int32
+    var connectionID: UInt64
+    var bytes: [UInt8]
+    var close: Bool
+}
+
+/// Worker → reactor messages, with an eventfd to wake the reactor. One wake-up per batch, not per message.
+final class Inbox: Sendable {
+    private struct State: Sendable {
+        var completions: [Completion] = []
+        var shutdownDeadline: UInt64? = nil
+        var wakePending = false
+    }
+    let wakeFD: Int32
+    private let state = Mutex<State>(State())
+
+    init() {
+        wakeFD = eventfd(0, Int32(EFD_NONBLOCK) | Int32(EFD_CLOEXEC))
+        precondition(wakeFD >= 0, "eventfd failed")
+    }
+
+    deinit { close(wakeFD) }
+
+    func post(_ completion: Completion) {
+        let wake = state.withLock { s -> Bool in
+            s.completions.append(completion)
+            if s.wakePending { return false }
+            s.wakePending = true
+            return true
+        }
+        if wake { signal() }
+    }
+
+    func requestShutdown(deadlineNanos: UInt64) {
+        state.withLock { $0.shutdownDeadline = deadlineNanos }
+        signal()
+    }
+
+    /// Takes everything posted so far.
+    func drain(into completions: inout [Completion]) -> UInt64? {
+        state.withLock { s in
+            swap(&completions, &s.completions)
+            s.wakePending = false
+            return s.shutdownDeadline
+        }
+    }
+
+    private func signal() {
+        var one: UInt64 = 1
+        _ = write(wakeFD, &one, 8)
+    }
+
+    func consumeWake() {
+        var value: UInt64 = 0
+        _ = read(wakeFD, &value, 8)
+    }
+}
