@@ -109,9 +109,8 @@ public final class HTTPServer: Sendable {
     /// The bound port (after `start`).
     public var port: Int { runtime.withLock { $0.port } }
 
-    /// Binds, listens and starts the reactor and worker threads. Returns the bound port.
-    @discardableResult
-    public func start() throws -> Int {
+    /// Binds, listens and starts the reactor and worker threads; `port` then holds the bound port.
+    public func start() throws {
         let tlsContext: TLSServerContext? = try configuration.tls.map { try TLSServerContext($0) }
         let listenFD = try Sockets.listen(host: configuration.host, port: configuration.port)
         let port = Sockets.localPort(listenFD)
@@ -129,7 +128,6 @@ public final class HTTPServer: Sendable {
         }
         shared.logger.info("listening", [("server", .string(configuration.name)), ("host", .string(configuration.host)),
                                          ("port", .int(Int64(port))), ("tls", .bool(configuration.tls != nil))])
-        return port
     }
 
     /// Stops accepting, lets in-flight requests finish (answered with `Connection: close`), closes idle

@@ -13,7 +13,6 @@ public protocol Service: Sendable {
 
 extension HTTPServer: Service {
     public var name: String { configuration.name }
-    public func start() throws { _ = try start() as Int }
 }
 
 /// Runs services until SIGINT or SIGTERM, then stops them in reverse start order (swift-service-lifecycle's
