@@ -28,4 +28,5 @@ static inline unsigned int clinuxio_epollerr(void) { return EPOLLERR; }
 static inline unsigned int clinuxio_epollhup(void) { return EPOLLHUP; }
 static inline unsigned int clinuxio_epollrdhup(void) { return EPOLLRDHUP; }
 static inline unsigned int clinuxio_epollet(void) { return EPOLLET; }
+static inline unsigned int clinuxio_epolloneshot(void) { return EPOLLONESHOT; }
 #endif

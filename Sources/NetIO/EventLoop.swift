@@ -6,19 +6,28 @@ import Synchronization
 import HTTPCore
 import Telemetry
 
-/// One client connection. Confined to the reactor thread.
-final class Connection {
+// The server's concurrency model (why it looks like this):
+//
+// N worker threads all wait in `epoll_wait` on one epoll set in which every connection is registered with
+// EPOLLONESHOT. The kernel hands a ready connection to exactly one worker, which then owns it: it reads, parses,
+// runs the handler (which may block on PostgreSQL or an upstream), writes the response and re-arms the
+// connection. No thread hand-off happens on the request path, so a request costs no extra context switches,
+// and a slow handler holds only its own worker: every other worker keeps serving the other connections.
+// Idle keep-alive connections hold no thread. A housekeeping thread enforces timeouts and runs shutdown.
+//
+// Ownership is explicit: a connection is touched only by the thread that holds its claim (`Connection.claim`).
+// Re-arming happens under the claim lock, so an event cannot fire for a connection that is still owned and be
+// lost; an event that arrives while the housekeeper holds the claim is remembered and re-armed on release.
+
+/// One client connection.
+final class Connection: @unchecked Sendable {
+    // @unchecked: every mutable field below is accessed only by the thread holding the claim, and claiming and
+    // releasing go through `claim`, a Mutex (see the model above).
     let fd: Int32
-    let id: UInt64
+    let key: UInt64
     let remoteAddress: String
     let tls: TLSSession?
     var parser: RequestParser
-    /// Parsed requests waiting for their turn (HTTP/1.1 answers in order, one handler at a time per connection).
-    var pending: [HTTPRequest] = []
-    var pendingHead = 0
-    /// A request that could not be parsed; answered after the requests before it, then the connection closes.
-    var pendingError: HTTPParseError? = nil
-    var inFlight = false
     var writeBuffer: [UInt8] = []
     var writeOffset = 0
     var closeAfterWrite = false
@@ -29,11 +38,18 @@ final class Connection {
     var lastWriteProgress: UInt64 = 0
     /// When the first byte of an incomplete request arrived (nil when idle between requests).
     var requestStartedAt: UInt64? = nil
-    var interest: UInt32 = 0
 
-    init(fd: Int32, id: UInt64, remoteAddress: String, tls: TLSSession?, limits: HTTPLimits, now: UInt64) {
+    struct ClaimState {
+        var owned = false
+        var closed = false
+        /// An epoll event was delivered while the claim was held by the housekeeper (so it was not re-armed).
+        var eventMissed = false
+    }
+    let claim = Mutex<ClaimState>(ClaimState())
+
+    init(fd: Int32, key: UInt64, remoteAddress: String, tls: TLSSession?, limits: HTTPLimits, now: UInt64) {
         self.fd = fd
-        self.id = id
+        self.key = key
         self.remoteAddress = remoteAddress
         self.tls = tls
         self.parser = RequestParser(limits: limits)
@@ -41,207 +57,287 @@ final class Connection {
         if tls != nil { requestStartedAt = now }  // the handshake counts against the request timeout
     }
 
-    var pendingCount: Int { pending.count - pendingHead }
     var writeRemaining: Int { writeBuffer.count - writeOffset }
+}
 
-    func popPending() -> HTTPRequest? {
-        guard pendingHead < pending.count else { return nil }
-        let request = pending[pendingHead]
-        pendingHead += 1
-        if pendingHead == pending.count {
-            pending.removeAll(keepingCapacity: false)
-            pendingHead = 0
+/// Connections by file descriptor, with a generation so a stale event for a closed fd never reaches the
+/// connection that reused the number. Sharded by fd so workers looking up different connections do not
+/// contend on one lock (a single table lock was the top item in the profile).
+final class ConnectionTable: Sendable {
+    private final class Shard: Sendable {
+        let slots = Mutex<[Int: Connection]>([:])
+    }
+    private static let shardCount = 64
+    private let shards: [Shard] = (0..<ConnectionTable.shardCount).map { _ in Shard() }
+    private let generations = Mutex<[Int32: UInt32]>([:])
+    private let counter = Atomic<Int>(0)
+
+    var count: Int { counter.load(ordering: .relaxed) }
+
+    private func shard(_ fd: Int32) -> Shard { shards[Int(fd) & (Self.shardCount - 1)] }
+
+    func insert(fd: Int32, make: (UInt64) -> Connection) -> Connection {
+        let generation = generations.withLock { g -> UInt32 in
+            let next = (g[fd] ?? 0) &+ 1
+            g[fd] = next
+            return next
         }
-        return request
+        let connection = make(UInt64(UInt32(bitPattern: fd)) << 32 | UInt64(generation))
+        shard(fd).slots.withLock { $0[Int(fd)] = connection }
+        counter.add(1, ordering: .relaxed)
+        return connection
     }
 
-    var isQuiescent: Bool {
-        !inFlight && pendingCount == 0 && writeRemaining == 0 && pendingError == nil && parser.isIdle
+    func lookup(_ key: UInt64) -> Connection? {
+        let fd = Int32(truncatingIfNeeded: key >> 32)
+        return shard(fd).slots.withLock { slots in
+            guard let c = slots[Int(fd)], c.key == key else { return nil }
+            return c
+        }
+    }
+
+    /// Removes the connection; returns the number of connections left.
+    func remove(_ connection: Connection) -> Int {
+        let removed = shard(connection.fd).slots.withLock { slots -> Bool in
+            guard let c = slots[Int(connection.fd)], c === connection else { return false }
+            slots[Int(connection.fd)] = nil
+            return true
+        }
+        if removed { return counter.subtract(1, ordering: .relaxed).newValue }
+        return counter.load(ordering: .relaxed)
+    }
+
+    var all: [Connection] { shards.flatMap { $0.slots.withLock { Array($0.values) } } }
+}
+
+/// Per-thread cache of the `Date` header value (a shared one was a contended lock).
+struct DateHeader {
+    private var second = 0
+    private var text = ""
+    mutating func current() -> String {
+        let now = time(nil)
+        if now != second {
+            second = now
+            text = Timestamp.imfFixdate(epochSeconds: now)
+        }
+        return text
     }
 }
 
-/// The reactor: owns the epoll set, the listening socket and every connection.
-final class EventLoop {
-    private let shared: ServerShared
-    private let epfd: Int32
-    private var listenFD: Int32
-    private let tlsContext: TLSServerContext?
-    private var connections: [Connection?] = []
-    private var connectionCount = 0
-    private var nextConnectionID: UInt64 = 1
-    private var acceptRegistered = false
-    private var draining = false
-    private var drainDeadline: UInt64 = 0
-    private var now: UInt64 = Timestamp.monotonicNanos()
-    private let readBuffer: UnsafeMutableRawBufferPointer
-    private var completions: [Completion] = []
-    private let limits: HTTPLimits
-    private let maxPipelined: Int
-    private let idleTimeout: UInt64
-    private let requestTimeout: UInt64
-    private let writeTimeout: UInt64
+/// The shared core of a running server: epoll set, listener, connection table, workers and housekeeping.
+final class ServerCore: Sendable {
+    static let listenerKey: UInt64 = .max
+    static let wakeKey: UInt64 = .max - 1
 
-    private static let sweepInterval: UInt64 = 250_000_000
+    let shared: ServerShared
+    let epfd: Int32
+    let wakeFD: Int32
+    let tlsContext: TLSServerContext?
+    private let listener = Mutex<ListenerState>(ListenerState())
+    private let table = ConnectionTable()
+    private let lifecycle = Mutex<Lifecycle>(Lifecycle())
+    let stopped = Atomic<Bool>(false)
+    private let readBufferSize = 64 * 1024
 
-    init(shared: ServerShared, epfd: Int32, listenFD: Int32, tls: TLSServerContext?) {
+    struct ListenerState {
+        var fd: Int32 = -1
+        var armed = false
+        var paused = false
+    }
+
+    struct Lifecycle {
+        var draining = false
+        var drainDeadline: UInt64 = 0
+        var threads: [ThreadHandle] = []
+    }
+
+    init(shared: ServerShared, listenFD: Int32, epfd: Int32, tls: TLSServerContext?) {
         self.shared = shared
         self.epfd = epfd
-        self.listenFD = listenFD
         self.tlsContext = tls
-        self.readBuffer = .allocate(byteCount: 64 * 1024, alignment: 16)
-        let c = shared.configuration
-        limits = c.limits
-        maxPipelined = max(1, c.maxPipelinedRequests)
-        idleTimeout = c.idleTimeout.nanoseconds
-        requestTimeout = c.requestTimeout.nanoseconds
-        writeTimeout = c.writeTimeout.nanoseconds
+        wakeFD = eventfd(0, Int32(EFD_NONBLOCK) | Int32(EFD_CLOEXEC))
+        listener.withLock { $0.fd = listenFD }
     }
 
-    deinit {
-        readBuffer.deallocate()
-    }
-
+    private var configuration: HTTPServerConfiguration { shared.configuration }
     private var logger: Logger { shared.logger }
+    private var isDraining: Bool { shared.draining.load(ordering: .relaxed) }
 
-    // MARK: - Run loop
-
-    func run() {
-        registerAccept()
+    func start() {
         var wake = epoll_event()
         wake.events = clinuxio_epollin()
-        wake.data.fd = shared.inbox.wakeFD
-        epoll_ctl(epfd, EPOLL_CTL_ADD, shared.inbox.wakeFD, &wake)
-
-        let maxEvents: Int32 = 256
-        let events = UnsafeMutablePointer<epoll_event>.allocate(capacity: Int(maxEvents))
-        defer { events.deallocate() }
-        var nextSweep = Timestamp.monotonicNanos() + Self.sweepInterval
-
-        while true {
-            let n = epoll_wait(epfd, events, maxEvents, 250)
-            now = Timestamp.monotonicNanos()
-            if n > 0 {
-                for i in 0..<Int(n) {
-                    let event = events[i]
-                    let fd = event.data.fd
-                    if fd == listenFD && acceptRegistered {
-                        acceptConnections()
-                    } else if fd == shared.inbox.wakeFD {
-                        shared.inbox.consumeWake()
-                    } else if let conn = connection(fd) {
-                        handleEvent(conn, event.events)
-                    }
-                }
-            }
-            processInbox()
-            if now >= nextSweep {
-                sweep()
-                nextSweep = now + Self.sweepInterval
-            }
-            if draining && (connectionCount == 0 || now >= drainDeadline) { break }
+        wake.data.u64 = Self.wakeKey
+        epoll_ctl(epfd, EPOLL_CTL_ADD, wakeFD, &wake)
+        listener.withLock { l in
+            var ev = epoll_event()
+            ev.events = clinuxio_epollin() | clinuxio_epolloneshot()
+            ev.data.u64 = Self.listenerKey
+            epoll_ctl(epfd, EPOLL_CTL_ADD, l.fd, &ev)
+            l.armed = true
         }
-        for case let conn? in connections { closeConnection(conn) }
-        if listenFD >= 0 { close(listenFD) }
+        var threads: [ThreadHandle] = []
+        for i in 0..<max(1, configuration.workerThreads) {
+            threads.append(ThreadHandle.start(name: "\(configuration.name)-w\(i)") { [self] in workerLoop() })
+        }
+        threads.append(ThreadHandle.start(name: "\(configuration.name)-hk") { [self] in housekeepingLoop() })
+        lifecycle.withLock { $0.threads = threads }
+    }
+
+    /// Drains and stops; returns when all threads have ended or shortly after the deadline.
+    func shutdown(deadlineNanos: UInt64) {
+        lifecycle.withLock {
+            $0.draining = true
+            $0.drainDeadline = deadlineNanos
+        }
+        shared.draining.store(true, ordering: .relaxed)
+        let threads = lifecycle.withLock { $0.threads }
+        // The housekeeper ends after the drain; then wake every worker so it sees `stopped`.
+        threads.last?.join()
+        stopped.store(true, ordering: .relaxed)
+        var one: UInt64 = 1
+        _ = write(wakeFD, &one, 8)  // level-triggered and never read: wakes every waiting worker
+        let hardDeadline = deadlineNanos + 1_000_000_000
+        for thread in threads.dropLast() {
+            // A worker stuck in a handler past the deadline is left behind rather than hanging shutdown.
+            if Timestamp.monotonicNanos() > hardDeadline { break }
+            thread.join()
+        }
+        close(wakeFD)
         close(epfd)
     }
 
-    private func connection(_ fd: Int32) -> Connection? {
-        let index = Int(fd)
-        return index < connections.count ? connections[index] : nil
-    }
+    // MARK: - Workers
 
-    // MARK: - Accepting
-
-    private func registerAccept() {
-        guard !acceptRegistered, listenFD >= 0 else { return }
-        var ev = epoll_event()
-        ev.events = clinuxio_epollin()
-        ev.data.fd = listenFD
-        epoll_ctl(epfd, EPOLL_CTL_ADD, listenFD, &ev)
-        acceptRegistered = true
-    }
-
-    private func unregisterAccept() {
-        guard acceptRegistered else { return }
-        epoll_ctl(epfd, EPOLL_CTL_DEL, listenFD, nil)
-        acceptRegistered = false
-    }
-
-    private func acceptConnections() {
-        let maxConnections = shared.configuration.maxConnections
-        while connectionCount < maxConnections {
-            var storage = sockaddr_storage()
-            var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
-            let fd = withUnsafeMutablePointer(to: &storage) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { clinuxio_accept_nonblocking(listenFD, $0, &length) }
+    private func workerLoop() {
+        let readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: readBufferSize, alignment: 16)
+        defer { readBuffer.deallocate() }
+        var date = DateHeader()
+        var event = epoll_event()
+        while !stopped.load(ordering: .relaxed) {
+            // One event at a time: a connection taken is a connection no other worker can serve meanwhile.
+            let n = epoll_wait(epfd, &event, 1, 500)
+            if n <= 0 { continue }
+            let key = event.data.u64
+            if key == Self.wakeKey { continue }
+            if key == Self.listenerKey {
+                acceptConnections()
+                continue
             }
-            if fd < 0 {
-                switch errno {
-                case EAGAIN, EWOULDBLOCK: return
-                case EINTR, ECONNABORTED: continue
-                case EMFILE, ENFILE:
-                    // Out of descriptors: stop accepting; the sweep retries. Clients wait in the backlog.
-                    logger.warning("accept paused: out of file descriptors")
-                    unregisterAccept()
-                    return
-                default:
-                    logger.error("accept failed", [("errno", .int(Int64(errno)))])
-                    return
-                }
+            guard let conn = table.lookup(key) else { continue }
+            let claimed = conn.claim.withLock { c -> Bool in
+                if c.closed { return false }
+                if c.owned { c.eventMissed = true; return false }
+                c.owned = true
+                return true
             }
-            Sockets.setNoDelay(fd)
-            var session: TLSSession? = nil
-            if let tlsContext {
-                guard let s = TLSSession(context: tlsContext, fd: fd) else { close(fd); continue }
-                session = s
-            }
-            let conn = Connection(fd: fd, id: nextConnectionID, remoteAddress: Sockets.describe(storage),
-                                  tls: session, limits: limits, now: now)
-            nextConnectionID += 1
-            let index = Int(fd)
-            if index >= connections.count {
-                connections.append(contentsOf: repeatElement(nil, count: index - connections.count + 64))
-            }
-            connections[index] = conn
-            connectionCount += 1
-            shared.stats.connectionsOpen.add(1, ordering: .relaxed)
-            shared.stats.connectionsAccepted.add(1, ordering: .relaxed)
-            var ev = epoll_event()
-            ev.events = clinuxio_epollin() | clinuxio_epollrdhup()
-            ev.data.fd = fd
-            conn.interest = ev.events
-            epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev)
+            guard claimed else { continue }
+            serve(conn, events: event.events, readBuffer: readBuffer, date: &date)
         }
-        // At the cap: stop watching the listener until a connection closes (back-pressure, not refusal).
-        unregisterAccept()
     }
 
-    // MARK: - Events
-
-    private func handleEvent(_ conn: Connection, _ events: UInt32) {
+    /// Everything a worker does for a connection it owns, until it must wait for the socket again.
+    private func serve(_ conn: Connection, events: UInt32, readBuffer: UnsafeMutableRawBufferPointer,
+                       date: inout DateHeader) {
+        let now = Timestamp.monotonicNanos()
         if events & (clinuxio_epollerr() | clinuxio_epollhup()) != 0 && events & clinuxio_epollin() == 0 {
-            closeConnection(conn)
+            closeOwned(conn)
             return
         }
-        if events & clinuxio_epollout() != 0 {
-            if conn.readWantsWrite {
-                conn.readWantsWrite = false
-                readAvailable(conn)
-                if connection(conn.fd) !== conn { return }
+        if conn.writeRemaining > 0 {
+            guard flush(conn, now: now) else { return }
+            if conn.writeRemaining > 0 { release(conn); return }
+        }
+        if !conn.peerClosed && !conn.closeAfterWrite {
+            guard readAvailable(conn, readBuffer: readBuffer, now: now) else { return }
+        }
+        process(conn, date: &date)
+    }
+
+    /// Runs every complete request in the parser, writing answers as it goes; then re-arms or closes.
+    private func process(_ conn: Connection, date: inout DateHeader) {
+        parsing: while !conn.closeAfterWrite {
+            switch conn.parser.next() {
+            case .request(let request):
+                conn.requestStartedAt = conn.parser.isIdle ? nil : Timestamp.monotonicNanos()
+                handle(request, on: conn, date: &date)
+                // Pipelined answers are batched into one write unless a lot is queued.
+                if conn.writeRemaining >= 64 * 1024 {
+                    guard flush(conn, now: Timestamp.monotonicNanos()) else { return }
+                    if conn.writeRemaining > 0 { release(conn); return }
+                }
+            case .sendContinue:
+                conn.writeBuffer.append(contentsOf: HTTPEncoder.continueResponse)
+            case .needMoreData:
+                break parsing
+            case .failed(let error):
+                shared.stats.requestsRejected.add(1, ordering: .relaxed)
+                appendError(conn, error.status, error.message, date: date.current())
             }
-            flush(conn)
-            if connection(conn.fd) !== conn { return }
         }
-        if events & (clinuxio_epollin() | clinuxio_epollrdhup() | clinuxio_epollhup()) != 0 {
-            readAvailable(conn)
+        guard flush(conn, now: Timestamp.monotonicNanos()) else { return }
+        if conn.writeRemaining > 0 { release(conn); return }
+        // A peer that closed its side can send nothing more: a partial request can never complete.
+        if conn.closeAfterWrite || conn.peerClosed || (isDraining && conn.parser.isIdle) {
+            closeOwned(conn)
+            return
         }
+        release(conn)
+    }
+
+    private func handle(_ request: HTTPRequest, on conn: Connection, date: inout DateHeader) {
+        let context = RequestContext(remoteAddress: conn.remoteAddress, connectionID: conn.key,
+                                     isTLS: conn.tls != nil, receivedAtNanos: Timestamp.monotonicNanos())
+        let response = shared.responder.respond(to: request, context: context)
+        let keepAlive = request.keepAlive && !isDraining && !response.headers.hasToken("close", in: "Connection")
+        if conn.writeOffset > 0 && conn.writeRemaining == 0 {
+            conn.writeBuffer.removeAll(keepingCapacity: true)
+            conn.writeOffset = 0
+        }
+        HTTPEncoder.encode(response, keepAlive: keepAlive, headOnly: request.method == .head,
+                           date: date.current(), into: &conn.writeBuffer)
+        shared.stats.requestsServed.add(1, ordering: .relaxed)
+        if !keepAlive { conn.closeAfterWrite = true }
+    }
+
+    private func appendError(_ conn: Connection, _ status: HTTPStatus, _ message: String, date: String) {
+        let response = configuration.errorResponse(status, message)
+        HTTPEncoder.encode(response, keepAlive: false, date: date, into: &conn.writeBuffer)
+        conn.closeAfterWrite = true
+    }
+
+    /// Reads what the socket has. Returns false when the connection was closed (and released).
+    private func readAvailable(_ conn: Connection, readBuffer: UnsafeMutableRawBufferPointer, now: UInt64) -> Bool {
+        var rounds = 0
+        while rounds < 4 {
+            rounds += 1
+            let outcome: ReadOutcome = readOnce(conn, readBuffer)
+            switch outcome {
+            case .bytes(let n):
+                if conn.parser.isIdle && conn.requestStartedAt == nil { conn.requestStartedAt = now }
+                conn.parser.append(UnsafeRawBufferPointer(rebasing: readBuffer[0..<n]))
+                conn.lastActivity = now
+                if conn.tls == nil && n < readBuffer.count { return true }
+            case .wouldBlock:
+                return true
+            case .wantWrite:
+                conn.readWantsWrite = true
+                return true
+            case .eof:
+                conn.peerClosed = true
+                return true
+            case .failed:
+                closeOwned(conn)
+                return false
+            }
+        }
+        return true
     }
 
     private enum ReadOutcome { case bytes(Int), wouldBlock, wantWrite, eof, failed }
 
-    private func readOnce(_ conn: Connection) -> ReadOutcome {
+    private func readOnce(_ conn: Connection, _ buffer: UnsafeMutableRawBufferPointer) -> ReadOutcome {
         if let tls = conn.tls {
-            switch tls.read(into: readBuffer) {
+            switch tls.read(into: buffer) {
             case .bytes(let n): return .bytes(n)
             case .wantRead: return .wouldBlock
             case .wantWrite: return .wantWrite
@@ -250,7 +346,7 @@ final class EventLoop {
             }
         }
         while true {
-            let n = read(conn.fd, readBuffer.baseAddress, readBuffer.count)
+            let n = read(conn.fd, buffer.baseAddress, buffer.count)
             if n > 0 { return .bytes(n) }
             if n == 0 { return .eof }
             switch errno {
@@ -261,130 +357,18 @@ final class EventLoop {
         }
     }
 
-    private func readAvailable(_ conn: Connection) {
-        guard !conn.peerClosed, conn.pendingError == nil else { return }
-        // Bounded per wake-up so one busy connection cannot starve the others.
-        var rounds = 0
-        reading: while rounds < 16 && conn.pendingCount < maxPipelined {
-            rounds += 1
-            switch readOnce(conn) {
-            case .bytes(let n):
-                if conn.parser.isIdle && conn.requestStartedAt == nil { conn.requestStartedAt = now }
-                conn.parser.append(UnsafeRawBufferPointer(rebasing: readBuffer[0..<n]))
-                conn.lastActivity = now
-                parseAvailable(conn)
-                if conn.tls == nil && n < readBuffer.count { break reading }
-            case .wouldBlock:
-                break reading
-            case .wantWrite:
-                conn.readWantsWrite = true
-                break reading
-            case .eof:
-                conn.peerClosed = true
-                break reading
-            case .failed:
-                closeConnection(conn)
-                return
-            }
-        }
-        if conn.peerClosed && (conn.isQuiescent || (!conn.inFlight && conn.pendingCount == 0 && conn.writeRemaining == 0)) {
-            // Nothing left to answer (a partial request can never complete now).
-            closeConnection(conn)
-            return
-        }
-        dispatchNext(conn)
-        if connection(conn.fd) === conn { updateInterest(conn) }
-    }
-
-    private func parseAvailable(_ conn: Connection) {
-        while conn.pendingCount < maxPipelined && conn.pendingError == nil {
-            switch conn.parser.next() {
-            case .request(let request):
-                conn.pending.append(request)
-                conn.requestStartedAt = conn.parser.isIdle ? nil : now
-            case .sendContinue:
-                // Only when nothing is queued before it: interim responses must not overtake earlier answers.
-                if !conn.inFlight && conn.pendingCount == 0 && conn.writeRemaining == 0 {
-                    conn.writeBuffer.append(contentsOf: HTTPEncoder.continueResponse)
-                    flush(conn)
-                    if connection(conn.fd) !== conn { return }
-                }
-            case .needMoreData:
-                return
-            case .failed(let error):
-                conn.pendingError = error
-                shared.stats.requestsRejected.add(1, ordering: .relaxed)
-                return
-            }
-        }
-    }
-
-    private func dispatchNext(_ conn: Connection) {
-        guard !conn.inFlight, conn.writeRemaining == 0, !conn.closeAfterWrite else { return }
-        if let request = conn.popPending() {
-            conn.inFlight = true
-            let keepAlive = request.keepAlive && !draining
-            let fd = conn.fd, id = conn.id
-            let context = RequestContext(remoteAddress: conn.remoteAddress, connectionID: id,
-                                         isTLS: conn.tls != nil, receivedAtNanos: now)
-            let shared = self.shared
-            shared.submit {
-                let response = shared.responder.respond(to: request, context: context)
-                let keep = keepAlive && !shared.draining.load(ordering: .relaxed)
-                    && !response.headers.hasToken("close", in: "Connection")
-                var bytes: [UInt8] = []
-                HTTPEncoder.encode(response, keepAlive: keep, headOnly: request.method == .head,
-                                   date: shared.dates.current(), into: &bytes)
-                shared.inbox.post(Completion(fd: fd, connectionID: id, bytes: bytes, close: !keep))
-            }
-        } else if let error = conn.pendingError {
-            conn.pendingError = nil
-            writeErrorAndClose(conn, error.status, error.message)
-        }
-    }
-
-    private func writeErrorAndClose(_ conn: Connection, _ status: HTTPStatus, _ message: String) {
-        let response = shared.configuration.errorResponse(status, message)
-        HTTPEncoder.encode(response, keepAlive: false, date: shared.dates.current(), into: &conn.writeBuffer)
-        conn.closeAfterWrite = true
-        flush(conn)
-    }
-
-    // MARK: - Completions and writing
-
-    private func processInbox() {
-        let deadline = shared.inbox.drain(into: &completions)
-        for completion in completions {
-            guard let conn = connection(completion.fd), conn.id == completion.connectionID else { continue }
-            conn.inFlight = false
-            shared.stats.requestsServed.add(1, ordering: .relaxed)
-            if conn.writeRemaining == 0 && conn.writeOffset > 0 {
-                conn.writeBuffer.removeAll(keepingCapacity: true)
-                conn.writeOffset = 0
-            }
-            if conn.writeBuffer.isEmpty {
-                conn.writeBuffer = completion.bytes
-            } else {
-                conn.writeBuffer.append(contentsOf: completion.bytes)
-            }
-            if completion.close { conn.closeAfterWrite = true }
-            flush(conn)
-        }
-        completions.removeAll(keepingCapacity: true)
-        if let deadline, !draining { beginDrain(deadline) }
-    }
-
-    private func flush(_ conn: Connection) {
+    /// Writes as much as the socket takes. Returns false when the connection was closed (and released).
+    private func flush(_ conn: Connection, now: UInt64) -> Bool {
         while conn.writeRemaining > 0 {
-            let result: Int
+            let written: Int
             if let tls = conn.tls {
                 let outcome = conn.writeBuffer.withUnsafeBytes { raw in
                     tls.write(UnsafeRawBufferPointer(rebasing: raw[conn.writeOffset...]))
                 }
                 switch outcome {
-                case .bytes(let n): result = n
-                case .wantRead, .wantWrite: updateInterest(conn); return
-                case .closed, .failed: closeConnection(conn); return
+                case .bytes(let n): written = n
+                case .wantRead, .wantWrite: return true
+                case .closed, .failed: closeOwned(conn); return false
                 }
             } else {
                 let n = conn.writeBuffer.withUnsafeBytes { raw in
@@ -393,107 +377,205 @@ final class EventLoop {
                 if n < 0 {
                     switch errno {
                     case EINTR: continue
-                    case EAGAIN, EWOULDBLOCK:
-                        updateInterest(conn)
-                        return
-                    default:
-                        closeConnection(conn)
-                        return
+                    case EAGAIN, EWOULDBLOCK: return true
+                    default: closeOwned(conn); return false
                     }
                 }
-                result = n
+                written = n
             }
-            conn.writeOffset += result
+            conn.writeOffset += written
             conn.lastWriteProgress = now
         }
-        // Everything written.
-        if conn.writeBuffer.capacity > 256 * 1024 {
-            conn.writeBuffer = []
-        } else {
-            conn.writeBuffer.removeAll(keepingCapacity: true)
-        }
+        if conn.writeBuffer.capacity > 256 * 1024 { conn.writeBuffer = [] } else { conn.writeBuffer.removeAll(keepingCapacity: true) }
         conn.writeOffset = 0
-        if conn.closeAfterWrite || (draining && !conn.inFlight && conn.parser.isIdle) {
-            closeConnection(conn)
-            return
-        }
-        if conn.peerClosed && !conn.inFlight && conn.pendingCount == 0 && conn.pendingError == nil {
-            closeConnection(conn)
-            return
-        }
-        parseAvailable(conn)
-        if connection(conn.fd) !== conn { return }
-        dispatchNext(conn)
-        if connection(conn.fd) === conn { updateInterest(conn) }
+        return true
     }
 
-    private func updateInterest(_ conn: Connection) {
-        var desired: UInt32 = 0
-        let wantsRead = !conn.peerClosed && conn.pendingError == nil && conn.pendingCount < maxPipelined
-            && !conn.closeAfterWrite
-        if wantsRead { desired |= clinuxio_epollin() | clinuxio_epollrdhup() }
-        if conn.writeRemaining > 0 || conn.readWantsWrite { desired |= clinuxio_epollout() }
-        guard desired != conn.interest else { return }
-        var ev = epoll_event()
-        ev.events = desired
-        ev.data.fd = conn.fd
-        epoll_ctl(epfd, EPOLL_CTL_MOD, conn.fd, &ev)
-        conn.interest = desired
+    /// Gives the connection back to epoll (interest chosen from its state) and drops the claim.
+    private func release(_ conn: Connection) {
+        var interest: UInt32 = clinuxio_epolloneshot() | clinuxio_epollrdhup()
+        if conn.writeRemaining > 0 || conn.readWantsWrite {
+            interest |= clinuxio_epollout()
+            conn.readWantsWrite = false
+        } else {
+            interest |= clinuxio_epollin()
+        }
+        conn.claim.withLock { c in
+            var ev = epoll_event()
+            ev.events = interest
+            ev.data.u64 = conn.key
+            epoll_ctl(epfd, EPOLL_CTL_MOD, conn.fd, &ev)
+            c.owned = false
+            c.eventMissed = false
+        }
     }
 
-    private func closeConnection(_ conn: Connection) {
-        guard connection(conn.fd) === conn else { return }
+    /// Closes a connection the caller owns.
+    private func closeOwned(_ conn: Connection) {
+        conn.claim.withLock { c in
+            c.closed = true
+            c.owned = false
+        }
         conn.tls?.shutdown()
-        epoll_ctl(epfd, EPOLL_CTL_DEL, conn.fd, nil)
+        let resumeAccept = table.remove(conn) < configuration.maxConnections
         close(conn.fd)
-        connections[Int(conn.fd)] = nil
-        connectionCount -= 1
         shared.stats.connectionsOpen.subtract(1, ordering: .relaxed)
-        if !draining && !acceptRegistered && connectionCount < shared.configuration.maxConnections {
-            registerAccept()
-        }
+        if resumeAccept { rearmListenerIfPaused() }
     }
 
-    // MARK: - Timers and shutdown
+    // MARK: - Accepting
 
-    private func sweep() {
-        if !draining && !acceptRegistered && connectionCount < shared.configuration.maxConnections {
-            registerAccept()  // retry after EMFILE
+    private func acceptConnections() {
+        let maxConnections = configuration.maxConnections
+        let listenFD = listener.withLock { $0.fd }
+        guard listenFD >= 0, !isDraining else { return }
+        var atCapacity = false
+        while true {
+            if table.count >= maxConnections { atCapacity = true; break }
+            var storage = sockaddr_storage()
+            var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+            let fd = withUnsafeMutablePointer(to: &storage) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { clinuxio_accept_nonblocking(listenFD, $0, &length) }
+            }
+            if fd < 0 {
+                let err = errno
+                if err == EINTR || err == ECONNABORTED { continue }
+                if err == EMFILE || err == ENFILE {
+                    // Out of descriptors: pause; the housekeeper re-arms. Clients wait in the backlog.
+                    logger.warning("accept paused: out of file descriptors")
+                    atCapacity = true
+                } else if err != EAGAIN && err != EWOULDBLOCK {
+                    logger.error("accept failed", [("errno", .int(Int64(err)))])
+                }
+                break
+            }
+            Sockets.setNoDelay(fd)
+            var session: TLSSession? = nil
+            if let tlsContext {
+                guard let s = TLSSession(context: tlsContext, fd: fd) else { close(fd); continue }
+                session = s
+            }
+            let now = Timestamp.monotonicNanos()
+            let remote = Sockets.describe(storage)
+            let conn = table.insert(fd: fd) { key in
+                Connection(fd: fd, key: key, remoteAddress: remote, tls: session, limits: configuration.limits, now: now)
+            }
+            shared.stats.connectionsOpen.add(1, ordering: .relaxed)
+            shared.stats.connectionsAccepted.add(1, ordering: .relaxed)
+            var ev = epoll_event()
+            ev.events = clinuxio_epollin() | clinuxio_epollrdhup() | clinuxio_epolloneshot()
+            ev.data.u64 = conn.key
+            epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev)
         }
-        for case let conn? in connections {
-            if conn.inFlight { continue }
-            if conn.writeRemaining > 0 {
-                if now - conn.lastWriteProgress > writeTimeout {
-                    shared.stats.timeouts.add(1, ordering: .relaxed)
-                    closeConnection(conn)
-                }
-            } else if let started = conn.requestStartedAt, conn.pendingCount == 0 {
-                if now - started > requestTimeout {
-                    // A slow or stalled client (slowloris): answer 408 and close.
-                    shared.stats.timeouts.add(1, ordering: .relaxed)
-                    conn.pendingError = nil
-                    writeErrorAndClose(conn, .requestTimeout, "request not received in time")
-                }
-            } else if conn.pendingCount == 0 && now - conn.lastActivity > idleTimeout {
-                closeConnection(conn)
+        listener.withLock { l in
+            guard l.fd >= 0 else { return }
+            if atCapacity {
+                // Back-pressure, not refusal: the listener stays disarmed until a connection closes.
+                l.paused = true
+                l.armed = false
+            } else {
+                var ev = epoll_event()
+                ev.events = clinuxio_epollin() | clinuxio_epolloneshot()
+                ev.data.u64 = Self.listenerKey
+                epoll_ctl(epfd, EPOLL_CTL_MOD, l.fd, &ev)
+                l.armed = true
             }
         }
     }
 
-    private func beginDrain(_ deadline: UInt64) {
-        draining = true
-        drainDeadline = deadline
-        shared.draining.store(true, ordering: .relaxed)
-        unregisterAccept()
-        if listenFD >= 0 {
-            close(listenFD)
-            listenFD = -1
+    private func rearmListenerIfPaused() {
+        listener.withLock { l in
+            guard l.paused, l.fd >= 0, !isDraining else { return }
+            l.paused = false
+            l.armed = true
+            var ev = epoll_event()
+            ev.events = clinuxio_epollin() | clinuxio_epolloneshot()
+            ev.data.u64 = Self.listenerKey
+            epoll_ctl(epfd, EPOLL_CTL_MOD, l.fd, &ev)
         }
-        for case let conn? in connections {
-            // Requests parsed but not started are not started now; the one in flight finishes.
-            conn.pending.removeAll()
-            conn.pendingHead = 0
-            if conn.isQuiescent { closeConnection(conn) }
+    }
+
+    // MARK: - Housekeeping: timeouts and shutdown
+
+    private func housekeepingLoop() {
+        let idleTimeout = configuration.idleTimeout.nanoseconds
+        let requestTimeout = configuration.requestTimeout.nanoseconds
+        let writeTimeout = configuration.writeTimeout.nanoseconds
+        var drainStarted = false
+        var date = DateHeader()
+        while true {
+            usleep(drainStarted ? 20_000 : 100_000)
+            let (draining, deadline) = lifecycle.withLock { ($0.draining, $0.drainDeadline) }
+            let now = Timestamp.monotonicNanos()
+            if draining && !drainStarted {
+                drainStarted = true
+                closeListener()
+            }
+            if !draining && table.count < configuration.maxConnections {
+                rearmListenerIfPaused()  // after EMFILE
+            }
+            let pastDeadline = draining && now >= deadline
+            for conn in table.all {
+                let claimed = conn.claim.withLock { c -> Bool in
+                    if c.owned || c.closed { return false }
+                    c.owned = true
+                    return true
+                }
+                guard claimed else { continue }
+                if pastDeadline || (draining && conn.parser.isIdle && conn.writeRemaining == 0) {
+                    closeOwned(conn)
+                } else if conn.writeRemaining > 0 {
+                    if elapsed(now, since: conn.lastWriteProgress) > writeTimeout {
+                        shared.stats.timeouts.add(1, ordering: .relaxed)
+                        closeOwned(conn)
+                    } else {
+                        housekeeperRelease(conn)
+                    }
+                } else if let started = conn.requestStartedAt, elapsed(now, since: started) > requestTimeout {
+                    // A slow or stalled client (slowloris): answer 408 and close.
+                    shared.stats.timeouts.add(1, ordering: .relaxed)
+                    appendError(conn, .requestTimeout, "request not received in time", date: date.current())
+                    if flush(conn, now: now) {
+                        if conn.writeRemaining == 0 { closeOwned(conn) } else { housekeeperRelease(conn) }
+                    }
+                } else if conn.requestStartedAt == nil && elapsed(now, since: conn.lastActivity) > idleTimeout {
+                    closeOwned(conn)
+                } else {
+                    housekeeperRelease(conn)
+                }
+            }
+            if draining && (table.count == 0 || pastDeadline) { return }
+        }
+    }
+
+    /// Drops a housekeeper's claim; re-arms only if an event was delivered (and so disarmed) meanwhile.
+    private func housekeeperRelease(_ conn: Connection) {
+        var interest: UInt32 = clinuxio_epolloneshot() | clinuxio_epollrdhup()
+        interest |= conn.writeRemaining > 0 ? clinuxio_epollout() : clinuxio_epollin()
+        conn.claim.withLock { c in
+            if c.eventMissed {
+                var ev = epoll_event()
+                ev.events = interest
+                ev.data.u64 = conn.key
+                epoll_ctl(epfd, EPOLL_CTL_MOD, conn.fd, &ev)
+                c.eventMissed = false
+            }
+            c.owned = false
+        }
+    }
+
+    /// `now - then`, zero when a worker stamped `then` after the housekeeper read `now`.
+    private func elapsed(_ now: UInt64, since then: UInt64) -> UInt64 {
+        now > then ? now - then : 0
+    }
+
+    private func closeListener() {
+        listener.withLock { l in
+            guard l.fd >= 0 else { return }
+            epoll_ctl(epfd, EPOLL_CTL_DEL, l.fd, nil)
+            close(l.fd)
+            l.fd = -1
+            l.armed = false
         }
     }
 }

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Synchronization
+import CLinuxIO
 public import HTTPCore
 import Telemetry
 
@@ -119,7 +120,7 @@ public final class HTTPClient: Sendable {
                                nothingReceived: true, writeFailed: false)
             }
             let n = bytes.withUnsafeBytes { raw in
-                Glibc.send(fd, raw.baseAddress! + offset, raw.count - offset, Int32(MSG_NOSIGNAL | MSG_DONTWAIT))
+                Glibc.send(fd, raw.baseAddress! + offset, raw.count - offset, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT))
             }
             if n < 0 {
                 if errno == EINTR || errno == EAGAIN { continue }

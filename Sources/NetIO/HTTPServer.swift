@@ -87,8 +87,9 @@ public final class HTTPServerStats: Sendable {
     }
 }
 
-/// An HTTP/1.1 server: one reactor thread on epoll owns every socket and parses requests; handlers run on a
-/// bounded worker pool; responses come back to the reactor to be written in request order.
+/// An HTTP/1.1 server on epoll: a bounded set of worker threads, each of which takes one ready connection at a
+/// time (EPOLLONESHOT), reads and parses it, runs the handler (which may block) and writes the answer.
+/// See `ServerCore` for why.
 public final class HTTPServer: Sendable {
     public let configuration: HTTPServerConfiguration
     public let stats = HTTPServerStats()
@@ -96,7 +97,7 @@ public final class HTTPServer: Sendable {
     private let runtime = Mutex<Runtime>(Runtime())
 
     private struct Runtime: Sendable {
-        var loopThread: ThreadHandle? = nil
+        var core: ServerCore? = nil
         var port = 0
         var stopped = false
     }
@@ -109,21 +110,17 @@ public final class HTTPServer: Sendable {
     /// The bound port (after `start`).
     public var port: Int { runtime.withLock { $0.port } }
 
-    /// Binds, listens and starts the reactor and worker threads; `port` then holds the bound port.
+    /// Binds, listens and starts the worker and housekeeping threads; `port` then holds the bound port.
     public func start() throws {
         let tlsContext: TLSServerContext? = try configuration.tls.map { try TLSServerContext($0) }
         let listenFD = try Sockets.listen(host: configuration.host, port: configuration.port)
         let port = Sockets.localPort(listenFD)
         let epfd = epoll_create1(Int32(EPOLL_CLOEXEC))
         guard epfd >= 0 else { close(listenFD); throw IOError("epoll_create1", errno: errno) }
-        let shared = self.shared
-        shared.startWorkers()
-        let thread = ThreadHandle.start(name: "\(configuration.name)-loop") {
-            let loop = EventLoop(shared: shared, epfd: epfd, listenFD: listenFD, tls: tlsContext)
-            loop.run()
-        }
+        let core = ServerCore(shared: shared, listenFD: listenFD, epfd: epfd, tls: tlsContext)
+        core.start()
         runtime.withLock {
-            $0.loopThread = thread
+            $0.core = core
             $0.port = port
         }
         shared.logger.info("listening", [("server", .string(configuration.name)), ("host", .string(configuration.host)),
@@ -133,16 +130,13 @@ public final class HTTPServer: Sendable {
     /// Stops accepting, lets in-flight requests finish (answered with `Connection: close`), closes idle
     /// connections, and returns once everything is closed or `gracePeriod` has passed.
     public func shutdown(gracePeriod: Duration = .seconds(10)) {
-        let thread: ThreadHandle? = runtime.withLock { rt in
+        let core: ServerCore? = runtime.withLock { rt in
             if rt.stopped { return nil }
             rt.stopped = true
-            return rt.loopThread
+            return rt.core
         }
-        guard let thread else { return }
-        let deadline = Timestamp.monotonicNanos() + gracePeriod.nanoseconds
-        shared.inbox.requestShutdown(deadlineNanos: deadline)
-        thread.join()
-        shared.stopWorkers(deadlineNanos: deadline + 1_000_000_000)
+        guard let core else { return }
+        core.shutdown(deadlineNanos: Timestamp.monotonicNanos() + gracePeriod.nanoseconds)
         shared.logger.info("stopped", [("server", .string(configuration.name))])
     }
 }
@@ -155,106 +149,18 @@ extension Duration {
     }
 }
 
-/// State shared between the reactor thread and the workers. Everything here is Sendable.
+/// Configuration and collaborators every server thread reads.
 final class ServerShared: Sendable {
     let configuration: HTTPServerConfiguration
     let responder: any HTTPResponder
     let logger: Logger
     let stats: HTTPServerStats
-    let inbox: Inbox
     let draining = Atomic<Bool>(false)
-    let dates = DateCache()
-    private let workers = Mutex<WorkerPool?>(nil)
 
     init(configuration: HTTPServerConfiguration, responder: any HTTPResponder, logger: Logger, stats: HTTPServerStats) {
         self.configuration = configuration
         self.responder = responder
         self.logger = logger
         self.stats = stats
-        self.inbox = Inbox()
-    }
-
-    func startWorkers() {
-        workers.withLock { $0 = WorkerPool(name: "\(configuration.name)-w", threads: configuration.workerThreads) }
-    }
-
-    func submit(_ job: @escaping WorkerPool.Job) {
-        workers.withLock { $0 }?.submit(job)
-    }
-
-    func stopWorkers(deadlineNanos: UInt64) {
-        workers.withLock { $0 }?.shutdown(deadlineNanos: deadlineNanos)
-    }
-}
-
-/// The cached `Date` header value, recomputed once per second.
-final class DateCache: Sendable {
-    private let cached = Mutex<(Int, String)>((0, ""))
-    func current() -> String {
-        let now = time(nil)
-        return cached.withLock { entry in
-            if entry.0 != now { entry = (now, Timestamp.imfFixdate(epochSeconds: now)) }
-            return entry.1
-        }
-    }
-}
-
-/// A response ready to write, posted by a worker to the reactor.
-struct Completion: Sendable {
-    var fd: Int32
-    var connectionID: UInt64
-    var bytes: [UInt8]
-    var close: Bool
-}
-
-/// Worker → reactor messages, with an eventfd to wake the reactor. One wake-up per batch, not per message.
-final class Inbox: Sendable {
-    private struct State: Sendable {
-        var completions: [Completion] = []
-        var shutdownDeadline: UInt64? = nil
-        var wakePending = false
-    }
-    let wakeFD: Int32
-    private let state = Mutex<State>(State())
-
-    init() {
-        wakeFD = eventfd(0, Int32(EFD_NONBLOCK) | Int32(EFD_CLOEXEC))
-        precondition(wakeFD >= 0, "eventfd failed")
-    }
-
-    deinit { close(wakeFD) }
-
-    func post(_ completion: Completion) {
-        let wake = state.withLock { s -> Bool in
-            s.completions.append(completion)
-            if s.wakePending { return false }
-            s.wakePending = true
-            return true
-        }
-        if wake { signal() }
-    }
-
-    func requestShutdown(deadlineNanos: UInt64) {
-        state.withLock { $0.shutdownDeadline = deadlineNanos }
-        signal()
-    }
-
-    /// Takes everything posted so far.
-    func drain(into completions: inout [Completion]) -> UInt64? {
-        state.withLock { s in
-            swap(&completions, &s.completions)
-            s.wakePending = false
-            return s.shutdownDeadline
-        }
-    }
-
-    private func signal() {
-        var one: UInt64 = 1
-        _ = write(wakeFD, &one, 8)
-    }
-
-    func consumeWake() {
-        var value: UInt64 = 0
-        _ = read(wakeFD, &value, 8)
     }
 }
