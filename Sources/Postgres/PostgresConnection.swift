@@ -212,6 +212,7 @@ public final class PostgresConnection: Sendable {
 
     /// Runs `body` in a transaction: COMMIT when it returns, ROLLBACK when it throws (the error is
     /// rethrown). Inside an enclosing transaction it uses a savepoint instead.
+    @discardableResult
     public func transaction<R>(
         isolation: IsolationLevel? = nil, readOnly: Bool = false, _ body: (PostgresConnection) throws -> R
     ) throws -> R {

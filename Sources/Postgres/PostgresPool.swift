@@ -70,6 +70,7 @@ public final class PostgresPool: Sendable {
     /// Checks out a connection (waiting up to `timeout`, default `checkoutTimeout`), runs `body`,
     /// and returns the connection. Throws `poolTimeout`, `poolClosed`, `connectionFailed`, or
     /// whatever `body` throws.
+    @discardableResult
     public func withConnection<R>(timeout: Duration? = nil, _ body: (PostgresConnection) throws -> R) throws -> R {
         let connection = try checkout(timeout: timeout ?? checkoutTimeout)
         do {
@@ -83,6 +84,7 @@ public final class PostgresPool: Sendable {
     }
 
     /// `withConnection` + `transaction`: COMMIT on return, ROLLBACK on throw.
+    @discardableResult
     public func withTransaction<R>(
         isolation: IsolationLevel? = nil, readOnly: Bool = false, timeout: Duration? = nil,
         _ body: (PostgresConnection) throws -> R
