@@ -27,6 +27,12 @@ public struct MigrationReport: Sendable, Equatable {
     public var applied: [Int]
     /// The database's version afterwards (0 when empty).
     public var currentVersion: Int
+
+    /// A report value.
+    public init(applied: [Int], currentVersion: Int) {
+        self.applied = applied
+        self.currentVersion = currentVersion
+    }
 }
 
 /// Applies pending migrations, safely from several processes at once.
