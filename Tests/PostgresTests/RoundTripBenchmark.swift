@@ -14,8 +14,9 @@ import Testing
                 """
                 CREATE TABLE accounts (aid int PRIMARY KEY, bid int, abalance int, filler char(84));
                 INSERT INTO accounts SELECT g, 1, 0, '' FROM generate_series(1, 100000) g;
-                VACUUM ANALYZE accounts;
                 """)
+            // A multi-statement script runs as one implicit transaction, which VACUUM refuses.
+            try connection.executeScript("VACUUM ANALYZE accounts")
             let iterations = 20_000
             var seed: UInt64 = 42
             func nextAID() -> Int64 {
@@ -40,6 +41,7 @@ import Testing
                 _ = try connection.query("SELECT abalance FROM accounts WHERE aid = $1", [.int(nextAID())])
             }
             try measure("pk select (prepared)") { _ = try connection.query(byAID, [.int(nextAID())]) }
+            try measure("empty transaction (BEGIN + COMMIT)") { try connection.transaction { _ in } }
             try measure("set_config + pk select, 2 round trips, in tx") {
                 try connection.transaction { conn in
                     try conn.query(setTenant, ["t1"])
