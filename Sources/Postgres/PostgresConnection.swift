@@ -212,32 +212,47 @@ public final class PostgresConnection: Sendable {
 
     /// Runs `body` in a transaction: COMMIT when it returns, ROLLBACK when it throws (the error is
     /// rethrown). Inside an enclosing transaction it uses a savepoint instead.
+    ///
+    /// `setup` statements run first, sent in the same round trip as BEGIN (pipeline mode): e.g.
+    /// `.prepared(setTenant, [tenantID])` scopes row-level security without an extra round trip.
     @discardableResult
     public func transaction<R>(
-        isolation: IsolationLevel? = nil, readOnly: Bool = false, _ body: (PostgresConnection) throws -> R
+        isolation: IsolationLevel? = nil, readOnly: Bool = false, setup: [PostgresStatement] = [],
+        _ body: (PostgresConnection) throws -> R
     ) throws -> R {
         let nested = transactionStatus != PQTRANS_IDLE
+        let rollback = nested ? "ROLLBACK TO SAVEPOINT scim_nested; RELEASE SAVEPOINT scim_nested" : "ROLLBACK"
+        let begin: String
         if nested {
-            try executeScript("SAVEPOINT scim_nested")
+            begin = "SAVEPOINT scim_nested"
         } else {
-            var begin = "BEGIN"
-            if let isolation { begin += " ISOLATION LEVEL " + isolation.sql }
-            if readOnly { begin += " READ ONLY" }
+            var text = "BEGIN"
+            if let isolation { text += " ISOLATION LEVEL " + isolation.sql }
+            if readOnly { text += " READ ONLY" }
+            begin = text
+        }
+        if setup.isEmpty {
             try executeScript(begin)
+        } else {
+            do {
+                _ = try pipeline([.sql(begin)] + setup)
+            } catch {
+                // BEGIN may have succeeded before a setup statement failed.
+                if !isBroken && transactionStatus != PQTRANS_IDLE { try? executeScript(rollback) }
+                throw error
+            }
         }
         let value: R
         do {
             value = try body(self)
         } catch {
-            if !isBroken {
-                try? executeScript(nested ? "ROLLBACK TO SAVEPOINT scim_nested; RELEASE SAVEPOINT scim_nested" : "ROLLBACK")
-            }
+            if !isBroken { try? executeScript(rollback) }
             throw error
         }
         // A statement failed inside `body` and the error was swallowed: COMMIT would silently roll
         // back and report success, so say what really happened.
         if transactionStatus == PQTRANS_INERROR {
-            try? executeScript(nested ? "ROLLBACK TO SAVEPOINT scim_nested; RELEASE SAVEPOINT scim_nested" : "ROLLBACK")
+            try? executeScript(rollback)
             throw PostgresError(.transactionAborted, context: "a statement failed inside the transaction; rolled back")
         }
         try executeScript(nested ? "RELEASE SAVEPOINT scim_nested" : "COMMIT")

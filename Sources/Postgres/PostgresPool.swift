@@ -83,14 +83,15 @@ public final class PostgresPool: Sendable {
         }
     }
 
-    /// `withConnection` + `transaction`: COMMIT on return, ROLLBACK on throw.
+    /// `withConnection` + `transaction`: COMMIT on return, ROLLBACK on throw; `setup` statements
+    /// travel with BEGIN in one round trip.
     @discardableResult
     public func withTransaction<R>(
-        isolation: IsolationLevel? = nil, readOnly: Bool = false, timeout: Duration? = nil,
-        _ body: (PostgresConnection) throws -> R
+        isolation: IsolationLevel? = nil, readOnly: Bool = false, setup: [PostgresStatement] = [],
+        timeout: Duration? = nil, _ body: (PostgresConnection) throws -> R
     ) throws -> R {
         try withConnection(timeout: timeout) { connection in
-            try connection.transaction(isolation: isolation, readOnly: readOnly, body)
+            try connection.transaction(isolation: isolation, readOnly: readOnly, setup: setup, body)
         }
     }
 

@@ -156,6 +156,26 @@ import Testing
         #expect((0..<names.rowCount).map { names.string(row: $0, column: 0) } == ["kept", "outer"])
     }
 
+    @Test func transactionSetupTravelsWithBegin() throws {
+        let setTenant = PreparedStatement("SELECT set_config('app.tenant_id', $1, true)")
+        let seen: String? = try connection.transaction(isolation: .repeatableRead, setup: [.prepared(setTenant, ["acme"])]) {
+            conn in
+            try conn.query("SELECT current_setting('app.tenant_id') || '/' || current_setting('transaction_isolation')")
+                .string(row: 0, column: 0)
+        }
+        #expect(seen == "acme/repeatable read")
+        // A failing setup statement leaves no transaction behind.
+        do {
+            try connection.transaction(setup: [.sql("SELECT 1/0")]) { _ in Issue.record("body must not run") }
+            Issue.record("expected division by zero")
+        } catch let error as PostgresError {
+            #expect(error.sqlState == "22012")
+        }
+        let idle = try connection.query("SELECT coalesce(current_setting('app.tenant_id', true), '')")
+        #expect(idle.string(row: 0, column: 0) == "")
+        try connection.executeScript("SELECT 1")  // would warn/fail if a transaction were still open and aborted
+    }
+
     @Test func swallowedErrorInsideTransactionIsReported() throws {
         do {
             try connection.transaction { conn in

@@ -5,7 +5,8 @@ import Testing
 
 @Suite struct ListenerTests {
     @Test func deliversNotificationsAndRelistensAfterConnectionLoss() throws {
-        try TestDatabase.with("listen") { database in
+        do {
+            let database = try SharedDatabase.connection.get()
             let received = Collected<PostgresNotification>()
             let reconnects = Atomic<Int>(0)
             let listener = PostgresListener(
@@ -41,9 +42,12 @@ import Testing
     }
 
     @Test func stopJoinsPromptlyAndClosesTheSession() throws {
-        try TestDatabase.with("listenstop") { database in
+        do {
+            let database = try SharedDatabase.connection.get()
+            var configuration = database.appConfiguration
+            configuration.applicationName = "listener-stop-test"
             let listener = PostgresListener(
-                configuration: database.appConfiguration, channels: ["c"], healthCheckInterval: .seconds(60),
+                configuration: configuration, channels: ["c"], healthCheckInterval: .seconds(60),
                 onNotification: { _ in })
             listener.start()
             #expect(listener.waitUntilListening(timeout: .seconds(10)))
@@ -55,7 +59,7 @@ import Testing
             let admin = try PostgresConnection(configuration: database.adminConfiguration)
             let sessions = {
                 try? admin.query(
-                    "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND application_name = 'scim-listener'",
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND application_name = 'listener-stop-test'",
                     [.text(database.name)]
                 ).int(row: 0, column: 0)
             }

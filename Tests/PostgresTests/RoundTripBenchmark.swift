@@ -48,6 +48,11 @@ import Testing
                     _ = try conn.query(byAID, [.int(nextAID())])
                 }
             }
+            try measure("transaction(setup: set_config) + pk select (3 round trips)") {
+                try connection.transaction(setup: [.prepared(setTenant, ["t1"])]) { conn in
+                    _ = try conn.query(byAID, [.int(nextAID())])
+                }
+            }
             try measure("set_config + pk select, pipeline (1 round trip)") {
                 _ = try connection.pipeline([.prepared(setTenant, ["t1"]), .prepared(byAID, [.int(nextAID())])])
             }

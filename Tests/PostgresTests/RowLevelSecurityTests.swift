@@ -29,9 +29,9 @@ import Testing
 
             let setTenant = PreparedStatement("SELECT set_config('app.tenant_id', $1, true)")
             @discardableResult func scoped<R>(_ tenant: String, _ body: (PostgresConnection) throws -> R) throws -> R {
-                try pool.withTransaction { conn in
-                    try conn.query(setTenant, [.text(tenant)])
-                    return try body(conn)
+                // The tenant scope travels with BEGIN in one round trip.
+                try pool.withTransaction(setup: [.prepared(setTenant, [.text(tenant)])]) { conn in
+                    try body(conn)
                 }
             }
             try scoped("acme") { conn in
