@@ -219,6 +219,14 @@ extension Duration {
 }
 
 extension PostgresConnection {
+    /// Sends a notification (`SELECT pg_notify($1, $2)`): delivered to listeners when the current
+    /// transaction commits, or at once outside a transaction.
+    public func notify(channel: String, payload: String = "") throws(PostgresError) {
+        try query(Self.notifyStatement, [.text(channel), .text(payload)])
+    }
+
+    private static let notifyStatement = PreparedStatement(name: "scim_pg_notify", sql: "SELECT pg_notify($1, $2)")
+
     /// The connection's socket descriptor (-1 if none).
     var socket: Int32 { handle.withLock { PQsocket($0.pointer) } }
 

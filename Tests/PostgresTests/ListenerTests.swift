@@ -20,7 +20,7 @@ import Testing
             #expect(reconnects.load(ordering: .relaxed) == 0)
 
             let sender = try PostgresConnection(configuration: database.appConfiguration)
-            try sender.query("SELECT pg_notify($1, $2)", ["token_revoked", "tok_123"])
+            try sender.notify(channel: "token_revoked", payload: "tok_123")
             try sender.query("SELECT pg_notify($1, $2)", ["Mixed Case \"chan\"", "é'; --"])
             try sender.query("SELECT pg_notify($1, $2)", ["not_listened", "ignored"])
             #expect(eventually { received.all.count == 2 })
@@ -35,7 +35,7 @@ import Testing
             #expect(listener.backendPID != firstPID)
             #expect(listener.sessionCount == 2)
 
-            try sender.query("SELECT pg_notify($1, $2)", ["token_revoked", "tok_456"])
+            try sender.notify(channel: "token_revoked", payload: "tok_456")
             #expect(eventually { received.all.count == 3 })
             #expect(received.all.last?.payload == "tok_456")
         }
