@@ -1,0 +1,435 @@
+import CLibPQ
+import Glibc
+import Synchronization
+
+/// Transaction isolation levels for `transaction(isolation:…)`.
+public enum IsolationLevel: Sendable {
+    case readCommitted
+    case repeatableRead
+    case serializable
+
+    var sql: String {
+        switch self {
+        case .readCommitted: "READ COMMITTED"
+        case .repeatableRead: "REPEATABLE READ"
+        case .serializable: "SERIALIZABLE"
+        }
+    }
+}
+
+/// One libpq connection, used synchronously (calls block the calling thread).
+///
+/// libpq connections are not thread-safe, so every call runs under the connection's own mutex:
+/// sharing one between threads is memory-safe but serialises them, and interleaving statements of
+/// two threads inside one transaction is a logic error. Pools hand each connection to one thread.
+public final class PostgresConnection: Sendable {
+    /// The C handle plus what we know about it; the mutex beside it is the only way in.
+    struct Handle: ~Copyable {
+        let pointer: OpaquePointer
+        /// Prepared statement name -> SQL, for statements prepared on this session.
+        var prepared: [String: String] = [:]
+        /// Set once a call saw the connection fail; the pool then discards it.
+        var broken = false
+
+        deinit { PQfinish(pointer) }
+    }
+
+    let handle: Mutex<Handle>
+    /// The server process id of this session (for `pg_terminate_backend`, logs).
+    public let backendPID: Int32
+
+    /// Connects, blocking up to the configuration's connect timeout.
+    public init(configuration: PostgresConfiguration) throws(PostgresError) {
+        let parameters = configuration.connectionParameters + [("client_encoding", "UTF8")]
+        let pointer = Self.connect(parameters)
+        guard let pointer else {
+            throw PostgresError(.connectionFailed, context: "connect: out of memory")
+        }
+        guard PQstatus(pointer) == CONNECTION_OK else {
+            let message = Self.errorMessage(pointer)
+            PQfinish(pointer)
+            throw PostgresError(.connectionFailed, context: "connect", serverMessage: message)
+        }
+        // libpq's default notice processor prints to stderr; notices (and the server's FATAL
+        // message on an idle connection being terminated) may quote data, so they are dropped.
+        PQsetNoticeProcessor(pointer, { _, _ in }, nil)
+        self.backendPID = PQbackendPID(pointer)
+        self.handle = Mutex(Handle(pointer: pointer))
+    }
+
+    private static func connect(_ parameters: [(keyword: String, value: String)]) -> OpaquePointer? {
+        // C strings live only for the duration of PQconnectdbParams.
+        var keywords: [UnsafeMutablePointer<CChar>?] = parameters.map { strdup($0.keyword) }
+        var values: [UnsafeMutablePointer<CChar>?] = parameters.map { strdup($0.value) }
+        keywords.append(nil)
+        values.append(nil)
+        defer {
+            for pointer in keywords { free(pointer) }
+            for pointer in values { free(pointer) }
+        }
+        return keywords.withUnsafeBufferPointer { keywords in
+            values.withUnsafeBufferPointer { values in
+                keywords.withMemoryRebound(to: UnsafePointer<CChar>?.self) { keywords in
+                    values.withMemoryRebound(to: UnsafePointer<CChar>?.self) { values in
+                        PQconnectdbParams(keywords.baseAddress, values.baseAddress, 0)
+                    }
+                }
+            }
+        }
+    }
+
+    static func errorMessage(_ pointer: OpaquePointer) -> String? {
+        guard let message = PQerrorMessage(pointer), message.pointee != 0 else { return nil }
+        return String(cString: message)
+    }
+
+    /// True once the connection failed or was closed by the server; a broken connection never recovers.
+    public var isBroken: Bool {
+        handle.withLock { $0.broken || PQstatus($0.pointer) != CONNECTION_OK }
+    }
+
+    /// Whether the session is idle, inside a transaction block, or inside a failed one.
+    var transactionStatus: PGTransactionStatusType {
+        handle.withLock { PQtransactionStatus($0.pointer) }
+    }
+
+    /// Checks an idle connection without a round trip: when the server restarts or terminates the
+    /// backend it sends an error and closes the socket, which shows up as readable input.
+    func isHealthyWhileIdle() -> Bool {
+        handle.withLock { handle in
+            guard !handle.broken, PQstatus(handle.pointer) == CONNECTION_OK else { return false }
+            let socket = PQsocket(handle.pointer)
+            guard socket >= 0 else { return false }
+            // The server's goodbye is a message followed by EOF; libpq notices the EOF only on a
+            // later read, so keep reading while input is pending.
+            for _ in 0..<4 {
+                var descriptor = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
+                guard poll(&descriptor, 1, 0) > 0 else { break }
+                if PQconsumeInput(handle.pointer) == 0 {
+                    handle.broken = true
+                    return false
+                }
+            }
+            return PQstatus(handle.pointer) == CONNECTION_OK
+        }
+    }
+
+    /// Prepares a connection to go back to a pool: rolls back a transaction left open by the last
+    /// user. False when the connection cannot be reused (broken, or a command still running).
+    func resetForReuse() -> Bool {
+        if isBroken { return false }
+        switch transactionStatus {
+        case PQTRANS_IDLE:
+            return true
+        case PQTRANS_INTRANS, PQTRANS_INERROR:
+            do {
+                try executeScript("ROLLBACK")
+            } catch {
+                return false
+            }
+            return !isBroken
+        default:
+            return false
+        }
+    }
+
+    // MARK: Queries
+
+    /// Runs one statement with parameters (extended protocol: a single statement, values never
+    /// spliced into the SQL) and returns its rows.
+    @discardableResult
+    public func query(_ sql: String, _ parameters: [PostgresValue] = []) throws(PostgresError) -> PostgresResult {
+        let buffer = try ParameterBuffer(parameters)
+        return try handle.withLock { handle throws(PostgresError) in
+            let result = buffer.withPointers { types, values, lengths, formats in
+                PQexecParams(handle.pointer, sql, Int32(buffer.count), types, values, lengths, formats, 0)
+            }
+            return try handle.check(result, context: "query")
+        }
+    }
+
+    /// Runs a prepared statement, preparing it on this connection first if needed.
+    @discardableResult
+    public func query(_ statement: PreparedStatement, _ parameters: [PostgresValue] = []) throws(PostgresError)
+        -> PostgresResult
+    {
+        let buffer = try ParameterBuffer(parameters)
+        return try handle.withLock { handle throws(PostgresError) in
+            do throws(PostgresError) {
+                return try handle.runPrepared(statement, buffer)
+            } catch {
+                // Someone ran DEALLOCATE/DISCARD on this session: forget and prepare again once.
+                guard error.sqlState == "26000" else { throw error }
+                handle.prepared[statement.name] = nil
+                return try handle.runPrepared(statement, buffer)
+            }
+        }
+    }
+
+    /// Runs one statement and returns the number of rows it affected.
+    @discardableResult
+    public func execute(_ sql: String, _ parameters: [PostgresValue] = []) throws(PostgresError) -> Int {
+        try query(sql, parameters).affectedRows
+    }
+
+    /// Runs a prepared statement and returns the number of rows it affected.
+    @discardableResult
+    public func execute(_ statement: PreparedStatement, _ parameters: [PostgresValue] = []) throws(PostgresError)
+        -> Int
+    {
+        try query(statement, parameters).affectedRows
+    }
+
+    /// Runs a script of several statements with the simple protocol (no parameters): for migrations
+    /// and fixed DDL only, never for SQL that contains values.
+    public func executeScript(_ sql: String) throws(PostgresError) {
+        try handle.withLock { handle throws(PostgresError) in
+            // PQexec returns only the last result; an earlier failure stops the script and is returned.
+            _ = try handle.check(PQexec(handle.pointer, sql), context: "script")
+        }
+    }
+
+    /// Sends several statements in one round trip (libpq pipeline mode) and returns one result per
+    /// statement. Outside an explicit transaction they run in one implicit transaction, so
+    /// `set_config(…, true)` in the first statement scopes the ones after it. If a statement fails,
+    /// the rest are skipped and the first error is thrown. Meant for a few small statements: the
+    /// connection is in blocking mode, so very large pipelines could stall on full socket buffers.
+    public func pipeline(_ statements: [PostgresStatement]) throws(PostgresError) -> [PostgresResult] {
+        var buffers: [ParameterBuffer] = []
+        buffers.reserveCapacity(statements.count)
+        for statement in statements {
+            switch statement {
+            case .sql(_, let parameters), .prepared(_, let parameters):
+                buffers.append(try ParameterBuffer(parameters))
+            }
+        }
+        return try handle.withLock { handle throws(PostgresError) in
+            try handle.runPipeline(statements, buffers)
+        }
+    }
+
+    // MARK: Transactions
+
+    /// Runs `body` in a transaction: COMMIT when it returns, ROLLBACK when it throws (the error is
+    /// rethrown). Inside an enclosing transaction it uses a savepoint instead.
+    ///
+    /// `setup` statements run first, sent in the same round trip as BEGIN (pipeline mode): e.g.
+    /// `.prepared(setTenant, [tenantID])` scopes row-level security without an extra round trip.
+    @discardableResult
+    public func transaction<R>(
+        isolation: IsolationLevel? = nil, readOnly: Bool = false, setup: [PostgresStatement] = [],
+        _ body: (PostgresConnection) throws -> R
+    ) throws -> R {
+        let nested = transactionStatus != PQTRANS_IDLE
+        let rollback = nested ? "ROLLBACK TO SAVEPOINT scim_nested; RELEASE SAVEPOINT scim_nested" : "ROLLBACK"
+        let begin: String
+        if nested {
+            begin = "SAVEPOINT scim_nested"
+        } else {
+            var text = "BEGIN"
+            if let isolation { text += " ISOLATION LEVEL " + isolation.sql }
+            if readOnly { text += " READ ONLY" }
+            begin = text
+        }
+        if setup.isEmpty {
+            try executeScript(begin)
+        } else {
+            do {
+                _ = try pipeline([.sql(begin)] + setup)
+            } catch {
+                // BEGIN may have succeeded before a setup statement failed.
+                if !isBroken && transactionStatus != PQTRANS_IDLE { try? executeScript(rollback) }
+                throw error
+            }
+        }
+        let value: R
+        do {
+            value = try body(self)
+        } catch {
+            if !isBroken { try? executeScript(rollback) }
+            throw error
+        }
+        // A statement failed inside `body` and the error was swallowed: COMMIT would silently roll
+        // back and report success, so say what really happened.
+        if transactionStatus == PQTRANS_INERROR {
+            try? executeScript(rollback)
+            throw PostgresError(.transactionAborted, context: "a statement failed inside the transaction; rolled back")
+        }
+        try executeScript(nested ? "RELEASE SAVEPOINT scim_nested" : "COMMIT")
+        return value
+    }
+}
+
+extension PostgresConnection.Handle {
+    /// Turns a libpq result into a `PostgresResult` or a typed error (clearing the C result).
+    mutating func check(_ result: OpaquePointer?, context: String) throws(PostgresError) -> PostgresResult {
+        guard let result else {
+            throw connectionError(context: context)
+        }
+        switch PQresultStatus(result) {
+        case PGRES_TUPLES_OK, PGRES_COMMAND_OK, PGRES_EMPTY_QUERY:
+            return PostgresResult(taking: result)
+        case PGRES_FATAL_ERROR, PGRES_NONFATAL_ERROR, PGRES_BAD_RESPONSE:
+            let error = serverError(result, context: context)
+            PQclear(result)
+            throw error
+        default:
+            // COPY and friends: not supported through this API; the session state is unknown.
+            PQclear(result)
+            broken = true
+            throw PostgresError(.protocolViolation, context: "\(context): unexpected result status")
+        }
+    }
+
+    /// The error for a call that returned no result: lost connection or out of memory.
+    mutating func connectionError(context: String) -> PostgresError {
+        if PQstatus(pointer) != CONNECTION_OK {
+            broken = true
+            return PostgresError(
+                .connectionLost, context: context, serverMessage: PostgresConnection.errorMessage(pointer))
+        }
+        return PostgresError(
+            .protocolViolation, context: "\(context): no result", serverMessage: PostgresConnection.errorMessage(pointer))
+    }
+
+    /// Reads SQLSTATE, constraint and table from an error result.
+    mutating func serverError(_ result: OpaquePointer, context: String) -> PostgresError {
+        func field(_ code: UInt8) -> String? {
+            guard let value = PQresultErrorField(result, Int32(code)) else { return nil }
+            return String(cString: value)
+        }
+        let sqlState = field(UInt8(ascii: "C"))
+        var kind = sqlState.map { PostgresError.Kind.from(sqlState: $0) } ?? .server
+        if PQstatus(pointer) != CONNECTION_OK {
+            // Whatever the server said last (57P01 admin shutdown, or libpq's own "server closed
+            // the connection unexpectedly"), this session is gone.
+            broken = true
+            kind = .connectionLost
+        } else if kind == .connectionLost {
+            kind = .server
+        }
+        return PostgresError(
+            kind, context: context, sqlState: sqlState, constraint: field(UInt8(ascii: "n")),
+            table: field(UInt8(ascii: "t")), serverMessage: field(UInt8(ascii: "M")))
+    }
+
+    mutating func runPrepared(_ statement: PreparedStatement, _ buffer: ParameterBuffer) throws(PostgresError)
+        -> PostgresResult
+    {
+        if let known = prepared[statement.name] {
+            precondition(known == statement.sql, "two PreparedStatements share the name \(statement.name)")
+        } else {
+            let result = buffer.types.withUnsafeBufferPointer { types in
+                PQprepare(pointer, statement.name, statement.sql, Int32(buffer.count), types.baseAddress)
+            }
+            _ = try check(result, context: "prepare")
+            prepared[statement.name] = statement.sql
+        }
+        let result = buffer.withPointers { _, values, lengths, formats in
+            PQexecPrepared(pointer, statement.name, Int32(buffer.count), values, lengths, formats, 0)
+        }
+        return try check(result, context: "execute prepared")
+    }
+
+    private enum PipelineStep {
+        case prepare(name: String, sql: String)
+        case statement
+    }
+
+    mutating func runPipeline(_ statements: [PostgresStatement], _ buffers: [ParameterBuffer]) throws(PostgresError)
+        -> [PostgresResult]
+    {
+        guard PQenterPipelineMode(pointer) == 1 else {
+            throw PostgresError(
+                .protocolViolation, context: "pipeline: cannot enter pipeline mode",
+                serverMessage: PostgresConnection.errorMessage(pointer))
+        }
+        var steps: [PipelineStep] = []
+        var sendFailed = false
+        var preparing: Set<String> = []
+        sending: for (statement, buffer) in zip(statements, buffers) {
+            let sent: Int32
+            switch statement {
+            case .sql(let sql, _):
+                sent = buffer.withPointers { types, values, lengths, formats in
+                    PQsendQueryParams(pointer, sql, Int32(buffer.count), types, values, lengths, formats, 0)
+                }
+            case .prepared(let prepared, _):
+                if let known = self.prepared[prepared.name] {
+                    precondition(known == prepared.sql, "two PreparedStatements share the name \(prepared.name)")
+                } else if !preparing.contains(prepared.name) {
+                    let ok = buffer.types.withUnsafeBufferPointer { types in
+                        PQsendPrepare(pointer, prepared.name, prepared.sql, Int32(buffer.count), types.baseAddress)
+                    }
+                    guard ok == 1 else {
+                        sendFailed = true
+                        break sending
+                    }
+                    preparing.insert(prepared.name)
+                    steps.append(.prepare(name: prepared.name, sql: prepared.sql))
+                }
+                sent = buffer.withPointers { _, values, lengths, formats in
+                    PQsendQueryPrepared(pointer, prepared.name, Int32(buffer.count), values, lengths, formats, 0)
+                }
+            }
+            guard sent == 1 else {
+                sendFailed = true
+                break sending
+            }
+            steps.append(.statement)
+        }
+        if sendFailed || PQpipelineSync(pointer) != 1 {
+            // Nothing sensible can be read back from a half-sent pipeline: drop the session.
+            broken = true
+            throw connectionError(context: "pipeline send")
+        }
+
+        var results: [PostgresResult] = []
+        results.reserveCapacity(statements.count)
+        var firstError: PostgresError? = nil
+        for step in steps {
+            guard let result = PQgetResult(pointer) else {
+                broken = true
+                throw connectionError(context: "pipeline")
+            }
+            switch PQresultStatus(result) {
+            case PGRES_TUPLES_OK, PGRES_COMMAND_OK, PGRES_EMPTY_QUERY:
+                switch step {
+                case .prepare(let name, let sql):
+                    PQclear(result)
+                    prepared[name] = sql
+                case .statement:
+                    results.append(PostgresResult(taking: result))
+                }
+            case PGRES_PIPELINE_ABORTED:
+                PQclear(result)
+            case PGRES_FATAL_ERROR, PGRES_NONFATAL_ERROR, PGRES_BAD_RESPONSE:
+                if firstError == nil { firstError = serverError(result, context: "pipeline") }
+                PQclear(result)
+            default:
+                PQclear(result)
+                broken = true
+                throw PostgresError(.protocolViolation, context: "pipeline: unexpected result status")
+            }
+            // Each command's results end with a NULL from PQgetResult.
+            if let extra = PQgetResult(pointer) {
+                PQclear(extra)
+                broken = true
+                throw PostgresError(.protocolViolation, context: "pipeline: more than one result for a statement")
+            }
+            if broken { throw firstError ?? connectionError(context: "pipeline") }
+        }
+        guard let sync = PQgetResult(pointer) else {
+            broken = true
+            throw connectionError(context: "pipeline sync")
+        }
+        let syncStatus = PQresultStatus(sync)
+        PQclear(sync)
+        guard syncStatus == PGRES_PIPELINE_SYNC, PQexitPipelineMode(pointer) == 1 else {
+            broken = true
+            throw PostgresError(.protocolViolation, context: "pipeline: could not leave pipeline mode")
+        }
+        if let firstError { throw firstError }
+        return results
+    }
+}

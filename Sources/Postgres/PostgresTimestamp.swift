@@ -1,0 +1,217 @@
+/// An instant with microsecond precision, as PostgreSQL's `timestamptz` stores it.
+///
+/// Pure value type with its own calendar arithmetic (proleptic Gregorian, UTC), so the module
+/// needs no Foundation `Date` on the query path.
+public struct PostgresTimestamp: Sendable, Hashable, Comparable, CustomStringConvertible {
+    /// Microseconds since 1970-01-01 00:00:00 UTC.
+    public var microsecondsSinceEpoch: Int64
+
+    /// An instant from microseconds since the Unix epoch.
+    public init(microsecondsSinceEpoch: Int64) {
+        self.microsecondsSinceEpoch = microsecondsSinceEpoch
+    }
+
+    /// An instant from whole seconds plus microseconds since the Unix epoch.
+    public init(secondsSinceEpoch: Int64, microseconds: Int64 = 0) {
+        self.microsecondsSinceEpoch = secondsSinceEpoch * 1_000_000 + microseconds
+    }
+
+    /// A UTC calendar date and time; nil if a field is out of range.
+    public init?(year: Int, month: Int, day: Int, hour: Int = 0, minute: Int = 0, second: Int = 0, microsecond: Int = 0) {
+        guard (1...12).contains(month), (1...Self.daysIn(month: month, year: year)).contains(day),
+            (0...23).contains(hour), (0...59).contains(minute), (0...60).contains(second),
+            (0...999_999).contains(microsecond)
+        else { return nil }
+        let days = Self.daysFromCivil(year: Int64(year), month: Int64(month), day: Int64(day))
+        let seconds = days * 86_400 + Int64(hour) * 3_600 + Int64(minute) * 60 + Int64(second)
+        self.microsecondsSinceEpoch = seconds * 1_000_000 + Int64(microsecond)
+    }
+
+    public static func < (lhs: PostgresTimestamp, rhs: PostgresTimestamp) -> Bool {
+        lhs.microsecondsSinceEpoch < rhs.microsecondsSinceEpoch
+    }
+
+    /// The UTC calendar fields.
+    public var components: (year: Int, month: Int, day: Int, hour: Int, minute: Int, second: Int, microsecond: Int) {
+        let micros = microsecondsSinceEpoch
+        // Floor division so instants before 1970 land on the right day.
+        var days = micros / 86_400_000_000
+        var rest = micros % 86_400_000_000
+        if rest < 0 {
+            days -= 1
+            rest += 86_400_000_000
+        }
+        let (year, month, day) = Self.civilFromDays(days)
+        let secondOfDay = rest / 1_000_000
+        return (
+            Int(year), Int(month), Int(day), Int(secondOfDay / 3_600), Int(secondOfDay / 60 % 60),
+            Int(secondOfDay % 60), Int(rest % 1_000_000)
+        )
+    }
+
+    /// `2024-05-06T07:08:09.123Z` (RFC 3339, UTC; fraction only when non-zero, 3 or 6 digits).
+    public var iso8601: String {
+        let c = components
+        var text = Self.pad(c.year, 4) + "-" + Self.pad(c.month, 2) + "-" + Self.pad(c.day, 2) + "T"
+        text += Self.pad(c.hour, 2) + ":" + Self.pad(c.minute, 2) + ":" + Self.pad(c.second, 2)
+        if c.microsecond != 0 {
+            text += c.microsecond % 1_000 == 0 ? "." + Self.pad(c.microsecond / 1_000, 3) : "." + Self.pad(c.microsecond, 6)
+        }
+        return text + "Z"
+    }
+
+    public var description: String { iso8601 }
+
+    /// The text PostgreSQL accepts for `timestamptz` input: `2024-05-06 07:08:09.123456+00`.
+    var postgresText: String {
+        let c = components
+        // Year 0 and before is "BC" in PostgreSQL (there is no year 0: 0 is 1 BC).
+        let bc = c.year <= 0
+        let year = bc ? 1 - c.year : c.year
+        var text = Self.pad(year, 4) + "-" + Self.pad(c.month, 2) + "-" + Self.pad(c.day, 2) + " "
+        text += Self.pad(c.hour, 2) + ":" + Self.pad(c.minute, 2) + ":" + Self.pad(c.second, 2)
+        text += "." + Self.pad(c.microsecond, 6) + "+00"
+        return bc ? text + " BC" : text
+    }
+
+    /// Parses PostgreSQL's ISO output (`YYYY-MM-DD HH:MM:SS[.ffffff][+-HH[:MM[:SS]]][ BC]`); also
+    /// accepts `T` between date and time and `Z`. Nil for `infinity` and anything malformed.
+    public init?(postgresText bytes: UnsafeRawBufferPointer) {
+        var reader = ByteReader(bytes)
+        guard let yearDigits = reader.digits(min: 4, max: 9), reader.take(UInt8(ascii: "-")),
+            let month = reader.digits(min: 2, max: 2), reader.take(UInt8(ascii: "-")),
+            let day = reader.digits(min: 2, max: 2)
+        else { return nil }
+        var hour = 0, minute = 0, second = 0, micro = 0
+        var offsetSeconds = 0
+        if reader.take(UInt8(ascii: " ")) || reader.take(UInt8(ascii: "T")) {
+            guard let h = reader.digits(min: 2, max: 2), reader.take(UInt8(ascii: ":")),
+                let m = reader.digits(min: 2, max: 2), reader.take(UInt8(ascii: ":")),
+                let s = reader.digits(min: 2, max: 2)
+            else { return nil }
+            (hour, minute, second) = (h, m, s)
+            if reader.take(UInt8(ascii: ".")) {
+                var scale = 100_000
+                var count = 0
+                while let digit = reader.digit() {
+                    count += 1
+                    guard count <= 6 else { return nil }
+                    micro += digit * scale
+                    scale /= 10
+                }
+                guard count > 0 else { return nil }
+            }
+            if reader.take(UInt8(ascii: "Z")) {
+                offsetSeconds = 0
+            } else if let sign = reader.sign() {
+                guard let oh = reader.digits(min: 2, max: 2) else { return nil }
+                var total = oh * 3_600
+                if reader.take(UInt8(ascii: ":")) {
+                    guard let om = reader.digits(min: 2, max: 2) else { return nil }
+                    total += om * 60
+                    if reader.take(UInt8(ascii: ":")) {
+                        guard let os = reader.digits(min: 2, max: 2) else { return nil }
+                        total += os
+                    }
+                }
+                offsetSeconds = sign * total
+            }
+        }
+        var year = yearDigits
+        if reader.take(UInt8(ascii: " ")) {
+            guard reader.take(UInt8(ascii: "B")), reader.take(UInt8(ascii: "C")) else { return nil }
+            year = 1 - year
+        }
+        guard reader.isAtEnd,
+            let local = PostgresTimestamp(
+                year: year, month: month, day: day, hour: hour, minute: minute, second: second, microsecond: micro)
+        else { return nil }
+        // Local time = UTC + offset, so UTC = local - offset.
+        self.microsecondsSinceEpoch = local.microsecondsSinceEpoch - Int64(offsetSeconds) * 1_000_000
+    }
+
+    /// Parses PostgreSQL's ISO output from a string.
+    public init?(postgresText text: String) {
+        var copy = text
+        guard let value = copy.withUTF8({ PostgresTimestamp(postgresText: UnsafeRawBufferPointer($0)) }) else {
+            return nil
+        }
+        self = value
+    }
+
+    static func pad(_ value: Int, _ width: Int) -> String {
+        let digits = String(value)
+        return digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits
+    }
+
+    static func isLeap(_ year: Int) -> Bool { year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) }
+
+    static func daysIn(month: Int, year: Int) -> Int {
+        switch month {
+        case 2: isLeap(year) ? 29 : 28
+        case 4, 6, 9, 11: 30
+        default: 31
+        }
+    }
+
+    // Howard Hinnant's days_from_civil / civil_from_days (public domain algorithms).
+    static func daysFromCivil(year: Int64, month: Int64, day: Int64) -> Int64 {
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yearOfEra = y - era * 400
+        let shiftedMonth = (month + 9) % 12
+        let dayOfYear = (153 * shiftedMonth + 2) / 5 + day - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        return era * 146_097 + dayOfEra - 719_468
+    }
+
+    static func civilFromDays(_ days: Int64) -> (year: Int64, month: Int64, day: Int64) {
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let dayOfEra = z - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1_460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let shiftedMonth = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * shiftedMonth + 2) / 5 + 1
+        let month = shiftedMonth < 10 ? shiftedMonth + 3 : shiftedMonth - 9
+        return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
+    }
+}
+
+/// A cursor over ASCII bytes for the small text parsers in this module.
+struct ByteReader {
+    private let bytes: UnsafeRawBufferPointer
+    private var index = 0
+
+    init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
+
+    var isAtEnd: Bool { index == bytes.count }
+
+    mutating func take(_ byte: UInt8) -> Bool {
+        guard index < bytes.count, bytes[index] == byte else { return false }
+        index += 1
+        return true
+    }
+
+    mutating func digit() -> Int? {
+        guard index < bytes.count, bytes[index] >= 0x30, bytes[index] <= 0x39 else { return nil }
+        defer { index += 1 }
+        return Int(bytes[index] - 0x30)
+    }
+
+    mutating func digits(min: Int, max: Int) -> Int? {
+        var value = 0
+        var count = 0
+        while count < max, let digit = digit() {
+            value = value * 10 + digit
+            count += 1
+        }
+        return count >= min ? value : nil
+    }
+
+    mutating func sign() -> Int? {
+        if take(UInt8(ascii: "+")) { return 1 }
+        if take(UInt8(ascii: "-")) { return -1 }
+        return nil
+    }
+}
