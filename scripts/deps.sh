@@ -24,11 +24,13 @@ have_cmd pkg-config || missing+=(pkg-config)
 have_pc libpq || missing+=(libpq-dev)
 have_pc openssl || missing+=(libssl-dev)
 have_cmd curl || missing+=(curl)
+# The TLS tests make a throwaway certificate with the openssl command.
+have_cmd openssl || missing+=(openssl)
 # pg.sh uses runuser to drop root privileges for initdb/pg_ctl (util-linux, normally present).
 if [[ $(id -u) -eq 0 ]] && ! have_cmd runuser; then missing+=(util-linux); fi
 
 if [[ ${#missing[@]} -eq 0 ]]; then
-    echo "deps.sh: all dependencies present (postgresql server, libpq-dev, libssl-dev, pkg-config, curl)"
+    echo "deps.sh: all dependencies present (postgresql server, libpq-dev, libssl-dev, pkg-config, curl, openssl)"
     exit 0
 fi
 

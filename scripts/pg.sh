@@ -215,7 +215,7 @@ cmd_start() {
     if [[ -z $port ]] || port_in_use "$port"; then port=$(pick_port); fi
     for attempt in 1 2 3 4 5; do
         write_settings "$dir" "$port"
-        if as_owner "$BIN/pg_ctl" start -D "$dir/data" -l "$dir/log/server.log" -w -t 20 >/dev/null 2>&1; then
+        if as_owner setsid --wait "$BIN/pg_ctl" start -D "$dir/data" -l "$dir/log/server.log" -w -t 20 >/dev/null 2>&1; then
             break
         fi
         # Another process may have taken the port between the probe and the bind: try another.
@@ -251,7 +251,7 @@ cmd_stop() {
 cmd_restart() {
     local dir=$1
     is_running "$dir" "$BIN" || die "not running ($dir); use start"
-    as_owner "$BIN/pg_ctl" restart -D "$dir/data" -l "$dir/log/server.log" -m fast -w -t 30 >/dev/null \
+    as_owner setsid --wait "$BIN/pg_ctl" restart -D "$dir/data" -l "$dir/log/server.log" -m fast -w -t 30 >/dev/null \
         || { log_tail "$dir"; die "pg_ctl restart failed for $dir/data"; }
     wait_ready "$dir" "$(cat "$dir/port")"
     echo "pg.sh: restarted ($dir)"

@@ -108,14 +108,17 @@ func withServer(_ configure: (inout HTTPServerConfiguration) -> Void = { _ in },
         }
     }
 
-    @Test(arguments: [
-        ("GET / HTTP/1.1\r\nHost: t\r\nX: \(String(repeating: "a", count: 17000))\r\n\r\n", 431),
-        ("GET / HTTP/2.0\r\nHost: t\r\n\r\n", 505),
-        ("BREW / HTTP/1.1\r\nHost: t\r\n\r\n", 501),
-        ("GET / HTTP/1.1\r\n\r\n", 400),
-        ("garbage\r\n\r\n", 400),
-    ])
-    func malformedRequestsGetTheirStatusAndClose(raw: String, status: Int) throws {
+    static let malformed: [String: (raw: String, status: Int)] = [
+        "17 KiB header": ("GET / HTTP/1.1\r\nHost: t\r\nX: \(String(repeating: "a", count: 17000))\r\n\r\n", 431),
+        "HTTP/2.0": ("GET / HTTP/2.0\r\nHost: t\r\n\r\n", 505),
+        "unknown method": ("BREW / HTTP/1.1\r\nHost: t\r\n\r\n", 501),
+        "no Host": ("GET / HTTP/1.1\r\n\r\n", 400),
+        "garbage": ("garbage\r\n\r\n", 400),
+    ]
+
+    @Test(arguments: malformed.keys.sorted())
+    func malformedRequestsGetTheirStatusAndClose(_ name: String) throws {
+        let (raw, status) = Self.malformed[name]!
         try withServer { server in
             let c = try RawConnection(port: server.port)
             try c.send(raw)

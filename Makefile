@@ -1,0 +1,38 @@
+# The two commands a new user needs are `make run` and `make test` (see README.md).
+SHELL := /bin/bash
+CONFIG ?= release
+
+.PHONY: all build build-release run test bench fuzz clean help
+
+all: build
+
+help:
+	@echo "make run     build, start PostgreSQL + gateway + both regions, print a working curl line (Ctrl-C stops all)"
+	@echo "make test    all tests, unit and integration, against a throwaway real PostgreSQL"
+	@echo "make build   debug build"
+	@echo "make bench   benchmarks (see README: what exists today)"
+	@echo "make fuzz    bounded fuzzing runs"
+	@echo "make clean   remove build output and local clusters"
+
+build:
+	@source scripts/swift-env.sh && scripts/deps.sh && swift build
+
+build-release:
+	@source scripts/swift-env.sh && scripts/deps.sh && swift build -c release
+
+run:
+	@scripts/run.sh $(CONFIG)
+
+test:
+	@scripts/test.sh
+
+bench:
+	@scripts/bench.sh
+
+fuzz:
+	@if [[ -x scripts/fuzz.sh ]]; then scripts/fuzz.sh; else echo "fuzz targets arrive with SCIMCore (issue 3)"; fi
+
+clean:
+	-@scripts/pg.sh stop .pg/dev >/dev/null 2>&1 || true
+	-@scripts/pg.sh stop .pg/test >/dev/null 2>&1 || true
+	rm -rf .build .pg .run

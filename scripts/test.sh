@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# `make test`: installs what is missing, starts a throwaway PostgreSQL cluster under .pg/test, builds, runs
+# every test (unit and integration, against that real PostgreSQL), and stops the cluster again.
+# Extra arguments go to `swift test` (e.g. scripts/test.sh --filter HTTPCoreTests).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=scripts/swift-env.sh
+source scripts/swift-env.sh
+
+scripts/deps.sh
+PG_DIR=.pg/test
+started_here=0
+if ! scripts/pg.sh status "$PG_DIR" >/dev/null 2>&1; then
+    scripts/pg.sh start "$PG_DIR" >/dev/null
+    started_here=1
+fi
+stop_cluster() {
+    if [[ $started_here -eq 1 ]]; then scripts/pg.sh stop "$PG_DIR" >/dev/null 2>&1 || true; fi
+}
+trap stop_cluster EXIT
+# shellcheck disable=SC1091
+source "$PG_DIR/env"
+
+echo "== building (debug, with tests)"
+swift build --build-tests
+SCIM_BIN_DIR=$(swift build --show-bin-path)
+export SCIM_BIN_DIR
+echo "== running tests (PostgreSQL on 127.0.0.1:$SCIM_PG_PORT)"
+swift test --skip-build "$@"
