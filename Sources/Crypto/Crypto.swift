@@ -1,1 +1,212 @@
-// Crypto
+import COpenSSL
+
+/// SHA-256 (OpenSSL).
+public enum SHA256 {
+    public static func hash<Bytes: Collection<UInt8>>(_ data: Bytes) -> [UInt8] {
+        var digest = [UInt8](repeating: 0, count: 32)
+        let done: Bool? = data.withContiguousStorageIfAvailable { buffer in
+            _ = COpenSSL.SHA256(buffer.baseAddress, buffer.count, &digest)
+            return true
+        }
+        if done == nil {
+            let copy = Array(data)
+            copy.withUnsafeBufferPointer { _ = COpenSSL.SHA256($0.baseAddress, $0.count, &digest) }
+        }
+        return digest
+    }
+
+    public static func hash(_ text: String) -> [UInt8] { hash(Array(text.utf8)) }
+}
+
+/// HMAC-SHA-256 (OpenSSL).
+public enum HMAC {
+    public static func sha256<K: Collection<UInt8>, M: Collection<UInt8>>(key: K, message: M) -> [UInt8] {
+        let k = Array(key)
+        let m = Array(message)
+        var out = [UInt8](repeating: 0, count: 32)
+        var length: UInt32 = 32
+        k.withUnsafeBufferPointer { kb in
+            m.withUnsafeBufferPointer { mb in
+                _ = COpenSSL.HMAC(EVP_sha256(), kb.baseAddress, Int32(kb.count), mb.baseAddress, mb.count, &out, &length)
+            }
+        }
+        return out
+    }
+
+    public static func sha256(key: [UInt8], message: String) -> [UInt8] {
+        sha256(key: key, message: Array(message.utf8))
+    }
+}
+
+/// Cryptographically secure random bytes (OpenSSL's CSPRNG, seeded by the kernel).
+public enum SecureRandom {
+    public static func bytes(_ count: Int) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: count)
+        let rc = out.withUnsafeMutableBufferPointer { RAND_bytes($0.baseAddress, Int32($0.count)) }
+        precondition(rc == 1, "RAND_bytes failed: no secure randomness available")
+        return out
+    }
+
+    /// A random RFC 4122 version 4 UUID in lowercase text form.
+    public static func uuid() -> String {
+        var b = bytes(16)
+        b[6] = (b[6] & 0x0F) | 0x40
+        b[8] = (b[8] & 0x3F) | 0x80
+        let hex = Hex.encode(b)
+        let chars = Array(hex)
+        return String(chars[0..<8]) + "-" + String(chars[8..<12]) + "-" + String(chars[12..<16]) + "-"
+            + String(chars[16..<20]) + "-" + String(chars[20..<32])
+    }
+}
+
+/// Compares secrets without leaking where they differ through timing (CRYPTO_memcmp).
+/// Lengths are not secret here (all our digests are 32 bytes); a length mismatch returns false at once.
+public func constantTimeEquals(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+    guard a.count == b.count else { return false }
+    if a.isEmpty { return true }
+    return a.withUnsafeBytes { pa in
+        b.withUnsafeBytes { pb in CRYPTO_memcmp(pa.baseAddress, pb.baseAddress, pa.count) == 0 }
+    }
+}
+
+/// Lowercase hexadecimal.
+public enum Hex {
+    private static let digits = Array("0123456789abcdef".utf8)
+
+    public static func encode<Bytes: Sequence<UInt8>>(_ bytes: Bytes) -> String {
+        var out: [UInt8] = []
+        for b in bytes {
+            out.append(digits[Int(b >> 4)])
+            out.append(digits[Int(b & 0x0F)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    public static func decode(_ text: String) -> [UInt8]? {
+        let chars = Array(text.utf8)
+        guard chars.count % 2 == 0 else { return nil }
+        var out: [UInt8] = []
+        out.reserveCapacity(chars.count / 2)
+        var i = 0
+        while i < chars.count {
+            guard let h = value(chars[i]), let l = value(chars[i + 1]) else { return nil }
+            out.append(h << 4 | l)
+            i += 2
+        }
+        return out
+    }
+
+    private static func value(_ c: UInt8) -> UInt8? {
+        switch c {
+        case 0x30...0x39: c - 0x30
+        case 0x61...0x66: c - 0x61 + 10
+        case 0x41...0x46: c - 0x41 + 10
+        default: nil
+        }
+    }
+}
+
+/// Base64 (RFC 4648 §4) and base64url without padding (§5).
+public enum Base64 {
+    private static let standard = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+    private static let urlSafe = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
+
+    public static func encode(_ bytes: [UInt8], urlSafe url: Bool = false) -> String {
+        let table = url ? urlSafe : standard
+        var out: [UInt8] = []
+        out.reserveCapacity((bytes.count + 2) / 3 * 4)
+        var i = 0
+        while i + 3 <= bytes.count {
+            let n = UInt32(bytes[i]) << 16 | UInt32(bytes[i + 1]) << 8 | UInt32(bytes[i + 2])
+            out.append(table[Int(n >> 18 & 63)]); out.append(table[Int(n >> 12 & 63)])
+            out.append(table[Int(n >> 6 & 63)]); out.append(table[Int(n & 63)])
+            i += 3
+        }
+        let rest = bytes.count - i
+        if rest > 0 {
+            var n = UInt32(bytes[i]) << 16
+            if rest == 2 { n |= UInt32(bytes[i + 1]) << 8 }
+            out.append(table[Int(n >> 18 & 63)]); out.append(table[Int(n >> 12 & 63)])
+            if rest == 2 { out.append(table[Int(n >> 6 & 63)]) }
+            if !url { out.append(contentsOf: Array(repeating: UInt8(ascii: "="), count: 3 - rest)) }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Decodes either alphabet, with or without padding; nil on any other character.
+    public static func decode(_ text: String) -> [UInt8]? {
+        var values: [UInt8] = []
+        for c in text.utf8 {
+            switch c {
+            case 0x41...0x5A: values.append(c - 0x41)
+            case 0x61...0x7A: values.append(c - 0x61 + 26)
+            case 0x30...0x39: values.append(c - 0x30 + 52)
+            case 0x2B, 0x2D: values.append(62)
+            case 0x2F, 0x5F: values.append(63)
+            case 0x3D: continue
+            default: return nil
+            }
+        }
+        if values.count % 4 == 1 { return nil }
+        var out: [UInt8] = []
+        var i = 0
+        while i < values.count {
+            let chunk = values[i..<min(i + 4, values.count)]
+            var n: UInt32 = 0
+            for (k, v) in chunk.enumerated() { n |= UInt32(v) << (18 - 6 * UInt32(k)) }
+            out.append(UInt8(n >> 16 & 0xFF))
+            if chunk.count > 2 { out.append(UInt8(n >> 8 & 0xFF)) }
+            if chunk.count > 3 { out.append(UInt8(n & 0xFF)) }
+            i += 4
+        }
+        return out
+    }
+}
+
+/// CRC-32 (IEEE 802.3), for token checksums that reject typos without a database lookup.
+public enum CRC32 {
+    private static let table: [UInt32] = (0..<256).map { i -> UInt32 in
+        var c = UInt32(i)
+        for _ in 0..<8 { c = (c & 1) != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
+        return c
+    }
+
+    public static func checksum<Bytes: Sequence<UInt8>>(_ bytes: Bytes) -> UInt32 {
+        var crc: UInt32 = 0xFFFF_FFFF
+        for b in bytes { crc = table[Int((crc ^ UInt32(b)) & 0xFF)] ^ (crc >> 8) }
+        return crc ^ 0xFFFF_FFFF
+    }
+}
+
+/// Base62 (0-9A-Za-z): what our token ids and secrets are written in (no punctuation to confuse copy-paste).
+public enum Base62 {
+    public static let alphabet = Array("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz".utf8)
+
+    /// `count` uniformly random base62 characters (rejection sampling: no modulo bias).
+    public static func random(_ count: Int) -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity(count)
+        while out.count < count {
+            for b in SecureRandom.bytes(count * 2) where b < 248 {
+                out.append(alphabet[Int(b % 62)])
+                if out.count == count { break }
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Fixed-width base62 of a 32-bit value (6 characters).
+    public static func encode32(_ value: UInt32) -> String {
+        var v = value
+        var out = [UInt8](repeating: alphabet[0], count: 6)
+        for i in stride(from: 5, through: 0, by: -1) {
+            out[i] = alphabet[Int(v % 62)]
+            v /= 62
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    public static func isBase62(_ text: Substring) -> Bool {
+        text.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x61 && $0 <= 0x7A) }
+    }
+}
