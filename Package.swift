@@ -35,17 +35,20 @@ let package = Package(
         .target(name: "NetIO", dependencies: ["HTTPCore", "CLinuxIO", "COpenSSL", "Telemetry"], swiftSettings: strict),
         .target(name: "Postgres", dependencies: ["CLibPQ", "Telemetry"], swiftSettings: strict),
 
+        // The gateway→region hop: keyring, request signing and verification (HMAC, key ids, replay window).
+        .target(name: "RegionLink", dependencies: ["HTTPCore", "Crypto"], swiftSettings: strict),
+
         // What every server process shares: common flags, logging set-up, health endpoints.
         .target(name: "ServerRuntime", dependencies: ["HTTPCore", "NetIO", "Telemetry", "Flags"], swiftSettings: strict),
 
         // The services, as libraries.
         .target(name: "RegionApp",
                 dependencies: ["SCIMCore", "JSON", "HTTPCore", "NetIO", "Postgres", "Crypto", "Telemetry", "Flags",
-                               "ServerRuntime"],
+                               "ServerRuntime", "RegionLink"],
                 swiftSettings: strict),
         .target(name: "GatewayApp",
                 dependencies: ["SCIMCore", "JSON", "HTTPCore", "NetIO", "Postgres", "Crypto", "Telemetry", "Flags",
-                               "ServerRuntime"],
+                               "ServerRuntime", "RegionLink"],
                 swiftSettings: strict),
 
         // Executables: wiring only.
@@ -63,6 +66,7 @@ let package = Package(
         .testTarget(name: "FlagsTests", dependencies: ["Flags"], swiftSettings: strict),
         .testTarget(name: "TelemetryTests", dependencies: ["Telemetry"], swiftSettings: strict),
         .testTarget(name: "CryptoTests", dependencies: ["Crypto"], swiftSettings: strict),
+        .testTarget(name: "RegionLinkTests", dependencies: ["RegionLink", "HTTPCore"], swiftSettings: strict),
         .testTarget(name: "NetIOTests", dependencies: ["NetIO", "HTTPCore", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "IntegrationTests",
