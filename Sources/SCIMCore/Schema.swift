@@ -233,8 +233,11 @@ public enum CommonAttributes {
         AttributeDefinition("location", .reference, caseExact: true, mutability: .readOnly, referenceTypes: ["uri"]),
         AttributeDefinition("version", caseExact: true, mutability: .readOnly),
     ])
+    /// `schemas`: filterable (`schemas eq "urn:…"`, RFC 7644 §3.4.2.2), maintained by the server.
+    public static let schemas = AttributeDefinition("schemas", .reference, multiValued: true, caseExact: true,
+                                                    mutability: .readOnly, returned: .always, referenceTypes: ["uri"])
     /// All common attributes.
-    public static let all: [AttributeDefinition] = [id, externalId, meta]
+    public static let all: [AttributeDefinition] = [schemas, id, externalId, meta]
 }
 
 /// The schemas and resource types a tenant sees: the core ones plus any per-tenant extensions.
