@@ -215,18 +215,11 @@ public struct JSONObject: Sendable, Hashable, RandomAccessCollection {
 /// ASCII case-insensitive string equality (non-ASCII bytes must match exactly).
 @inlinable
 public func asciiCaseInsensitiveEquals(_ a: String, _ b: String) -> Bool {
-    var a = a.utf8.makeIterator()
-    var b = b.utf8.makeIterator()
-    while true {
-        switch (a.next(), b.next()) {
-        case (nil, nil): return true
-        case (nil, _), (_, nil): return false
-        case let (x?, y?):
-            if x == y { continue }
-            let lx = (x >= 0x41 && x <= 0x5A) ? x | 0x20 : x
-            let ly = (y >= 0x41 && y <= 0x5A) ? y | 0x20 : y
-            if lx != ly { return false }
-        }
+    let au = a.utf8, bu = b.utf8
+    // Native strings know their UTF-8 count in O(1): most mismatches end here.
+    guard au.count == bu.count else { return false }
+    return au.elementsEqual(bu) { x, y in
+        x == y || ((x | 0x20) == (y | 0x20) && (x | 0x20) >= 0x61 && (x | 0x20) <= 0x7A)
     }
 }
 

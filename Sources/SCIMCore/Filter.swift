@@ -182,6 +182,10 @@ struct FilterLexer {
             }
             guard pos < bytes.count else { throw .invalidFilter("unterminated string starting at position \(start)") }
             pos += 1
+            if !bytes[(start + 1)..<(pos - 1)].contains(where: { $0 == UInt8(ascii: "\\") || $0 < 0x20 }) {
+                // No escapes or control characters: the bytes came from a Swift String, so they are valid UTF-8.
+                return (.string(String(decoding: bytes[(start + 1)..<(pos - 1)], as: UTF8.self)), start)
+            }
             // The string literal uses JSON string syntax (RFC 7644 §3.4.2.2), so the JSON decoder unescapes it.
             let decoded: JSONValue
             do {
@@ -191,7 +195,11 @@ struct FilterLexer {
             }
             return (.string(decoded.string ?? ""), start)
         default:
-            while pos < bytes.count, !FilterLexer.isDelimiter(bytes[pos]) { pos += 1 }
+            while pos < bytes.count, !FilterLexer.isDelimiter(bytes[pos]) {
+                // Control characters are never part of a name, operator or (unquoted) value.
+                if bytes[pos] < 0x20 || bytes[pos] == 0x7F { throw .invalidFilter("control character at position \(pos)") }
+                pos += 1
+            }
             let lo = text.utf8.index(text.utf8.startIndex, offsetBy: start)
             let hi = text.utf8.index(lo, offsetBy: pos - start)
             return (.word(text[lo..<hi]), start)
@@ -279,9 +287,15 @@ public struct FilterParser {
 
     var wordText: Substring? { if case .word(let w) = current { return w.prefix(40) } else { return nil } }
 
-    func isKeyword(_ k: String) -> Bool {
-        if case .word(let w) = current { return asciiCaseInsensitiveEquals(String(w), k) }
-        return false
+    func isKeyword(_ k: StaticString) -> Bool {
+        guard case .word(let w) = current, w.utf8.count == k.utf8CodeUnitCount else { return false }
+        let p = k.utf8Start
+        var i = 0
+        for c in w.utf8 {
+            if c | 0x20 != p[i] { return false }
+            i += 1
+        }
+        return true
     }
 
     mutating func node() throws(SCIMError) {
@@ -327,7 +341,7 @@ public struct FilterParser {
             depth -= 1
             return f
         case .word(let w):
-            if asciiCaseInsensitiveEquals(String(w), "not") {
+            if isKeyword("not") {
                 try advance()
                 guard current == .lparen else { throw unexpected(expected: "'(' after 'not'") }
                 try enter()

@@ -10,7 +10,7 @@ public import JSON
 // Unknown names are ignored.
 
 /// A parsed projection, applied to each resource before it is returned.
-public struct Projection: Sendable, Hashable {
+public struct Projection: Sendable {
     struct Key: Hashable, Sendable {
         var container: AttributeContainer
         var name: String  // lowercased canonical name; "" selects a whole extension object
@@ -25,23 +25,44 @@ public struct Projection: Sendable, Hashable {
 
     let schema: ResourceSchema
     let mode: Mode
+    /// Decisions precomputed per attribute (by canonical name), so applying to many resources is cheap.
+    var coreDecisions: [String: (AttributeDefinition, Decision)] = [:]
+    var extensionDecisions: [String: [String: (AttributeDefinition, Decision)]] = [:]
 
     /// The default projection (returned: always + default).
     public init(schema: ResourceSchema) {
-        self.schema = schema
-        self.mode = .defaults
+        self.init(schema: schema, mode: .defaults)
     }
 
     /// Parses the two query parameters (comma-separated attribute paths).
     public init(schema: ResourceSchema, attributes: String?, excludedAttributes: String?) {
-        self.schema = schema
         if let a = attributes, !a.isEmpty {
-            mode = .include(Projection.keys(a, schema))
+            self.init(schema: schema, mode: .include(Projection.keys(a, schema)))
         } else if let e = excludedAttributes, !e.isEmpty {
-            mode = .exclude(Projection.keys(e, schema))
+            self.init(schema: schema, mode: .exclude(Projection.keys(e, schema)))
         } else {
-            mode = .defaults
+            self.init(schema: schema, mode: .defaults)
         }
+    }
+
+    init(schema: ResourceSchema, mode: Mode) {
+        self.schema = schema
+        self.mode = mode
+        for def in CommonAttributes.all + schema.core.attributes {
+            coreDecisions[def.name] = (def, decision(.core, def))
+        }
+        for (ext, _) in schema.extensions {
+            var d: [String: (AttributeDefinition, Decision)] = [:]
+            for def in ext.attributes { d[def.name] = (def, decision(.extension(ext.id), def)) }
+            extensionDecisions[ext.id] = d
+        }
+    }
+
+    /// Looks up by exact canonical key first (stored documents are normalised), then ignoring case.
+    static func entry(_ table: [String: (AttributeDefinition, Decision)], _ key: String) -> (AttributeDefinition, Decision)? {
+        if let e = table[key] { return e }
+        for (k, e) in table where asciiCaseInsensitiveEquals(k, key) { return e }
+        return nil
     }
 
     static func keys(_ list: String, _ schema: ResourceSchema) -> Set<Key> {
@@ -68,8 +89,8 @@ public struct Projection: Sendable, Hashable {
     /// Whether a top-level attribute (canonical name, e.g. "members") will appear in the output at all,
     /// so a storage layer can skip loading it.
     public func includes(_ attribute: String) -> Bool {
-        guard let def = schema.coreAttribute(named: attribute) else { return false }
-        return decision(.core, def) != .drop
+        guard let (_, d) = Projection.entry(coreDecisions, attribute) else { return false }
+        return d != .drop
     }
 
     enum Decision: Equatable {
@@ -79,7 +100,8 @@ public struct Projection: Sendable, Hashable {
     }
 
     func decision(_ container: AttributeContainer, _ def: AttributeDefinition) -> Decision {
-        if def.returned == .never { return .drop }
+        // writeOnly implies never returned (RFC 7643 §7), whatever `returned` says.
+        if def.returned == .never || def.mutability == .writeOnly { return .drop }
         if def.returned == .always { return .keep }
         let name = def.name.lowercased()
         switch mode {
@@ -107,13 +129,14 @@ public struct Projection: Sendable, Hashable {
         out.reserveCapacity(resource.count)
         for (key, value) in resource {
             if key == "schemas" { out.appendUnchecked(key: key, value: value); continue }
-            if let def = schema.coreAttribute(named: key) {
-                if let v = project(value, def, decision(.core, def)) { out.appendUnchecked(key: key, value: v) }
-            } else if let ext = schema.extensionSchema(urn: key), case .object(let o) = value {
+            if let (def, d) = Projection.entry(coreDecisions, key) {
+                if let v = project(value, def, d) { out.appendUnchecked(key: key, value: v) }
+            } else if let ext = schema.extensionSchema(urn: key), case .object(let o) = value,
+                      let table = extensionDecisions[ext.id] {
                 var e = JSONObject()
                 for (k, v) in o {
-                    guard let def = ext.attribute(named: k) else { continue }
-                    if let pv = project(v, def, decision(.extension(ext.id), def)) { e.appendUnchecked(key: k, value: pv) }
+                    guard let (def, d) = Projection.entry(table, k) else { continue }
+                    if let pv = project(v, def, d) { e.appendUnchecked(key: k, value: pv) }
                 }
                 if !e.isEmpty { out.appendUnchecked(key: key, value: .object(e)) }
             }
@@ -132,6 +155,10 @@ public struct Projection: Sendable, Hashable {
         case .drop: return nil
         case .keep, .subAttributes:
             guard def.type == .complex else { return value }
+            // Fast path: nothing to filter inside when every sub-attribute is returned by default.
+            if d == .keep, def.subAttributes.allSatisfy({ $0.returned != .never && $0.returned != .request && $0.mutability != .writeOnly }) {
+                return value
+            }
             var include: Set<String>? = nil
             var exclude: Set<String> = []
             if case .subAttributes(let i, let e) = d { include = i; exclude = e }
@@ -139,7 +166,7 @@ public struct Projection: Sendable, Hashable {
                 guard case .object(let o) = v else { return v }
                 var r = JSONObject()
                 for (k, sv) in o {
-                    guard let sub = def.subAttribute(named: k) else { continue }
+                    guard let sub = def.subAttribute(named: k), sub.mutability != .writeOnly else { continue }
                     let n = sub.name.lowercased()
                     switch sub.returned {
                     case .never: continue

@@ -118,6 +118,10 @@ func shape(_ f: Filter) -> String {
         ("\"x\" eq userName", "unexpected a string at position 0"),
         ("name.givenName[value eq 1]", "a value filter must follow an attribute, not a sub-attribute (position 14)"),
         ("userName eq \"a\" bogus", "unexpected 'bogus' at position 16"),
+        // Fuzz regression: control characters in an unquoted word.
+        ("x eq 1\u{8}\u{8};.Subs", "control character at position 6"),
+        ("userName\u{0} eq \"a\"", "control character at position 8"),
+        ("userName eq \"a\u{1}\"", "invalid string literal at position 12"),
     ])
     func syntaxErrorsAreInvalidFilterWithPosition(input: String, detail: String) {
         #expect(scimError { try FilterParser.parse(input) } == .invalidFilter(detail))
