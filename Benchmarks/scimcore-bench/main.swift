@@ -56,6 +56,11 @@ let resolvedTypical = try! schema.parseFilter(typicalFilter)
 print("JSON user document: \(userBytes.count) bytes; PATCH body: \(patchBytes.count) bytes, \(patchRequest.operations.count) ops")
 try measure("JSON decode 1 KB user", iterations: 20_000) { try JSONDecoder.decode(userBytes).object!.count }
 measure("JSON encode 1 KB user", iterations: 20_000) { user.encoded().count }
+measure("JSON encode 1 KB user (append into [UInt8])", iterations: 20_000) {
+    var out: [UInt8] = []
+    JSONEncoder.encode(user, into: &out)
+    return out.count
+}
 try measure("filter parse: userName eq", iterations: 100_000) { _ = try FilterParser.parse(simpleFilter); return 1 }
 try measure("filter parse: typical (and/or/parens)", iterations: 50_000) { _ = try FilterParser.parse(typicalFilter); return 1 }
 try measure("filter parse+resolve: typical", iterations: 50_000) { _ = try schema.parseFilter(typicalFilter); return 1 }

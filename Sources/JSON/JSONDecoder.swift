@@ -140,6 +140,10 @@ struct Parser {
     let options: JSONDecodingOptions
     var pos = 0
     var scratch: [UInt8] = []
+    // Members of all open containers live on shared stacks; each container copies its slice out once at its end,
+    // so arrays are allocated at their exact size instead of growing.
+    var keyStack: [String] = []
+    var valueStack: [JSONValue] = []
 
     init(input: UnsafeBufferPointer<UInt8>, options: JSONDecodingOptions) {
         self.input = input
@@ -356,22 +360,27 @@ struct Parser {
     mutating func parseArray(depth: Int) throws(JSONError) -> JSONValue {
         guard depth <= options.limits.maxDepth else { throw JSONError(.depthLimitExceeded, at: pos) }
         pos += 1
-        var elements: [JSONValue] = []
         skipWhitespace()
         if pos < input.count, input[pos] == UInt8(ascii: "]") {
             pos += 1
-            return .array(elements)
+            return .array([])
         }
+        let base = valueStack.count
         while true {
             skipWhitespace()
-            if elements.count >= options.limits.maxElementCount { throw JSONError(.tooManyElements, at: pos) }
-            elements.append(try parseValue(depth: depth))
+            if valueStack.count - base >= options.limits.maxElementCount { throw JSONError(.tooManyElements, at: pos) }
+            let element = try parseValue(depth: depth)
+            valueStack.append(element)
             skipWhitespace()
             guard pos < input.count else { throw JSONError(.unexpectedEnd, at: pos) }
             let c = input[pos]
             pos += 1
             if c == UInt8(ascii: ",") { continue }
-            if c == UInt8(ascii: "]") { return .array(elements) }
+            if c == UInt8(ascii: "]") {
+                let elements = Array(valueStack[base...])
+                valueStack.removeSubrange(base...)
+                return .array(elements)
+            }
             throw JSONError(.unexpectedByte, at: pos - 1)
         }
     }
@@ -379,13 +388,13 @@ struct Parser {
     mutating func parseObject(depth: Int) throws(JSONError) -> JSONValue {
         guard depth <= options.limits.maxDepth else { throw JSONError(.depthLimitExceeded, at: pos) }
         pos += 1
-        var keys: [String] = []
-        var values: [JSONValue] = []
         skipWhitespace()
         if pos < input.count, input[pos] == UInt8(ascii: "}") {
             pos += 1
             return .object(JSONObject())
         }
+        let base = keyStack.count
+        let valueBase = valueStack.count
         // Objects above this size switch from a linear duplicate scan to a hash set.
         var seen: Set<String>? = nil
         while true {
@@ -401,29 +410,44 @@ struct Parser {
             skipWhitespace()
             let value = try parseValue(depth: depth)
 
+            let count = keyStack.count - base
             var duplicateAt: Int? = nil
-            if seen == nil && keys.count < 16 {
-                for i in keys.indices where keys[i] == key { duplicateAt = i; break }
+            if seen == nil && count < 32 {
+                let length = key.utf8.count
+                for i in base..<keyStack.count where keyStack[i].utf8.count == length && keyStack[i] == key {
+                    duplicateAt = i
+                    break
+                }
             } else {
-                if seen == nil { seen = Set(keys) }
-                if seen!.contains(key) { duplicateAt = keys.firstIndex(of: key) } else { seen!.insert(key) }
+                if seen == nil { seen = Set(keyStack[base...]) }
+                if seen!.contains(key) {
+                    duplicateAt = keyStack[base...].firstIndex(of: key)
+                } else {
+                    seen!.insert(key)
+                }
             }
             if let d = duplicateAt {
                 switch options.duplicateKeys {
                 case .reject: throw JSONError(.duplicateKey, at: keyOffset)
-                case .lastWins: values[d] = value
+                case .lastWins: valueStack[valueBase + (d - base)] = value
                 }
             } else {
-                if keys.count >= options.limits.maxElementCount { throw JSONError(.tooManyElements, at: keyOffset) }
-                keys.append(key)
-                values.append(value)
+                if count >= options.limits.maxElementCount { throw JSONError(.tooManyElements, at: keyOffset) }
+                keyStack.append(key)
+                valueStack.append(value)
             }
             skipWhitespace()
             guard pos < input.count else { throw JSONError(.unexpectedEnd, at: pos) }
             let c = input[pos]
             pos += 1
             if c == UInt8(ascii: ",") { continue }
-            if c == UInt8(ascii: "}") { return .object(JSONObject(uncheckedKeys: keys, values: values)) }
+            if c == UInt8(ascii: "}") {
+                let keys = Array(keyStack[base...])
+                let values = Array(valueStack[valueBase...])
+                keyStack.removeSubrange(base...)
+                valueStack.removeSubrange(valueBase...)
+                return .object(JSONObject(uncheckedKeys: keys, values: values))
+            }
             throw JSONError(.unexpectedByte, at: pos - 1)
         }
     }

@@ -356,7 +356,9 @@ struct PatchEngine {
             }
         case .add:
             guard let new = try normalised(value, attr, label) else {
-                if value?.isNull == true { current = nil }
+                // Unassigned (null, or Entra's "" / {"value":""} for a complex attribute [E6]) removes a single-valued
+                // attribute; adding no values to a multi-valued attribute changes nothing.
+                if !attr.multiValued { current = nil }
                 return
             }
             if attr.multiValued {

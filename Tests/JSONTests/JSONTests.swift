@@ -166,3 +166,19 @@ private func decodeError(_ bytes: [UInt8], options: JSONDecodingOptions = .defau
         #expect(v.description == "\"a\\\"b\\\\c/d\\u0007\\u001fé\\n\"")
     }
 }
+
+@Suite struct JSONStackDecodingTests {
+    @Test func lastWinsInsideNestedContainers() throws {
+        let v = try JSONDecoder.decode("[[1,2],{\"a\":[3],\"b\":{\"c\":4},\"a\":5},[{\"d\":6}]]", options: .init(duplicateKeys: .lastWins))
+        #expect(v.description == "[[1,2],{\"a\":5,\"b\":{\"c\":4}},[{\"d\":6}]]")
+    }
+
+    @Test func encodedSizeIsExact() throws {
+        let samples = ["{\"x\":[{\"y\":1},{\"z\":[2,3,\"\\u0001\\\"\\\\é😀\"]}],\"w\":null,\"t\":true,\"f\":false,\"e\":{},\"a\":[]}", "\"\"", "[]", "-1.5e3"]
+        for text in samples {
+            let v = try JSONDecoder.decode(text)
+            #expect(JSONEncoder.encodedSize(v) == v.encoded().count)
+            #expect(try JSONDecoder.decode(v.encoded()) == v)
+        }
+    }
+}

@@ -143,6 +143,11 @@ private func ops(_ operations: String) -> String { "{\(patchOpSchemas),\"Operati
     @Test func nullValueUnassigns() throws {
         let r = try patch(ops("{\"op\":\"replace\",\"path\":\"emails\",\"value\":null}"), patchUser)
         #expect(r.document["emails"] == nil)
+        let title = try patch(ops("{\"op\":\"add\",\"path\":\"title\",\"value\":\"Boss\"},{\"op\":\"add\",\"path\":\"title\",\"value\":null}"), patchUser)
+        #expect(title.document["title"] == nil)
+        #expect(!title.documentChanged)
+        // Adding no values to a multi-valued attribute changes nothing.
+        #expect(try !patch(ops("{\"op\":\"add\",\"path\":\"emails\",\"value\":[]}"), patchUser).documentChanged)
     }
 
     @Test func writeOnlyPasswordNeverEntersTheDocument() throws {
@@ -379,6 +384,8 @@ private func ops(_ operations: String) -> String { "{\(patchOpSchemas),\"Operati
             "{\"op\":\"remove\",\"path\":\"\(urn):manager\"}",
             "{\"op\":\"replace\",\"path\":\"\(urn):manager\",\"value\":\"\"}",
             "{\"op\":\"replace\",\"path\":\"\(urn):manager\",\"value\":{\"value\":\"\"}}",
+            "{\"op\":\"add\",\"path\":\"\(urn):manager\",\"value\":\"\"}",
+            "{\"op\":\"replace\",\"value\":{\"\(urn):manager\":\"\"}}",
         ] {
             let r = try patch("{\"Operations\":[\(removal)]}", added.document)
             #expect(r.document[urn] == nil, "\(removal)")
