@@ -474,4 +474,18 @@ private func ops(_ operations: String) -> String { "{\(patchOpSchemas),\"Operati
         """, patchUser)
         #expect(r.document["roles"]?.description == "[{\"primary\":true,\"display\":\"DJAPQUWELUHM\",\"value\":\"DRIHDNWREZZV\",\"type\":\"EHUDZVCXYJOO\"}]")
     }
+
+    @Test func entra_proxyAddressesWithCapitalV() throws {  // [E1] proxyAddresses → emails[type eq "other"].Value
+        let r = try patch("""
+        {"Operations":[{"op":"Add","path":"emails[type eq \\"other\\"].Value","value":"smtp.alias@contoso.com"}]}
+        """, patchUser)
+        #expect(r.document["emails"]?.description == "[{\"value\":\"bjensen@example.com\",\"type\":\"work\",\"primary\":true},{\"type\":\"other\",\"value\":\"smtp.alias@contoso.com\"}]")
+    }
+
+    @Test func entra_memberObjectsWithDisplayName() throws {  // [E5] displayName inside member objects
+        let r = try patch("""
+        {"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"Add","path":"members","value":[{"value":"u-7","displayName":"Seven"}]}]}
+        """, storedGroup, schema: groupSchema)
+        #expect(r.membershipChanges == [.add([MemberRef(value: "u-7")])])
+    }
 }

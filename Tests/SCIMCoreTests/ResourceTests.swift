@@ -127,6 +127,14 @@ private func create(_ body: String, _ schema: ResourceSchema = userSchema) throw
                 == .invalidValue("every member needs a non-empty 'value'"))
     }
 
+    @Test func okta_createEmptyGroup() throws {  // [S1]
+        let r = try create("{\"schemas\":[\"urn:ietf:params:scim:schemas:core:2.0:Group\"],\"displayName\":\"Test SCIMv2\",\"members\":[]}", groupSchema)
+        #expect(r.document.text == "{\"schemas\":[\"urn:ietf:params:scim:schemas:core:2.0:Group\"],\"displayName\":\"Test SCIMv2\"}")
+        #expect(try r.members() == [])
+        #expect(scimError { try create("{\"schemas\":[\"urn:ietf:params:scim:schemas:core:2.0:Group\"],\"members\":[]}", groupSchema) }
+                == .invalidValue("required attribute 'displayName' is missing"))
+    }
+
     @Test func jumpcloud_createUser() throws {  // [J2]
         let r = try create("""
         {"active":true,
