@@ -56,6 +56,10 @@ let package = Package(
         .executableTarget(name: "scim-region", dependencies: ["RegionApp"], swiftSettings: strict),
         .executableTarget(name: "scimctl", dependencies: ["GatewayApp"], swiftSettings: strict),
 
+        // Micro-benchmarks of the pure modules (release build): swift run -c release scimcore-bench
+        .executableTarget(name: "scimcore-bench", dependencies: ["SCIMCore", "JSON"], path: "Benchmarks/scimcore-bench",
+                          swiftSettings: strict),
+
         // Shared test helpers (PostgreSQL URL, process launcher, raw HTTP client).
         .target(name: "TestSupport", dependencies: ["HTTPCore", "NetIO", "Postgres", "JSON"],
                 path: "Tests/TestSupport", swiftSettings: strict),

@@ -1,0 +1,454 @@
+// A strict RFC 8259 decoder working on bytes.
+
+/// Limits applied while decoding; each one breached gives its own `JSONError.Kind`.
+public struct JSONLimits: Sendable, Hashable {
+    /// Maximum nesting of arrays and objects.
+    public var maxDepth: Int
+    /// Maximum length of one string, in UTF-8 bytes after unescaping.
+    public var maxStringLength: Int
+    /// Maximum size of the whole document in bytes.
+    public var maxTotalSize: Int
+    /// Maximum number of elements in one array or members in one object.
+    public var maxElementCount: Int
+
+    /// Creates limits; the defaults suit SCIM request bodies.
+    public init(maxDepth: Int = 64, maxStringLength: Int = 1 << 20, maxTotalSize: Int = 16 << 20,
+                maxElementCount: Int = 1_000_000) {
+        self.maxDepth = maxDepth
+        self.maxStringLength = maxStringLength
+        self.maxTotalSize = maxTotalSize
+        self.maxElementCount = maxElementCount
+    }
+
+    /// The default limits.
+    public static let `default` = JSONLimits()
+}
+
+/// What to do when an object repeats a key.
+///
+/// RFC 8259 leaves duplicate names undefined, and for SCIM it is ambiguous which value an IdP meant
+/// (`{"active":true,"active":false}`), so the default is to reject the document.
+public enum DuplicateKeyPolicy: Sendable, Hashable {
+    /// Fail with `JSONError.Kind.duplicateKey`.
+    case reject
+    /// Keep the last value, at the position of the first occurrence.
+    case lastWins
+}
+
+/// Decoder options.
+public struct JSONDecodingOptions: Sendable, Hashable {
+    /// Limits on depth and sizes.
+    public var limits: JSONLimits
+    /// Duplicate key policy (default `.reject`).
+    public var duplicateKeys: DuplicateKeyPolicy
+
+    /// Creates options.
+    public init(limits: JSONLimits = .default, duplicateKeys: DuplicateKeyPolicy = .reject) {
+        self.limits = limits
+        self.duplicateKeys = duplicateKeys
+    }
+
+    /// Default options: default limits, duplicates rejected.
+    public static let `default` = JSONDecodingOptions()
+}
+
+/// A decoding failure with the byte offset where it was detected. Its description carries no document content.
+public struct JSONError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The kind of failure.
+    public enum Kind: Sendable, Hashable {
+        case unexpectedEnd
+        case unexpectedByte
+        case invalidLiteral
+        case invalidNumber
+        case invalidEscape
+        case loneSurrogate
+        case invalidUTF8
+        case controlCharacterInString
+        case trailingContent
+        case depthLimitExceeded
+        case stringTooLong
+        case documentTooLarge
+        case tooManyElements
+        case duplicateKey
+    }
+
+    /// What went wrong.
+    public let kind: Kind
+    /// Byte offset in the input.
+    public let offset: Int
+
+    /// Creates an error.
+    public init(_ kind: Kind, at offset: Int) {
+        self.kind = kind
+        self.offset = offset
+    }
+
+    public var description: String {
+        let what: String
+        switch kind {
+        case .unexpectedEnd: what = "unexpected end of input"
+        case .unexpectedByte: what = "unexpected character"
+        case .invalidLiteral: what = "invalid literal"
+        case .invalidNumber: what = "invalid number"
+        case .invalidEscape: what = "invalid escape sequence"
+        case .loneSurrogate: what = "unpaired UTF-16 surrogate in \\u escape"
+        case .invalidUTF8: what = "invalid UTF-8"
+        case .controlCharacterInString: what = "unescaped control character in string"
+        case .trailingContent: what = "content after the JSON value"
+        case .depthLimitExceeded: what = "nesting deeper than the limit"
+        case .stringTooLong: what = "string longer than the limit"
+        case .documentTooLarge: what = "document larger than the limit"
+        case .tooManyElements: what = "too many elements in an array or object"
+        case .duplicateKey: what = "duplicate object key"
+        }
+        return "\(what) at byte \(offset)"
+    }
+}
+
+/// Strict JSON decoding entry points.
+public enum JSONDecoder {
+    /// Decodes a complete JSON text from bytes.
+    public static func decode(_ bytes: [UInt8], options: JSONDecodingOptions = .default) throws(JSONError) -> JSONValue {
+        try bytes.withUnsafeBufferPointer { (buf) throws(JSONError) -> JSONValue in
+            try decode(UnsafeRawBufferPointer(buf), options: options)
+        }
+    }
+
+    /// Decodes a complete JSON text from a string's UTF-8.
+    public static func decode(_ text: String, options: JSONDecodingOptions = .default) throws(JSONError) -> JSONValue {
+        try decode(Array(text.utf8), options: options)
+    }
+
+    /// Decodes a complete JSON text straight from memory (e.g. a libpq result buffer).
+    public static func decode(_ bytes: UnsafeRawBufferPointer, options: JSONDecodingOptions = .default) throws(JSONError) -> JSONValue {
+        guard bytes.count <= options.limits.maxTotalSize else {
+            throw JSONError(.documentTooLarge, at: options.limits.maxTotalSize)
+        }
+        let typed = bytes.bindMemory(to: UInt8.self)
+        var parser = Parser(input: typed, options: options)
+        parser.skipWhitespace()
+        let value = try parser.parseValue(depth: 0)
+        parser.skipWhitespace()
+        guard parser.pos == typed.count else { throw JSONError(.trailingContent, at: parser.pos) }
+        return value
+    }
+}
+
+/// The recursive-descent parser. Works on a borrowed buffer; produces owned values.
+struct Parser {
+    let input: UnsafeBufferPointer<UInt8>
+    let options: JSONDecodingOptions
+    var pos = 0
+    var scratch: [UInt8] = []
+    // Members of all open containers live on shared stacks; each container copies its slice out once at its end,
+    // so arrays are allocated at their exact size instead of growing.
+    var keyStack: [String] = []
+    var valueStack: [JSONValue] = []
+
+    init(input: UnsafeBufferPointer<UInt8>, options: JSONDecodingOptions) {
+        self.input = input
+        self.options = options
+    }
+
+    @inline(__always)
+    mutating func skipWhitespace() {
+        while pos < input.count {
+            let c = input[pos]
+            if c == 0x20 || c == 0x0A || c == 0x0D || c == 0x09 { pos += 1 } else { return }
+        }
+    }
+
+    mutating func parseValue(depth: Int) throws(JSONError) -> JSONValue {
+        guard pos < input.count else { throw JSONError(.unexpectedEnd, at: pos) }
+        switch input[pos] {
+        case UInt8(ascii: "{"): return try parseObject(depth: depth + 1)
+        case UInt8(ascii: "["): return try parseArray(depth: depth + 1)
+        case UInt8(ascii: "\""): return .string(try parseString())
+        case UInt8(ascii: "t"): try expectLiteral("true"); return .bool(true)
+        case UInt8(ascii: "f"): try expectLiteral("false"); return .bool(false)
+        case UInt8(ascii: "n"): try expectLiteral("null"); return .null
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return .number(try parseNumber())
+        default: throw JSONError(.unexpectedByte, at: pos)
+        }
+    }
+
+    mutating func expectLiteral(_ literal: StaticString) throws(JSONError) {
+        let n = literal.utf8CodeUnitCount
+        let p = literal.utf8Start
+        for i in 0..<n {
+            guard pos + i < input.count else { throw JSONError(.unexpectedEnd, at: input.count) }
+            guard input[pos + i] == p[i] else { throw JSONError(.invalidLiteral, at: pos) }
+        }
+        pos += n
+    }
+
+    mutating func parseNumber() throws(JSONError) -> JSONNumber {
+        let start = pos
+        let n = input.count
+        if input[pos] == UInt8(ascii: "-") { pos += 1 }
+        guard pos < n else { throw JSONError(.unexpectedEnd, at: pos) }
+        if input[pos] == UInt8(ascii: "0") {
+            pos += 1
+            // A leading zero may not be followed by more digits.
+            if pos < n, input[pos] >= 0x30, input[pos] <= 0x39 { throw JSONError(.invalidNumber, at: start) }
+        } else if input[pos] >= UInt8(ascii: "1"), input[pos] <= UInt8(ascii: "9") {
+            while pos < n, input[pos] >= 0x30, input[pos] <= 0x39 { pos += 1 }
+        } else {
+            throw JSONError(.invalidNumber, at: start)
+        }
+        if pos < n, input[pos] == UInt8(ascii: ".") {
+            pos += 1
+            let digits = pos
+            while pos < n, input[pos] >= 0x30, input[pos] <= 0x39 { pos += 1 }
+            if pos == digits { throw JSONError(.invalidNumber, at: start) }
+        }
+        if pos < n, input[pos] == UInt8(ascii: "e") || input[pos] == UInt8(ascii: "E") {
+            pos += 1
+            if pos < n, input[pos] == UInt8(ascii: "+") || input[pos] == UInt8(ascii: "-") { pos += 1 }
+            let digits = pos
+            while pos < n, input[pos] >= 0x30, input[pos] <= 0x39 { pos += 1 }
+            if pos == digits { throw JSONError(.invalidNumber, at: start) }
+        }
+        let text = String(decoding: UnsafeBufferPointer(rebasing: input[start..<pos]), as: UTF8.self)
+        return JSONNumber(validatedText: text)
+    }
+
+    /// Parses a string starting at the opening quote. ASCII runs without escapes take a fast path.
+    mutating func parseString() throws(JSONError) -> String {
+        pos += 1  // opening quote
+        let start = pos
+        let n = input.count
+        let maxLen = options.limits.maxStringLength
+        // Fast scan: stop at quote, backslash, control or non-ASCII byte.
+        while pos < n {
+            let c = input[pos]
+            if c == UInt8(ascii: "\"") {
+                if pos - start > maxLen { throw JSONError(.stringTooLong, at: start) }
+                let s = String(decoding: UnsafeBufferPointer(rebasing: input[start..<pos]), as: UTF8.self)
+                pos += 1
+                return s
+            }
+            if c == UInt8(ascii: "\\") || c < 0x20 || c >= 0x80 { break }
+            pos += 1
+        }
+        // Slow path: escapes and/or multi-byte UTF-8, validated byte by byte.
+        scratch.removeAll(keepingCapacity: true)
+        scratch.append(contentsOf: UnsafeBufferPointer(rebasing: input[start..<pos]))
+        while true {
+            guard pos < n else { throw JSONError(.unexpectedEnd, at: n) }
+            let c = input[pos]
+            if c == UInt8(ascii: "\"") {
+                pos += 1
+                break
+            } else if c == UInt8(ascii: "\\") {
+                try parseEscape()
+            } else if c < 0x20 {
+                throw JSONError(.controlCharacterInString, at: pos)
+            } else if c < 0x80 {
+                scratch.append(c)
+                pos += 1
+            } else {
+                let len = try validateUTF8Sequence(at: pos)
+                scratch.append(contentsOf: UnsafeBufferPointer(rebasing: input[pos..<(pos + len)]))
+                pos += len
+            }
+            if scratch.count > maxLen { throw JSONError(.stringTooLong, at: start) }
+        }
+        return String(decoding: scratch, as: UTF8.self)
+    }
+
+    /// Validates one multi-byte UTF-8 sequence (RFC 3629: no overlongs, no surrogates, ≤ U+10FFFF); returns its length.
+    func validateUTF8Sequence(at p: Int) throws(JSONError) -> Int {
+        let n = input.count
+        let b0 = input[p]
+        func cont(_ i: Int) -> UInt8? { i < n && input[i] & 0xC0 == 0x80 ? input[i] : nil }
+        switch b0 {
+        case 0xC2...0xDF:
+            guard cont(p + 1) != nil else { throw JSONError(.invalidUTF8, at: p) }
+            return 2
+        case 0xE0...0xEF:
+            guard let b1 = cont(p + 1), cont(p + 2) != nil else { throw JSONError(.invalidUTF8, at: p) }
+            if b0 == 0xE0 && b1 < 0xA0 { throw JSONError(.invalidUTF8, at: p) }  // overlong
+            if b0 == 0xED && b1 >= 0xA0 { throw JSONError(.invalidUTF8, at: p) }  // UTF-16 surrogate
+            return 3
+        case 0xF0...0xF4:
+            guard let b1 = cont(p + 1), cont(p + 2) != nil, cont(p + 3) != nil else {
+                throw JSONError(.invalidUTF8, at: p)
+            }
+            if b0 == 0xF0 && b1 < 0x90 { throw JSONError(.invalidUTF8, at: p) }  // overlong
+            if b0 == 0xF4 && b1 >= 0x90 { throw JSONError(.invalidUTF8, at: p) }  // > U+10FFFF
+            return 4
+        default:
+            throw JSONError(.invalidUTF8, at: p)
+        }
+    }
+
+    mutating func parseEscape() throws(JSONError) {
+        let escapeStart = pos
+        pos += 1
+        guard pos < input.count else { throw JSONError(.unexpectedEnd, at: pos) }
+        let c = input[pos]
+        pos += 1
+        switch c {
+        case UInt8(ascii: "\""): scratch.append(0x22)
+        case UInt8(ascii: "\\"): scratch.append(0x5C)
+        case UInt8(ascii: "/"): scratch.append(0x2F)
+        case UInt8(ascii: "b"): scratch.append(0x08)
+        case UInt8(ascii: "f"): scratch.append(0x0C)
+        case UInt8(ascii: "n"): scratch.append(0x0A)
+        case UInt8(ascii: "r"): scratch.append(0x0D)
+        case UInt8(ascii: "t"): scratch.append(0x09)
+        case UInt8(ascii: "u"):
+            let unit = try parseHex4()
+            var scalar: UInt32
+            if unit >= 0xD800 && unit <= 0xDBFF {
+                // A high surrogate must be followed by an escaped low surrogate.
+                guard pos + 1 < input.count, input[pos] == UInt8(ascii: "\\"), input[pos + 1] == UInt8(ascii: "u") else {
+                    throw JSONError(.loneSurrogate, at: escapeStart)
+                }
+                pos += 2
+                let low = try parseHex4()
+                guard low >= 0xDC00 && low <= 0xDFFF else { throw JSONError(.loneSurrogate, at: escapeStart) }
+                scalar = 0x10000 + ((UInt32(unit) - 0xD800) << 10) + (UInt32(low) - 0xDC00)
+            } else if unit >= 0xDC00 && unit <= 0xDFFF {
+                throw JSONError(.loneSurrogate, at: escapeStart)
+            } else {
+                scalar = UInt32(unit)
+            }
+            appendUTF8(scalar)
+        default:
+            throw JSONError(.invalidEscape, at: escapeStart)
+        }
+    }
+
+    mutating func parseHex4() throws(JSONError) -> UInt16 {
+        guard pos + 4 <= input.count else { throw JSONError(.unexpectedEnd, at: input.count) }
+        var v: UInt16 = 0
+        for i in 0..<4 {
+            let c = input[pos + i]
+            let d: UInt8
+            switch c {
+            case 0x30...0x39: d = c - 0x30
+            case 0x41...0x46: d = c - 0x41 + 10
+            case 0x61...0x66: d = c - 0x61 + 10
+            default: throw JSONError(.invalidEscape, at: pos + i)
+            }
+            v = v << 4 | UInt16(d)
+        }
+        pos += 4
+        return v
+    }
+
+    mutating func appendUTF8(_ s: UInt32) {
+        if s < 0x80 {
+            scratch.append(UInt8(s))
+        } else if s < 0x800 {
+            scratch.append(UInt8(0xC0 | (s >> 6)))
+            scratch.append(UInt8(0x80 | (s & 0x3F)))
+        } else if s < 0x10000 {
+            scratch.append(UInt8(0xE0 | (s >> 12)))
+            scratch.append(UInt8(0x80 | ((s >> 6) & 0x3F)))
+            scratch.append(UInt8(0x80 | (s & 0x3F)))
+        } else {
+            scratch.append(UInt8(0xF0 | (s >> 18)))
+            scratch.append(UInt8(0x80 | ((s >> 12) & 0x3F)))
+            scratch.append(UInt8(0x80 | ((s >> 6) & 0x3F)))
+            scratch.append(UInt8(0x80 | (s & 0x3F)))
+        }
+    }
+
+    mutating func parseArray(depth: Int) throws(JSONError) -> JSONValue {
+        guard depth <= options.limits.maxDepth else { throw JSONError(.depthLimitExceeded, at: pos) }
+        pos += 1
+        skipWhitespace()
+        if pos < input.count, input[pos] == UInt8(ascii: "]") {
+            pos += 1
+            return .array([])
+        }
+        let base = valueStack.count
+        while true {
+            skipWhitespace()
+            if valueStack.count - base >= options.limits.maxElementCount { throw JSONError(.tooManyElements, at: pos) }
+            let element = try parseValue(depth: depth)
+            valueStack.append(element)
+            skipWhitespace()
+            guard pos < input.count else { throw JSONError(.unexpectedEnd, at: pos) }
+            let c = input[pos]
+            pos += 1
+            if c == UInt8(ascii: ",") { continue }
+            if c == UInt8(ascii: "]") {
+                let elements = Array(valueStack[base...])
+                valueStack.removeSubrange(base...)
+                return .array(elements)
+            }
+            throw JSONError(.unexpectedByte, at: pos - 1)
+        }
+    }
+
+    mutating func parseObject(depth: Int) throws(JSONError) -> JSONValue {
+        guard depth <= options.limits.maxDepth else { throw JSONError(.depthLimitExceeded, at: pos) }
+        pos += 1
+        skipWhitespace()
+        if pos < input.count, input[pos] == UInt8(ascii: "}") {
+            pos += 1
+            return .object(JSONObject())
+        }
+        let base = keyStack.count
+        let valueBase = valueStack.count
+        // Objects above this size switch from a linear duplicate scan to a hash set.
+        var seen: Set<String>? = nil
+        while true {
+            skipWhitespace()
+            guard pos < input.count else { throw JSONError(.unexpectedEnd, at: pos) }
+            guard input[pos] == UInt8(ascii: "\"") else { throw JSONError(.unexpectedByte, at: pos) }
+            let keyOffset = pos
+            let key = try parseString()
+            skipWhitespace()
+            guard pos < input.count else { throw JSONError(.unexpectedEnd, at: pos) }
+            guard input[pos] == UInt8(ascii: ":") else { throw JSONError(.unexpectedByte, at: pos) }
+            pos += 1
+            skipWhitespace()
+            let value = try parseValue(depth: depth)
+
+            let count = keyStack.count - base
+            var duplicateAt: Int? = nil
+            if seen == nil && count < 32 {
+                let length = key.utf8.count
+                for i in base..<keyStack.count where keyStack[i].utf8.count == length && keyStack[i] == key {
+                    duplicateAt = i
+                    break
+                }
+            } else {
+                if seen == nil { seen = Set(keyStack[base...]) }
+                if seen!.contains(key) {
+                    duplicateAt = keyStack[base...].firstIndex(of: key)
+                } else {
+                    seen!.insert(key)
+                }
+            }
+            if let d = duplicateAt {
+                switch options.duplicateKeys {
+                case .reject: throw JSONError(.duplicateKey, at: keyOffset)
+                case .lastWins: valueStack[valueBase + (d - base)] = value
+                }
+            } else {
+                if count >= options.limits.maxElementCount { throw JSONError(.tooManyElements, at: keyOffset) }
+                keyStack.append(key)
+                valueStack.append(value)
+            }
+            skipWhitespace()
+            guard pos < input.count else { throw JSONError(.unexpectedEnd, at: pos) }
+            let c = input[pos]
+            pos += 1
+            if c == UInt8(ascii: ",") { continue }
+            if c == UInt8(ascii: "}") {
+                let keys = Array(keyStack[base...])
+                let values = Array(valueStack[valueBase...])
+                keyStack.removeSubrange(base...)
+                valueStack.removeSubrange(valueBase...)
+                return .object(JSONObject(uncheckedKeys: keys, values: values))
+            }
+            throw JSONError(.unexpectedByte, at: pos - 1)
+        }
+    }
+}

@@ -1,0 +1,292 @@
+public import JSON
+
+// In-memory filter evaluation (RFC 7644 §3.4.2.2), honouring caseExact and attribute types.
+//
+// Semantics chosen where the RFC is silent (a SQL compiler should match them):
+// - A multi-valued attribute matches when ANY of its values matches.
+// - `ne` is the negation of `eq` (so a missing attribute is `ne` anything); `eq null` means "not present".
+// - `gt`/`ge`/`lt`/`le` and `co`/`sw`/`ew` on a missing attribute are false.
+// - Case-insensitive comparisons fold case (ASCII fast path, Unicode lowercasing otherwise) and order by UTF-8 bytes.
+
+extension ResolvedFilter {
+    /// Whether a resource document matches.
+    public func matches(_ resource: JSONObject) -> Bool {
+        switch self {
+        case .compare(let p, let op, let v):
+            return Self.compare(values: Self.values(of: p, in: resource), op, v, p.target)
+        case .present(let p):
+            return Self.values(of: p, in: resource).contains(where: Self.isPresent)
+        case .and(let l, let r): return l.matches(resource) && r.matches(resource)
+        case .or(let l, let r): return l.matches(resource) || r.matches(resource)
+        case .not(let f): return !f.matches(resource)
+        case .valuePath(let p, let inner):
+            guard let v = Self.container(p.container, of: resource)?[caseInsensitive: p.attribute.name] else { return false }
+            switch v {
+            case .array(let elements): return elements.contains { inner.matchesElement($0) }
+            case .object: return inner.matchesElement(v)
+            default: return false
+            }
+        }
+    }
+
+    /// Whether one element of a complex (multi-valued) attribute matches a value filter's inner filter.
+    public func matchesElement(_ element: JSONValue) -> Bool {
+        switch self {
+        case .compare(let p, let op, let v):
+            let value = p.subAttribute.flatMap { element[caseInsensitive: $0.name] }
+            return Self.compare(values: Self.flatten(value), op, v, p.target)
+        case .present(let p):
+            let value = p.subAttribute.flatMap { element[caseInsensitive: $0.name] }
+            return Self.flatten(value).contains(where: Self.isPresent)
+        case .and(let l, let r): return l.matchesElement(element) && r.matchesElement(element)
+        case .or(let l, let r): return l.matchesElement(element) || r.matchesElement(element)
+        case .not(let f): return !f.matchesElement(element)
+        case .valuePath: return false  // never produced inside a value filter
+        }
+    }
+
+    static func container(_ c: AttributeContainer, of resource: JSONObject) -> JSONObject? {
+        switch c {
+        case .core: return resource
+        case .extension(let urn): return resource[caseInsensitive: urn]?.object
+        }
+    }
+
+    static func flatten(_ v: JSONValue?) -> [JSONValue] {
+        switch v {
+        case nil, .null?: return []
+        case .array(let a)?: return a.filter { !$0.isNull }
+        case let x?: return [x]
+        }
+    }
+
+    /// All values at a path: multi-valued attributes and sub-attributes of multi-valued complex attributes flatten.
+    static func values(of p: ResolvedPath, in resource: JSONObject) -> [JSONValue] {
+        guard let top = container(p.container, of: resource)?[caseInsensitive: p.attribute.name] else { return [] }
+        guard let sub = p.subAttribute else { return flatten(top) }
+        switch top {
+        case .array(let elements):
+            var r: [JSONValue] = []
+            for e in elements { r.append(contentsOf: flatten(e[caseInsensitive: sub.name])) }
+            return r
+        case .object(let o): return flatten(o[caseInsensitive: sub.name])
+        default: return []
+        }
+    }
+
+    static func isPresent(_ v: JSONValue) -> Bool {
+        switch v {
+        case .null: return false
+        case .string(let s): return !s.isEmpty
+        case .array(let a): return a.contains(where: isPresent)
+        case .object(let o): return o.values.contains(where: isPresent)
+        case .bool, .number: return true
+        }
+    }
+
+    static func compare(values: [JSONValue], _ op: CompareOperator, _ literal: FilterValue, _ def: AttributeDefinition) -> Bool {
+        if case .null = literal {
+            let present = values.contains(where: isPresent)
+            switch op {
+            case .eq: return !present
+            case .ne: return present
+            default: return false
+            }
+        }
+        if op == .ne { return !values.contains { compareOne($0, .eq, literal, def) } }
+        return values.contains { compareOne($0, op, literal, def) }
+    }
+
+    static func ordered(_ c: Int, _ op: CompareOperator) -> Bool {
+        switch op {
+        case .eq: return c == 0
+        case .ne: return c != 0
+        case .gt: return c > 0
+        case .ge: return c >= 0
+        case .lt: return c < 0
+        case .le: return c <= 0
+        case .co, .sw, .ew: return false
+        }
+    }
+
+    static func compareOne(_ value: JSONValue, _ op: CompareOperator, _ literal: FilterValue, _ def: AttributeDefinition) -> Bool {
+        switch def.type {
+        case .boolean:
+            guard case .bool(let want) = literal else { return false }
+            let have: Bool?
+            switch value {
+            case .bool(let b): have = b
+            case .string(let s): have = IdPDialect.booleanFromString(s)
+            default: have = nil
+            }
+            guard let h = have else { return false }
+            return op == .eq ? h == want : (op == .ne ? h != want : false)
+        case .integer, .decimal:
+            guard case .number(let want) = literal, case .number(let have) = value else { return false }
+            return ordered(have.compare(want), op)
+        case .dateTime:
+            guard case .string(let want) = literal, case .string(let have) = value else { return false }
+            if let a = SCIMDateTime(parsing: have), let b = SCIMDateTime(parsing: want) {
+                return ordered(a < b ? -1 : (a == b ? 0 : 1), op)
+            }
+            return compareStrings(have, want, op, caseExact: def.caseExact)
+        case .string, .reference, .binary, .complex:
+            let want: String
+            switch literal {
+            case .string(let s): want = s
+            case .number(let n): want = n.text
+            case .bool(let b): want = b ? "true" : "false"
+            case .null: return false
+            }
+            guard case .string(let have) = value else { return false }
+            return compareStrings(have, want, op, caseExact: def.caseExact)
+        }
+    }
+
+    static func compareStrings(_ a: String, _ b: String, _ op: CompareOperator, caseExact: Bool) -> Bool {
+        let x = caseExact ? a : foldCase(a)
+        let y = caseExact ? b : foldCase(b)
+        switch op {
+        case .eq: return x == y
+        case .ne: return x != y
+        case .co: return y.isEmpty || x.utf8.firstRange(of: y.utf8) != nil
+        case .sw: return x.utf8.starts(with: y.utf8)
+        case .ew: return x.utf8.count >= y.utf8.count && x.utf8.suffix(y.utf8.count).elementsEqual(y.utf8)
+        case .gt, .ge, .lt, .le:
+            let c = x.utf8.lexicographicallyPrecedes(y.utf8) ? -1 : (x.utf8.elementsEqual(y.utf8) ? 0 : 1)
+            return ordered(c, op)
+        }
+    }
+}
+
+/// Case folding used for caseExact=false comparisons: ASCII fast path, Unicode lowercasing otherwise.
+func foldCase(_ s: String) -> String {
+    var ascii = true
+    var hasUpper = false
+    for c in s.utf8 {
+        if c >= 0x80 { ascii = false; break }
+        if c >= 0x41 && c <= 0x5A { hasUpper = true }
+    }
+    if ascii && !hasUpper { return s }
+    return s.lowercased()
+}
+
+/// An xsd:dateTime instant (RFC 7643 §2.3.5), parsed without Foundation.
+public struct SCIMDateTime: Sendable, Hashable, Comparable {
+    /// Seconds since 1970-01-01T00:00:00Z.
+    public let seconds: Int64
+    /// Nanoseconds within the second.
+    public let nanoseconds: Int32
+
+    /// Creates an instant from epoch seconds and nanoseconds.
+    public init(seconds: Int64, nanoseconds: Int32 = 0) {
+        self.seconds = seconds
+        self.nanoseconds = nanoseconds
+    }
+
+    public static func < (a: SCIMDateTime, b: SCIMDateTime) -> Bool {
+        (a.seconds, a.nanoseconds) < (b.seconds, b.nanoseconds)
+    }
+
+    /// Parses `YYYY-MM-DDThh:mm:ss[.fraction][Z|±hh:mm]` (no zone means UTC).
+    public init?(parsing text: String) {
+        let b = Array(text.utf8)
+        var i = 0
+        func digits(_ n: Int) -> Int? {
+            guard i + n <= b.count else { return nil }
+            var v = 0
+            for k in 0..<n {
+                let c = b[i + k]
+                guard c >= 0x30, c <= 0x39 else { return nil }
+                v = v * 10 + Int(c - 0x30)
+            }
+            i += n
+            return v
+        }
+        func expect(_ c: UInt8) -> Bool {
+            guard i < b.count, b[i] == c else { return false }
+            i += 1
+            return true
+        }
+        guard let year = digits(4), expect(UInt8(ascii: "-")), let month = digits(2), expect(UInt8(ascii: "-")),
+              let day = digits(2), i < b.count, b[i] == UInt8(ascii: "T") || b[i] == UInt8(ascii: "t") else { return nil }
+        i += 1
+        guard let hour = digits(2), expect(UInt8(ascii: ":")), let minute = digits(2), expect(UInt8(ascii: ":")),
+              let second = digits(2) else { return nil }
+        guard (1...12).contains(month), day >= 1, day <= SCIMDateTime.daysInMonth(year, month),
+              hour <= 23, minute <= 59, second <= 60 else { return nil }
+        var nanos = 0
+        if i < b.count, b[i] == UInt8(ascii: ".") {
+            i += 1
+            var count = 0
+            while i < b.count, b[i] >= 0x30, b[i] <= 0x39 {
+                if count < 9 { nanos = nanos * 10 + Int(b[i] - 0x30) }
+                count += 1
+                i += 1
+            }
+            guard count > 0 else { return nil }
+            for _ in count..<max(count, 9) { nanos *= 10 }
+        }
+        var offset = 0
+        if i < b.count {
+            if b[i] == UInt8(ascii: "Z") || b[i] == UInt8(ascii: "z") {
+                i += 1
+            } else if b[i] == UInt8(ascii: "+") || b[i] == UInt8(ascii: "-") {
+                let sign = b[i] == UInt8(ascii: "-") ? -1 : 1
+                i += 1
+                guard let oh = digits(2), expect(UInt8(ascii: ":")), let om = digits(2), oh <= 23, om <= 59 else { return nil }
+                offset = sign * (oh * 3600 + om * 60)
+            } else {
+                return nil
+            }
+        }
+        guard i == b.count else { return nil }
+        let days = SCIMDateTime.daysFromCivil(year, month, day)
+        let secs = Int64(days) * 86400 + Int64(hour * 3600 + minute * 60 + second) - Int64(offset)
+        self.seconds = secs
+        self.nanoseconds = Int32(nanos)
+    }
+
+    static func isLeap(_ y: Int) -> Bool { (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 }
+
+    static func daysInMonth(_ y: Int, _ m: Int) -> Int {
+        switch m {
+        case 2: return isLeap(y) ? 29 : 28
+        case 4, 6, 9, 11: return 30
+        default: return 31
+        }
+    }
+
+    /// Days since 1970-01-01 for a proleptic Gregorian date (H. Hinnant's algorithm).
+    static func daysFromCivil(_ y0: Int, _ m: Int, _ d: Int) -> Int {
+        let y = m <= 2 ? y0 - 1 : y0
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let mp = (m + 9) % 12
+        let doy = (153 * mp + 2) / 5 + d - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        return era * 146097 + doe - 719468
+    }
+
+    /// `YYYY-MM-DDThh:mm:ss[.mmm]Z` in UTC, the form used in `meta.created` / `meta.lastModified`.
+    public var iso8601: String {
+        let days = Int(seconds >= 0 ? seconds / 86400 : (seconds - 86399) / 86400)
+        let secOfDay = Int(seconds - Int64(days) * 86400)
+        let z = days + 719468
+        let era = (z >= 0 ? z : z - 146096) / 146097
+        let doe = z - era * 146097
+        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let d = doy - (153 * mp + 2) / 5 + 1
+        let m = mp < 10 ? mp + 3 : mp - 9
+        let y = yoe + era * 400 + (m <= 2 ? 1 : 0)
+        func pad(_ v: Int, _ n: Int) -> String {
+            let s = String(v)
+            return s.count >= n ? s : String(repeating: "0", count: n - s.count) + s
+        }
+        var out = "\(pad(y, 4))-\(pad(m, 2))-\(pad(d, 2))T\(pad(secOfDay / 3600, 2)):\(pad(secOfDay / 60 % 60, 2)):\(pad(secOfDay % 60, 2))"
+        if nanoseconds != 0 { out += "." + pad(Int(nanoseconds) / 1_000_000, 3) }
+        return out + "Z"
+    }
+}

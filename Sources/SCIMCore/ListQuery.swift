@@ -1,0 +1,205 @@
+public import JSON
+
+// List and search parameters (RFC 7644 §3.4.2, §3.4.3; RFC 9865 cursors), from a query string or a SearchRequest.
+//
+// Rules: startIndex < 1 means 1 and a negative count means 0 (RFC 7644 §3.4.2.4); count above maxPageSize is
+// capped; no count means defaultPageSize. `cursor` selects cursor paging (empty = first page), `startIndex`
+// index paging, neither the configured defaultPaginationMethod; both at once is `400 invalidValue`.
+// A cursor must consist of RFC 3986 unreserved characters, else `400 invalidCursor` (RFC 9865).
+
+/// How a list is paged.
+public enum Pagination: Sendable, Hashable {
+    /// 1-based index paging.
+    case index(startIndex: Int, count: Int)
+    /// RFC 9865 cursor paging; a nil cursor asks for the first page.
+    case cursor(String?, count: Int)
+
+    /// The page size.
+    public var count: Int {
+        switch self {
+        case .index(_, let c), .cursor(_, let c): return c
+        }
+    }
+}
+
+/// Sort direction (RFC 7644 §3.4.2.3).
+public enum SortOrder: String, Sendable, Hashable {
+    case ascending, descending
+}
+
+/// A parsed, resolved list/search request.
+public struct ListQuery: Sendable {
+    /// The resolved filter, if any.
+    public var filter: ResolvedFilter?
+    /// The resolved sort attribute, if any.
+    public var sortBy: ResolvedPath?
+    /// Sort direction (ascending unless given).
+    public var sortOrder: SortOrder
+    /// Paging.
+    public var pagination: Pagination
+    /// The projection for each returned resource.
+    public var projection: Projection
+
+    /// The SearchRequest message schema URN.
+    public static let searchRequestURN = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
+
+    /// Parses a raw URL query string (`filter=userName+eq+%22x%22&startIndex=1&count=100`).
+    public init(queryString: String, schema: ResourceSchema, configuration: ServiceProviderConfiguration,
+                filterLimits: FilterLimits = .default) throws(SCIMError) {
+        try self.init(parameters: QueryString.decode(queryString), schema: schema, configuration: configuration,
+                      filterLimits: filterLimits)
+    }
+
+    /// Builds a query from decoded parameters (names matched case-insensitively; the first occurrence wins).
+    public init(parameters: [(name: String, value: String)], schema: ResourceSchema,
+                configuration: ServiceProviderConfiguration, filterLimits: FilterLimits = .default) throws(SCIMError) {
+        func param(_ name: String) -> String? {
+            parameters.first { asciiCaseInsensitiveEquals($0.name, name) }?.value
+        }
+        func integer(_ name: String) throws(SCIMError) -> Int? {
+            guard let text = param(name) else { return nil }
+            guard let v = Int(text.trimmingSpacesString()) else { throw .invalidValue("'\(name)' must be an integer") }
+            return v
+        }
+        try self.init(filter: param("filter"), sortBy: param("sortBy"), sortOrder: param("sortOrder"),
+                      startIndex: try integer("startIndex"), count: try integer("count"), cursor: param("cursor"),
+                      attributes: param("attributes"), excludedAttributes: param("excludedAttributes"),
+                      schema: schema, configuration: configuration, filterLimits: filterLimits)
+    }
+
+    /// Parses a `POST /.search` SearchRequest body (RFC 7644 §3.4.3).
+    public init(searchRequest body: JSONValue, schema: ResourceSchema, configuration: ServiceProviderConfiguration,
+                filterLimits: FilterLimits = .default) throws(SCIMError) {
+        guard case .object(let o) = body else { throw .invalidSyntax("the SearchRequest must be a JSON object") }
+        func string(_ key: String) throws(SCIMError) -> String? {
+            switch o[caseInsensitive: key] {
+            case nil, .null?: return nil
+            case .string(let s)?: return s
+            default: throw .invalidValue("'\(key)' must be a string")
+            }
+        }
+        func list(_ key: String) throws(SCIMError) -> String? {
+            switch o[caseInsensitive: key] {
+            case nil, .null?: return nil
+            case .string(let s)?: return s
+            case .array(let a)?:
+                var names: [String] = []
+                for e in a {
+                    guard case .string(let s) = e else { throw .invalidValue("'\(key)' must be a list of attribute names") }
+                    names.append(s)
+                }
+                return names.joined(separator: ",")
+            default: throw .invalidValue("'\(key)' must be a list of attribute names")
+            }
+        }
+        func integer(_ key: String) throws(SCIMError) -> Int? {
+            switch o[caseInsensitive: key] {
+            case nil, .null?: return nil
+            case .number(let n)?:
+                guard let v = n.int else { throw .invalidValue("'\(key)' must be an integer") }
+                return v
+            default: throw .invalidValue("'\(key)' must be an integer")
+            }
+        }
+        try self.init(filter: try string("filter"), sortBy: try string("sortBy"), sortOrder: try string("sortOrder"),
+                      startIndex: try integer("startIndex"), count: try integer("count"), cursor: try string("cursor"),
+                      attributes: try list("attributes"), excludedAttributes: try list("excludedAttributes"),
+                      schema: schema, configuration: configuration, filterLimits: filterLimits)
+    }
+
+    init(filter: String?, sortBy: String?, sortOrder: String?, startIndex: Int?, count: Int?, cursor: String?,
+         attributes: String?, excludedAttributes: String?, schema: ResourceSchema,
+         configuration c: ServiceProviderConfiguration, filterLimits: FilterLimits) throws(SCIMError) {
+        if let f = filter, !f.trimmingSpacesString().isEmpty {
+            guard c.filterSupported else { throw SCIMError(status: 501, detail: "filtering is not supported") }
+            self.filter = try schema.parseFilter(f, limits: filterLimits)
+        } else {
+            self.filter = nil
+        }
+        if let s = sortBy, !s.isEmpty {
+            self.sortBy = try schema.resolveSortBy(s)
+        } else {
+            self.sortBy = nil
+        }
+        switch sortOrder.map({ $0.lowercased() }) {
+        case nil, "", "ascending"?: self.sortOrder = .ascending
+        case "descending"?: self.sortOrder = .descending
+        default: throw .invalidValue("sortOrder must be 'ascending' or 'descending'")
+        }
+        let size = min(max(count ?? c.defaultPageSize, 0), c.maxPageSize)
+        switch (startIndex, cursor) {
+        case (_?, _?):
+            throw .invalidValue("use either 'startIndex' or 'cursor', not both")
+        case (let s?, nil):
+            guard c.indexPagination else { throw .invalidValue("index paging is not supported; use 'cursor'") }
+            pagination = .index(startIndex: max(s, 1), count: size)
+        case (nil, let cur?):
+            guard c.cursorPagination else { throw .invalidValue("cursor paging is not supported") }
+            guard cur.utf8.allSatisfy(QueryString.isUnreserved) else { throw .init(status: 400, scimType: .invalidCursor, detail: "the cursor is not valid") }
+            pagination = .cursor(cur.isEmpty ? nil : cur, count: size)
+        case (nil, nil):
+            if c.defaultPaginationMethod == "cursor" && c.cursorPagination {
+                pagination = .cursor(nil, count: size)
+            } else {
+                pagination = .index(startIndex: 1, count: size)
+            }
+        }
+        projection = Projection(schema: schema, attributes: attributes, excludedAttributes: excludedAttributes)
+    }
+}
+
+/// `application/x-www-form-urlencoded`-style query decoding as SCIM clients use it: `+` is a space, `%XX` a byte,
+/// empty pairs (OneLogin's trailing `&` [O2]) are skipped, malformed escapes are kept literally.
+public enum QueryString {
+    /// Decodes `a=1&b=x+y` into ordered name/value pairs.
+    public static func decode(_ query: String) -> [(name: String, value: String)] {
+        var q = Substring(query)
+        if q.first == "?" { q = q.dropFirst() }
+        var out: [(name: String, value: String)] = []
+        for pair in q.split(separator: "&", omittingEmptySubsequences: true) {
+            if let eq = pair.firstIndex(of: "=") {
+                out.append((unescape(pair[..<eq]), unescape(pair[pair.index(after: eq)...])))
+            } else {
+                out.append((unescape(pair), ""))
+            }
+        }
+        return out
+    }
+
+    /// Percent-decodes one component (`+` → space); invalid UTF-8 is repaired with U+FFFD.
+    public static func unescape(_ s: Substring) -> String {
+        let u = Array(s.utf8)
+        guard u.contains(where: { $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: "+") }) else { return String(s) }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(u.count)
+        var i = 0
+        func hex(_ c: UInt8) -> UInt8? {
+            switch c {
+            case 0x30...0x39: return c - 0x30
+            case 0x41...0x46: return c - 0x41 + 10
+            case 0x61...0x66: return c - 0x61 + 10
+            default: return nil
+            }
+        }
+        while i < u.count {
+            let c = u[i]
+            if c == UInt8(ascii: "+") {
+                bytes.append(0x20)
+                i += 1
+            } else if c == UInt8(ascii: "%"), i + 2 < u.count, let h = hex(u[i + 1]), let l = hex(u[i + 2]) {
+                bytes.append(h << 4 | l)
+                i += 3
+            } else {
+                bytes.append(c)
+                i += 1
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// RFC 3986 unreserved: ALPHA / DIGIT / "-" / "." / "_" / "~".
+    static func isUnreserved(_ c: UInt8) -> Bool {
+        (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || (c >= 0x30 && c <= 0x39)
+            || c == UInt8(ascii: "-") || c == UInt8(ascii: ".") || c == UInt8(ascii: "_") || c == UInt8(ascii: "~")
+    }
+}

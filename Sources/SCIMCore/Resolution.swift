@@ -1,0 +1,240 @@
+import JSON
+
+/// An attribute path resolved against a resource's schemas: what a storage layer needs to compile a filter to SQL.
+public struct ResolvedPath: Sendable, Hashable, CustomStringConvertible {
+    /// Where the attribute lives (top level, or inside an extension object).
+    public let container: AttributeContainer
+    /// URN of the schema that defines the attribute (the core schema for common attributes).
+    public let schemaURN: String
+    /// The (top-level) attribute.
+    public let attribute: AttributeDefinition
+    /// The sub-attribute, when the path has one (or when `value` was implied for a complex attribute).
+    public let subAttribute: AttributeDefinition?
+
+    /// The definition actually compared: the sub-attribute if any, else the attribute.
+    public var target: AttributeDefinition { subAttribute ?? attribute }
+    /// Whether string comparisons are case-sensitive.
+    public var caseExact: Bool { target.caseExact }
+    /// Whether the top-level attribute is multi-valued.
+    public var multiValued: Bool { attribute.multiValued }
+    /// Type of the compared value.
+    public var type: AttributeType { target.type }
+
+    /// Canonical path text: `emails.value`, `urn:…:User:manager.value`.
+    public var description: String {
+        var s = ""
+        if case .extension(let urn) = container { s = urn + ":" }
+        s += attribute.name
+        if let sub = subAttribute { s += "." + sub.name }
+        return s
+    }
+}
+
+/// The result of resolving a path that may also name a whole extension object.
+enum PathTarget {
+    case attribute(ResolvedPath)
+    case extensionObject(Schema)
+}
+
+/// Why a path did not resolve; mapped to invalidFilter / invalidPath by the caller.
+enum PathProblem: Error {
+    case unknownSchema
+    case unknownAttribute
+    case unknownSubAttribute
+    case notComplex
+
+    func detail(_ path: String) -> String {
+        let p = path.prefix(120)
+        switch self {
+        case .unknownSchema: return "'\(p)' names a schema this resource type does not have"
+        case .unknownAttribute: return "'\(p)' is not an attribute of this resource type"
+        case .unknownSubAttribute: return "'\(p)' names an unknown sub-attribute"
+        case .notComplex: return "'\(p)' gives a sub-attribute of an attribute that has none"
+        }
+    }
+}
+
+extension ResourceSchema {
+    /// Resolves a top-level attribute path (URN-qualified or not). Unqualified names fall back to extension attributes
+    /// when the core schema has no such attribute (Entra filters on `manager` unqualified [E1]).
+    func resolveTarget(_ path: AttributePath) throws(PathProblem) -> PathTarget {
+        var container = AttributeContainer.core
+        var schemaURN = core.id
+        var attribute: AttributeDefinition? = nil
+        if let urn = path.schemaURN {
+            if asciiCaseInsensitiveEquals(urn, core.id) {
+                attribute = coreAttribute(named: path.name)
+            } else if let ext = extensionSchema(urn: urn) {
+                container = .extension(ext.id)
+                schemaURN = ext.id
+                attribute = ext.attribute(named: path.name)
+            } else if path.subAttribute == nil, let ext = extensionSchema(urn: urn + ":" + path.name) {
+                return .extensionObject(ext)
+            } else {
+                throw .unknownSchema
+            }
+        } else if let a = coreAttribute(named: path.name) {
+            attribute = a
+        } else {
+            for e in extensions {
+                if let a = e.schema.attribute(named: path.name) {
+                    attribute = a
+                    container = .extension(e.schema.id)
+                    schemaURN = e.schema.id
+                    break
+                }
+            }
+        }
+        guard let attr = attribute else { throw .unknownAttribute }
+        var sub: AttributeDefinition? = nil
+        if let subName = path.subAttribute {
+            guard attr.type == .complex else { throw .notComplex }
+            guard let s = attr.subAttribute(named: subName) else { throw .unknownSubAttribute }
+            sub = s
+        }
+        return .attribute(ResolvedPath(container: container, schemaURN: schemaURN, attribute: attr, subAttribute: sub))
+    }
+
+    /// Resolves a sub-attribute name inside a value filter of `parent`.
+    func resolveInner(_ path: AttributePath, parent: ResolvedPath) throws(PathProblem) -> ResolvedPath {
+        guard path.schemaURN == nil, path.subAttribute == nil else { throw .unknownSubAttribute }
+        guard let s = parent.attribute.subAttribute(named: path.name) else { throw .unknownSubAttribute }
+        return ResolvedPath(container: parent.container, schemaURN: parent.schemaURN, attribute: parent.attribute, subAttribute: s)
+    }
+}
+
+/// A filter whose paths are resolved against the schema, ready to evaluate in memory or compile to SQL.
+public indirect enum ResolvedFilter: Sendable, Hashable, CustomStringConvertible {
+    /// Compare the path's value(s) with a literal; for multi-valued attributes any value may match.
+    case compare(ResolvedPath, CompareOperator, FilterValue)
+    /// The path has a non-empty value.
+    case present(ResolvedPath)
+    case and(ResolvedFilter, ResolvedFilter)
+    case or(ResolvedFilter, ResolvedFilter)
+    case not(ResolvedFilter)
+    /// Some single element of the multi-valued attribute satisfies the inner filter, whose paths all have
+    /// `attribute` == this attribute and a `subAttribute`.
+    case valuePath(ResolvedPath, ResolvedFilter)
+
+    public var description: String {
+        switch self {
+        case .compare(let p, let op, let v): return "\(p) \(op.rawValue) \(v)"
+        case .present(let p): return "\(p) pr"
+        case .and(let l, let r): return "(\(l) and \(r))"
+        case .or(let l, let r): return "(\(l) or \(r))"
+        case .not(let f): return "not (\(f))"
+        case .valuePath(let p, let f): return "\(p)[\(f)]"
+        }
+    }
+}
+
+extension ResourceSchema {
+    /// Resolves a parsed filter; unknown attributes and type-incompatible comparisons give `400 invalidFilter`.
+    public func resolve(_ filter: Filter) throws(SCIMError) -> ResolvedFilter {
+        try resolve(filter, parent: nil)
+    }
+
+    /// Parses and resolves filter text in one step.
+    public func parseFilter(_ text: String, limits: FilterLimits = .default) throws(SCIMError) -> ResolvedFilter {
+        try resolve(FilterParser.parse(text, limits: limits))
+    }
+
+    /// Resolves a `sortBy` value like a filter path (RFC 7644 §3.4.2.3).
+    public func resolveSortBy(_ text: String) throws(SCIMError) -> ResolvedPath {
+        guard let p = AttributePath(parsing: Substring(text)) else {
+            throw .invalidValue("sortBy '\(text.prefix(60))' is not an attribute path")
+        }
+        do {
+            return try resolveComparable(p)
+        } catch {
+            throw .invalidValue("sortBy: " + error.detail(p.description))
+        }
+    }
+
+    /// A comparable path: complex attributes without a sub-attribute compare their `value` sub-attribute.
+    func resolveComparable(_ p: AttributePath) throws(PathProblem) -> ResolvedPath {
+        switch try resolveTarget(p) {
+        case .extensionObject: throw .unknownAttribute
+        case .attribute(let r):
+            if r.target.type == .complex {
+                guard let v = r.attribute.subAttribute(named: "value") else { throw .notComplex }
+                return ResolvedPath(container: r.container, schemaURN: r.schemaURN, attribute: r.attribute, subAttribute: v)
+            }
+            return r
+        }
+    }
+
+    func resolve(_ filter: Filter, parent: ResolvedPath?) throws(SCIMError) -> ResolvedFilter {
+        func path(_ p: AttributePath) throws(SCIMError) -> ResolvedPath {
+            do {
+                if let parent { return try resolveInner(p, parent: parent) }
+                return try resolveComparable(p)
+            } catch {
+                throw .invalidFilter(error.detail(p.description))
+            }
+        }
+        switch filter {
+        case .compare(let p, let op, let v):
+            let r = try path(p)
+            try Self.checkComparable(r, op, v)
+            return .compare(r, op, Self.coerceLiteral(v, for: r.target))
+        case .present(let p):
+            return .present(try path(p))
+        case .and(let l, let r):
+            return .and(try resolve(l, parent: parent), try resolve(r, parent: parent))
+        case .or(let l, let r):
+            return .or(try resolve(l, parent: parent), try resolve(r, parent: parent))
+        case .not(let f):
+            return .not(try resolve(f, parent: parent))
+        case .valuePath(let p, let inner):
+            let target: PathTarget
+            do { target = try resolveTarget(p) } catch { throw .invalidFilter(error.detail(p.description)) }
+            guard case .attribute(let r) = target, r.subAttribute == nil, r.attribute.type == .complex else {
+                throw .invalidFilter("'\(p.description.prefix(120))' cannot take a value filter: it is not a complex attribute")
+            }
+            return .valuePath(r, try resolve(inner, parent: r))
+        }
+    }
+
+    /// RFC 7644 §3.4.2.2: `gt`/`ge`/`lt`/`le` on boolean or binary fail; substring operators need strings.
+    static func checkComparable(_ r: ResolvedPath, _ op: CompareOperator, _ v: FilterValue) throws(SCIMError) {
+        let t = r.target.type
+        switch op {
+        case .gt, .ge, .lt, .le:
+            if t == .boolean || t == .binary || t == .complex {
+                throw .invalidFilter("'\(op.rawValue)' cannot be used with \(t.rawValue) attribute '\(r)'")
+            }
+            if case .null = v { throw .invalidFilter("'\(op.rawValue)' cannot compare with null") }
+        case .co, .sw, .ew:
+            if !(t == .string || t == .reference || t == .binary) {
+                throw .invalidFilter("'\(op.rawValue)' needs a string attribute; '\(r)' is \(t.rawValue)")
+            }
+            if case .null = v { throw .invalidFilter("'\(op.rawValue)' cannot compare with null") }
+        case .eq, .ne:
+            break
+        }
+        switch (t, v) {
+        case (_, .null): return
+        case (.boolean, .bool): return
+        case (.boolean, .string(let s)) where IdPDialect.booleanFromString(s) != nil: return
+        case (.integer, .number(let n)):
+            if !n.isIntegerLiteral { throw .invalidFilter("'\(r)' is an integer; \(n.text) is not") }
+        case (.decimal, .number): return
+        case (.dateTime, .string(let s)):
+            if SCIMDateTime(parsing: s) == nil { throw .invalidFilter("'\(r)' is a dateTime; the value is not an xsd:dateTime") }
+        case (.string, _), (.reference, _), (.binary, _): return
+        default:
+            throw .invalidFilter("the value compared with '\(r)' does not match its type \(t.rawValue)")
+        }
+    }
+
+    /// Literal normalisation: string booleans become booleans; numbers compared with strings become their text.
+    static func coerceLiteral(_ v: FilterValue, for def: AttributeDefinition) -> FilterValue {
+        switch (def.type, v) {
+        case (.boolean, .string(let s)): return IdPDialect.booleanFromString(s).map(FilterValue.bool) ?? v
+        case (.string, .number(let n)), (.reference, .number(let n)): return .string(n.text)
+        case (.string, .bool(let b)), (.reference, .bool(let b)): return .string(b ? "true" : "false")
+        default: return v
+        }
+    }
+}

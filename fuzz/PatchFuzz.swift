@@ -1,0 +1,28 @@
+// libFuzzer target: PATCH body parsing and application on a sample user and group.
+// Property: a successful PATCH yields a document that is again valid input for PUT.
+import JSON
+import SCIMCore
+
+let registry = SchemaRegistry.standard
+let userSchema = registry.resourceSchema("User")!
+let groupSchema = registry.resourceSchema("Group")!
+let user: JSONObject = {
+    let text = #"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],"id":"1","userName":"bjensen","name":{"givenName":"Barbara","familyName":"Jensen"},"active":true,"emails":[{"value":"b@example.com","type":"work","primary":true},{"value":"h@example.org","type":"home"}],"addresses":[{"type":"work","locality":"Hollywood"}],"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"department":"x","manager":{"value":"m"}}}"#
+    return (try! JSONDecoder.decode(text)).object!
+}()
+let group: JSONObject = (try! JSONDecoder.decode(#"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"id":"g","displayName":"G"}"#)).object!
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzPatch(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+    let raw = UnsafeRawBufferPointer(start: data, count: size)
+    guard let body = try? JSONDecoder.decode(raw, options: .init(limits: JSONLimits(maxDepth: 16, maxTotalSize: 1 << 16))) else { return 0 }
+    guard let request = try? PatchRequest.parse(body) else { return 0 }
+    if let r = try? userSchema.applyPatch(request, to: user) {
+        if (try? userSchema.normaliseForReplace(.object(r.document), existing: user)) == nil {
+            fatalError("a patched user is not valid PUT input")
+        }
+        _ = Projection(schema: userSchema, attributes: "emails.value,name", excludedAttributes: nil).apply(to: r.document)
+    }
+    _ = try? groupSchema.applyPatch(request, to: group)
+    return 0
+}
