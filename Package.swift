@@ -39,7 +39,7 @@ let package = Package(
         .target(name: "RegionLink", dependencies: ["HTTPCore", "Crypto"], swiftSettings: strict),
 
         // What every server process shares: common flags, logging set-up, health endpoints.
-        .target(name: "ServerRuntime", dependencies: ["HTTPCore", "NetIO", "Telemetry", "Flags"], swiftSettings: strict),
+        .target(name: "ServerRuntime", dependencies: ["HTTPCore", "NetIO", "Telemetry", "Flags", "JSON"], swiftSettings: strict),
 
         // The services, as libraries.
         .target(name: "RegionApp",
@@ -70,6 +70,7 @@ let package = Package(
         .testTarget(name: "FlagsTests", dependencies: ["Flags"], swiftSettings: strict),
         .testTarget(name: "TelemetryTests", dependencies: ["Telemetry"], swiftSettings: strict),
         .testTarget(name: "CryptoTests", dependencies: ["Crypto"], swiftSettings: strict),
+        .testTarget(name: "ServerRuntimeTests", dependencies: ["ServerRuntime", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "RegionLinkTests", dependencies: ["RegionLink", "HTTPCore"], swiftSettings: strict),
         .testTarget(name: "NetIOTests", dependencies: ["NetIO", "HTTPCore", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"], swiftSettings: strict),

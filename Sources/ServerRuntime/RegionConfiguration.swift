@@ -1,0 +1,176 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+public import JSON
+
+/// One region, as described by `Regions/<id>.json`. Adding a region is adding a file (and a database), not code.
+///
+/// ```json
+/// {
+///   "id": "eu2",
+///   "displayName": "Europe (Frankfurt)",
+///   "publicBaseURL": "https://eu2-api.example.com/scim/v2",
+///   "publicHosts": ["eu2-api.example.com"],
+///   "backendURL": "http://127.0.0.1:8082",
+///   "listen": "127.0.0.1:8082",
+///   "database": { "url": "postgresql://scim@127.0.0.1:5432/scim_eu2", "urlEnv": "SCIM_EU2_DATABASE_URL", "maxConnections": 16 }
+/// }
+/// ```
+/// Secrets never live here: the database URL carries no password (use `urlEnv` or a libpq service/pgpass file).
+public struct RegionConfiguration: Sendable, Equatable {
+    /// Lowercase letters and digits, 1-16 characters (e.g. `us`, `eu2`, `ap1`). Must match the file name.
+    public var id: String
+    public var displayName: String
+    /// The SCIM base URL IdPs use for tenants homed here (`Location` and `meta.location` are built from it).
+    public var publicBaseURL: String
+    /// Host names (with optional port) that belong to this region; a request on one of them for a tenant of
+    /// another region is answered 421 with the right base URL.
+    public var publicHosts: [String]
+    /// Where the gateway reaches this region's backend (`http://host:port`).
+    public var backendURL: String
+    /// Where the region process listens.
+    public var listen: String
+    public var databaseURL: String
+    /// Environment variable that overrides `databaseURL` when set.
+    public var databaseURLEnv: String?
+    public var databaseMaxConnections: Int
+    /// The file it came from (for error messages).
+    public var source: String
+
+    /// Parses one region file; errors name the file and the field.
+    public static func parse(_ bytes: [UInt8], source: String) throws(RegionConfigurationError) -> RegionConfiguration {
+        let json: JSONValue
+        do {
+            json = try JSONDecoder.decode(bytes)
+        } catch {
+            throw RegionConfigurationError(file: source, field: nil, message: "not valid JSON: \(error)")
+        }
+        guard case .object(let o) = json else {
+            throw RegionConfigurationError(file: source, field: nil, message: "must be a JSON object")
+        }
+        func string(_ field: String, required: Bool = true) throws(RegionConfigurationError) -> String? {
+            guard let v = o[field] else {
+                if required { throw RegionConfigurationError(file: source, field: field, message: "is required") }
+                return nil
+            }
+            guard let s = v.string, !s.isEmpty else {
+                throw RegionConfigurationError(file: source, field: field, message: "must be a non-empty string")
+            }
+            return s
+        }
+        let id = try string("id")!
+        guard id.utf8.count <= 16, id.utf8.allSatisfy({ ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) }) else {
+            throw RegionConfigurationError(file: source, field: "id", message: "must be 1-16 lowercase letters or digits")
+        }
+        let base = try string("publicBaseURL")!
+        guard base.hasPrefix("https://") || base.hasPrefix("http://") else {
+            throw RegionConfigurationError(file: source, field: "publicBaseURL", message: "must start with https:// or http://")
+        }
+        var hosts: [String] = []
+        if let v = o["publicHosts"] {
+            guard let list = v.array, list.allSatisfy({ ($0.string ?? "").isEmpty == false }) else {
+                throw RegionConfigurationError(file: source, field: "publicHosts", message: "must be an array of host names")
+            }
+            hosts = list.compactMap { $0.string?.lowercased() }
+        }
+        let backend = try string("backendURL")!
+        guard backend.hasPrefix("http://") || backend.hasPrefix("https://") else {
+            throw RegionConfigurationError(file: source, field: "backendURL", message: "must start with http:// or https://")
+        }
+        let listen = try string("listen")!
+        guard case .object(let db)? = o["database"] else {
+            throw RegionConfigurationError(file: source, field: "database", message: "is required (an object with url)")
+        }
+        guard let url = db["url"]?.string, url.hasPrefix("postgres") else {
+            throw RegionConfigurationError(file: source, field: "database.url", message: "must be a postgresql:// URL")
+        }
+        var maxConnections = 16
+        if let v = db["maxConnections"] {
+            guard let n = v.int, (1...1000).contains(n) else {
+                throw RegionConfigurationError(file: source, field: "database.maxConnections", message: "must be an integer 1-1000")
+            }
+            maxConnections = n
+        }
+        var urlEnv: String? = nil
+        if let v = db["urlEnv"] {
+            guard let s = v.string, !s.isEmpty else {
+                throw RegionConfigurationError(file: source, field: "database.urlEnv", message: "must be an environment variable name")
+            }
+            urlEnv = s
+        }
+        return RegionConfiguration(id: id, displayName: (try string("displayName", required: false)) ?? id,
+                                   publicBaseURL: base.hasSuffix("/") ? String(base.dropLast()) : base,
+                                   publicHosts: hosts, backendURL: backend, listen: listen,
+                                   databaseURL: url, databaseURLEnv: urlEnv, databaseMaxConnections: maxConnections,
+                                   source: source)
+    }
+
+    /// Loads every `*.json` in `directory`, checking each file name matches its id and ids are unique.
+    public static func loadAll(directory: String) throws(RegionConfigurationError) -> [RegionConfiguration] {
+        guard let dir = opendir(directory) else {
+            throw RegionConfigurationError(file: directory, field: nil, message: "cannot open the regions directory")
+        }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name.hasSuffix(".json") && !name.hasPrefix(".") { names.append(name) }
+        }
+        closedir(dir)
+        var regions: [RegionConfiguration] = []
+        for name in names.sorted() {
+            let path = directory + "/" + name
+            guard let bytes = readFileBytes(path) else {
+                throw RegionConfigurationError(file: path, field: nil, message: "cannot read the file")
+            }
+            let region = try parse(bytes, source: path)
+            guard name == region.id + ".json" else {
+                throw RegionConfigurationError(file: path, field: "id", message: "'\(region.id)' does not match the file name")
+            }
+            regions.append(region)
+        }
+        if regions.isEmpty {
+            throw RegionConfigurationError(file: directory, field: nil, message: "no region files (*.json)")
+        }
+        return regions
+    }
+
+    /// Loads `directory/<id>.json`.
+    public static func load(directory: String, id: String) throws(RegionConfigurationError) -> RegionConfiguration {
+        let path = directory + "/" + id + ".json"
+        guard let bytes = readFileBytes(path) else {
+            throw RegionConfigurationError(file: path, field: nil, message: "no such region file")
+        }
+        let region = try parse(bytes, source: path)
+        guard region.id == id else {
+            throw RegionConfigurationError(file: path, field: "id", message: "'\(region.id)' does not match the file name")
+        }
+        return region
+    }
+}
+
+/// A configuration error that names the file and the field.
+public struct RegionConfigurationError: Error, Sendable, CustomStringConvertible, Equatable {
+    public var file: String
+    public var field: String?
+    public var message: String
+    public var description: String {
+        if let field { return "\(file): \(field) \(message)" }
+        return "\(file): \(message)"
+    }
+}
+
+/// Reads a whole file, or nil.
+public func readFileBytes(_ path: String) -> [UInt8]? {
+    guard let f = fopen(path, "rb") else { return nil }
+    defer { fclose(f) }
+    var bytes: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let n = fread(&buffer, 1, buffer.count, f)
+        if n > 0 { bytes.append(contentsOf: buffer[0..<n]) }
+        if n < buffer.count { break }
+    }
+    return bytes
+}
