@@ -39,7 +39,8 @@ let package = Package(
         .target(name: "RegionLink", dependencies: ["HTTPCore", "Crypto"], swiftSettings: strict),
 
         // What every server process shares: common flags, logging set-up, health endpoints.
-        .target(name: "ServerRuntime", dependencies: ["HTTPCore", "NetIO", "Telemetry", "Flags", "JSON"], swiftSettings: strict),
+        .target(name: "ServerRuntime", dependencies: ["HTTPCore", "NetIO", "Telemetry", "Flags", "JSON", "RegionLink"],
+                swiftSettings: strict),
 
         // The services, as libraries.
         .target(name: "RegionApp",

@@ -1,0 +1,63 @@
+import Postgres
+
+/// The control-plane database: tenants, token hashes, admin key hashes, audit log. No user data, no secrets.
+enum ControlPlaneSchema {
+    /// Where every replica learns that a token, tenant or key changed (payload `token:<id>`, `tenant:<id>`, `all`).
+    static let channel = "scim_control"
+
+    static let migrations: [Migration] = [
+        Migration(version: 1, name: "control plane", sql: """
+            CREATE TABLE tenants (
+                id                 uuid PRIMARY KEY,
+                name               text NOT NULL CHECK (length(name) BETWEEN 1 AND 200),
+                home_region        text NOT NULL,
+                integration_state  text NOT NULL DEFAULT 'active' CHECK (integration_state IN ('active', 'deactivated')),
+                deprovision_policy text NOT NULL DEFAULT 'soft' CHECK (deprovision_policy IN ('hard', 'soft', 'refuse')),
+                rate_limit_per_second integer CHECK (rate_limit_per_second >= 0),
+                rate_limit_burst   integer CHECK (rate_limit_burst >= 0),
+                settings           jsonb NOT NULL DEFAULT '{}',
+                created_at         timestamptz NOT NULL DEFAULT now(),
+                updated_at         timestamptz NOT NULL DEFAULT now(),
+                deleted_at         timestamptz
+            );
+            CREATE UNIQUE INDEX tenants_name_live ON tenants (lower(name)) WHERE deleted_at IS NULL;
+
+            CREATE TABLE tokens (
+                id           text PRIMARY KEY,
+                tenant_id    uuid NOT NULL REFERENCES tenants (id),
+                hash         bytea NOT NULL,
+                pepper_id    text NOT NULL,
+                label        text,
+                created_by   text NOT NULL,
+                created_at   timestamptz NOT NULL DEFAULT now(),
+                last_used_at timestamptz,
+                expires_at   timestamptz,
+                revoked_at   timestamptz,
+                revoked_reason text
+            );
+            CREATE INDEX tokens_tenant ON tokens (tenant_id);
+            CREATE INDEX tokens_pepper ON tokens (pepper_id) WHERE revoked_at IS NULL;
+
+            CREATE TABLE admin_keys (
+                id           text PRIMARY KEY,
+                hash         bytea NOT NULL,
+                pepper_id    text NOT NULL,
+                label        text NOT NULL,
+                created_at   timestamptz NOT NULL DEFAULT now(),
+                last_used_at timestamptz,
+                revoked_at   timestamptz
+            );
+
+            CREATE TABLE audit_log (
+                id        bigserial PRIMARY KEY,
+                at        timestamptz NOT NULL DEFAULT now(),
+                actor     text NOT NULL,
+                action    text NOT NULL,
+                tenant_id uuid,
+                token_id  text,
+                detail    jsonb NOT NULL DEFAULT '{}'
+            );
+            CREATE INDEX audit_tenant ON audit_log (tenant_id, id);
+            """),
+    ]
+}

@@ -1,0 +1,62 @@
+public import NetIO
+public import RegionLink
+public import Telemetry
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Polls the keyring file (every `interval`) and hands a changed keyring to `onChange`, so link keys and peppers
+/// rotate without restarting processes.
+public final class KeyringWatcher: Service {
+    public let file: KeyringFile
+    private let interval: Duration
+    private let logger: Logger
+    private let onChange: @Sendable (Keyring) -> Void
+    private let state = Mutex<(thread: ThreadHandle?, stopping: Bool)>((nil, false))
+    public var name: String { "keyring-watcher" }
+
+    public init(file: KeyringFile, interval: Duration = .seconds(2), logger: Logger,
+                onChange: @escaping @Sendable (Keyring) -> Void) {
+        self.file = file
+        self.interval = interval
+        self.logger = logger
+        self.onChange = onChange
+    }
+
+    public func start() throws {
+        let thread = ThreadHandle.start(name: "keyring-watch") { [self] in
+            let stepMicros = UInt32(min(interval.components.seconds * 1_000_000 + interval.components.attoseconds / 1_000_000_000_000, 10_000_000))
+            while !state.withLock({ $0.stopping }) {
+                usleep(min(stepMicros, 100_000))
+                checkOnce()
+                var waited: UInt32 = 100_000
+                while waited < stepMicros && !state.withLock({ $0.stopping }) {
+                    usleep(100_000)
+                    waited += 100_000
+                }
+            }
+        }
+        state.withLock { $0.thread = thread }
+    }
+
+    /// One poll (also used by tests).
+    public func checkOnce() {
+        do {
+            if let ring = try file.reloadIfChanged() {
+                logger.notice("keyring reloaded", [("keys", .string(ring.keys.map { "\($0.purpose.rawValue):\($0.id):\($0.state.rawValue)" }.joined(separator: ",")))])
+                onChange(ring)
+            }
+        } catch {
+            logger.error("keyring file unreadable; keeping the previous keys", [("error", .string(error.description))])
+        }
+    }
+
+    public func shutdown(gracePeriod: Duration) {
+        let thread = state.withLock { s -> ThreadHandle? in
+            s.stopping = true
+            return s.thread
+        }
+        thread?.join()
+    }
+}
