@@ -121,8 +121,12 @@ struct FileStamp: Sendable, Equatable {
     var nanoseconds: Int
 
     init?(path: String) {
+        // open + fstat: follows symlinks (secret mounts swap a symlink on update) without the `stat` name clash.
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
         var st = Glibc.stat()
-        guard Glibc.stat(path, &st) == 0 else { return nil }
+        guard fstat(fd, &st) == 0 else { return nil }
         inode = UInt64(st.st_ino)
         size = Int64(st.st_size)
         seconds = Int(st.st_mtim.tv_sec)
