@@ -136,5 +136,8 @@ struct FileStamp: Sendable, Equatable {
 
 extension String {
     init(format2 v: Int) { self = v < 10 ? "0\(v)" : "\(v)" }
-    init(format4 v: Int) { self = String(repeating: "0", count: max(0, 4 - String(v).count)) + String(v) }
+    init(format4 v: Int) {
+        let digits = "\(v)"
+        self = String(repeating: "0", count: max(0, 4 - digits.count)) + digits
+    }
 }
