@@ -107,9 +107,8 @@ public final class KeyringFile: Sendable {
         var t = time(nil)
         var tmValue = tm()
         gmtime_r(&t, &tmValue)
-        return String(format4: Int(tmValue.tm_year) + 1900) + String(format2: Int(tmValue.tm_mon) + 1)
-            + String(format2: Int(tmValue.tm_mday)) + "-" + String(format2: Int(tmValue.tm_hour))
-            + String(format2: Int(tmValue.tm_min)) + String(format2: Int(tmValue.tm_sec))
+        return pad(Int(tmValue.tm_year) + 1900, 4) + pad(Int(tmValue.tm_mon) + 1, 2) + pad(Int(tmValue.tm_mday), 2)
+            + "-" + pad(Int(tmValue.tm_hour), 2) + pad(Int(tmValue.tm_min), 2) + pad(Int(tmValue.tm_sec), 2)
     }
 }
 
@@ -134,10 +133,7 @@ struct FileStamp: Sendable, Equatable {
     }
 }
 
-extension String {
-    init(format2 v: Int) { self = v < 10 ? "0\(v)" : "\(v)" }
-    init(format4 v: Int) {
-        let digits = "\(v)"
-        self = String(repeating: "0", count: max(0, 4 - digits.count)) + digits
-    }
+private func pad(_ v: Int, _ width: Int) -> String {
+    let digits = "\(v)"
+    return String(repeating: "0", count: max(0, width - digits.count)) + digits
 }
