@@ -81,6 +81,11 @@ enum ControlPlaneError: Error, Sendable, Equatable, CustomStringConvertible {
             if p.kind == .uniqueViolation { return .conflict("already exists") }
             return .unavailable("control-plane database unavailable (\(p.kind))")
         }
+        if let r = error as? RegionInternalClient.Failure {
+            // The home region refused or could not be reached: the transaction rolls back, nothing changed.
+            if case .refused(let status, _) = r, (400...499).contains(status) { return .invalid(r.description) }
+            return .unavailable("\(r.description); nothing was changed")
+        }
         return .unavailable("control-plane error")
     }
 }

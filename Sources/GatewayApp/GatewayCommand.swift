@@ -1,41 +1,246 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Crypto
 import Flags
 import HTTPCore
+import JSON
 import NetIO
+import Postgres
+import RegionLink
+import SCIMCore
 import ServerRuntime
+import Synchronization
 import Telemetry
 
-/// `scim-gateway`: what every IdP talks to.
+/// `scim-gateway`: what every IdP talks to, plus the operator's admin API on its own listener.
 public enum GatewayCommand {
     static let spec = CommandLineSpec(
         command: "scim-gateway",
         summary: "SCIM 2.0 gateway: resolves the tenant from the bearer token and routes to its home region",
-        options: ServerOptions.common(envPrefix: "SCIM_GATEWAY_", defaultListen: "127.0.0.1:8080", defaultWorkers: 32))
+        usage: "scim-gateway --control-database-url <url> --keyring-file <path> [options]",
+        options: ServerOptions.common(envPrefix: "SCIM_GATEWAY_", defaultListen: "127.0.0.1:8080", defaultWorkers: 32) + [
+            .value("admin-listen", "host:port", env: "SCIM_GATEWAY_ADMIN_LISTEN", default: "127.0.0.1:9090",
+                   help: "Admin API listener (keep it private)"),
+            .value("admin-port-file", "path", env: "SCIM_GATEWAY_ADMIN_PORT_FILE", help: "Write the admin port here once listening"),
+            .value("admin-token-file", "path", env: "SCIM_GATEWAY_ADMIN_TOKEN_FILE",
+                   help: "Bootstrap admin credential: registered if the file holds one, else created and written (mode 0600)"),
+            .value("control-database-url", "url", env: "SCIM_CONTROL_DATABASE_URL",
+                   help: "PostgreSQL URL of the control plane (tenants, token hashes, audit)"),
+            .value("db-pool-size", "n", env: "SCIM_GATEWAY_DB_POOL_SIZE", default: "8", help: "Control-plane connections"),
+            .value("keyring-file", "path", env: "SCIM_KEYRING_FILE", help: "Keyring with link keys and token peppers (secret)"),
+            .flag("create-keyring", env: "SCIM_CREATE_KEYRING", help: "Create the keyring file with fresh keys if it is missing"),
+            .value("regions-dir", "path", env: "SCIM_REGIONS_DIR", default: "Regions", help: "Directory of <region>.json files"),
+            .value("region-backends", "id=url,...", env: "SCIM_GATEWAY_REGION_BACKENDS",
+                   help: "Override region backend URLs, e.g. us=http://127.0.0.1:8081,eu2=http://127.0.0.1:8082"),
+            .value("tenant-rate", "rps", env: "SCIM_GATEWAY_TENANT_RATE", default: "200",
+                   help: "Default requests per second per tenant (0 = unlimited; tenants may override)"),
+            .value("tenant-burst", "n", env: "SCIM_GATEWAY_TENANT_BURST", default: "400", help: "Default burst per tenant"),
+            .value("auth-failure-burst", "n", env: "SCIM_GATEWAY_AUTH_FAILURE_BURST", default: "20",
+                   help: "Failed authentications per source before it is throttled (refills 1/s)"),
+            .value("rotation-grace", "seconds", env: "SCIM_GATEWAY_ROTATION_GRACE", default: "86400",
+                   help: "Default grace window of a rotated token"),
+            .value("upstream-timeout", "seconds", env: "SCIM_GATEWAY_UPSTREAM_TIMEOUT", default: "30",
+                   help: "Longest wait for a region's answer (then 503)"),
+            .flag("strict-hosts", env: "SCIM_GATEWAY_STRICT_HOSTS",
+                  help: "Answer 421 for Host headers that belong to no region (production)"),
+            .flag("trust-forwarded-proto", env: "SCIM_GATEWAY_TRUST_FORWARDED_PROTO",
+                  help: "Use X-Forwarded-Proto from a TLS-terminating proxy for the public base URL"),
+        ],
+        epilogue: "Both listeners shut down gracefully on SIGTERM/SIGINT.")
 
     public static func main() -> Int32 {
         ServiceRunner.prepareProcess()
         let options = spec.parseOrExit()
-        let config: HTTPServerConfiguration
-        let level: Logger.Level
         do {
-            config = try ServerOptions.serverConfiguration(name: "gateway", options)
-            level = try ServerOptions.logLevel(options)
-        } catch {
+            return try run(options)
+        } catch let error as UsageError {
             spec.exitWithUsageError(error)
+        } catch {
+            writeStandardError("scim-gateway: \(error)\n")
+            return 1
         }
+    }
+
+    static func run(_ options: ParsedOptions) throws -> Int32 {
+        let publicConfig = try ServerOptions.serverConfiguration(name: "gateway", options)
+        var adminConfig = HTTPServerConfiguration()
+        adminConfig.name = "admin"
+        (adminConfig.host, adminConfig.port) = try ServerOptions.parseListen(options.string("admin-listen") ?? "127.0.0.1:9090")
+        adminConfig.workerThreads = 4
+        adminConfig.limits.maxBodyBytes = 256 * 1024
+        let level = try ServerOptions.logLevel(options)
         let logger = Logger(label: "scim-gateway", level: level)
-        let server = HTTPServer(configuration: config, responder: GatewayResponder(), logger: logger)
-        let announcer = PortAnnouncer(server: server, path: options.string("port-file"))
-        return ServiceRunner.run([server, announcer], logger: logger)
+
+        let regions: [RegionConfiguration]
+        do {
+            regions = try RegionConfiguration.loadAll(directory: options.string("regions-dir") ?? "Regions")
+        } catch {
+            throw UsageError(error.description)
+        }
+        var overrides: [String: String] = [:]
+        for pair in (options.string("region-backends") ?? "").split(separator: ",") {
+            let parts = pair.split(separator: "=", maxSplits: 1)
+            guard parts.count == 2 else { throw UsageError("--region-backends expects id=url pairs") }
+            overrides[String(parts[0])] = String(parts[1])
+        }
+        var clientConfig = HTTPClientConfiguration()
+        clientConfig.maxIdleConnections = max(64, publicConfig.workerThreads * 2)
+        let directory: RegionDirectory
+        do {
+            directory = try RegionDirectory(regions: regions, backendOverrides: overrides, clientConfiguration: clientConfig)
+        } catch {
+            throw UsageError(error.description)
+        }
+
+        let keyringPath = try options.required("keyring-file")
+        let keyringFile: KeyringFile
+        do {
+            keyringFile = try KeyringFile(path: keyringPath, createIfMissing: options.bool("create-keyring"))
+        } catch {
+            throw UsageError(error.description)
+        }
+        guard keyringFile.keyring.current(.link) != nil, keyringFile.keyring.current(.pepper) != nil else {
+            throw UsageError("\(keyringPath): needs one current link key and one current pepper")
+        }
+
+        let dbURL = try options.required("control-database-url")
+        let dbConfig: PostgresConfiguration
+        do { dbConfig = try PostgresConfiguration(url: dbURL, applicationName: "scim-gateway") } catch {
+            throw UsageError("--control-database-url: \(error)")
+        }
+        let pool = PostgresPool(configuration: dbConfig, maxConnections: try options.int("db-pool-size", in: 1...500) ?? 8)
+        let store = ControlStore(pool: pool)
+        do {
+            try store.migrate()
+        } catch {
+            logger.critical("control-plane migration failed", [("error", .string("\(error)"))])
+            return 1
+        }
+        if let tokenFile = options.string("admin-token-file") {
+            try bootstrapAdminToken(path: tokenFile, store: store, keyring: keyringFile.keyring, logger: logger)
+        }
+
+        let authenticator = TokenAuthenticator(store: store, keyring: { [keyringFile] in keyringFile.keyring }, logger: logger)
+        var policy = GatewayPolicy()
+        policy.tenantRate = Double(try options.int("tenant-rate", in: 0...10_000_000) ?? 200)
+        policy.tenantBurst = Double(try options.int("tenant-burst", in: 0...10_000_000) ?? 400)
+        policy.failureBurst = Double(try options.int("auth-failure-burst", in: 1...1_000_000) ?? 20)
+        policy.strictHosts = options.bool("strict-hosts")
+        policy.trustForwardedProto = options.bool("trust-forwarded-proto")
+        policy.upstreamTimeout = .seconds(try options.int("upstream-timeout", in: 1...600) ?? 30)
+
+        let proxy = SCIMProxy(authenticator: authenticator, directory: directory,
+                              keyring: { [keyringFile] in keyringFile.keyring }, policy: policy, logger: logger,
+                              readiness: { [pool] in
+                                  do {
+                                      _ = try pool.withConnection(timeout: .seconds(2)) { try $0.query("SELECT 1") }
+                                      return (true, "control plane reachable")
+                                  } catch {
+                                      return (false, "control plane unreachable")
+                                  }
+                              })
+        var publicServer = publicConfig
+        publicServer.errorResponse = { status, message in
+            HTTPResponse(status: status, headers: ["Content-Type": SCIMMediaType.scim],
+                         body: SCIMError(status: status.code, detail: message).body)
+        }
+        let admin = AdminAPI(store: store, directory: directory, keyringFile: keyringFile, authenticator: authenticator,
+                             logger: logger.with("listener", "admin"),
+                             defaultRotationGraceSeconds: try options.int("rotation-grace", in: 0...2_592_000) ?? 86_400)
+
+        let listener = ControlPlaneListener(configuration: dbConfig, authenticator: authenticator, logger: logger)
+        let watcher = KeyringWatcher(file: keyringFile, logger: logger) { _ in
+            // Readers call `keyringFile.keyring` on every use; nothing to swap. Cached token rows stay valid.
+        }
+        let publicHTTP = HTTPServer(configuration: publicServer, responder: proxy, logger: logger)
+        let adminHTTP = HTTPServer(configuration: adminConfig, responder: admin, logger: logger)
+        return ServiceRunner.run([
+            watcher, listener, LastUsedFlusher(authenticator: authenticator),
+            publicHTTP, adminHTTP,
+            PortAnnouncer(server: publicHTTP, path: options.string("port-file")),
+            PortAnnouncer(server: adminHTTP, path: options.string("admin-port-file")),
+        ], logger: logger)
+    }
+
+    /// Registers the admin credential in `path`, or creates one there (mode 0600) on first start.
+    static func bootstrapAdminToken(path: String, store: ControlStore, keyring: Keyring, logger: Logger) throws {
+        guard let pepper = keyring.current(.pepper) else { throw UsageError("keyring has no current pepper") }
+        if let bytes = readFileBytes(path) {
+            let text = String(decoding: bytes, as: UTF8.self).trimmingCharacters()
+            guard case .success(let credential) = TokenCredential.parse(text, kind: .admin) else {
+                throw UsageError("\(path) does not hold a valid admin token")
+            }
+            try store.registerAdminKey(credential, label: "bootstrap", pepper: (pepper.id, pepper.secret))
+            logger.notice("admin credential registered from file", [("admin.key", .string(credential.id))])
+            return
+        }
+        let credential = TokenCredential.generate(.admin)
+        try store.registerAdminKey(credential, label: "bootstrap", pepper: (pepper.id, pepper.secret))
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw UsageError("cannot create admin token file \(path)") }
+        let bytes = Array((credential.token + "\n").utf8)
+        _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        close(fd)
+        logger.notice("admin credential created", [("admin.key", .string(credential.id)), ("file", .string(path))])
     }
 }
 
-struct GatewayResponder: HTTPResponder {
-    func respond(to request: HTTPRequest, context: RequestContext) -> HTTPResponse {
-        switch request.path {
-        case "/healthz":
-            return Health.alive(service: "scim-gateway")
-        default:
-            return HTTPResponse(status: .notFound, contentType: "application/json", body: "{\"status\":\"404\"}")
+/// Keeps every replica's token cache honest: LISTEN on the control-plane channel, drop what changed, flush
+/// everything after a reconnect (notifications may have been missed meanwhile).
+final class ControlPlaneListener: Service {
+    private let listener: PostgresListener
+    var name: String { "control-listener" }
+
+    init(configuration: PostgresConfiguration, authenticator: TokenAuthenticator, logger: Logger) {
+        listener = PostgresListener(configuration: configuration, channels: [ControlPlaneSchema.channel],
+                                    onReconnect: {
+                                        logger.notice("control-plane listener reconnected; token cache flushed")
+                                        authenticator.flush()
+                                    },
+                                    onNotification: { authenticator.invalidate($0.payload) })
+    }
+
+    func start() throws {
+        listener.start()
+        _ = listener.waitUntilListening(timeout: .seconds(5))
+    }
+
+    func shutdown(gracePeriod: Duration) { listener.stop() }
+}
+
+/// Writes batched last-use times every few seconds and once more at shutdown.
+final class LastUsedFlusher: Service {
+    private let authenticator: TokenAuthenticator
+    private let state = Mutex<(thread: ThreadHandle?, stopping: Bool)>((nil, false))
+    var name: String { "last-used-flusher" }
+
+    init(authenticator: TokenAuthenticator) { self.authenticator = authenticator }
+
+    func start() throws {
+        let thread = ThreadHandle.start(name: "last-used") { [self] in
+            var ticks = 0
+            while !state.withLock({ $0.stopping }) {
+                usleep(200_000)
+                ticks += 1
+                if ticks % 25 == 0 { authenticator.flushLastUsed() }
+            }
+            authenticator.flushLastUsed()
         }
+        state.withLock { $0.thread = thread }
+    }
+
+    func shutdown(gracePeriod: Duration) {
+        let thread = state.withLock { s -> ThreadHandle? in s.stopping = true; return s.thread }
+        thread?.join()
+    }
+}
+
+extension String {
+    func trimmingCharacters() -> String {
+        var s = Substring(self)
+        while let f = s.first, f.isWhitespace { s = s.dropFirst() }
+        while let l = s.last, l.isWhitespace { s = s.dropLast() }
+        return String(s)
     }
 }

@@ -1,1 +1,4 @@
-print("todo")
+import GatewayApp
+import Glibc
+
+exit(ScimctlCommand.main())

@@ -1,0 +1,147 @@
+import HTTPCore
+import NetIO
+import RegionLink
+import ServerRuntime
+import Crypto
+import Telemetry
+import JSON
+
+/// A region as the gateway reaches it.
+struct RegionRoute: Sendable {
+    var configuration: RegionConfiguration
+    var client: HTTPClient
+    var backendHost: String
+    var backendPort: Int
+    var id: String { configuration.id }
+}
+
+/// The regions the gateway routes to, and which public host names belong to which region.
+final class RegionDirectory: Sendable {
+    let routes: [String: RegionRoute]
+    private let hostToRegion: [String: String]
+
+    /// `backendOverrides` (`id → http://host:port`) replace the files' `backendURL` (make run, tests).
+    init(regions: [RegionConfiguration], backendOverrides: [String: String],
+         clientConfiguration: HTTPClientConfiguration) throws(UsageErrorText) {
+        var routes: [String: RegionRoute] = [:]
+        var hosts: [String: String] = [:]
+        for region in regions {
+            let url = backendOverrides[region.id] ?? region.backendURL
+            guard let (host, port) = parseHTTPURL(url) else {
+                throw UsageErrorText("\(region.source): backendURL '\(url)' must be http://host:port")
+            }
+            routes[region.id] = RegionRoute(configuration: region,
+                                            client: HTTPClient(host: host, port: port, configuration: clientConfiguration),
+                                            backendHost: host, backendPort: port)
+            for h in region.publicHosts { hosts[h.lowercased()] = region.id }
+        }
+        for key in backendOverrides.keys where routes[key] == nil {
+            throw UsageErrorText("--region-backends names unknown region '\(key)'")
+        }
+        self.routes = routes
+        self.hostToRegion = hosts
+    }
+
+    /// The region whose public host this is (a `Host` header, port kept as configured), or nil.
+    func region(forHost host: String?) -> RegionRoute? {
+        guard let host = host?.lowercased() else { return nil }
+        if let id = hostToRegion[host] { return routes[id] }
+        // Configured without a port but requested with the default port (or the reverse).
+        if let colon = host.lastIndex(of: ":"), let id = hostToRegion[String(host[..<colon])] { return routes[id] }
+        return nil
+    }
+
+    var ids: [String] { routes.keys.sorted() }
+}
+
+/// A configuration problem found while wiring (printed as a usage error).
+struct UsageErrorText: Error, CustomStringConvertible {
+    var description: String
+    init(_ d: String) { description = d }
+}
+
+/// `http://host:port[/]` → (host, port).
+func parseHTTPURL(_ url: String) -> (String, Int)? {
+    guard url.hasPrefix("http://") else { return nil }
+    var rest = url.dropFirst(7)
+    if let slash = rest.firstIndex(of: "/") { rest = rest[..<slash] }
+    if rest.hasPrefix("["), let close = rest.firstIndex(of: "]") {
+        let host = String(rest[rest.index(after: rest.startIndex)..<close])
+        let after = rest[rest.index(after: close)...]
+        guard after.hasPrefix(":"), let port = Int(after.dropFirst()) else { return (host, 80) }
+        return (host, port)
+    }
+    if let colon = rest.lastIndex(of: ":") {
+        guard let port = Int(rest[rest.index(after: colon)...]), (1...65535).contains(port) else { return nil }
+        return (String(rest[..<colon]), port)
+    }
+    return rest.isEmpty ? nil : (String(rest), 80)
+}
+
+/// Signs and sends internal calls (tenant provisioning, key probes) to a region.
+struct RegionInternalClient: Sendable {
+    let keyring: @Sendable () -> Keyring
+
+    enum Failure: Error, CustomStringConvertible {
+        case unreachable(String)
+        case refused(Int, String)
+        var description: String {
+            switch self {
+            case .unreachable(let d): d
+            case .refused(let status, let body): "region answered \(status): \(body)"
+            }
+        }
+    }
+
+    /// `PUT /internal/v1/tenants/{id}` with the settings the region keeps for the tenant.
+    func provision(_ tenant: Tenant, on route: RegionRoute, requestID: String) throws(Failure) {
+        var settings = tenant.settings
+        settings.set("name", .string(tenant.name))
+        settings.set("deprovisionPolicy", .string(tenant.deprovisionPolicy.rawValue))
+        let response = try send(.put, "/internal/v1/tenants/\(tenant.id)", tenant: tenant.id,
+                                body: JSONValue.object(settings).encoded(), on: route, requestID: requestID, key: nil)
+        guard (200...299).contains(response.status.code) else {
+            throw .refused(response.status.code, String(decoding: response.body.prefix(300), as: UTF8.self))
+        }
+    }
+
+    /// `DELETE /internal/v1/tenants/{id}`: the region deletes every resource of the tenant.
+    func purge(tenantID: String, on route: RegionRoute, requestID: String) throws(Failure) {
+        let response = try send(.delete, "/internal/v1/tenants/\(tenantID)", tenant: tenantID, body: [], on: route,
+                                requestID: requestID, key: nil)
+        guard response.status.code == 204 || response.status.code == 404 else {
+            throw .refused(response.status.code, String(decoding: response.body.prefix(300), as: UTF8.self))
+        }
+    }
+
+    /// Whether the region accepts a request signed with `key` (a link-key rotation waits for this before
+    /// signing with it). Any answer other than 401 means the signature was accepted.
+    func accepts(key: Key, on route: RegionRoute) -> Bool {
+        let probe = "00000000-0000-0000-0000-000000000000"
+        guard let response = try? send(.get, "/internal/v1/tenants/\(probe)", tenant: probe, body: [], on: route,
+                                       requestID: "key-probe-" + Base62.random(8), key: key) else { return false }
+        return response.status.code != 401
+    }
+
+    private func send(_ method: HTTPMethod, _ target: String, tenant: String, body: [UInt8], on route: RegionRoute,
+                      requestID: String, key: Key?) throws(Failure) -> HTTPResponse {
+        guard let signingKey = key ?? keyring().current(.link) else { throw .unreachable("no current link key in the keyring") }
+        var request = HTTPRequest(method: method, target: target,
+                                  headers: ["Content-Type": "application/json", "Host": "\(route.backendHost):\(route.backendPort)"],
+                                  body: body)
+        LinkSignature.sign(&request, tenant: tenant, baseURL: route.configuration.publicBaseURL, requestID: requestID,
+                           key: signingKey, nowSeconds: Int(Timestamp.nowEpochMillis() / 1000))
+        do {
+            return try route.client.send(request, timeout: .seconds(10))
+        } catch {
+            throw .unreachable("region \(route.id): \(error.description)")
+        }
+    }
+}
+
+extension JSONObject {
+    /// Sets `key` (replacing an existing exact key).
+    mutating func set(_ key: String, _ value: JSONValue) {
+        if let i = index(forKey: key) { setValue(value, at: i) } else { appendUnchecked(key: key, value: value) }
+    }
+}

@@ -1,0 +1,255 @@
+import Crypto
+import HTTPCore
+import JSON
+import NetIO
+import RegionLink
+import ServerRuntime
+import SCIMCore
+import Synchronization
+import Telemetry
+
+/// Gateway policy knobs.
+struct GatewayPolicy: Sendable {
+    /// Default per-tenant rate (requests/second) and burst when the tenant has no override; 0 disables.
+    var tenantRate: Double = 200
+    var tenantBurst: Double = 400
+    /// Failed authentications a source may make: `failureBurst` at once, refilled at `failureRate` per second.
+    /// Beyond that, only tokens already known to be good get through from that source.
+    var failureRate: Double = 1
+    var failureBurst: Double = 20
+    /// Requests on a host that belongs to no region: serve them (dev, tests) with a base URL built from `Host`,
+    /// or refuse with 421 (production, where every public host is configured).
+    var strictHosts = false
+    /// Trust `X-Forwarded-Proto` from a TLS-terminating load balancer when building the base URL.
+    var trustForwardedProto = false
+    var upstreamTimeout: Duration = .seconds(30)
+    var retryAfterSeconds = 5
+}
+
+/// The public listener: `/scim/v2/...` from IdPs. Authenticates, enforces the integration lifecycle and rate
+/// limits, and forwards to the tenant's home region over a signed keep-alive connection. Never forwards the
+/// IdP's token; rewrites nothing in the body (the region builds URLs from the signed base URL).
+final class SCIMProxy: HTTPResponder {
+    let authenticator: TokenAuthenticator
+    let directory: RegionDirectory
+    let keyring: @Sendable () -> Keyring
+    let policy: GatewayPolicy
+    let logger: Logger
+    let tenantLimiter = KeyedRateLimiter()
+    let failureLimiter = KeyedRateLimiter()
+    let readiness: @Sendable () -> (Bool, String)
+
+    init(authenticator: TokenAuthenticator, directory: RegionDirectory, keyring: @escaping @Sendable () -> Keyring,
+         policy: GatewayPolicy, logger: Logger, readiness: @escaping @Sendable () -> (Bool, String)) {
+        self.authenticator = authenticator
+        self.directory = directory
+        self.keyring = keyring
+        self.policy = policy
+        self.logger = logger
+        self.readiness = readiness
+    }
+
+    /// Headers passed to the region; everything else (Authorization first of all) stays at the gateway.
+    static let forwardedRequestHeaders = ["Content-Type", "Accept", "Accept-Charset", "If-Match", "If-None-Match", "User-Agent"]
+    static let droppedResponseHeaders = ["Connection", "Keep-Alive", "Transfer-Encoding", "Content-Length", "Date",
+                                         "X-SCIM-Tenant", "Server"]
+
+    func respond(to request: HTTPRequest, context: RequestContext) -> HTTPResponse {
+        let started = Timestamp.monotonicNanos()
+        let requestID = Self.requestID(from: request.headers["X-Request-Id"])
+        var log = RequestLog(requestID: requestID, method: request.method.description, route: routeTemplate(request.path))
+        var response = handle(request, context: context, requestID: requestID, log: &log)
+        response.headers.set("X-Request-Id", requestID)
+        log.status = response.status.code
+        log.durationMillis = Double(Timestamp.monotonicNanos() - started) / 1e6
+        log.emit(logger)
+        return response
+    }
+
+    private func handle(_ request: HTTPRequest, context: RequestContext, requestID: String, log: inout RequestLog) -> HTTPResponse {
+        let path = request.path
+        if path == "/healthz" { return ServerHealth.alive(service: "scim-gateway") }
+        if path == "/readyz" {
+            let (ok, detail) = readiness()
+            return ServerHealth.ready(ok, detail: detail)
+        }
+        guard path.lowercased().hasPrefix("/scim/v2") && (path.count == 8 || path.dropFirst(8).hasPrefix("/")) else {
+            return scimError(request, SCIMError(status: 404, detail: "no such endpoint; SCIM lives under /scim/v2"))
+        }
+
+        let presented = bearerToken(fromAuthorization: request.headers["Authorization"])
+        let now = Timestamp.monotonicNanos()
+        let source = context.remoteAddress
+        if failureLimiter.isExhausted(source, rate: policy.failureRate, burst: policy.failureBurst, nowNanos: now)
+            && !authenticator.isKnownGood(presented) {
+            log.outcome = "source-throttled"
+            return tooMany(request, retryAfter: Int((1 / max(policy.failureRate, 0.01)).rounded(.up)),
+                           detail: "too many failed authentication attempts from this source")
+        }
+
+        let tenant: Tenant
+        switch authenticator.authenticate(presented) {
+        case .invalid(let reason):
+            log.outcome = "auth-\(reason)"
+            _ = failureLimiter.take(source, rate: policy.failureRate, burst: policy.failureBurst, nowNanos: now)
+            return unauthorized(request, detail: presented == nil
+                                ? "missing bearer token (Authorization: Bearer <token>)"
+                                : "invalid, revoked or expired token")
+        case .deactivated(let t):
+            log.tenant = t.id
+            log.outcome = "integration-deactivated"
+            return unauthorized(request, detail: "integration deactivated: this tenant's SCIM integration is switched off; nothing was changed")
+        case .unavailable:
+            log.outcome = "control-plane-unavailable"
+            return unavailable(request, detail: "authentication temporarily unavailable")
+        case .authenticated(let auth):
+            tenant = auth.tenant
+            log.tenant = tenant.id
+            log.token = auth.tokenID
+        }
+
+        let rate = tenant.rateLimitPerSecond.map(Double.init) ?? policy.tenantRate
+        let burst = tenant.rateLimitBurst.map(Double.init) ?? max(policy.tenantBurst, rate)
+        let (allowed, retryAfter) = tenantLimiter.take(tenant.id, rate: rate, burst: burst, nowNanos: now)
+        guard allowed else {
+            log.outcome = "rate-limited"
+            return tooMany(request, retryAfter: retryAfter, detail: "rate limit exceeded for this tenant")
+        }
+
+        guard let home = directory.routes[tenant.homeRegion] else {
+            log.outcome = "region-not-configured"
+            return unavailable(request, detail: "home region \(tenant.homeRegion) is not configured on this gateway")
+        }
+        log.region = home.id
+        let host = request.headers["Host"]
+        let baseURL: String
+        if let hostRegion = directory.region(forHost: host) {
+            guard hostRegion.id == home.id else {
+                // Data residency: the tenant's data lives in another region; tell the IdP where.
+                log.outcome = "misdirected"
+                return scimError(request, SCIMError(status: 421, detail:
+                    "tenant is homed in region \(home.id); use the SCIM base URL \(home.configuration.publicBaseURL)"))
+            }
+            baseURL = home.configuration.publicBaseURL
+        } else {
+            if policy.strictHosts {
+                log.outcome = "unknown-host"
+                return scimError(request, SCIMError(status: 421, detail:
+                    "unknown host; use the SCIM base URL \(home.configuration.publicBaseURL)"))
+            }
+            var scheme = context.isTLS ? "https" : "http"
+            if policy.trustForwardedProto, let proto = request.headers["X-Forwarded-Proto"]?.lowercased(),
+               proto == "https" || proto == "http" { scheme = proto }
+            baseURL = "\(scheme)://\(host ?? "\(home.backendHost)")/scim/v2"
+        }
+        guard let key = keyring().current(.link) else {
+            return unavailable(request, detail: "gateway has no current link key")
+        }
+
+        var upstream = HTTPRequest(method: request.method, target: request.target, body: request.body)
+        upstream.headers.add("Host", "\(home.backendHost):\(home.backendPort)")
+        for name in Self.forwardedRequestHeaders {
+            for value in request.headers.values(name) { upstream.headers.add(name, value) }
+        }
+        LinkSignature.sign(&upstream, tenant: tenant.id, baseURL: baseURL, requestID: requestID, key: key,
+                           nowSeconds: Int(Timestamp.nowEpochMillis() / 1000))
+        do {
+            var response = try home.client.send(upstream, timeout: policy.upstreamTimeout)
+            for name in Self.droppedResponseHeaders { response.headers.remove(name) }
+            return response
+        } catch {
+            log.outcome = "upstream-\(error.kind)"
+            logger.warning("region unreachable", [("request.id", .string(requestID)), ("region", .string(home.id)),
+                                                  ("error", .string(error.description))])
+            return unavailable(request, detail: "region \(home.id) is unavailable; retry later")
+        }
+    }
+
+    // MARK: - Answers
+
+    func scimError(_ request: HTTPRequest, _ error: SCIMError) -> HTTPResponse {
+        HTTPResponse(status: HTTPStatus(code: error.status),
+                     headers: ["Content-Type": SCIMMediaType.responseType(accept: request.headers["Accept"])],
+                     body: error.body)
+    }
+
+    private func unauthorized(_ request: HTTPRequest, detail: String) -> HTTPResponse {
+        var r = scimError(request, SCIMError(status: 401, detail: detail))
+        r.headers.add("WWW-Authenticate", "Bearer realm=\"scim\", error=\"invalid_token\"")
+        return r
+    }
+
+    private func tooMany(_ request: HTTPRequest, retryAfter: Int, detail: String) -> HTTPResponse {
+        var r = scimError(request, SCIMError(status: 429, detail: detail))
+        r.headers.add("Retry-After", String(retryAfter))
+        return r
+    }
+
+    private func unavailable(_ request: HTTPRequest, detail: String) -> HTTPResponse {
+        var r = scimError(request, SCIMError(status: 503, detail: detail))
+        r.headers.add("Retry-After", String(policy.retryAfterSeconds))
+        return r
+    }
+
+    /// A caller-supplied request id when it is short and plain, otherwise a fresh one.
+    static func requestID(from header: String?) -> String {
+        if let h = header, (1...64).contains(h.utf8.count),
+           h.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x61 && $0 <= 0x7A) || $0 == 0x2D || $0 == 0x5F || $0 == 0x2E }) {
+            return h
+        }
+        return Base62.random(20)
+    }
+}
+
+/// SCIM media types (RFC 7644 §3.1; TRACES.md §0 and §4: Entra wants scim+json, OneLogin plain json).
+enum SCIMMediaType {
+    static let scim = "application/scim+json; charset=utf-8"
+    static let json = "application/json; charset=utf-8"
+
+    /// `application/scim+json` unless the client accepts `application/json` but not scim+json.
+    static func responseType(accept: String?) -> String {
+        guard let accept = accept?.lowercased() else { return scim }
+        if accept.contains("application/scim+json") { return scim }
+        if accept.contains("application/json") { return json }
+        return scim
+    }
+}
+
+/// The route a request took, with ids replaced, for logs and metrics (never raw ids or queries).
+func routeTemplate(_ path: Substring) -> String {
+    let parts = path.split(separator: "/", omittingEmptySubsequences: true)
+    guard parts.count >= 2, parts[0].lowercased() == "scim", parts[1].lowercased() == "v2" else {
+        return path.count <= 32 ? String(path) : "other"
+    }
+    var out = "/scim/v2"
+    for (i, part) in parts.dropFirst(2).enumerated() {
+        if i == 0 { out += "/" + (["users", "groups", "bulk", "me", "schemas", "resourcetypes", "serviceproviderconfig", ".search"]
+                                     .contains(part.lowercased()) ? String(part) : ":type") }
+        else if i == 1 && part != ".search" { out += "/:id" }
+        else { out += "/" + (part == ".search" ? ".search" : ":x") }
+    }
+    return out
+}
+
+/// One log line per request.
+struct RequestLog {
+    var requestID: String
+    var method: String
+    var route: String
+    var tenant: String? = nil
+    var token: String? = nil
+    var region: String? = nil
+    var status = 0
+    var durationMillis = 0.0
+    var outcome: String? = nil
+
+    func emit(_ logger: Logger) {
+        var md: Logger.Metadata = [("request.id", .string(requestID)), ("method", .string(method)), ("route", .string(route)),
+                                   ("status", .int(Int64(status))), ("duration_ms", .double((durationMillis * 1000).rounded() / 1000))]
+        if let tenant { md.append(("tenant.id", .string(tenant))) }
+        if let token { md.append(("token.id", .string(token))) }
+        if let region { md.append(("region", .string(region))) }
+        if let outcome { md.append(("outcome", .string(outcome))) }
+        logger.info("request", md)
+    }
+}

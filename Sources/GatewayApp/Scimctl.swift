@@ -1,0 +1,299 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Flags
+import HTTPCore
+import JSON
+import NetIO
+import ServerRuntime
+
+/// `scimctl`: the operator's CLI over the admin API.
+public enum ScimctlCommand {
+    static let commands = """
+        Commands:
+          tenant create <name> --region <id> [--deprovision hard|soft|refuse] [--rate N] [--burst N] [--no-token]
+          tenant list
+          tenant show <tenant>
+          tenant update <tenant> [--name N] [--deprovision P] [--rate N] [--burst N]
+          tenant delete <tenant> --yes                 deletes the tenant and all its data in its region
+          token issue <tenant> [--label L] [--expires-in 90d|12h|3600]
+          token list <tenant>
+          token rotate <tenant> <token-id> [--grace 24h]   old token keeps working until the grace window ends
+          token revoke <tenant> <token-id> [--reason R]
+          integration deactivate <tenant>              every SCIM call is refused (401), data is kept
+          integration update-token <tenant>            all live tokens die, one new token is shown once
+          integration reactivate <tenant>
+          keys list
+          keys rotate pepper|link [--wait 15]
+          keys promote link
+          keys retire pepper|link <key-id> [--force]
+          audit [--tenant T] [--limit N] [--after ID]
+          regions
+
+        <tenant> is a tenant id or name. Output is text; --json prints the API's JSON.
+        The admin URL and token default to .run/admin.port and .run/admin-token when present (make run writes them).
+        """
+
+    static let spec = CommandLineSpec(
+        command: "scimctl", summary: "operate the SCIM gateway through its admin API",
+        usage: "scimctl [--url URL] [--admin-token-file PATH] [--json] <command> ...",
+        options: [
+            .value("url", "url", env: "SCIMCTL_URL", help: "Admin API base URL (default http://127.0.0.1:<.run/admin.port> or :9090)"),
+            .value("admin-token", "token", env: "SCIMCTL_ADMIN_TOKEN", secret: true, help: "Admin credential (prefer the file)"),
+            .value("admin-token-file", "path", env: "SCIMCTL_ADMIN_TOKEN_FILE", help: "File holding the admin credential"),
+            .flag("json", help: "Print the API's JSON"),
+            .value("region", "id", help: "Home region of a new tenant"),
+            .value("deprovision", "policy", help: "What DELETE /Users does: hard, soft (tombstone) or refuse (405)"),
+            .value("rate", "rps", help: "Tenant rate limit (requests/second; 0 = unlimited)"),
+            .value("burst", "n", help: "Tenant burst"),
+            .value("name", "name", help: "New tenant name"),
+            .flag("no-token", help: "Create the tenant without a first token"),
+            .value("label", "text", help: "Token label"),
+            .value("expires-in", "duration", help: "Token lifetime: seconds, or with s/m/h/d"),
+            .value("grace", "duration", help: "How long a rotated token keeps working"),
+            .value("reason", "text", help: "Why a token is revoked"),
+            .value("wait", "seconds", help: "How long to wait for regions to accept a new link key"),
+            .flag("force", help: "Retire a pepper even if credentials still use it (they stop working)"),
+            .flag("yes", help: "Confirm a destructive command"),
+            .value("tenant", "tenant", help: "Filter the audit log by tenant"),
+            .value("limit", "n", help: "Audit entries to show"),
+            .value("after", "id", help: "Audit entries after this id"),
+        ],
+        epilogue: commands)
+
+    public static func main() -> Int32 {
+        let options = spec.parseOrExit()
+        do {
+            return try run(options)
+        } catch let error as UsageError {
+            spec.exitWithUsageError(error)
+        } catch let error as CLIError {
+            writeStandardError("scimctl: \(error.message)\n")
+            return 1
+        } catch {
+            writeStandardError("scimctl: \(error)\n")
+            return 1
+        }
+    }
+
+    struct CLIError: Error { var message: String }
+
+    static func run(_ options: ParsedOptions) throws -> Int32 {
+        let args = options.positionals
+        guard args.count >= 1 else { throw UsageError("missing command") }
+        let client = try AdminClient(options)
+        let json = options.bool("json")
+        func arg(_ i: Int, _ what: String) throws -> String {
+            guard i < args.count else { throw UsageError("missing \(what)") }
+            return args[i]
+        }
+        func tenantPath(_ i: Int) throws -> String {
+            "/admin/v1/tenants/" + PercentEncoding.encode(try arg(i, "<tenant>"))
+        }
+        let command = args.prefix(2).joined(separator: " ")
+        let result: JSONValue?
+        switch command {
+        case "tenant create":
+            var body: JSONObject = ["name": .string(try arg(2, "<name>")), "region": .string(try options.required("region"))]
+            if let p = options.string("deprovision") { body.set("deprovisionPolicy", .string(p)) }
+            if let limit = try rateLimit(options) { body.set("rateLimit", limit) }
+            if options.bool("no-token") { body.set("issueToken", false) }
+            result = try client.call(.post, "/admin/v1/tenants", body: .object(body))
+        case "tenant list": result = try client.call(.get, "/admin/v1/tenants")
+        case "tenant show": result = try client.call(.get, try tenantPath(2))
+        case "tenant update":
+            var body = JSONObject()
+            if let n = options.string("name") { body.set("name", .string(n)) }
+            if let p = options.string("deprovision") { body.set("deprovisionPolicy", .string(p)) }
+            if let limit = try rateLimit(options) { body.set("rateLimit", limit) }
+            result = try client.call(.patch, try tenantPath(2), body: .object(body))
+        case "tenant delete":
+            guard options.bool("yes") else { throw UsageError("tenant delete removes all of the tenant's data; add --yes") }
+            result = try client.call(.delete, try tenantPath(2))
+        case "token issue":
+            var body = JSONObject()
+            if let l = options.string("label") { body.set("label", .string(l)) }
+            if let e = options.string("expires-in") { body.set("expiresInSeconds", .number(JSONNumber(try seconds(e, "--expires-in")))) }
+            result = try client.call(.post, try tenantPath(2) + "/tokens", body: .object(body))
+        case "token list": result = try client.call(.get, try tenantPath(2) + "/tokens")
+        case "token rotate":
+            var body = JSONObject()
+            if let g = options.string("grace") { body.set("graceSeconds", .number(JSONNumber(try seconds(g, "--grace")))) }
+            result = try client.call(.post, try tenantPath(2) + "/tokens/" + PercentEncoding.encode(try arg(3, "<token-id>")) + "/rotate",
+                                     body: .object(body))
+        case "token revoke":
+            var body = JSONObject()
+            if let r = options.string("reason") { body.set("reason", .string(r)) }
+            result = try client.call(.post, try tenantPath(2) + "/tokens/" + PercentEncoding.encode(try arg(3, "<token-id>")) + "/revoke",
+                                     body: .object(body))
+        case "integration deactivate": result = try client.call(.post, try tenantPath(2) + "/integration/deactivate")
+        case "integration reactivate": result = try client.call(.post, try tenantPath(2) + "/integration/reactivate")
+        case "integration update-token": result = try client.call(.post, try tenantPath(2) + "/integration/token")
+        case "keys list": result = try client.call(.get, "/admin/v1/keys")
+        case "keys rotate":
+            let purpose = try arg(2, "pepper|link")
+            guard purpose == "pepper" || purpose == "link" else { throw UsageError("keys rotate takes pepper or link") }
+            let wait = options.string("wait").map { "?waitSeconds=" + $0 } ?? ""
+            result = try client.call(.post, "/admin/v1/keys/\(purpose)/rotate" + wait, timeout: .seconds(90))
+        case "keys promote":
+            guard try arg(2, "link") == "link" else { throw UsageError("only link keys are staged and promoted") }
+            let wait = options.string("wait").map { "?waitSeconds=" + $0 } ?? ""
+            result = try client.call(.post, "/admin/v1/keys/link/promote" + wait, timeout: .seconds(90))
+        case "keys retire":
+            let purpose = try arg(2, "pepper|link")
+            guard purpose == "pepper" || purpose == "link" else { throw UsageError("keys retire takes pepper or link") }
+            result = try client.call(.post, "/admin/v1/keys/\(purpose)/\(PercentEncoding.encode(try arg(3, "<key-id>")))/retire"
+                                     + (options.bool("force") ? "?force=true" : ""))
+        case "audit", "audit \(args.count > 1 ? args[1] : "")":
+            var query: [(name: String, value: String)] = []
+            if let t = options.string("tenant") { query.append(("tenant", t)) }
+            if let l = options.string("limit") { query.append(("limit", l)) }
+            if let a = options.string("after") { query.append(("after", a)) }
+            let q = query.isEmpty ? "" : "?" + QueryParameters(query).encoded
+            result = try client.call(.get, "/admin/v1/audit" + q)
+        case "regions", "regions \(args.count > 1 ? args[1] : "")":
+            result = try client.call(.get, "/admin/v1/regions")
+        default:
+            throw UsageError("unknown command '\(command)'\n\n\(commands)")
+        }
+        guard let result else {
+            if !json { writeStandardOutput("ok\n") }
+            return 0
+        }
+        writeStandardOutput(json ? String(decoding: result.encoded(), as: UTF8.self) + "\n" : render(result, command: command))
+        return 0
+    }
+
+    static func rateLimit(_ options: ParsedOptions) throws -> JSONValue? {
+        let rate = try options.int("rate", in: 0...1_000_000)
+        let burst = try options.int("burst", in: 0...1_000_000)
+        if rate == nil && burst == nil { return nil }
+        var o = JSONObject()
+        if let rate { o.set("perSecond", .number(JSONNumber(rate))) }
+        if let burst { o.set("burst", .number(JSONNumber(burst))) }
+        return .object(o)
+    }
+
+    /// `3600`, `90s`, `15m`, `12h`, `90d`.
+    static func seconds(_ text: String, _ option: String) throws -> Int {
+        let units: [Character: Int] = ["s": 1, "m": 60, "h": 3600, "d": 86_400]
+        if let unit = text.last, let factor = units[unit], let n = Int(text.dropLast()), n >= 0 { return n * factor }
+        if let n = Int(text), n >= 0 { return n }
+        throw UsageError("\(option) expects seconds or a number with s, m, h or d (e.g. 24h)")
+    }
+
+    // MARK: - Text output
+
+    static func render(_ value: JSONValue, command: String) -> String {
+        var lines: [String] = []
+        func tenantLine(_ t: JSONValue) -> String {
+            "\(t["id"]?.string ?? "")  \(t["name"]?.string ?? "")  region=\(t["region"]?.string ?? "")  "
+                + "integration=\(t["integrationState"]?.string ?? "")  deprovision=\(t["deprovisionPolicy"]?.string ?? "")"
+        }
+        func tokenLine(_ t: JSONValue) -> String {
+            "\(t["id"]?.string ?? "")  \(t["status"]?.string ?? "")  label=\(t["label"]?.string ?? "-")  "
+                + "created=\(t["createdAt"]?.string ?? "")  lastUsed=\(t["lastUsedAt"]?.string ?? "never")"
+                + (t["expiresAt"]?.string.map { "  expires=\($0)" } ?? "")
+        }
+        func issued(_ t: JSONValue) {
+            lines.append("token id:    \(t["id"]?.string ?? "")")
+            lines.append("SCIM URL:    \(t["scimBaseURL"]?.string ?? "")")
+            lines.append("token:       \(t["token"]?.string ?? "")")
+            lines.append("  (as API_KEY:SCIM_KEY for clients that ask for two fields: \(t["apiKey"]?.string ?? ""):\(t["scimKey"]?.string ?? ""))")
+            lines.append("Store the token now: it is shown only once.")
+        }
+        if let tenants = value["tenants"]?.array {
+            lines = tenants.map(tenantLine)
+            if lines.isEmpty { lines = ["no tenants"] }
+        } else if let tokens = value["tokens"]?.array {
+            lines = tokens.map(tokenLine)
+            if lines.isEmpty { lines = ["no tokens"] }
+        } else if let entries = value["entries"]?.array {
+            lines = entries.map { e in
+                "\(e["id"]?.int64 ?? 0)  \(e["at"]?.string ?? "")  \(e["actor"]?.string ?? "")  \(e["action"]?.string ?? "")"
+                    + (e["tenantId"]?.string.map { "  tenant=\($0)" } ?? "") + (e["tokenId"]?.string.map { "  token=\($0)" } ?? "")
+            }
+        } else if let regions = value["regions"]?.array {
+            lines = regions.map { r in
+                "\(r["id"]?.string ?? "")  \(r["publicBaseURL"]?.string ?? "")  backend=\(r["backend"]?.string ?? "")  ready=\(r["ready"]?.bool ?? false)"
+            }
+        } else if value["link"] != nil {
+            for purpose in ["link", "pepper"] {
+                for k in value[purpose]?.array ?? [] {
+                    lines.append("\(purpose)  \(k["id"]?.string ?? "")  \(k["state"]?.string ?? "")"
+                                 + (k["credentialsUsingIt"]?.int.map { "  credentials=\($0)" } ?? ""))
+                }
+            }
+        } else if let tenant = value["tenant"] {
+            lines.append("tenant:      " + tenantLine(tenant))
+            if let token = value["token"] { issued(token) }
+        } else if let token = value["token"], token["token"] != nil {
+            issued(token)
+            if let prev = value["previousTokenId"]?.string {
+                lines.append("previous token \(prev) keeps working for \(value["previousTokenValidForSeconds"]?.int ?? 0) s")
+            }
+        } else if value["token"] != nil && value["token"]?.string != nil {
+            issued(value)
+        } else if value["integrationState"] != nil {
+            lines.append(tenantLine(value))
+        } else if value["status"] != nil && value["id"] != nil {
+            lines.append(tokenLine(value))
+        } else {
+            lines.append(String(decoding: value.encoded(), as: UTF8.self))
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+}
+
+/// Talks to the admin API.
+struct AdminClient {
+    let client: HTTPClient
+    let host: String
+    let token: String
+
+    init(_ options: ParsedOptions) throws {
+        var url = options.string("url")
+        if url == nil, let port = readFileBytes(".run/admin.port").map({ String(decoding: $0, as: UTF8.self).trimmingCharacters() }) {
+            url = "http://127.0.0.1:\(port)"
+        }
+        let base = url ?? "http://127.0.0.1:9090"
+        guard let (host, port) = parseHTTPURL(base) else {
+            throw UsageError("--url must be http://host:port (the admin listener; keep it on a private network)")
+        }
+        var token = options.string("admin-token")
+        if token == nil {
+            let path = options.string("admin-token-file") ?? ".run/admin-token"
+            if let bytes = readFileBytes(path) { token = String(decoding: bytes, as: UTF8.self).trimmingCharacters() }
+        }
+        guard let token, !token.isEmpty else {
+            throw UsageError("no admin credential: pass --admin-token-file (or SCIMCTL_ADMIN_TOKEN_FILE)")
+        }
+        self.client = HTTPClient(host: host, port: port)
+        self.host = "\(host):\(port)"
+        self.token = token
+    }
+
+    func call(_ method: HTTPMethod, _ target: String, body: JSONValue? = nil, timeout: Duration = .seconds(30)) throws -> JSONValue? {
+        var request = HTTPRequest(method: method, target: target,
+                                  headers: ["Authorization": "Bearer \(token)", "Accept": "application/json"])
+        if let body {
+            request.headers.add("Content-Type", "application/json")
+            request.body = body.encoded()
+        }
+        let response: HTTPResponse
+        do {
+            response = try client.send(request, timeout: timeout)
+        } catch {
+            throw ScimctlCommand.CLIError(message: "cannot reach the admin API at \(host): \(error)")
+        }
+        let json = response.body.isEmpty ? nil : try? JSONDecoder.decode(response.body)
+        guard (200...299).contains(response.status.code) else {
+            let message = json?["message"]?.string ?? response.bodyText
+            throw ScimctlCommand.CLIError(message: "\(response.status.code) \(message)")
+        }
+        if response.status.code == 202, let json {
+            writeStandardError("scimctl: accepted but not complete: \(json["note"]?.string ?? "")\n")
+        }
+        return json
+    }
+}
