@@ -1,0 +1,126 @@
+import Testing
+@testable import GatewayApp
+
+@Suite struct TokenFormatTests {
+    @Test func generatedTokensParseBackInBothForms() throws {
+        for _ in 0..<200 {
+            let c = TokenCredential.generate(.tenant)
+            #expect(c.token.hasPrefix("scim_"))
+            #expect(c.token.utf8.count == 5 + 16 + 1 + 32 + 6)
+            #expect(TokenCredential.parse(c.token, kind: .tenant) == .success(c))
+            #expect(TokenCredential.parse(c.keyPairForm, kind: .tenant) == .success(c))
+            #expect(TokenCredential.parse(c.token, kind: .admin) == .failure(.malformed))
+        }
+        let admin = TokenCredential.generate(.admin)
+        #expect(admin.token.hasPrefix("scimadm_"))
+        #expect(TokenCredential.parse(admin.token, kind: .admin) == .success(admin))
+        // The key-pair form is for tenant tokens only.
+        #expect(TokenCredential.parse(admin.keyPairForm, kind: .admin) == .failure(.malformed))
+    }
+
+    @Test func typosAreCaughtByTheChecksumWithoutALookup() {
+        let c = TokenCredential.generate(.tenant)
+        var chars = Array(c.token)
+        let i = 10
+        chars[i] = chars[i] == "a" ? "b" : "a"
+        #expect(TokenCredential.parse(String(chars), kind: .tenant) == .failure(.badChecksum))
+    }
+
+    @Test(arguments: ["", "scim_", "scim_short", "not-a-token", "scim_" + String(repeating: "a", count: 55),
+                      "scim_" + String(repeating: "!", count: 55), "abc:def", String(repeating: "a", count: 16) + ":" + "x"])
+    func junkIsMalformed(_ text: String) {
+        if case .success = TokenCredential.parse(text, kind: .tenant) { Issue.record("accepted \(text)") }
+    }
+
+    @Test(arguments: [
+        ("Bearer abc", "abc"), ("bearer abc", "abc"), ("BEARER  abc ", "abc"), ("Bearer Bearer abc", "abc"),
+    ])
+    func bearerHeaderForms(_ header: String, _ token: String) {
+        #expect(bearerToken(fromAuthorization: header) == token)
+    }
+
+    @Test(arguments: [nil, "Basic abc", "Bearer", "Bearer ", "abc", "Token abc"] as [String?])
+    func nonBearerHeaders(_ header: String?) {
+        #expect(bearerToken(fromAuthorization: header) == nil)
+    }
+
+    @Test func hashesDependOnPepperAndSecret() {
+        let c = TokenCredential.generate(.tenant)
+        let p1 = [UInt8](repeating: 1, count: 32), p2 = [UInt8](repeating: 2, count: 32)
+        #expect(c.hash(pepper: p1) == c.hash(pepper: p1))
+        #expect(c.hash(pepper: p1) != c.hash(pepper: p2))
+        var other = c
+        other.secret = String(c.secret.reversed())
+        #expect(other.hash(pepper: p1) != c.hash(pepper: p1))
+    }
+}
+
+@Suite struct RateLimiterTests {
+    @Test func bucketRefillsAtRateUpToBurst() {
+        var b = TokenBucket(burst: 3, nowNanos: 0)
+        #expect(b.take(rate: 1, burst: 3, nowNanos: 0).allowed)
+        #expect(b.take(rate: 1, burst: 3, nowNanos: 0).allowed)
+        #expect(b.take(rate: 1, burst: 3, nowNanos: 0).allowed)
+        let refused = b.take(rate: 1, burst: 3, nowNanos: 0)
+        #expect(!refused.allowed)
+        #expect(refused.retryAfterSeconds == 1)
+        #expect(b.take(rate: 1, burst: 3, nowNanos: 1_000_000_000).allowed)
+        #expect(!b.take(rate: 1, burst: 3, nowNanos: 1_000_000_000).allowed)
+        // A long pause refills only up to the burst.
+        for _ in 0..<3 { #expect(b.take(rate: 1, burst: 3, nowNanos: 100_000_000_000).allowed) }
+        #expect(!b.take(rate: 1, burst: 3, nowNanos: 100_000_000_000).allowed)
+    }
+
+    @Test func keysAreIndependentAndZeroRateIsUnlimited() {
+        let limiter = KeyedRateLimiter()
+        for _ in 0..<5 { #expect(limiter.take("noisy", rate: 1, burst: 5, nowNanos: 0).allowed) }
+        #expect(!limiter.take("noisy", rate: 1, burst: 5, nowNanos: 0).allowed)
+        #expect(limiter.isExhausted("noisy", rate: 1, burst: 5, nowNanos: 0))
+        #expect(limiter.take("quiet", rate: 1, burst: 5, nowNanos: 0).allowed)
+        #expect(!limiter.isExhausted("quiet", rate: 1, burst: 5, nowNanos: 0))
+        for _ in 0..<1000 { #expect(limiter.take("free", rate: 0, burst: 0, nowNanos: 0).allowed) }
+    }
+}
+
+@Suite struct RoutingTests {
+    @Test(arguments: [
+        ("/scim/v2/Users", "/scim/v2/Users"), ("/scim/v2/Users/123", "/scim/v2/Users/:id"),
+        ("/scim/v2/Groups/abc", "/scim/v2/Groups/:id"), ("/scim/v2/Users/.search", "/scim/v2/Users/.search"),
+        ("/scim/v2/Schemas/urn:x", "/scim/v2/Schemas/:id"), ("/scim/v2/secret-token-in-path", "/scim/v2/:type"),
+        ("/healthz", "/healthz"),
+    ])
+    func routeTemplatesHideIds(_ path: String, _ template: String) {
+        #expect(routeTemplate(path[...]) == template)
+    }
+
+    @Test func adminRouteTemplates() {
+        #expect(adminRouteTemplate("/admin/v1/tenants/acme/tokens/abc/rotate") == "/admin/v1/tenants/:id/tokens/:id/rotate")
+        #expect(adminRouteTemplate("/admin/v1/keys/link/rotate") == "/admin/v1/keys/link/rotate")
+        #expect(adminRouteTemplate("/admin/v1/keys/pepper/p1/retire") == "/admin/v1/keys/pepper/:id/retire")
+    }
+
+    @Test(arguments: [
+        ("http://127.0.0.1:8081", "127.0.0.1", 8081), ("http://region-us:80/", "region-us", 80), ("http://h", "h", 80),
+        ("http://[::1]:9000", "::1", 9000),
+    ])
+    func backendURLs(_ url: String, _ host: String, _ port: Int) {
+        let parsed = parseHTTPURL(url)
+        #expect(parsed?.0 == host)
+        #expect(parsed?.1 == port)
+    }
+
+    @Test func requestIDsAreSanitised() {
+        #expect(SCIMProxy.requestID(from: "abc-123_x.y") == "abc-123_x.y")
+        #expect(SCIMProxy.requestID(from: "bad id\r\n").count == 20)
+        #expect(SCIMProxy.requestID(from: String(repeating: "a", count: 65)).count == 20)
+        #expect(SCIMProxy.requestID(from: nil).count == 20)
+    }
+
+    @Test func mediaTypeNegotiation() {
+        #expect(SCIMMediaType.responseType(accept: nil) == SCIMMediaType.scim)
+        #expect(SCIMMediaType.responseType(accept: "application/scim+json") == SCIMMediaType.scim)
+        #expect(SCIMMediaType.responseType(accept: "application/json") == SCIMMediaType.json)
+        #expect(SCIMMediaType.responseType(accept: "application/json, application/scim+json") == SCIMMediaType.scim)
+        #expect(SCIMMediaType.responseType(accept: "*/*") == SCIMMediaType.scim)
+    }
+}
