@@ -50,6 +50,7 @@ let package = Package(
         .target(name: "GatewayApp",
                 dependencies: ["SCIMCore", "JSON", "HTTPCore", "NetIO", "Postgres", "Crypto", "Telemetry", "Flags",
                                "ServerRuntime", "RegionLink"],
+                exclude: ["admin-openapi.yaml"],
                 swiftSettings: strict),
 
         // Executables: wiring only.
