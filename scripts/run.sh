@@ -72,28 +72,60 @@ wait_port() {  # name → prints the port
     exit 1
 }
 
+db_url() { echo "${SCIM_PG_APP_URL%/*}/$1"; }
+KEYRING=$RUN_DIR/keyring
+[[ -f $KEYRING ]] || "$BIN/scimctl" keyring init "$KEYRING" >/dev/null
+
 for region in us eu2; do
     case $region in us) preferred=8081 ;; eu2) preferred=8082 ;; esac
-    start "region-$region" "$BIN/scim-region" --region "$region" \
-        --listen "127.0.0.1:$(port_or_zero $preferred)" --port-file "$RUN_DIR/region-$region.port"
+    start "region-$region" "$BIN/scim-region" --region "$region" --regions-dir Regions \
+        --listen "127.0.0.1:$(port_or_zero $preferred)" --port-file "$RUN_DIR/region-$region.port" \
+        --database-url "$(db_url "scim_$region")" --keyring-file "$KEYRING"
     declare "PORT_${region}=$(wait_port "region-$region")"
 done
-start gateway "$BIN/scim-gateway" --listen "127.0.0.1:$(port_or_zero 8080)" --port-file "$RUN_DIR/gateway.port"
+start gateway "$BIN/scim-gateway" --listen "127.0.0.1:$(port_or_zero 8080)" --port-file "$RUN_DIR/gateway.port" \
+    --admin-listen "127.0.0.1:$(port_or_zero 9090)" --admin-port-file "$RUN_DIR/admin.port" \
+    --admin-token-file "$RUN_DIR/admin-token" --control-database-url "$(db_url scim_control)" \
+    --keyring-file "$KEYRING" --regions-dir Regions \
+    --region-backends "us=http://127.0.0.1:$PORT_us,eu2=http://127.0.0.1:$PORT_eu2"
 GATEWAY_PORT=$(wait_port gateway)
+for ((i = 0; i < 100; i++)); do [[ -s $RUN_DIR/admin.port ]] && break; sleep 0.1; done
+ADMIN_PORT=$(cat "$RUN_DIR/admin.port")
+scimctl() { "$BIN/scimctl" --url "http://127.0.0.1:$ADMIN_PORT" --admin-token-file "$RUN_DIR/admin-token" "$@"; }
+
+# One demo tenant per region. On every start each gets exactly one fresh token (the previous one is revoked).
+demo_token() {  # tenant name, region → prints the token
+    local out
+    if scimctl tenant show "$1" >/dev/null 2>&1; then
+        out=$(scimctl --json integration update-token "$1")
+    else
+        out=$(scimctl --json tenant create "$1" --region "$2")
+    fi
+    echo "$out" | grep -o '"token":"scim_[A-Za-z0-9_]*"' | head -n1 | cut -d'"' -f4
+}
+TOKEN_US=$(demo_token demo-us us)
+TOKEN_EU2=$(demo_token demo-eu2 eu2)
+[[ -n $TOKEN_US && -n $TOKEN_EU2 ]] || { echo "run.sh: could not create the demo tenants (see $RUN_DIR/gateway.log)" >&2; exit 1; }
 
 cat <<INFO
 
 == running (Ctrl-C stops everything)
+  gateway      http://127.0.0.1:$GATEWAY_PORT/scim/v2    (what IdPs call)
+  admin API    http://127.0.0.1:$ADMIN_PORT/admin/v1     (scimctl; admin credential in $RUN_DIR/admin-token)
+  region us    http://127.0.0.1:$PORT_us     region eu2  http://127.0.0.1:$PORT_eu2   (signed requests only)
   PostgreSQL   127.0.0.1:$SCIM_PG_PORT  (databases scim_control, scim_us, scim_eu2)
-  region us    http://127.0.0.1:$PORT_us
-  region eu2   http://127.0.0.1:$PORT_eu2
-  gateway      http://127.0.0.1:$GATEWAY_PORT
-  logs         $RUN_DIR/*.log
+  logs         $RUN_DIR/*.log (JSON lines)
 
-Try:
-  curl -s http://127.0.0.1:$GATEWAY_PORT/healthz
-  curl -s http://127.0.0.1:$PORT_us/healthz
-  curl -s http://127.0.0.1:$PORT_eu2/healthz
+Demo tenant demo-us (home region us):
+  curl -s http://127.0.0.1:$GATEWAY_PORT/scim/v2/Users -H 'Authorization: Bearer $TOKEN_US'
+Demo tenant demo-eu2 (home region eu2):
+  curl -s http://127.0.0.1:$GATEWAY_PORT/scim/v2/Users -H 'Authorization: Bearer $TOKEN_EU2'
+Create a user:
+  curl -s http://127.0.0.1:$GATEWAY_PORT/scim/v2/Users -H 'Authorization: Bearer $TOKEN_US' \\
+       -H 'Content-Type: application/scim+json' -d '{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"jane@example.com","active":true}'
+Operate (from this directory):
+  $BIN/scimctl tenant list
+  $BIN/scimctl integration deactivate demo-us
 INFO
 
 # Stay in the foreground until Ctrl-C or until a process exits on its own.

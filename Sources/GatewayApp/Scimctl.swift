@@ -5,6 +5,7 @@ import Flags
 import HTTPCore
 import JSON
 import NetIO
+import RegionLink
 import ServerRuntime
 
 /// `scimctl`: the operator's CLI over the admin API.
@@ -29,6 +30,8 @@ public enum ScimctlCommand {
           keys retire pepper|link <key-id> [--force]
           audit [--tenant T] [--limit N] [--after ID]
           regions
+          keyring init <path>                          create a keyring file (fresh link key and pepper, mode 0600);
+                                                       local, no API call
 
         <tenant> is a tenant id or name. Output is text; --json prints the API's JSON.
         The admin URL and token default to .run/admin.port and .run/admin-token when present (make run writes them).
@@ -81,6 +84,13 @@ public enum ScimctlCommand {
     static func run(_ options: ParsedOptions) throws -> Int32 {
         let args = options.positionals
         guard args.count >= 1 else { throw UsageError("missing command") }
+        if args.prefix(2) == ["keyring", "init"] {
+            guard args.count == 3 else { throw UsageError("keyring init takes a path") }
+            guard access(args[2], F_OK) != 0 else { throw CLIError(message: "\(args[2]) already exists; not overwriting keys") }
+            _ = try KeyringFile(path: args[2], createIfMissing: true)
+            writeStandardOutput("created \(args[2]) (one current link key, one current pepper); keep it secret\n")
+            return 0
+        }
         let client = try AdminClient(options)
         let json = options.bool("json")
         func arg(_ i: Int, _ what: String) throws -> String {
