@@ -77,11 +77,13 @@ final class AdminAPI: HTTPResponder {
     let logger: Logger
     let authenticator: TokenAuthenticator
     let defaultRotationGraceSeconds: Int
+    let metrics: MetricsRegistry
     private let router: Router<AdminHandler>
     private let keyLock = Mutex<Void>(())
 
     init(store: ControlStore, directory: RegionDirectory, keyringFile: KeyringFile, authenticator: TokenAuthenticator,
-         logger: Logger, defaultRotationGraceSeconds: Int = 86_400) {
+         logger: Logger, metrics: MetricsRegistry, defaultRotationGraceSeconds: Int = 86_400) {
+        self.metrics = metrics
         self.store = store
         self.directory = directory
         self.keyringFile = keyringFile
@@ -128,6 +130,9 @@ final class AdminAPI: HTTPResponder {
         var response: HTTPResponse
         if request.path == "/healthz" {
             response = HTTPResponse(status: .ok, contentType: "application/json", body: "{\"status\":\"ok\",\"service\":\"scim-gateway-admin\"}")
+        } else if request.path == "/metrics" && request.method == .get {
+            // Unauthenticated for Prometheus scrapers: the admin listener is private. Ids only, no secrets.
+            response = HTTPResponse(status: .ok, contentType: MetricsRegistry.contentType, body: metrics.render())
         } else {
             switch router.match(request.method, path: request.path) {
             case .notFound:

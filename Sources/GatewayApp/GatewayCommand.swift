@@ -130,8 +130,10 @@ public enum GatewayCommand {
         policy.trustForwardedProto = options.bool("trust-forwarded-proto")
         policy.upstreamTimeout = .seconds(try options.int("upstream-timeout", in: 1...600) ?? 30)
 
+        let metrics = GatewayMetrics()
         let proxy = SCIMProxy(authenticator: authenticator, directory: directory,
                               keyring: { [keyringFile] in keyringFile.keyring }, policy: policy, logger: logger,
+                              metrics: metrics,
                               readiness: { [pool] in
                                   do {
                                       _ = try pool.withConnection(timeout: .seconds(2)) { try $0.query("SELECT 1") }
@@ -146,7 +148,7 @@ public enum GatewayCommand {
                          body: SCIMError(status: status.code, detail: message).body)
         }
         let admin = AdminAPI(store: store, directory: directory, keyringFile: keyringFile, authenticator: authenticator,
-                             logger: logger.with("listener", "admin"),
+                             logger: logger.with("listener", "admin"), metrics: metrics.registry,
                              defaultRotationGraceSeconds: try options.int("rotation-grace", in: 0...2_592_000) ?? 86_400)
 
         let listener = ControlPlaneListener(configuration: dbConfig, authenticator: authenticator, logger: logger)
@@ -155,6 +157,17 @@ public enum GatewayCommand {
         }
         let publicHTTP = HTTPServer(configuration: publicServer, responder: proxy, logger: logger)
         let adminHTTP = HTTPServer(configuration: adminConfig, responder: admin, logger: logger)
+        metrics.registry.gaugeFunction("scim_gateway_connections_open", "Open client connections on the public listener.") {
+            [([], Double(publicHTTP.stats.snapshot.connectionsOpen))]
+        }
+        metrics.registry.gaugeFunction("scim_gateway_control_pool_connections", "Control-plane database connections by state.",
+                                       labels: ["state"]) {
+            let s = pool.statistics
+            return [(["idle"], Double(s.idle)), (["in_use"], Double(s.inUse)), (["waiting"], Double(s.waiters))]
+        }
+        metrics.registry.gaugeFunction("scim_gateway_token_cache_entries", "Token rows cached by this replica.") {
+            [([], Double(authenticator.cachedCount))]
+        }
         return ServiceRunner.run([
             watcher, listener, LastUsedFlusher(authenticator: authenticator),
             publicHTTP, adminHTTP,

@@ -38,9 +38,11 @@ final class SCIMProxy: HTTPResponder {
     let tenantLimiter = KeyedRateLimiter()
     let failureLimiter = KeyedRateLimiter()
     let readiness: @Sendable () -> (Bool, String)
+    let metrics: GatewayMetrics
 
     init(authenticator: TokenAuthenticator, directory: RegionDirectory, keyring: @escaping @Sendable () -> Keyring,
-         policy: GatewayPolicy, logger: Logger, readiness: @escaping @Sendable () -> (Bool, String)) {
+         policy: GatewayPolicy, logger: Logger, metrics: GatewayMetrics, readiness: @escaping @Sendable () -> (Bool, String)) {
+        self.metrics = metrics
         self.authenticator = authenticator
         self.directory = directory
         self.keyring = keyring
@@ -63,6 +65,7 @@ final class SCIMProxy: HTTPResponder {
         log.status = response.status.code
         log.durationMillis = Double(Timestamp.monotonicNanos() - started) / 1e6
         log.emit(logger)
+        if log.route != "/healthz" && log.route != "/readyz" { metrics.record(log) }
         return response
     }
 

@@ -40,3 +40,48 @@ import Testing
         #expect(Logger.Level(name: "loud") == nil)
     }
 }
+
+@Suite struct MetricsTests {
+    @Test func rendersPrometheusText() {
+        let registry = MetricsRegistry()
+        let requests = registry.counter("scim_requests_total", "Requests.", labels: ["route", "status"])
+        let latency = registry.histogram("scim_request_seconds", "Latency.", labels: ["route"], buckets: [0.01, 0.1])
+        let open = registry.gauge("scim_open", "Open.")
+        registry.gaugeFunction("scim_pool", "Pool.", labels: ["state"]) { [(["idle"], 3), (["busy"], 1.5)] }
+        requests.increment(["/scim/v2/Users", "200"])
+        requests.increment(["/scim/v2/Users", "200"])
+        requests.increment(["/scim/v2/Users/:id", "404"])
+        latency.observe(["/x"], 0.005)
+        latency.observe(["/x"], 0.05)
+        latency.observe(["/x"], 5)
+        open.set([], 7)
+        #expect(requests.value(["/scim/v2/Users", "200"]) == 2)
+        #expect(registry.render() == """
+            # HELP scim_requests_total Requests.
+            # TYPE scim_requests_total counter
+            scim_requests_total{route="/scim/v2/Users",status="200"} 2
+            scim_requests_total{route="/scim/v2/Users/:id",status="404"} 1
+            # HELP scim_request_seconds Latency.
+            # TYPE scim_request_seconds histogram
+            scim_request_seconds_bucket{route="/x",le="0.01"} 1
+            scim_request_seconds_bucket{route="/x",le="0.1"} 2
+            scim_request_seconds_bucket{route="/x",le="+Inf"} 3
+            scim_request_seconds_sum{route="/x"} 5.055
+            scim_request_seconds_count{route="/x"} 3
+            # HELP scim_open Open.
+            # TYPE scim_open gauge
+            scim_open 7
+            # HELP scim_pool Pool.
+            # TYPE scim_pool gauge
+            scim_pool{state="idle"} 3
+            scim_pool{state="busy"} 1.5
+
+            """)
+    }
+
+    @Test func labelValuesAreEscaped() {
+        let registry = MetricsRegistry()
+        registry.counter("c", "h", labels: ["l"]).increment(["a\"b\\c\nd"])
+        #expect(registry.render().contains(#"c{l="a\"b\\c\nd"} 1"#))
+    }
+}
