@@ -11,8 +11,6 @@ struct StoredResource: Sendable {
     var lastModified: PostgresTimestamp
     /// A user's `groups` or a group's `members`, when loaded.
     var related: [MemberRef]? = nil
-    /// Set when `related` was cut off at a limit (only group responses to writes do that).
-    var relatedTruncated = false
 }
 
 /// The indexed columns derived from a document: the one place that decides what goes into them.
@@ -111,38 +109,36 @@ enum ResourceStore {
         "SELECT \(columns(.user, withRelated: false)) FROM users u WHERE u.tenant_id = $1 AND u.id = $2::uuid AND u.deleted_at IS NULL")
     static let getGroup = PreparedStatement(
         "SELECT \(columns(.group, withRelated: false)) FROM groups g WHERE g.tenant_id = $1 AND g.id = $2::uuid")
-    /// Members in the order they were added; `$3` limits the count (NULL: all).
+    /// Members in the order they were added.
     static let groupMembers = PreparedStatement(
         "SELECT m.member_id::text, m.member_type, \(FilterSQL.memberDisplay("m")) FROM group_members m"
-            + " WHERE m.tenant_id = $1 AND m.group_id = $2::uuid ORDER BY m.seq LIMIT $3")
+            + " WHERE m.tenant_id = $1 AND m.group_id = $2::uuid ORDER BY m.seq")
+    /// The member count, but counting at most `$3` rows (a bounded index scan however large the group is).
+    static let memberCountUpTo = PreparedStatement(
+        "SELECT count(*) FROM (SELECT 1 FROM group_members WHERE tenant_id = $1 AND group_id = $2::uuid LIMIT $3) AS s")
 
     /// Statements that read one resource (plus its related rows when `withRelated`).
-    static func get(_ kind: ResourceKind, tenant: String, id: String, withRelated: Bool, memberLimit: Int? = nil) -> [PostgresStatement] {
+    static func get(_ kind: ResourceKind, tenant: String, id: String, withRelated: Bool) -> [PostgresStatement] {
         switch kind {
         case .user:
             return [.prepared(withRelated ? getUser : getUserWithoutGroups, [.uuid(tenant), .text(id)])]
         case .group:
             var statements: [PostgresStatement] = [.prepared(getGroup, [.uuid(tenant), .text(id)])]
             if withRelated {
-                statements.append(.prepared(groupMembers, [.uuid(tenant), .text(id), memberLimit.map { .int(Int64($0 + 1)) } ?? .null]))
+                statements.append(.prepared(groupMembers, [.uuid(tenant), .text(id)]))
             }
             return statements
         }
     }
 
     /// Decodes the results of `get` (nil when the resource does not exist).
-    static func decodeGet(_ kind: ResourceKind, _ results: [PostgresResult], baseURL: String, withRelated: Bool,
-                          memberLimit: Int? = nil) throws -> StoredResource?
+    static func decodeGet(_ kind: ResourceKind, _ results: [PostgresResult], baseURL: String, withRelated: Bool) throws
+        -> StoredResource?
     {
         guard results[0].rowCount == 1 else { return nil }
         var stored = try decode(kind, results[0], row: 0, baseURL: baseURL, relatedLoaded: withRelated && kind == .user)
         if kind == .group, results.count > 1 {
-            var members = decodeMembers(results[1], baseURL: baseURL)
-            if let memberLimit, members.count > memberLimit {
-                members.removeLast(members.count - memberLimit)
-                stored.relatedTruncated = true
-            }
-            stored.related = members
+            stored.related = decodeMembers(results[1], baseURL: baseURL)
         }
         return stored
     }
@@ -213,8 +209,8 @@ enum ResourceStore {
         RETURNING id::text, resource::text, version, created_at, last_modified, NULL::text
         """)
 
-    /// Reactivating create: the user of this tenant whose userName or externalId matches and that is deactivated or
-    /// soft-deleted takes the new document and keeps its id. The re-check in the outer WHERE runs again on the
+    /// Reactivating create: the user of this tenant whose userName or externalId matches and that is deactivated
+    /// (`active` false; an absent `active` does not count) or soft-deleted takes the new document and keeps its id. The re-check in the outer WHERE runs again on the
     /// newest row version if another transaction changed the row meanwhile, so two revivals race safely: one wins,
     /// the other finds the user active and falls through to an INSERT that meets the unique index (409).
     static let reviveUser = PreparedStatement(
@@ -222,9 +218,9 @@ enum ResourceStore {
         UPDATE users SET user_name = $2, user_name_key = $3, external_id = $4, display_name = $5, display_name_key = $6,
                          active = $7::boolean, resource = $8::jsonb, deleted_at = NULL, version = version + 1,
                          last_modified = date_trunc('milliseconds', now())
-        WHERE tenant_id = $1 AND (deleted_at IS NOT NULL OR active IS NOT TRUE) AND id = (
+        WHERE tenant_id = $1 AND (deleted_at IS NOT NULL OR active IS FALSE) AND id = (
             SELECT id FROM users
-            WHERE tenant_id = $1 AND (user_name_key = $3 OR external_id = $4) AND (deleted_at IS NOT NULL OR active IS NOT TRUE)
+            WHERE tenant_id = $1 AND (user_name_key = $3 OR external_id = $4) AND (deleted_at IS NOT NULL OR active IS FALSE)
             ORDER BY deleted_at IS NULL DESC, deleted_at DESC
             LIMIT 1)
         RETURNING id::text, resource::text, version, created_at, last_modified, NULL::text

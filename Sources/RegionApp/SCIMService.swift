@@ -89,26 +89,32 @@ public final class SCIMService: Sendable {
 
     /// Re-reads a resource inside the writing transaction, for the response.
     func reread(_ kind: ResourceKind, _ connection: PostgresConnection, _ context: TenantContext, id: String,
-                scope: RequestScope, query: String?, memberLimit: Int?) throws -> StoredResource {
+                scope: RequestScope, query: String?) throws -> StoredResource {
         let withRelated = Self.projection(Self.schema(kind, context), query: query).includes(kind.relatedAttribute)
-        let statements = ResourceStore.get(kind, tenant: scope.tenant, id: id, withRelated: withRelated, memberLimit: memberLimit)
+        let statements = ResourceStore.get(kind, tenant: scope.tenant, id: id, withRelated: withRelated)
         let results = try statements.map { statement -> PostgresResult in
             guard case .prepared(let prepared, let values) = statement else { preconditionFailure("get uses prepared statements") }
             return try connection.query(prepared, values)
         }
-        guard let stored = try ResourceStore.decodeGet(kind, results, baseURL: scope.baseURL, withRelated: withRelated,
-                                                       memberLimit: memberLimit) else {
+        guard let stored = try ResourceStore.decodeGet(kind, results, baseURL: scope.baseURL, withRelated: withRelated) else {
             throw SCIMError.resourceNotFound(kind, id)
         }
         return stored
     }
 
-    /// The answer to a write: the resource, or 204 when a group's members were cut off at the limit.
+    /// The answer to a write: the resource, or 204 (with the new ETag) for a PUT/PATCH of a group with more members
+    /// than `groupResponseMemberLimit`, found with a bounded count so the members are never loaded.
     func writeResponse(_ kind: ResourceKind, _ connection: PostgresConnection, _ context: TenantContext, id: String,
                        scope: RequestScope, query: String?, status: Int) throws -> SCIMOutcome {
-        let limit = kind == .group ? settings.groupResponseMemberLimit : nil
-        let stored = try reread(kind, connection, context, id: id, scope: scope, query: query, memberLimit: limit)
-        if stored.relatedTruncated && status == 200 { return .noContent(version: stored.version) }
+        if kind == .group, status == 200, Self.projection(context.groups, query: query).includes("members") {
+            let limit = settings.groupResponseMemberLimit
+            let counted = try connection.query(ResourceStore.memberCountUpTo, [.uuid(scope.tenant), .text(id), .int(Int64(limit + 1))])
+            if (counted.int(row: 0, column: 0) ?? 0) > Int64(limit) {
+                let row = try connection.query(ResourceStore.getGroup, [.uuid(scope.tenant), .text(id)])
+                return .noContent(version: row.int(row: 0, column: 2))
+            }
+        }
+        let stored = try reread(kind, connection, context, id: id, scope: scope, query: query)
         return respond(stored, kind, context, scope: scope, query: query, status: status)
     }
 
