@@ -84,8 +84,8 @@ struct FilterSQL {
         case timestamp(String)
         /// A `jsonb` value of the given SCIM type.
         case json(String, AttributeType, caseExact: Bool)
-        /// Any row of `from` (restricted by `join`) whose `element` matches.
-        case anyOf(from: String, join: String, element: Operand)
+        /// Any row of `from` (restricted by `join`, when given) whose `element` matches.
+        case anyOf(from: String, join: String?, element: Operand)
         /// Never has a value (e.g. an attribute this storage does not keep).
         case absent
     }
@@ -115,7 +115,7 @@ struct FilterSQL {
         case .uuid(let c), .boolean(let c), .timestamp(let c): return "(\(c) IS NOT NULL)"
         case .json(let e, _, _): return "scim_present(\(e))"
         case .anyOf(let from, let join, let element):
-            return "EXISTS (SELECT 1 FROM \(from) WHERE \(join) AND \(present(element)))"
+            return "EXISTS (SELECT 1 FROM \(from) WHERE \(join.map { $0 + " AND " } ?? "")\(present(element)))"
         case .absent: return "false"
         }
     }
@@ -131,7 +131,7 @@ struct FilterSQL {
         if op == .ne { return "NOT COALESCE(\(compare(operand, .eq, literal)), false)" }
         switch operand {
         case .anyOf(let from, let join, let element):
-            return "EXISTS (SELECT 1 FROM \(from) WHERE \(join) AND \(compare(element, op, literal)))"
+            return "EXISTS (SELECT 1 FROM \(from) WHERE \(join.map { $0 + " AND " } ?? "")\(compare(element, op, literal)))"
         case .key(let column):
             guard let s = Self.text(of: literal) else { return "false" }
             let p = bindings.text(CaseFold.fold(s))
@@ -280,7 +280,7 @@ struct FilterSQL {
             } else {
                 element = .json(e, p.attribute.type, caseExact: p.attribute.caseExact)
             }
-            return .anyOf(from: "scim_elements(\(attribute)) AS \(e)", join: "true", element: element)
+            return .anyOf(from: "scim_elements(\(attribute)) AS \(e)", join: nil, element: element)
         }
         if let sub = p.subAttribute {
             return .json("(\(attribute) -> \(bindings.text(sub.name)))", sub.type, caseExact: sub.caseExact)
