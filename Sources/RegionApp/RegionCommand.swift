@@ -1,6 +1,12 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Flags
 import HTTPCore
 import NetIO
+import Postgres
+import RegionLink
+import SCIMCore
 import ServerRuntime
 import Telemetry
 
@@ -11,38 +17,109 @@ public enum RegionCommand {
         summary: "SCIM 2.0 service provider for one region, on its own PostgreSQL database",
         usage: "scim-region --region <id> [options]",
         options: [
-            .value("region", "id", env: "SCIM_REGION", help: "Region to serve (a file Regions/<id>.json)"),
-        ] + ServerOptions.common(envPrefix: "SCIM_REGION_", defaultListen: "127.0.0.1:8081", defaultWorkers: 16))
+            .value("region", "id", env: "SCIM_REGION", help: "Region to serve (a file <regions-dir>/<id>.json)"),
+            .value("regions-dir", "path", env: "SCIM_REGIONS_DIR", default: "Regions", help: "Directory of region files"),
+            .value("database-url", "url", env: "SCIM_REGION_DATABASE_URL", secret: true,
+                   help: "PostgreSQL URL (else the region file's urlEnv variable, else its url)"),
+            .value("db-pool-size", "n", env: "SCIM_REGION_DB_POOL_SIZE",
+                   help: "Database connections (default: the region file's database.maxConnections)"),
+            .value("keyring-file", "path", env: "SCIM_KEYRING_FILE",
+                   help: "Keyring with the gateway link keys (re-read when it changes)"),
+            .flag("dev-unsigned-tenants",
+                  help: "DEVELOPMENT ONLY: accept unsigned requests with 'Authorization: Bearer <tenant uuid>' and auto-create tenants"),
+        ] + ServerOptions.common(envPrefix: "SCIM_REGION_", defaultListen: "", defaultWorkers: 16).map { option in
+            // The region file's `listen` is the default; the flag (or env) overrides it.
+            var o = option
+            if o.name == "listen" { o.defaultValue = nil; o.help = "Address to serve on (default: the region file's listen)" }
+            return o
+        })
 
     public static func main() -> Int32 {
         ServiceRunner.prepareProcess()
         let options = spec.parseOrExit()
-        let config: HTTPServerConfiguration
+        let environment = ProcessEnvironment.current
+        let region: RegionConfiguration
+        var server: HTTPServerConfiguration
         let level: Logger.Level
-        let region: String
-        do {
-            region = try options.required("region")
-            config = try ServerOptions.serverConfiguration(name: "region-\(region)", options)
+        let databaseURL: String
+        let poolSize: Int
+        let keyringPath: String?
+        let development = options.bool("dev-unsigned-tenants")
+        do throws(UsageError) {
+            let id = try options.required("region")
+            do throws(RegionConfigurationError) {
+                region = try RegionConfiguration.load(directory: options.string("regions-dir") ?? "Regions", id: id)
+            } catch {
+                throw UsageError(error.description)
+            }
+            server = try ServerOptions.serverConfiguration(name: "region-\(id)", options)
+            if options.string("listen") == nil {
+                let (host, port) = try ServerOptions.parseListen(region.listen)
+                server.host = host
+                server.port = port
+            }
             level = try ServerOptions.logLevel(options)
+            if let url = options.string("database-url"), !url.isEmpty {
+                databaseURL = url
+            } else if let name = region.databaseURLEnv, let url = environment[name], !url.isEmpty {
+                databaseURL = url
+            } else {
+                databaseURL = region.databaseURL
+            }
+            poolSize = try options.int("db-pool-size", in: 1...1000) ?? region.databaseMaxConnections
+            keyringPath = options.string("keyring-file").flatMap { $0.isEmpty ? nil : $0 }
+            if keyringPath == nil && !development {
+                throw UsageError("--keyring-file (or SCIM_KEYRING_FILE) is required unless --dev-unsigned-tenants is given")
+            }
         } catch {
             spec.exitWithUsageError(error)
         }
-        let logger = Logger(label: "scim-region", level: level).with("region", .string(region))
-        let server = HTTPServer(configuration: config, responder: RegionResponder(region: region), logger: logger)
-        let portFile = options.string("port-file")
-        let announcer = PortAnnouncer(server: server, path: portFile)
-        return ServiceRunner.run([server, announcer], logger: logger)
+
+        let logger = Logger(label: "scim-region", level: level).with("region", .string(region.id))
+        let configuration: PostgresConfiguration
+        do {
+            configuration = try PostgresConfiguration(url: databaseURL, applicationName: "scim-region-\(region.id)")
+        } catch {
+            spec.exitWithUsageError(UsageError("\(region.source): database.url (or --database-url) is not a valid PostgreSQL URL"))
+        }
+        var verifier: LinkVerifier? = nil
+        var watcher: KeyringWatcher? = nil
+        if let keyringPath {
+            do {
+                let keyring = try KeyringWatcher.load(keyringPath)
+                verifier = LinkVerifier(keyring: keyring)
+                watcher = KeyringWatcher(path: keyringPath, verifier: verifier!, logger: logger)
+            } catch {
+                spec.exitWithUsageError(UsageError("\(keyringPath): \(error)"))
+            }
+        }
+        if development {
+            logger.warning("DEVELOPMENT MODE: unsigned requests are accepted with 'Authorization: Bearer <tenant uuid>' and unknown tenants are created on first use. Never run this in production.")
+        }
+
+        let pool = PostgresPool(configuration: configuration, maxConnections: poolSize, checkoutTimeout: .seconds(5),
+                                sessionSetup: RegionDatabase.sessionSetup)
+        let database = RegionDatabase(pool: pool, region: region.id, autoProvision: development, logger: logger)
+        var settings = RegionSettings()
+        settings.serviceProvider.bulkMaxPayloadSize = min(settings.serviceProvider.bulkMaxPayloadSize, server.limits.maxBodyBytes)
+        let service = SCIMService(database: database, settings: settings, logger: logger)
+        let readiness = Readiness()
+        let responder = RegionResponder(service: service, authenticator: Authenticator(verifier: verifier, developmentMode: development),
+                                        readiness: readiness, region: region.id, logger: logger)
+        server.errorResponse = { status, message in
+            RegionResponder.error(SCIMError(status: status.code, detail: message))
+        }
+        let http = HTTPServer(configuration: server, responder: responder, logger: logger)
+        var services: [any Service] = [MigrationService(pool: pool, readiness: readiness, logger: logger), http,
+                                       PortAnnouncer(server: http, path: options.string("port-file"))]
+        if let watcher { services.append(watcher) }
+        return ServiceRunner.run(services, logger: logger)
     }
 }
 
-struct RegionResponder: HTTPResponder {
-    let region: String
-    func respond(to request: HTTPRequest, context: RequestContext) -> HTTPResponse {
-        switch request.path {
-        case "/healthz":
-            return Health.alive(service: "scim-region", extra: [("region", region)])
-        default:
-            return HTTPResponse(status: .notFound, contentType: "application/json", body: "{\"status\":\"404\"}")
-        }
+extension RegionDatabase {
+    /// Per-connection settings: UTC (timestamps round-trip through text in cursors) and a statement timeout.
+    static let sessionSetup: PostgresPool.SessionSetup = { connection in
+        try connection.executeScript("SET TIME ZONE 'UTC'; SET statement_timeout = '30s'")
     }
 }

@@ -1,0 +1,224 @@
+public import JSON
+import Postgres
+import SCIMCore
+
+/// A list request as it arrived: a query string (GET) or a SearchRequest body (POST /.search).
+public enum ListSource: Sendable {
+    case queryString(String)
+    case searchRequest(JSONValue)
+
+    func parse(_ schema: ResourceSchema, _ configuration: ServiceProviderConfiguration) throws(SCIMError) -> ListQuery {
+        switch self {
+        case .queryString(let q): return try ListQuery(queryString: q, schema: schema, configuration: configuration)
+        case .searchRequest(let body): return try ListQuery(searchRequest: body, schema: schema, configuration: configuration)
+        }
+    }
+}
+
+/// The SQL for one page of one resource type, and how to turn its rows into a ListResponse.
+struct ListPlan {
+    let kind: ResourceKind
+    let query: ListQuery
+    var statements: [PostgresStatement] = []
+    /// Whether a count statement comes first.
+    var counts = false
+    /// Whether a page statement follows.
+    var pages = false
+    var withRelated = false
+    /// Cursor paging: fetch one row more than the page to know whether a next page exists.
+    var cursorPageSize: Int? = nil
+    var startIndex: Int? = nil
+    var fingerprint = ""
+    var hasSortKey = false
+
+    /// Builds the statements. `cursorSecret` verifies an incoming cursor.
+    init(kind: ResourceKind, query: ListQuery, scope: RequestScope, cursorSecret: [UInt8], now: Int64,
+         configuration: ServiceProviderConfiguration, offsetOverride: (offset: Int, limit: Int)? = nil) throws(SCIMError) {
+        self.kind = kind
+        self.query = query
+        let a = kind.alias
+        var sql = FilterSQL(kind: kind, tenant: scope.tenant, baseURL: scope.baseURL)
+        var conditions = ["\(a).tenant_id = $1"]
+        if kind == .user { conditions.append("\(a).deleted_at IS NULL") }
+        if let filter = query.filter { conditions.append(sql.condition(filter)) }
+        let filterValues = sql.bindings.values
+        withRelated = query.projection.includes(kind.relatedAttribute)
+        let from = "FROM \(kind.table) \(a) WHERE "
+        let countSQL = "SELECT count(*) " + from + conditions.joined(separator: " AND ")
+
+        let key = query.sortBy.flatMap { sql.sortKey($0) }
+        let descending = key != nil && query.sortOrder == .descending
+        let order = key.map { k in
+            descending ? "\(k.expression) DESC NULLS FIRST, \(a).id DESC" : "\(k.expression) ASC NULLS LAST, \(a).id ASC"
+        } ?? "\(a).id ASC"
+        var columns = ResourceStore.columns(kind, withRelated: withRelated)
+
+        switch query.pagination {
+        case .index(let start, let count):
+            counts = true
+            statements.append(.sql(countSQL, filterValues))
+            startIndex = start
+            let (offset, limit) = offsetOverride ?? (start - 1, count)
+            guard limit > 0 else { return }
+            pages = true
+            let o = sql.bindings.bind(.int(Int64(offset))), l = sql.bindings.bind(.int(Int64(limit)))
+            statements.append(.sql("SELECT \(columns) \(from)\(conditions.joined(separator: " AND ")) ORDER BY \(order) LIMIT \(l) OFFSET \(o)",
+                                   sql.bindings.values))
+        case .cursor(let token, let count):
+            fingerprint = ListCursor.fingerprint(filter: query.filter, sortBy: query.sortBy, sortOrder: query.sortOrder)
+            if count == 0 {
+                // count=0 asks only for totalResults.
+                counts = true
+                statements.append(.sql(countSQL, filterValues))
+                return
+            }
+            if let token {
+                let cursor: ListCursor
+                switch ListCursor.decode(token, secret: cursorSecret, tenant: scope.tenant, nowSeconds: now,
+                                         timeoutSeconds: configuration.cursorTimeout) {
+                case .success(let c): cursor = c
+                case .failure(.expired): throw .expiredCursor
+                case .failure(.invalid): throw .invalidCursor
+                }
+                guard cursor.resourceType == kind.rawValue, cursor.queryFingerprint == fingerprint else { throw .invalidCursor }
+                conditions.append(Self.keyset(&sql, cursor: cursor, key: key, descending: descending, alias: a))
+            }
+            pages = true
+            cursorPageSize = count
+            if let key {
+                hasSortKey = true
+                columns += ", (\(key.expression))::text"
+            }
+            let l = sql.bindings.bind(.int(Int64(count + 1)))
+            statements.append(.sql("SELECT \(columns) \(from)\(conditions.joined(separator: " AND ")) ORDER BY \(order) LIMIT \(l)",
+                                   sql.bindings.values))
+        }
+    }
+
+    /// Rows strictly after the cursor's position in (sort key, id) order, with NULL keys last when ascending and
+    /// first when descending (PostgreSQL's defaults, which the ORDER BY spells out).
+    static func keyset(_ sql: inout FilterSQL, cursor: ListCursor, key: (expression: String, type: FilterSQL.SortKeyType)?,
+                       descending: Bool, alias a: String) -> String {
+        let id = sql.bindings.bind(.uuid(cursor.lastID))
+        guard let key else { return descending ? "\(a).id < \(id)" : "\(a).id > \(id)" }
+        let e = key.expression
+        if let last = cursor.lastKey {
+            let k = sql.bindings.bind(.text(last)) + "::" + key.type.rawValue
+            return descending
+                ? "(\(e) < \(k) OR (\(e) = \(k) AND \(a).id < \(id)))"
+                : "(\(e) > \(k) OR (\(e) = \(k) AND \(a).id > \(id)) OR \(e) IS NULL)"
+        }
+        return descending ? "((\(e) IS NULL AND \(a).id < \(id)) OR \(e) IS NOT NULL)" : "(\(e) IS NULL AND \(a).id > \(id))"
+    }
+
+    /// The total from the count statement.
+    func total(_ results: [PostgresResult]) -> Int? {
+        counts ? results[0].int(row: 0, column: 0).map { Int($0) } : nil
+    }
+
+    /// The page's resources, rendered and projected, plus the next cursor.
+    func resources(_ results: [PostgresResult], context: TenantContext, scope: RequestScope, cursorSecret: [UInt8], now: Int64)
+        throws -> (resources: [JSONValue], nextCursor: String?)
+    {
+        guard pages else { return ([], nil) }
+        let rows = results[counts ? 1 : 0]
+        let schema = SCIMService.schema(kind, context)
+        var count = rows.rowCount
+        var next: String? = nil
+        if let size = cursorPageSize, count > size {
+            count = size
+            let last = size - 1
+            if let id = rows.string(row: last, column: 0) {
+                let key = hasSortKey ? rows.string(row: last, column: 6) : nil
+                next = ListCursor(resourceType: kind.rawValue, queryFingerprint: fingerprint, issuedAt: now, lastID: id,
+                                  lastKey: key).encode(secret: cursorSecret, tenant: scope.tenant)
+            }
+        }
+        var out: [JSONValue] = []
+        out.reserveCapacity(count)
+        for row in 0..<count {
+            let stored = try ResourceStore.decode(kind, rows, row: row, baseURL: scope.baseURL, relatedLoaded: withRelated)
+            out.append(.object(query.projection.apply(to: Representation.render(stored, kind, schema, baseURL: scope.baseURL))))
+        }
+        return (out, next)
+    }
+}
+
+extension SCIMService {
+    /// GET /Users, GET /Groups, POST /Users/.search, POST /Groups/.search.
+    public func list(_ kind: ResourceKind, source: ListSource, scope: RequestScope) throws -> SCIMOutcome {
+        let secret = try database.cursorSecret()
+        let now = clock()
+        var plan: ListPlan? = nil
+        return try database.read(tenant: scope.tenant, { context in
+            let query = try source.parse(Self.schema(kind, context), configuration)
+            let built = try ListPlan(kind: kind, query: query, scope: scope, cursorSecret: secret, now: now,
+                                     configuration: configuration)
+            plan = built
+            return built.statements
+        }, decode: { context, results in
+            guard let plan else { preconditionFailure("statements run before decode") }
+            let (resources, next) = try plan.resources(results, context: context, scope: scope, cursorSecret: secret, now: now)
+            return .list(ListResponse(totalResults: plan.total(results), startIndex: plan.startIndex, resources: resources,
+                                      nextCursor: next))
+        })
+    }
+
+    /// POST /.search across Users then Groups (index paging; a filter applies to the types it can resolve against).
+    public func searchAll(body: JSONValue, scope: RequestScope) throws -> SCIMOutcome {
+        let secret = try database.cursorSecret()
+        let now = clock()
+        // Pass 1: counts per type.
+        var queries: [(ResourceKind, ListQuery)] = []
+        let totals: [Int] = try database.read(tenant: scope.tenant, { context in
+            queries = []
+            var firstError: SCIMError? = nil
+            for kind in ResourceKind.allCases {
+                do throws(SCIMError) {
+                    queries.append((kind, try ListSource.searchRequest(body).parse(Self.schema(kind, context), configuration)))
+                } catch {
+                    firstError = firstError ?? error
+                }
+            }
+            if queries.isEmpty, let firstError { throw firstError }
+            if case .cursor? = queries.first?.1.pagination {
+                throw SCIMError.invalidValue("cursor paging is not supported when searching across resource types")
+            }
+            var statements: [PostgresStatement] = []
+            for (kind, query) in queries {
+                var countOnly = query
+                countOnly.pagination = .index(startIndex: 1, count: 0)
+                statements += try ListPlan(kind: kind, query: countOnly, scope: scope, cursorSecret: secret, now: now,
+                                           configuration: configuration).statements
+            }
+            return statements
+        }, decode: { _, results in results.map { Int($0.int(row: 0, column: 0) ?? 0) } })
+        guard case .index(let start, let count)? = queries.first?.1.pagination else { preconditionFailure("index paging") }
+        // Pass 2: the page, taken from the concatenation Users ++ Groups.
+        var plans: [ListPlan] = []
+        var remainingOffset = start - 1
+        var remaining = count
+        for ((kind, query), total) in zip(queries, totals) {
+            let offset = min(remainingOffset, total)
+            let limit = min(remaining, total - offset)
+            remainingOffset -= offset
+            if limit > 0 {
+                plans.append(try ListPlan(kind: kind, query: query, scope: scope, cursorSecret: secret, now: now,
+                                          configuration: configuration, offsetOverride: (offset, limit)))
+                remaining -= limit
+            }
+        }
+        let resources: [JSONValue] = try database.read(tenant: scope.tenant, { _ in plans.flatMap(\.statements) }, decode: {
+            context, results in
+            var out: [JSONValue] = []
+            var index = 0
+            for plan in plans {
+                let slice = Array(results[index..<(index + plan.statements.count)])
+                index += plan.statements.count
+                out += try plan.resources(slice, context: context, scope: scope, cursorSecret: secret, now: now).resources
+            }
+            return out
+        })
+        return .list(ListResponse(totalResults: totals.reduce(0, +), startIndex: start, resources: resources))
+    }
+}

@@ -1,0 +1,197 @@
+import JSON
+public import Postgres
+import SCIMCore
+import Synchronization
+public import Telemetry
+
+/// The region's PostgreSQL access: tenant-scoped reads and writes, the tenant directory and the tenant API's SQL.
+///
+/// Every statement runs inside a transaction whose first statement sets `app.tenant_id` (row-level security) and
+/// whose second reads the tenant row, sent together with BEGIN in one round trip. A read sends its queries in the
+/// same pipeline too (BEGIN … COMMIT in one round trip) using the cached tenant context; if the tenant's settings
+/// version changed meanwhile, the read is redone with fresh settings, so a cache never serves stale schemas.
+public final class RegionDatabase: Sendable {
+    public let pool: PostgresPool
+    /// The region id (for error details).
+    public let region: String
+    /// Auto-provision unknown tenants (development mode only).
+    let autoProvision: Bool
+    let logger: Logger
+    private let contexts = Mutex<[String: TenantContext]>([:])
+    private let cursorSecretStore = Mutex<[UInt8]?>(nil)
+
+    public init(pool: PostgresPool, region: String, autoProvision: Bool, logger: Logger) {
+        self.pool = pool
+        self.region = region
+        self.autoProvision = autoProvision
+        self.logger = logger
+    }
+
+    static let setTenant = PreparedStatement("SELECT set_config('app.tenant_id', $1, true)")
+    static let tenantRow = PreparedStatement(
+        "SELECT settings_version, name, deprovision_policy, schema_extensions::text, validators::text FROM tenants WHERE id = $1::uuid")
+
+    // MARK: Tenant-scoped transactions
+
+    /// Runs `statements` (built against the tenant's context) in one read-only snapshot and one round trip, and
+    /// decodes their results.
+    func read<R>(tenant: String, _ statements: (TenantContext) throws -> [PostgresStatement],
+                 decode: (TenantContext, [PostgresResult]) throws -> R) throws -> R {
+        var context = try cachedContext(tenant) ?? loadContext(tenant)
+        for _ in 0..<3 {
+            let built = try statements(context)
+            let results = try pool.withConnection { connection in
+                try connection.pipeline(
+                    [.sql("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"), .prepared(Self.setTenant, [.text(tenant)]),
+                     .prepared(Self.tenantRow, [.text(tenant)])] + built + [.sql("COMMIT")])
+            }
+            let row = results[2]
+            if row.rowCount == 1, row.int(row: 0, column: 0) == context.version {
+                return try decode(context, Array(results[3..<(3 + built.count)]))
+            }
+            context = row.rowCount == 1 ? try makeContext(tenant, row: row) : try reload(tenant)
+        }
+        throw SCIMError(status: 503, detail: "the tenant's settings keep changing; retry")
+    }
+
+    /// Runs `body` in a read-write transaction scoped to the tenant (READ COMMITTED: uniqueness and row locks do the
+    /// concurrency work). Deadlocks and serialization failures are retried a few times before giving up with 503.
+    func write<R>(tenant: String, _ body: (PostgresConnection, TenantContext) throws -> R) throws -> R {
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                return try pool.withConnection { connection in
+                    let row = try connection.pipeline(
+                        [.sql("BEGIN"), .prepared(Self.setTenant, [.text(tenant)]), .prepared(Self.tenantRow, [.text(tenant)])])[2]
+                    // The open transaction is rolled back when the connection goes back to the pool.
+                    guard row.rowCount == 1 else { throw TenantMissing() }
+                    let context: TenantContext
+                    if let cached = cachedContext(tenant), row.int(row: 0, column: 0) == cached.version {
+                        context = cached
+                    } else {
+                        context = try makeContext(tenant, row: row)
+                    }
+                    let value = try body(connection, context)
+                    let commit = try connection.query("COMMIT")
+                    // A failed statement whose error was swallowed turns COMMIT into ROLLBACK: say so.
+                    guard commit.commandTag == "COMMIT" else { throw SCIMError(status: 500, detail: "the transaction was rolled back") }
+                    return value
+                }
+            } catch is TenantMissing {
+                // Outside the connection: provisioning (development mode) needs a connection of its own.
+                _ = try reload(tenant)
+                if attempt >= 3 { throw SCIMError.tenantNotProvisioned(region: region) }
+            } catch let error as PostgresError where (error.kind == .deadlock || error.kind == .serializationFailure) && attempt < 4 {
+                logger.debug("retrying transaction", [("sqlstate", .string(error.sqlState ?? ""))])
+            }
+        }
+    }
+
+    private struct TenantMissing: Error {}
+
+    // MARK: Tenant contexts
+
+    private func cachedContext(_ tenant: String) -> TenantContext? {
+        contexts.withLock { $0[tenant] }
+    }
+
+    /// Forgets the cached context and reads the tenant again (a 404 when it is gone, unless auto-provisioning).
+    private func reload(_ tenant: String) throws -> TenantContext {
+        contexts.withLock { _ = $0.removeValue(forKey: tenant) }
+        return try loadContext(tenant)
+    }
+
+    private func makeContext(_ tenant: String, row: PostgresResult) throws -> TenantContext {
+        guard let version = row.int(row: 0, column: 0), let name = row.string(row: 0, column: 1),
+              let policy = row.string(row: 0, column: 2).flatMap(DeprovisionPolicy.init(rawValue:)),
+              let extensions = row.string(row: 0, column: 3), let validators = row.string(row: 0, column: 4),
+              case .array(let ext)? = try? JSONDecoder.decode(extensions),
+              case .array(let val)? = try? JSONDecoder.decode(validators) else {
+            throw SCIMError(status: 500, detail: "the tenant's stored settings are unreadable")
+        }
+        let settings = TenantSettings(name: name, deprovisionPolicy: policy, schemaExtensions: ext, validators: val)
+        let context = try TenantContext(id: tenant, version: version, settings: settings)
+        contexts.withLock { $0[tenant] = context }
+        return context
+    }
+
+    /// Reads the tenant row (provisioning it first in development mode).
+    private func loadContext(_ tenant: String) throws -> TenantContext {
+        let row = try pool.withConnection { connection in
+            try connection.pipeline([.prepared(Self.setTenant, [.text(tenant)]), .prepared(Self.tenantRow, [.text(tenant)])])[1]
+        }
+        if row.rowCount == 1 { return try makeContext(tenant, row: row) }
+        guard autoProvision else { throw SCIMError.tenantNotProvisioned(region: region) }
+        logger.warning("auto-provisioning tenant (development mode)", [("tenant.id", .string(tenant))])
+        _ = try putTenant(id: tenant, settings: .development(id: tenant), replace: false)
+        return try loadContext(tenant)
+    }
+
+    // MARK: Tenant API
+
+    /// Creates or updates a tenant; true when it was created. With `replace: false` an existing tenant is kept as is.
+    @discardableResult
+    public func putTenant(id: String, settings: TenantSettings, replace: Bool = true) throws -> Bool {
+        let extensions = String(decoding: JSONEncoder.encode(.array(settings.schemaExtensions)), as: UTF8.self)
+        let validators = String(decoding: JSONEncoder.encode(.array(settings.validators)), as: UTF8.self)
+        let conflict = replace
+            ? """
+              DO UPDATE SET name = EXCLUDED.name, deprovision_policy = EXCLUDED.deprovision_policy,
+                  schema_extensions = EXCLUDED.schema_extensions, validators = EXCLUDED.validators,
+                  settings_version = tenants.settings_version + 1, updated_at = now()
+              """
+            : "DO NOTHING"
+        return try pool.withTransaction(setup: [.prepared(Self.setTenant, [.text(id)])]) { connection in
+            let result = try connection.query(
+                """
+                INSERT INTO tenants (id, name, deprovision_policy, schema_extensions, validators)
+                VALUES ($1::uuid, $2, $3, $4::jsonb, $5::jsonb)
+                ON CONFLICT (id) \(conflict)
+                RETURNING (xmax = 0)
+                """,
+                [.text(id), .text(settings.name), .text(settings.deprovisionPolicy.rawValue), .jsonb(extensions), .jsonb(validators)])
+            return result.rowCount == 1 && result.bool(row: 0, column: 0) == true
+        }
+    }
+
+    /// The tenant's settings, or nil when it is not provisioned here.
+    public func tenantSettings(id: String) throws -> TenantSettings? {
+        do {
+            return try read(tenant: id, { _ in [] }, decode: { context, _ in context.settings })
+        } catch let error as SCIMError where error.status == 404 {
+            return nil
+        }
+    }
+
+    /// Deletes the tenant and (by cascade) every user, group and membership it has here; false when unknown.
+    public func deleteTenant(id: String) throws -> Bool {
+        let deleted = try pool.withTransaction(setup: [.prepared(Self.setTenant, [.text(id)])]) { connection in
+            // A large tenant takes longer than the default statement timeout to cascade.
+            try connection.execute("SET LOCAL statement_timeout = 0")
+            return try connection.execute("DELETE FROM tenants WHERE id = $1::uuid", [.text(id)])
+        }
+        contexts.withLock { _ = $0.removeValue(forKey: id) }
+        return deleted == 1
+    }
+
+    // MARK: Region secrets
+
+    /// The key that signs list cursors (read once from `region_secrets`).
+    func cursorSecret() throws -> [UInt8] {
+        if let secret = cursorSecretStore.withLock({ $0 }) { return secret }
+        let secret = try pool.withConnection { connection in
+            try connection.query("SELECT secret FROM region_secrets WHERE name = 'cursor'").bytes(row: 0, column: 0)
+        }
+        guard let secret, secret.count >= 16 else { throw SCIMError(status: 500, detail: "the region has no cursor key") }
+        cursorSecretStore.withLock { $0 = secret }
+        return secret
+    }
+}
+
+extension SCIMError {
+    /// A SCIM request for a tenant the gateway never provisioned in this region.
+    static func tenantNotProvisioned(region: String) -> SCIMError {
+        SCIMError(status: 404, detail: "tenant not provisioned in region \(region)")
+    }
+}

@@ -1,0 +1,306 @@
+public import HTTPCore
+import JSON
+public import NetIO
+import Postgres
+import RegionLink
+public import SCIMCore
+import ServerRuntime
+import Synchronization
+public import Telemetry
+
+/// Whether the database schema is in place (`/readyz`).
+public final class Readiness: Sendable {
+    private let migrated = Atomic<Bool>(false)
+    public init() {}
+    public var isMigrated: Bool { migrated.load(ordering: .acquiring) }
+    public func markMigrated() { migrated.store(true, ordering: .releasing) }
+}
+
+/// The region's HTTP surface: routing, authentication, content negotiation, SCIM error rendering and one log line
+/// per request. All behaviour lives in `SCIMService`.
+public final class RegionResponder: HTTPResponder {
+    enum Endpoint: Sendable {
+        case healthz, readyz
+        case serviceProviderConfig, resourceTypes, resourceType, schemas, schema
+        case list(ResourceKind), create(ResourceKind), search(ResourceKind)
+        case get(ResourceKind), replace(ResourceKind), patch(ResourceKind), delete(ResourceKind)
+        case bulk, searchAll, me
+        case putTenant, getTenant, deleteTenant
+    }
+
+    struct Route: Sendable {
+        var endpoint: Endpoint
+        /// The pattern, for logs (never the raw path: ids and names stay out of logs).
+        var template: String
+    }
+
+    public let service: SCIMService
+    public let authenticator: Authenticator
+    public let readiness: Readiness
+    let logger: Logger
+    let region: String
+    let router: Router<Route>
+
+    public init(service: SCIMService, authenticator: Authenticator, readiness: Readiness, region: String, logger: Logger) {
+        self.service = service
+        self.authenticator = authenticator
+        self.readiness = readiness
+        self.region = region
+        self.logger = logger
+        var router = Router<Route>()
+        func add(_ method: HTTPMethod, _ pattern: String, _ endpoint: Endpoint) {
+            router.add(method, pattern, Route(endpoint: endpoint, template: pattern))
+        }
+        add(.get, "/healthz", .healthz)
+        add(.get, "/readyz", .readyz)
+        let v2 = "/scim/v2"
+        add(.get, v2 + "/ServiceProviderConfig", .serviceProviderConfig)
+        add(.get, v2 + "/ResourceTypes", .resourceTypes)
+        add(.get, v2 + "/ResourceTypes/:id", .resourceType)
+        add(.get, v2 + "/Schemas", .schemas)
+        add(.get, v2 + "/Schemas/:id", .schema)
+        for kind in ResourceKind.allCases {
+            let base = v2 + kind.endpoint
+            add(.get, base, .list(kind))
+            add(.post, base, .create(kind))
+            add(.post, base + "/.search", .search(kind))
+            add(.get, base + "/:id", .get(kind))
+            add(.put, base + "/:id", .replace(kind))
+            add(.patch, base + "/:id", .patch(kind))
+            add(.delete, base + "/:id", .delete(kind))
+        }
+        add(.post, v2 + "/Bulk", .bulk)
+        add(.post, v2 + "/.search", .searchAll)
+        for method in [HTTPMethod.get, .post, .put, .patch, .delete] { add(method, v2 + "/Me", .me) }
+        add(.put, "/internal/v1/tenants/:id", .putTenant)
+        add(.get, "/internal/v1/tenants/:id", .getTenant)
+        add(.delete, "/internal/v1/tenants/:id", .deleteTenant)
+        self.router = router
+    }
+
+    /// What the per-request log line says.
+    struct Exchange {
+        var template = "unmatched"
+        var tenant = ""
+        var requestID = ""
+    }
+
+    public func respond(to request: HTTPRequest, context: RequestContext) -> HTTPResponse {
+        let start = Timestamp.monotonicNanos()
+        var exchange = Exchange()
+        var response = handle(request, &exchange)
+        if !exchange.requestID.isEmpty { response.headers.set("X-Request-Id", exchange.requestID) }
+        if exchange.template != "/healthz" && exchange.template != "/readyz" {
+            let millis = Double(Timestamp.monotonicNanos() - start) / 1_000_000
+            logger.info("request", [
+                ("request.id", .string(exchange.requestID)), ("tenant.id", .string(exchange.tenant)),
+                ("method", .string(request.method.description)), ("route", .string(exchange.template)),
+                ("status", .int(Int64(response.status.code))), ("duration_ms", .double((millis * 1000).rounded() / 1000)),
+            ])
+        }
+        return response
+    }
+
+    func handle(_ request: HTTPRequest, _ exchange: inout Exchange) -> HTTPResponse {
+        let contentType = Self.responseContentType(request)
+        switch router.match(request.method, path: request.path) {
+        case .notFound:
+            return Self.error(.notFound("no such endpoint"), contentType)
+        case .methodNotAllowed(let allowed):
+            var response = Self.error(SCIMError(status: 405, detail: "\(request.method) is not allowed here"), contentType)
+            response.headers.set("Allow", allowed.map(\.description).joined(separator: ", "))
+            return response
+        case .found(let found, let parameters):
+            exchange.template = found.template
+            return dispatch(found.endpoint, request, parameters, contentType, &exchange)
+        }
+    }
+
+    func dispatch(_ endpoint: Endpoint, _ request: HTTPRequest, _ parameters: RouteParameters, _ contentType: String,
+                  _ exchange: inout Exchange) -> HTTPResponse {
+        switch endpoint {
+        case .healthz: return Health.alive(service: "scim-region", extra: [("region", region)])
+        case .readyz: return readyz()
+        default: break
+        }
+        let scope: RequestScope
+        switch authenticator.authenticate(request) {
+        case .failure(let error):
+            exchange.requestID = request.headers[LinkHeader.requestID].flatMap { Authenticator.isPrintableToken($0) ? $0 : nil } ?? ""
+            return Self.error(error, contentType)
+        case .success(let s):
+            scope = s
+        }
+        exchange.tenant = scope.tenant
+        exchange.requestID = scope.requestID
+        do {
+            let outcome = try perform(endpoint, request, parameters, scope)
+            return Self.render(outcome, contentType)
+        } catch let error as SCIMError {
+            return Self.error(error, contentType)
+        } catch let error as PostgresError {
+            logger.error("database error", [("request.id", .string(scope.requestID)), ("error", .string(error.description))])
+            return Self.error(.from(error, region: region), contentType)
+        } catch {
+            logger.error("unexpected error", [("request.id", .string(scope.requestID)), ("error", .string(String(describing: type(of: error))))])
+            return Self.error(SCIMError(status: 500, detail: "internal error"), contentType)
+        }
+    }
+
+    func perform(_ endpoint: Endpoint, _ request: HTTPRequest, _ parameters: RouteParameters, _ scope: RequestScope) throws
+        -> SCIMOutcome
+    {
+        let query = request.query.map(String.init)
+        let id = parameters["id"] ?? ""
+        switch endpoint {
+        case .healthz, .readyz:
+            preconditionFailure("answered before authentication")
+        case .serviceProviderConfig:
+            return try service.serviceProviderConfig(scope: scope)
+        case .resourceTypes:
+            return try service.resourceTypes(id: nil, scope: scope)
+        case .resourceType:
+            return try service.resourceTypes(id: id, scope: scope)
+        case .schemas:
+            return try service.schemas(id: nil, scope: scope)
+        case .schema:
+            return try service.schemas(id: id, scope: scope)
+        case .list(let kind):
+            return try service.list(kind, source: .queryString(query ?? ""), scope: scope)
+        case .search(let kind):
+            return try service.list(kind, source: .searchRequest(try Self.body(request)), scope: scope)
+        case .create(let kind):
+            return try service.create(kind, body: try Self.body(request), scope: scope, query: query)
+        case .get(let kind):
+            return try service.get(kind, id: id, scope: scope, query: query, ifNoneMatch: request.headers["If-None-Match"])
+        case .replace(let kind):
+            return try service.replace(kind, id: id, body: try Self.body(request), scope: scope, query: query,
+                                       ifMatch: request.headers["If-Match"])
+        case .patch(let kind):
+            return try service.patch(kind, id: id, body: try Self.body(request), scope: scope, query: query,
+                                     ifMatch: request.headers["If-Match"])
+        case .delete(let kind):
+            return try service.delete(kind, id: id, scope: scope, ifMatch: request.headers["If-Match"])
+        case .bulk:
+            return try service.bulk(body: try Self.body(request), byteCount: request.body.count, scope: scope)
+        case .searchAll:
+            return try service.searchAll(body: try Self.body(request), scope: scope)
+        case .me:
+            throw SCIMError(status: 501, detail: "/Me is not supported: this service provider has no authenticated subject")
+        case .putTenant, .getTenant, .deleteTenant:
+            return try tenantAPI(endpoint, request, id: id, scope: scope)
+        }
+    }
+
+    /// The internal tenant API: the signed tenant must be the tenant in the path.
+    func tenantAPI(_ endpoint: Endpoint, _ request: HTTPRequest, id: String, scope: RequestScope) throws -> SCIMOutcome {
+        guard let pathTenant = UUIDText.canonical(id) else { throw SCIMError.notFound("tenant id must be a UUID") }
+        guard pathTenant == scope.tenant else {
+            throw SCIMError(status: 403, detail: "the signed tenant does not match the tenant in the path")
+        }
+        switch endpoint {
+        case .putTenant:
+            let settings = try TenantSettings.parse(try Self.body(request))
+            let created = try service.database.putTenant(id: pathTenant, settings: settings)
+            logger.notice(created ? "tenant created" : "tenant updated", [("tenant.id", .string(pathTenant))])
+            return .document(status: created ? 201 : 200, Self.tenantJSON(pathTenant, settings))
+        case .getTenant:
+            guard let settings = try service.database.tenantSettings(id: pathTenant) else {
+                throw SCIMError.tenantNotProvisioned(region: region)
+            }
+            return .document(status: 200, Self.tenantJSON(pathTenant, settings))
+        case .deleteTenant:
+            guard try service.database.deleteTenant(id: pathTenant) else { throw SCIMError.tenantNotProvisioned(region: region) }
+            logger.notice("tenant deleted with all its data", [("tenant.id", .string(pathTenant))])
+            return .noContent(version: nil)
+        default:
+            preconditionFailure("not a tenant endpoint")
+        }
+    }
+
+    static func tenantJSON(_ id: String, _ settings: TenantSettings) -> JSONValue {
+        var o = JSONObject()
+        o.appendUnchecked(key: "id", value: .string(id))
+        if case .object(let s) = settings.json { for (k, v) in s { o.appendUnchecked(key: k, value: v) } }
+        return .object(o)
+    }
+
+    func readyz() -> HTTPResponse {
+        guard readiness.isMigrated else {
+            return HTTPResponse(status: .serviceUnavailable, contentType: "application/json",
+                                body: "{\"status\":\"unavailable\",\"reason\":\"migrations not applied\"}")
+        }
+        do {
+            try service.database.pool.withConnection(timeout: .seconds(1)) { connection in
+                _ = try connection.query("SELECT 1")
+            }
+        } catch {
+            return HTTPResponse(status: .serviceUnavailable, contentType: "application/json",
+                                body: "{\"status\":\"unavailable\",\"reason\":\"database unreachable\"}")
+        }
+        return HTTPResponse(status: .ok, contentType: "application/json", body: "{\"status\":\"ready\"}")
+    }
+
+    // MARK: Content negotiation and rendering
+
+    /// The default response media type.
+    public static let scimJSON = "application/scim+json; charset=utf-8"
+    static let plainJSON = "application/json; charset=utf-8"
+
+    /// `application/scim+json` unless the client's Accept lists `application/json` and not `application/scim+json`
+    /// (OneLogin asks for plain JSON [O1]; Entra needs scim+json [E11]).
+    static func responseContentType(_ request: HTTPRequest) -> String {
+        guard let accept = request.headers["Accept"] else { return scimJSON }
+        var json = false, scim = false
+        for part in accept.split(separator: ",") {
+            let media = trimOWS(part.split(separator: ";", maxSplits: 1).first ?? "").lowercased()
+            if media == "application/scim+json" { scim = true }
+            if media == "application/json" { json = true }
+        }
+        return json && !scim ? plainJSON : scimJSON
+    }
+
+    /// The request body as JSON: `application/scim+json` or `application/json` (or no Content-Type at all), else 415.
+    static func body(_ request: HTTPRequest) throws(SCIMError) -> JSONValue {
+        if let type = request.headers["Content-Type"] {
+            let media = trimOWS(type.split(separator: ";", maxSplits: 1).first ?? "").lowercased()
+            guard media == "application/scim+json" || media == "application/json" else {
+                throw SCIMError(status: 415, detail: "Content-Type must be application/scim+json or application/json")
+            }
+        }
+        guard !request.body.isEmpty else { throw .invalidSyntax("the request needs a JSON body") }
+        do {
+            return try JSONDecoder.decode(request.body)
+        } catch {
+            throw .malformedJSON(error)
+        }
+    }
+
+    static func render(_ outcome: SCIMOutcome, _ contentType: String) -> HTTPResponse {
+        switch outcome {
+        case .resource(let status, let body, let version, let location):
+            var response = HTTPResponse(status: HTTPStatus(code: status), headers: ["Content-Type": contentType],
+                                        body: JSONEncoder.encode(.object(body)))
+            response.headers.add("ETag", ETag.weak(version: String(version)))
+            if let location { response.headers.add("Location", location) }
+            return response
+        case .list(let list):
+            return HTTPResponse(status: .ok, headers: ["Content-Type": contentType], body: JSONEncoder.encode(list.json))
+        case .document(let status, let json):
+            return HTTPResponse(status: HTTPStatus(code: status), headers: ["Content-Type": contentType], body: JSONEncoder.encode(json))
+        case .noContent(let version):
+            var response = HTTPResponse(status: .noContent)
+            if let version { response.headers.add("ETag", ETag.weak(version: String(version))) }
+            return response
+        case .notModified(let version):
+            return HTTPResponse(status: .notModified, headers: ["ETag": ETag.weak(version: String(version))])
+        }
+    }
+
+    /// A SCIM Error response (RFC 7644 §3.12); 503 carries Retry-After.
+    public static func error(_ error: SCIMError, _ contentType: String = scimJSON) -> HTTPResponse {
+        var response = HTTPResponse(status: HTTPStatus(code: error.status), headers: ["Content-Type": contentType], body: error.body)
+        if error.status == 503 { response.headers.add("Retry-After", "1") }
+        return response
+    }
+}

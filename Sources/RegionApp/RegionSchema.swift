@@ -1,0 +1,176 @@
+public import Postgres
+
+/// The region database schema, as migrations applied at start by `Migrator`.
+///
+/// Design notes (why it looks like this):
+/// - Every tenant table carries `tenant_id` first in every key and index, and `FORCE ROW LEVEL SECURITY` with a
+///   policy on `app.tenant_id` (set per transaction): a statement that forgets its explicit `tenant_id = $1` still
+///   sees only one tenant, and an unscoped connection sees nothing. The policy compares against a scalar subquery so
+///   the setting is read once per statement (an InitPlan), not once per row.
+/// - Under RLS, PostgreSQL only uses *leakproof* operators as index conditions (texteq, text_lt, starts_with, uuid_eq
+///   are; LIKE, lower() and array containment are not). So case-insensitive attributes are stored as Swift-folded
+///   `*_key` columns in the "C" collation and compared with plain `=`, `<`, `^@`: index-backed under RLS, byte order
+///   equal to the in-memory evaluator's, and independent of the database locale.
+/// - Emails live in `user_emails` rows (btree on the folded value) rather than an array column with GIN: `@>` is not
+///   leakproof, so a GIN index would never be used by the RLS-bound app role.
+/// - The resource document (without `id`, `meta` and the row-backed `members`/`groups`) is `jsonb`; scalar columns
+///   are derived from it by the one code path that writes rows (`ResourceRow`).
+/// - Uniqueness is enforced by partial unique indexes (never check-then-insert): userName among live (not
+///   soft-deleted) users, externalId likewise, group displayName per tenant.
+/// - Group membership is one row per member, changed by single INSERT … ON CONFLICT DO NOTHING / DELETE statements,
+///   so concurrent PATCHes never lose a member and a 100k-member group is never rewritten.
+public enum RegionSchema {
+    /// All migrations, in order.
+    public static let migrations: [Migration] = [v1]
+
+    static let v1 = Migration(
+        version: 1, name: "region_core",
+        sql: """
+            CREATE FUNCTION scim_current_tenant() RETURNS uuid
+                LANGUAGE sql STABLE PARALLEL SAFE
+                AS $$ SELECT nullif(current_setting('app.tenant_id', true), '')::uuid $$;
+
+            -- RFC 7644 "pr": a value that is not null, not "", and (for arrays/objects) has a present member.
+            CREATE FUNCTION scim_present(v jsonb) RETURNS boolean
+                LANGUAGE sql IMMUTABLE PARALLEL SAFE
+                AS $$ SELECT CASE jsonb_typeof(v)
+                    WHEN 'string' THEN (v #>> '{}') <> ''
+                    WHEN 'number' THEN true
+                    WHEN 'boolean' THEN true
+                    WHEN 'array' THEN EXISTS (SELECT 1 FROM jsonb_array_elements(v) AS e WHERE scim_present(e))
+                    WHEN 'object' THEN EXISTS (SELECT 1 FROM jsonb_each(v) AS e WHERE scim_present(e.value))
+                    ELSE false END $$;
+
+            -- The elements of a multi-valued attribute; a lone object counts as one element.
+            CREATE FUNCTION scim_elements(v jsonb) RETURNS SETOF jsonb
+                LANGUAGE sql IMMUTABLE PARALLEL SAFE
+                AS $$ SELECT jsonb_array_elements(CASE jsonb_typeof(v)
+                    WHEN 'array' THEN v WHEN 'object' THEN jsonb_build_array(v) ELSE '[]'::jsonb END) $$;
+
+            CREATE FUNCTION scim_numeric(v jsonb) RETURNS numeric
+                LANGUAGE sql IMMUTABLE PARALLEL SAFE
+                AS $$ SELECT CASE WHEN jsonb_typeof(v) = 'number' THEN v::numeric END $$;
+
+            CREATE FUNCTION scim_boolean(v jsonb) RETURNS boolean
+                LANGUAGE sql IMMUTABLE PARALLEL SAFE
+                AS $$ SELECT CASE WHEN jsonb_typeof(v) = 'boolean' THEN v::boolean END $$;
+
+            -- xsd:dateTime text to an instant; NULL (not an error) for text PostgreSQL cannot read.
+            CREATE FUNCTION scim_timestamptz(v text) RETURNS timestamptz
+                LANGUAGE plpgsql STABLE PARALLEL SAFE
+                AS $$ BEGIN RETURN v::timestamptz; EXCEPTION WHEN others THEN RETURN NULL; END $$;
+
+            -- RFC 7644 §3.4.2.3: a multi-valued attribute sorts by its primary value, else its first value.
+            CREATE FUNCTION scim_sort_value(v jsonb, sub text) RETURNS jsonb
+                LANGUAGE sql IMMUTABLE PARALLEL SAFE
+                AS $$ SELECT coalesce(
+                    (SELECT e -> sub FROM scim_elements(v) AS e WHERE e -> 'primary' = 'true'::jsonb LIMIT 1),
+                    (SELECT e -> sub FROM scim_elements(v) AS e LIMIT 1)) $$;
+
+            CREATE TABLE tenants (
+                id uuid PRIMARY KEY,
+                name text NOT NULL,
+                deprovision_policy text NOT NULL CHECK (deprovision_policy IN ('hard', 'soft', 'refuse')),
+                schema_extensions jsonb NOT NULL DEFAULT '[]',
+                validators jsonb NOT NULL DEFAULT '[]',
+                settings_version bigint NOT NULL DEFAULT 1,
+                created_at timestamptz NOT NULL DEFAULT now(),
+                updated_at timestamptz NOT NULL DEFAULT now()
+            );
+
+            CREATE TABLE users (
+                tenant_id uuid NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+                id uuid NOT NULL,
+                user_name text NOT NULL,
+                user_name_key text COLLATE "C" NOT NULL,
+                external_id text COLLATE "C",
+                display_name text,
+                display_name_key text COLLATE "C",
+                active boolean,
+                resource jsonb NOT NULL,
+                version bigint NOT NULL DEFAULT 1,
+                created_at timestamptz NOT NULL,
+                last_modified timestamptz NOT NULL,
+                deleted_at timestamptz,
+                PRIMARY KEY (tenant_id, id)
+            );
+            CREATE UNIQUE INDEX users_user_name_key ON users (tenant_id, user_name_key) WHERE deleted_at IS NULL;
+            CREATE UNIQUE INDEX users_external_id_key ON users (tenant_id, external_id)
+                WHERE deleted_at IS NULL AND external_id IS NOT NULL;
+            CREATE INDEX users_display_name ON users (tenant_id, display_name_key) WHERE deleted_at IS NULL;
+            CREATE INDEX users_last_modified ON users (tenant_id, last_modified) WHERE deleted_at IS NULL;
+            CREATE INDEX users_created ON users (tenant_id, created_at) WHERE deleted_at IS NULL;
+            -- Reactivating create looks soft-deleted users up by userName or externalId.
+            CREATE INDEX users_deleted_user_name ON users (tenant_id, user_name_key) WHERE deleted_at IS NOT NULL;
+            CREATE INDEX users_deleted_external_id ON users (tenant_id, external_id) WHERE deleted_at IS NOT NULL;
+
+            CREATE TABLE user_emails (
+                tenant_id uuid NOT NULL,
+                user_id uuid NOT NULL,
+                email_key text COLLATE "C" NOT NULL,
+                PRIMARY KEY (tenant_id, user_id, email_key),
+                FOREIGN KEY (tenant_id, user_id) REFERENCES users (tenant_id, id) ON DELETE CASCADE
+            );
+            CREATE INDEX user_emails_key ON user_emails (tenant_id, email_key);
+
+            CREATE TABLE groups (
+                tenant_id uuid NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+                id uuid NOT NULL,
+                display_name text NOT NULL,
+                display_name_key text COLLATE "C" NOT NULL,
+                external_id text COLLATE "C",
+                resource jsonb NOT NULL,
+                version bigint NOT NULL DEFAULT 1,
+                created_at timestamptz NOT NULL,
+                last_modified timestamptz NOT NULL,
+                PRIMARY KEY (tenant_id, id)
+            );
+            -- Entra expects 409 on a duplicate group displayName (case-insensitive).
+            CREATE UNIQUE INDEX groups_display_name_key ON groups (tenant_id, display_name_key);
+            CREATE INDEX groups_external_id ON groups (tenant_id, external_id);
+            CREATE INDEX groups_last_modified ON groups (tenant_id, last_modified);
+
+            -- Members reference users or groups of the same tenant; `display` is what the client sent (echoed back),
+            -- otherwise the member's current name is shown. `seq` keeps members in the order they were added.
+            CREATE TABLE group_members (
+                tenant_id uuid NOT NULL,
+                group_id uuid NOT NULL,
+                member_id uuid NOT NULL,
+                member_type text NOT NULL CHECK (member_type IN ('User', 'Group')),
+                display text,
+                seq bigint GENERATED ALWAYS AS IDENTITY,
+                PRIMARY KEY (tenant_id, group_id, member_id),
+                FOREIGN KEY (tenant_id, group_id) REFERENCES groups (tenant_id, id) ON DELETE CASCADE
+            );
+            CREATE INDEX group_members_member ON group_members (tenant_id, member_id);
+
+            -- Region-wide secrets (not tenant data): the key that signs list cursors, shared by every replica.
+            CREATE TABLE region_secrets (
+                name text PRIMARY KEY,
+                secret bytea NOT NULL
+            );
+            INSERT INTO region_secrets (name, secret)
+                VALUES ('cursor', uuid_send(gen_random_uuid()) || uuid_send(gen_random_uuid()));
+
+            ALTER TABLE tenants ENABLE ROW LEVEL SECURITY;
+            ALTER TABLE tenants FORCE ROW LEVEL SECURITY;
+            CREATE POLICY tenant_isolation ON tenants
+                USING (id = (SELECT scim_current_tenant())) WITH CHECK (id = (SELECT scim_current_tenant()));
+            ALTER TABLE users ENABLE ROW LEVEL SECURITY;
+            ALTER TABLE users FORCE ROW LEVEL SECURITY;
+            CREATE POLICY tenant_isolation ON users
+                USING (tenant_id = (SELECT scim_current_tenant())) WITH CHECK (tenant_id = (SELECT scim_current_tenant()));
+            ALTER TABLE user_emails ENABLE ROW LEVEL SECURITY;
+            ALTER TABLE user_emails FORCE ROW LEVEL SECURITY;
+            CREATE POLICY tenant_isolation ON user_emails
+                USING (tenant_id = (SELECT scim_current_tenant())) WITH CHECK (tenant_id = (SELECT scim_current_tenant()));
+            ALTER TABLE groups ENABLE ROW LEVEL SECURITY;
+            ALTER TABLE groups FORCE ROW LEVEL SECURITY;
+            CREATE POLICY tenant_isolation ON groups
+                USING (tenant_id = (SELECT scim_current_tenant())) WITH CHECK (tenant_id = (SELECT scim_current_tenant()));
+            ALTER TABLE group_members ENABLE ROW LEVEL SECURITY;
+            ALTER TABLE group_members FORCE ROW LEVEL SECURITY;
+            CREATE POLICY tenant_isolation ON group_members
+                USING (tenant_id = (SELECT scim_current_tenant())) WITH CHECK (tenant_id = (SELECT scim_current_tenant()));
+            """)
+}

@@ -1,0 +1,344 @@
+import JSON
+import Postgres
+import SCIMCore
+
+/// A resource as stored: the document (no `id`/`meta`, no row-backed attribute) and its row metadata.
+struct StoredResource: Sendable {
+    var id: String
+    var document: JSONObject
+    var version: Int64
+    var created: PostgresTimestamp
+    var lastModified: PostgresTimestamp
+    /// A user's `groups` or a group's `members`, when loaded.
+    var related: [MemberRef]? = nil
+}
+
+/// The indexed columns derived from a document: the one place that decides what goes into them.
+struct ResourceRow {
+    var name: String
+    var nameKey: String
+    var externalID: String?
+    var displayName: String?
+    var displayNameKey: String?
+    var active: Bool?
+    var emailKeys: [String]
+
+    init(kind: ResourceKind, document: JSONObject) throws(SCIMError) {
+        let externalID = document["externalId"]?.string
+        switch kind {
+        case .user:
+            guard let userName = document["userName"]?.string, !userName.isEmpty else {
+                throw .invalidValue("'userName' must be a non-empty string")
+            }
+            name = userName
+            nameKey = CaseFold.fold(userName)
+            displayName = document["displayName"]?.string
+            displayNameKey = displayName.map(CaseFold.fold)
+            active = document["active"]?.bool
+            var keys: [String] = []
+            for email in document["emails"]?.array ?? [] {
+                if let value = email["value"]?.string, !value.isEmpty {
+                    let key = CaseFold.fold(value)
+                    if !keys.contains(key) { keys.append(key) }
+                }
+            }
+            emailKeys = keys
+        case .group:
+            guard let displayName = document["displayName"]?.string, !displayName.isEmpty else {
+                throw .invalidValue("'displayName' must be a non-empty string")
+            }
+            name = displayName
+            nameKey = CaseFold.fold(displayName)
+            self.displayName = displayName
+            displayNameKey = nameKey
+            active = nil
+            emailKeys = []
+        }
+        self.externalID = externalID
+        try Self.rejectNUL(.object(document))
+    }
+
+    /// PostgreSQL text and jsonb cannot hold U+0000; refuse it as a value error rather than failing in the database.
+    static func rejectNUL(_ value: JSONValue) throws(SCIMError) {
+        switch value {
+        case .string(let s):
+            if s.utf8.contains(0) { throw .invalidValue("string values must not contain the NUL character") }
+        case .array(let a): for v in a { try rejectNUL(v) }
+        case .object(let o):
+            for (k, v) in o {
+                if k.utf8.contains(0) { throw .invalidValue("attribute names must not contain the NUL character") }
+                try rejectNUL(v)
+            }
+        case .null, .bool, .number: break
+        }
+    }
+}
+
+/// SQL for users, groups and memberships. Every statement names `tenant_id = $1` (row-level security is the second
+/// wall, not the first).
+enum ResourceStore {
+    // MARK: Reading
+
+    /// The related-attribute subquery for a row alias (`groups` of a user, `members` of a group), as JSON text.
+    static func relatedAggregate(_ kind: ResourceKind, limit: String? = nil) -> String {
+        switch kind {
+        case .user:
+            return "(SELECT json_agg(json_build_array(gm.group_id, g2.display_name) ORDER BY gm.seq)::text"
+                + " FROM group_members gm JOIN groups g2 ON g2.tenant_id = gm.tenant_id AND g2.id = gm.group_id"
+                + " WHERE gm.tenant_id = u.tenant_id AND gm.member_id = u.id)"
+        case .group:
+            return "(SELECT json_agg(json_build_array(m.member_id, m.member_type, \(FilterSQL.memberDisplay("m"))) ORDER BY m.seq)::text"
+                + " FROM group_members m WHERE m.tenant_id = g.tenant_id AND m.group_id = g.id)"
+        }
+    }
+
+    /// The columns `decode` reads: id, document, version, created, lastModified, related (or NULL).
+    static func columns(_ kind: ResourceKind, withRelated: Bool) -> String {
+        let a = kind.alias
+        return "\(a).id::text, \(a).resource::text, \(a).version, \(a).created_at, \(a).last_modified, "
+            + (withRelated ? relatedAggregate(kind) : "NULL::text")
+    }
+
+    static func liveCondition(_ kind: ResourceKind) -> String {
+        kind == .user ? "u.deleted_at IS NULL" : "true"
+    }
+
+    static let getUser = PreparedStatement(
+        "SELECT \(columns(.user, withRelated: true)) FROM users u WHERE u.tenant_id = $1 AND u.id = $2::uuid AND u.deleted_at IS NULL")
+    static let getUserWithoutGroups = PreparedStatement(
+        "SELECT \(columns(.user, withRelated: false)) FROM users u WHERE u.tenant_id = $1 AND u.id = $2::uuid AND u.deleted_at IS NULL")
+    static let getGroup = PreparedStatement(
+        "SELECT \(columns(.group, withRelated: false)) FROM groups g WHERE g.tenant_id = $1 AND g.id = $2::uuid")
+    /// Members in the order they were added.
+    static let groupMembers = PreparedStatement(
+        "SELECT m.member_id::text, m.member_type, \(FilterSQL.memberDisplay("m")) FROM group_members m"
+            + " WHERE m.tenant_id = $1 AND m.group_id = $2::uuid ORDER BY m.seq")
+    /// The member count, but counting at most `$3` rows (a bounded index scan however large the group is).
+    static let memberCountUpTo = PreparedStatement(
+        "SELECT count(*) FROM (SELECT 1 FROM group_members WHERE tenant_id = $1 AND group_id = $2::uuid LIMIT $3) AS s")
+
+    /// Statements that read one resource (plus its related rows when `withRelated`).
+    static func get(_ kind: ResourceKind, tenant: String, id: String, withRelated: Bool) -> [PostgresStatement] {
+        switch kind {
+        case .user:
+            return [.prepared(withRelated ? getUser : getUserWithoutGroups, [.uuid(tenant), .text(id)])]
+        case .group:
+            var statements: [PostgresStatement] = [.prepared(getGroup, [.uuid(tenant), .text(id)])]
+            if withRelated {
+                statements.append(.prepared(groupMembers, [.uuid(tenant), .text(id)]))
+            }
+            return statements
+        }
+    }
+
+    /// Decodes the results of `get` (nil when the resource does not exist).
+    static func decodeGet(_ kind: ResourceKind, _ results: [PostgresResult], baseURL: String, withRelated: Bool) throws
+        -> StoredResource?
+    {
+        guard results[0].rowCount == 1 else { return nil }
+        var stored = try decode(kind, results[0], row: 0, baseURL: baseURL, relatedLoaded: withRelated && kind == .user)
+        if kind == .group, results.count > 1 {
+            stored.related = decodeMembers(results[1], baseURL: baseURL)
+        }
+        return stored
+    }
+
+    static func decode(_ kind: ResourceKind, _ result: PostgresResult, row: Int, baseURL: String, relatedLoaded: Bool = false) throws
+        -> StoredResource
+    {
+        guard let id = result.string(row: row, column: 0), let version = result.int(row: row, column: 2),
+              let created = result.timestamp(row: row, column: 3), let modified = result.timestamp(row: row, column: 4),
+              case .object(let document)? = try result.withBytes(row: row, column: 1, { try JSONDecoder.decode($0) }) else {
+            throw SCIMError(status: 500, detail: "a stored resource is unreadable")
+        }
+        var stored = StoredResource(id: id, document: document, version: version, created: created, lastModified: modified)
+        if relatedLoaded {
+            stored.related = try result.string(row: row, column: 5).map { try decodeRelated(kind, $0, baseURL: baseURL) } ?? []
+        }
+        return stored
+    }
+
+    /// `[[id, display], …]` (a user's groups) or `[[id, type, display], …]` (a group's members).
+    static func decodeRelated(_ kind: ResourceKind, _ text: String, baseURL: String) throws -> [MemberRef] {
+        guard case .array(let rows) = try JSONDecoder.decode(text) else { return [] }
+        return rows.compactMap { row -> MemberRef? in
+            guard let id = row[0]?.string else { return nil }
+            switch kind {
+            case .user:
+                return MemberRef(value: id, type: "direct", display: row[1]?.string, ref: baseURL + "/Groups/" + id)
+            case .group:
+                let type = row[1]?.string ?? "User"
+                return MemberRef(value: id, type: type, display: row[2]?.string,
+                                 ref: baseURL + (type == "Group" ? "/Groups/" : "/Users/") + id)
+            }
+        }
+    }
+
+    static func decodeMembers(_ result: PostgresResult, baseURL: String) -> [MemberRef] {
+        (0..<result.rowCount).compactMap { row in
+            guard let id = result.string(row: row, column: 0), let type = result.string(row: row, column: 1) else { return nil }
+            return MemberRef(value: id, type: type, display: result.string(row: row, column: 2),
+                             ref: baseURL + (type == "Group" ? "/Groups/" : "/Users/") + id)
+        }
+    }
+
+    // MARK: Locking reads for updates
+
+    static let lockUser = PreparedStatement(
+        "SELECT \(columns(.user, withRelated: false)) FROM users u WHERE u.tenant_id = $1 AND u.id = $2::uuid AND u.deleted_at IS NULL FOR UPDATE")
+    static let lockGroup = PreparedStatement(
+        "SELECT \(columns(.group, withRelated: false)) FROM groups g WHERE g.tenant_id = $1 AND g.id = $2::uuid FOR UPDATE")
+
+    /// The resource, row-locked for the rest of the transaction (nil when absent).
+    static func lock(_ kind: ResourceKind, _ connection: PostgresConnection, tenant: String, id: String, baseURL: String) throws
+        -> StoredResource?
+    {
+        let result = try connection.query(kind == .user ? lockUser : lockGroup, [.uuid(tenant), .text(id)])
+        guard result.rowCount == 1 else { return nil }
+        return try decode(kind, result, row: 0, baseURL: baseURL)
+    }
+
+    // MARK: Writing users
+
+    static let insertUser = PreparedStatement(
+        """
+        INSERT INTO users (tenant_id, id, user_name, user_name_key, external_id, display_name, display_name_key, active,
+                           resource, created_at, last_modified)
+        VALUES ($1, $2::uuid, $3, $4, $5, $6, $7, $8::boolean, $9::jsonb,
+                date_trunc('milliseconds', now()), date_trunc('milliseconds', now()))
+        RETURNING id::text, resource::text, version, created_at, last_modified, NULL::text
+        """)
+
+    /// Reactivating create: the user of this tenant whose userName or externalId matches and that is deactivated
+    /// (`active` false; an absent `active` does not count) or soft-deleted takes the new document and keeps its id. The re-check in the outer WHERE runs again on the
+    /// newest row version if another transaction changed the row meanwhile, so two revivals race safely: one wins,
+    /// the other finds the user active and falls through to an INSERT that meets the unique index (409).
+    static let reviveUser = PreparedStatement(
+        """
+        UPDATE users SET user_name = $2, user_name_key = $3, external_id = $4, display_name = $5, display_name_key = $6,
+                         active = $7::boolean, resource = $8::jsonb, deleted_at = NULL, version = version + 1,
+                         last_modified = date_trunc('milliseconds', now())
+        WHERE tenant_id = $1 AND (deleted_at IS NOT NULL OR active IS FALSE) AND id = (
+            SELECT id FROM users
+            WHERE tenant_id = $1 AND (user_name_key = $3 OR external_id = $4) AND (deleted_at IS NOT NULL OR active IS FALSE)
+            ORDER BY deleted_at IS NULL DESC, deleted_at DESC
+            LIMIT 1)
+        RETURNING id::text, resource::text, version, created_at, last_modified, NULL::text
+        """)
+
+    static let updateUser = PreparedStatement(
+        """
+        UPDATE users SET user_name = $3, user_name_key = $4, external_id = $5, display_name = $6, display_name_key = $7,
+                         active = $8::boolean, resource = $9::jsonb, version = version + 1,
+                         last_modified = date_trunc('milliseconds', now())
+        WHERE tenant_id = $1 AND id = $2::uuid AND deleted_at IS NULL
+        RETURNING id::text, resource::text, version, created_at, last_modified, NULL::text
+        """)
+
+    /// Makes `user_emails` hold exactly the given folded addresses (one statement: delete the others, add the new).
+    static let syncEmails = PreparedStatement(
+        """
+        WITH gone AS (DELETE FROM user_emails WHERE tenant_id = $1 AND user_id = $2::uuid AND NOT (email_key = ANY ($3::text[])))
+        INSERT INTO user_emails (tenant_id, user_id, email_key)
+        SELECT $1, $2::uuid, k FROM unnest($3::text[]) AS k
+        ON CONFLICT DO NOTHING
+        """)
+
+    static func userValues(tenant: String, id: String, _ row: ResourceRow, _ document: JSONObject) -> [PostgresValue] {
+        [.uuid(tenant), .text(id), .text(row.name), .text(row.nameKey), PostgresValue(row.externalID),
+         PostgresValue(row.displayName), PostgresValue(row.displayNameKey), PostgresValue(row.active),
+         .jsonb(String(decoding: JSONEncoder.encode(.object(document)), as: UTF8.self))]
+    }
+
+    /// `userValues` without the id (a revival keeps the id of the user it finds).
+    static func reviveValues(tenant: String, _ row: ResourceRow, _ document: JSONObject) -> [PostgresValue] {
+        var values = userValues(tenant: tenant, id: "", row, document)
+        values.remove(at: 1)
+        return values
+    }
+
+    static func emailValues(tenant: String, id: String, _ row: ResourceRow) -> [PostgresValue] {
+        [.uuid(tenant), .text(id), .text(ArrayLiteral.text(row.emailKeys))]
+    }
+
+    /// Hard delete: the user row (its emails cascade). Returns false when there was no live user.
+    static let deleteUser = PreparedStatement(
+        "DELETE FROM users WHERE tenant_id = $1 AND id = $2::uuid AND deleted_at IS NULL")
+    /// Soft delete: a tombstone that frees the userName and externalId (the unique indexes skip deleted rows).
+    static let softDeleteUser = PreparedStatement(
+        """
+        UPDATE users SET deleted_at = date_trunc('milliseconds', now()), version = version + 1,
+                         last_modified = date_trunc('milliseconds', now())
+        WHERE tenant_id = $1 AND id = $2::uuid AND deleted_at IS NULL
+        """)
+    /// Removes a deleted resource from every group it belonged to and bumps those groups' versions. Runs as its own
+    /// statement after the delete, so (READ COMMITTED) it sees memberships committed while the delete waited on
+    /// their row locks.
+    static let dropMemberships = PreparedStatement(
+        """
+        WITH gone AS (DELETE FROM group_members WHERE tenant_id = $1 AND member_id = $2::uuid RETURNING group_id)
+        UPDATE groups SET version = version + 1, last_modified = date_trunc('milliseconds', now())
+        WHERE tenant_id = $1 AND id IN (SELECT group_id FROM gone)
+        """)
+
+    // MARK: Writing groups
+
+    static let insertGroup = PreparedStatement(
+        """
+        INSERT INTO groups (tenant_id, id, display_name, display_name_key, external_id, resource, created_at, last_modified)
+        VALUES ($1, $2::uuid, $3, $4, $5, $6::jsonb, date_trunc('milliseconds', now()), date_trunc('milliseconds', now()))
+        RETURNING id::text, resource::text, version, created_at, last_modified, NULL::text
+        """)
+
+    static let updateGroup = PreparedStatement(
+        """
+        UPDATE groups SET display_name = $3, display_name_key = $4, external_id = $5, resource = $6::jsonb,
+                          version = version + 1, last_modified = date_trunc('milliseconds', now())
+        WHERE tenant_id = $1 AND id = $2::uuid
+        RETURNING id::text, resource::text, version, created_at, last_modified, NULL::text
+        """)
+
+    /// A membership-only change still changes the group: new version and lastModified, document untouched.
+    static let touchGroup = PreparedStatement(
+        """
+        UPDATE groups SET version = version + 1, last_modified = date_trunc('milliseconds', now())
+        WHERE tenant_id = $1 AND id = $2::uuid
+        RETURNING id::text, resource::text, version, created_at, last_modified, NULL::text
+        """)
+
+    static func groupValues(tenant: String, id: String, _ row: ResourceRow, _ document: JSONObject) -> [PostgresValue] {
+        [.uuid(tenant), .text(id), .text(row.name), .text(row.nameKey), PostgresValue(row.externalID),
+         .jsonb(String(decoding: JSONEncoder.encode(.object(document)), as: UTF8.self))]
+    }
+
+    static let deleteGroup = PreparedStatement("DELETE FROM groups WHERE tenant_id = $1 AND id = $2::uuid")
+
+    // MARK: Memberships
+
+    /// Adds members that exist in this tenant (live users or groups), locking them (FOR SHARE, in id order) so a
+    /// concurrent delete of a member waits for this transaction and then removes the new row too. Returns one row per
+    /// member found: its id and whether a row was inserted. `$3` is `[{"id": …, "display": …}]`.
+    static func addMembersSQL(upsertDisplay: Bool) -> String {
+        """
+        WITH wanted AS (SELECT w.id, w.display FROM jsonb_to_recordset($3::jsonb) AS w(id uuid, display text)),
+             u AS (SELECT id FROM users WHERE tenant_id = $1 AND deleted_at IS NULL AND id IN (SELECT id FROM wanted)
+                   ORDER BY id FOR SHARE),
+             g AS (SELECT id FROM groups WHERE tenant_id = $1 AND id IN (SELECT id FROM wanted) ORDER BY id FOR SHARE),
+             found AS (SELECT id, 'User' AS member_type FROM u UNION ALL SELECT id, 'Group' FROM g),
+             ins AS (INSERT INTO group_members (tenant_id, group_id, member_id, member_type, display)
+                     SELECT $1, $2::uuid, f.id, f.member_type, w.display FROM found f JOIN wanted w ON w.id = f.id
+                     ON CONFLICT (tenant_id, group_id, member_id) \(upsertDisplay
+                        ? "DO UPDATE SET display = EXCLUDED.display WHERE group_members.display IS DISTINCT FROM EXCLUDED.display"
+                        : "DO NOTHING")
+                     RETURNING member_id)
+        SELECT f.id::text, f.id IN (SELECT member_id FROM ins) FROM found f
+        """
+    }
+    static let addMembers = PreparedStatement(addMembersSQL(upsertDisplay: false))
+    static let replaceMembers = PreparedStatement(addMembersSQL(upsertDisplay: true))
+    static let removeMembers = PreparedStatement(
+        "DELETE FROM group_members WHERE tenant_id = $1 AND group_id = $2::uuid AND member_id = ANY ($3::uuid[])")
+    static let removeOtherMembers = PreparedStatement(
+        "DELETE FROM group_members WHERE tenant_id = $1 AND group_id = $2::uuid AND NOT (member_id = ANY ($3::uuid[]))")
+    static let removeAllMembers = PreparedStatement("DELETE FROM group_members WHERE tenant_id = $1 AND group_id = $2::uuid")
+}

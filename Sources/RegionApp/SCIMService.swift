@@ -1,0 +1,336 @@
+import HTTPCore
+public import JSON
+import Postgres
+public import SCIMCore
+public import Telemetry
+
+/// Region behaviour that is not SCIM-standard but a choice, in one place.
+public struct RegionSettings: Sendable {
+    /// What `/ServiceProviderConfig` advertises and what is enforced (page sizes, bulk limits, cursor timeout).
+    public var serviceProvider: ServiceProviderConfiguration
+    /// A group PUT/PATCH answer includes members up to this many; a larger group answers 204 (RFC 7644 §3.5.2 allows
+    /// it), so adding one member to a 100k-member group never serialises 100k members.
+    public var groupResponseMemberLimit: Int
+
+    public init(serviceProvider: ServiceProviderConfiguration = RegionSettings.defaultServiceProvider,
+                groupResponseMemberLimit: Int = 10_000) {
+        self.serviceProvider = serviceProvider
+        self.groupResponseMemberLimit = groupResponseMemberLimit
+    }
+
+    /// Our defaults: PATCH, Bulk (1000 operations, 1 MiB), filters, sorting, ETags, index and cursor paging.
+    public static let defaultServiceProvider = ServiceProviderConfiguration(
+        patchSupported: true, bulkSupported: true, bulkMaxOperations: 1000, bulkMaxPayloadSize: 1 << 20,
+        filterSupported: true, filterMaxResults: 1000, changePasswordSupported: false, sortSupported: true,
+        etagSupported: true, cursorPagination: true, indexPagination: true, defaultPaginationMethod: "index",
+        defaultPageSize: 100, maxPageSize: 1000, cursorTimeout: 3600)
+}
+
+/// The SCIM service provider: each operation validates with SCIMCore, runs in one tenant-scoped transaction and
+/// returns a `SCIMOutcome`. HTTP and Bulk both call it.
+public final class SCIMService: Sendable {
+    public let database: RegionDatabase
+    public let settings: RegionSettings
+    let logger: Logger
+    /// Seconds since the epoch (cursor issue and expiry); replaceable in tests.
+    let clock: @Sendable () -> Int64
+
+    public init(database: RegionDatabase, settings: RegionSettings, logger: Logger, clock: (@Sendable () -> Int64)? = nil) {
+        self.database = database
+        self.settings = settings
+        self.logger = logger
+        self.clock = clock ?? { Timestamp.nowEpochMillis() / 1000 }
+    }
+
+    var configuration: ServiceProviderConfiguration { settings.serviceProvider }
+
+    static func schema(_ kind: ResourceKind, _ context: TenantContext) -> ResourceSchema {
+        kind == .user ? context.users : context.groups
+    }
+
+    /// `attributes` / `excludedAttributes` from a query string.
+    static func projection(_ schema: ResourceSchema, query: String?) -> Projection {
+        guard let query, !query.isEmpty else { return Projection(schema: schema) }
+        let parameters = QueryString.decode(query)
+        func value(_ name: String) -> String? { parameters.first { asciiCaseInsensitiveEquals($0.name, name) }?.value }
+        return Projection(schema: schema, attributes: value("attributes"), excludedAttributes: value("excludedAttributes"))
+    }
+
+    // MARK: Read
+
+    /// GET one resource; 304 when `If-None-Match` names its current version.
+    public func get(_ kind: ResourceKind, id: String, scope: RequestScope, query: String?, ifNoneMatch: String?) throws
+        -> SCIMOutcome
+    {
+        guard let id = UUIDText.canonical(id) else { throw SCIMError.resourceNotFound(kind, id) }
+        var withRelated = true
+        return try database.read(tenant: scope.tenant, { context in
+            withRelated = Self.projection(Self.schema(kind, context), query: query).includes(kind.relatedAttribute)
+            return ResourceStore.get(kind, tenant: scope.tenant, id: id, withRelated: withRelated)
+        }, decode: { context, results in
+            guard let stored = try ResourceStore.decodeGet(kind, results, baseURL: scope.baseURL, withRelated: withRelated) else {
+                throw SCIMError.resourceNotFound(kind, id)
+            }
+            if let tags = ifNoneMatch, ETag.ifMatch(tags, currentVersion: String(stored.version)) {
+                return .notModified(version: stored.version)
+            }
+            return respond(stored, kind, context, scope: scope, query: query, status: 200)
+        })
+    }
+
+    /// The resource as a response body, projected by the request's `attributes`/`excludedAttributes`.
+    func respond(_ stored: StoredResource, _ kind: ResourceKind, _ context: TenantContext, scope: RequestScope,
+                 query: String?, status: Int) -> SCIMOutcome {
+        let schema = Self.schema(kind, context)
+        let body = Self.projection(schema, query: query).apply(to: Representation.render(stored, kind, schema, baseURL: scope.baseURL))
+        let location = status == 201 ? Representation.location(kind, stored.id, baseURL: scope.baseURL) : nil
+        return .resource(status: status, body: body, version: stored.version, location: location)
+    }
+
+    /// Re-reads a resource inside the writing transaction, for the response.
+    func reread(_ kind: ResourceKind, _ connection: PostgresConnection, _ context: TenantContext, id: String,
+                scope: RequestScope, query: String?) throws -> StoredResource {
+        let withRelated = Self.projection(Self.schema(kind, context), query: query).includes(kind.relatedAttribute)
+        let statements = ResourceStore.get(kind, tenant: scope.tenant, id: id, withRelated: withRelated)
+        let results = try statements.map { statement -> PostgresResult in
+            guard case .prepared(let prepared, let values) = statement else { preconditionFailure("get uses prepared statements") }
+            return try connection.query(prepared, values)
+        }
+        guard let stored = try ResourceStore.decodeGet(kind, results, baseURL: scope.baseURL, withRelated: withRelated) else {
+            throw SCIMError.resourceNotFound(kind, id)
+        }
+        return stored
+    }
+
+    /// The answer to a write: the resource, or 204 (with the new ETag) for a PUT/PATCH of a group with more members
+    /// than `groupResponseMemberLimit`, found with a bounded count so the members are never loaded.
+    func writeResponse(_ kind: ResourceKind, _ connection: PostgresConnection, _ context: TenantContext, id: String,
+                       scope: RequestScope, query: String?, status: Int) throws -> SCIMOutcome {
+        if kind == .group, status == 200, Self.projection(context.groups, query: query).includes("members") {
+            let limit = settings.groupResponseMemberLimit
+            let counted = try connection.query(ResourceStore.memberCountUpTo, [.uuid(scope.tenant), .text(id), .int(Int64(limit + 1))])
+            if (counted.int(row: 0, column: 0) ?? 0) > Int64(limit) {
+                let row = try connection.query(ResourceStore.getGroup, [.uuid(scope.tenant), .text(id)])
+                return .noContent(version: row.int(row: 0, column: 2))
+            }
+        }
+        let stored = try reread(kind, connection, context, id: id, scope: scope, query: query)
+        return respond(stored, kind, context, scope: scope, query: query, status: status)
+    }
+
+    // MARK: Create
+
+    /// POST /Users or /Groups. A user POST whose userName or externalId matches a deactivated or soft-deleted user
+    /// revives that user (same id, 201) instead of answering 409: Okta and Entra re-POST exactly then.
+    public func create(_ kind: ResourceKind, body: JSONValue, scope: RequestScope, query: String?) throws -> SCIMOutcome {
+        try database.write(tenant: scope.tenant) { connection, context in
+            let normalised = try Self.schema(kind, context).normaliseForCreate(body)
+            let document = normalised.document
+            let row = try ResourceRow(kind: kind, document: document)
+            switch kind {
+            case .user:
+                let revived = try connection.query(ResourceStore.reviveUser,
+                                                   ResourceStore.reviveValues(tenant: scope.tenant, row, document))
+                if revived.rowCount == 1, let id = revived.string(row: 0, column: 0) {
+                    try connection.query(ResourceStore.syncEmails, ResourceStore.emailValues(tenant: scope.tenant, id: id, row))
+                    logger.info("revived user", [("tenant.id", .string(scope.tenant)), ("user.id", .string(id)),
+                                                 ("request.id", .string(scope.requestID))])
+                    return try writeResponse(.user, connection, context, id: id, scope: scope, query: query, status: 201)
+                }
+                let id = UUIDText.version7()
+                let results = try connection.pipeline([
+                    .prepared(ResourceStore.insertUser, ResourceStore.userValues(tenant: scope.tenant, id: id, row, document)),
+                    .prepared(ResourceStore.syncEmails, ResourceStore.emailValues(tenant: scope.tenant, id: id, row)),
+                ])
+                var stored = try ResourceStore.decode(.user, results[0], row: 0, baseURL: scope.baseURL)
+                stored.related = []
+                return respond(stored, .user, context, scope: scope, query: query, status: 201)
+            case .group:
+                let id = UUIDText.version7()
+                try connection.query(ResourceStore.insertGroup, ResourceStore.groupValues(tenant: scope.tenant, id: id, row, document))
+                let members = try normalised.members()
+                if !members.isEmpty {
+                    _ = try addMembers(members, upsert: false, connection, tenant: scope.tenant, group: id)
+                }
+                return try writeResponse(.group, connection, context, id: id, scope: scope, query: query, status: 201)
+            }
+        }
+    }
+
+    // MARK: Replace
+
+    /// PUT: a full replace honouring mutability (readOnly ignored, immutable kept); for groups `members` too.
+    public func replace(_ kind: ResourceKind, id: String, body: JSONValue, scope: RequestScope, query: String?,
+                        ifMatch: String?) throws -> SCIMOutcome {
+        guard let id = UUIDText.canonical(id) else { throw SCIMError.resourceNotFound(kind, id) }
+        return try database.write(tenant: scope.tenant) { connection, context in
+            guard let current = try ResourceStore.lock(kind, connection, tenant: scope.tenant, id: id, baseURL: scope.baseURL) else {
+                throw SCIMError.resourceNotFound(kind, id)
+            }
+            try Self.check(ifMatch: ifMatch, current.version)
+            let normalised = try Self.schema(kind, context).normaliseForReplace(body, existing: current.document)
+            var changed = false
+            if normalised.document != current.document {
+                try update(kind, connection, tenant: scope.tenant, id: id, old: current.document, new: normalised.document)
+                changed = true
+            }
+            if kind == .group {
+                let members = try normalised.members()
+                let delta = try applyMembership(.replaceAll(members), connection, scope: scope, group: id)
+                if delta > 0 && !changed { try connection.query(ResourceStore.touchGroup, [.uuid(scope.tenant), .text(id)]) }
+            }
+            return try writeResponse(kind, connection, context, id: id, scope: scope, query: query, status: 200)
+        }
+    }
+
+    /// Writes a changed document and its derived columns (and a user's email rows when they changed).
+    func update(_ kind: ResourceKind, _ connection: PostgresConnection, tenant: String, id: String, old: JSONObject,
+                new: JSONObject) throws {
+        let row = try ResourceRow(kind: kind, document: new)
+        switch kind {
+        case .user:
+            var statements: [PostgresStatement] = [.prepared(ResourceStore.updateUser,
+                                                              ResourceStore.userValues(tenant: tenant, id: id, row, new))]
+            let oldKeys = (try? ResourceRow(kind: .user, document: old))?.emailKeys
+            if oldKeys != row.emailKeys {
+                statements.append(.prepared(ResourceStore.syncEmails, ResourceStore.emailValues(tenant: tenant, id: id, row)))
+            }
+            _ = try connection.pipeline(statements)
+        case .group:
+            try connection.query(ResourceStore.updateGroup, ResourceStore.groupValues(tenant: tenant, id: id, row, new))
+        }
+    }
+
+    static func check(ifMatch: String?, _ version: Int64) throws(SCIMError) {
+        if let ifMatch, !ETag.ifMatch(ifMatch, currentVersion: String(version)) { throw .preconditionFailed }
+    }
+
+    // MARK: Patch
+
+    /// PATCH: the SCIMCore engine applies the operations to the locked document atomically; group membership
+    /// changes become single INSERT/DELETE statements on member rows (the group document is never rewritten for them).
+    public func patch(_ kind: ResourceKind, id: String, body: JSONValue, scope: RequestScope, query: String?,
+                      ifMatch: String?) throws -> SCIMOutcome {
+        guard let id = UUIDText.canonical(id) else { throw SCIMError.resourceNotFound(kind, id) }
+        let request = try PatchRequest.parse(body, maxOperations: configuration.bulkMaxOperations)
+        return try database.write(tenant: scope.tenant) { connection, context in
+            guard let current = try ResourceStore.lock(kind, connection, tenant: scope.tenant, id: id, baseURL: scope.baseURL) else {
+                throw SCIMError.resourceNotFound(kind, id)
+            }
+            try Self.check(ifMatch: ifMatch, current.version)
+            let result = try Self.schema(kind, context).applyPatch(request, to: current.document)
+            if result.documentChanged {
+                try update(kind, connection, tenant: scope.tenant, id: id, old: current.document, new: result.document)
+            }
+            if kind == .group {
+                var delta = 0
+                for change in result.membershipChanges {
+                    delta += try applyMembership(change, connection, scope: scope, group: id)
+                }
+                if delta > 0 && !result.documentChanged {
+                    try connection.query(ResourceStore.touchGroup, [.uuid(scope.tenant), .text(id)])
+                }
+            }
+            return try writeResponse(kind, connection, context, id: id, scope: scope, query: query, status: 200)
+        }
+    }
+
+    /// Runs one membership change; returns how many member rows it added, changed or removed.
+    func applyMembership(_ change: MembershipChange, _ connection: PostgresConnection, scope: RequestScope, group: String)
+        throws -> Int
+    {
+        let tenant = scope.tenant
+        switch change {
+        case .add(let members):
+            return try addMembers(members, upsert: false, connection, tenant: tenant, group: group)
+        case .remove(let values):
+            let ids = values.compactMap { UUIDText.canonical($0) }
+            if ids.isEmpty { return 0 }
+            return try connection.execute(ResourceStore.removeMembers,
+                                          [.uuid(tenant), .text(group), .text(ArrayLiteral.text(ids))])
+        case .removeMatching(let filter):
+            var sql = FilterSQL(kind: .group, tenant: tenant, baseURL: scope.baseURL)
+            let condition = sql.compile(filter, .member("m"))
+            let groupParameter = sql.bindings.bind(.uuid(group))
+            return try connection.execute(
+                "DELETE FROM group_members m WHERE m.tenant_id = $1 AND m.group_id = \(groupParameter) AND \(condition)",
+                sql.bindings.values)
+        case .removeAll:
+            return try connection.execute(ResourceStore.removeAllMembers, [.uuid(tenant), .text(group)])
+        case .replaceAll(let members):
+            let ids = try Self.memberIDs(members, group: group)
+            let removed = try connection.execute(ResourceStore.removeOtherMembers,
+                                                 [.uuid(tenant), .text(group), .text(ArrayLiteral.text(ids.map(\.id)))])
+            return removed + (members.isEmpty ? 0 : try addMembers(members, upsert: true, connection, tenant: tenant, group: group))
+        }
+    }
+
+    /// Validated, de-duplicated member ids (first display wins); a group may not contain itself.
+    static func memberIDs(_ members: [MemberRef], group: String) throws(SCIMError) -> [(id: String, display: String?)] {
+        var out: [(id: String, display: String?)] = []
+        var seen: Set<String> = []
+        for member in members {
+            guard let id = UUIDText.canonical(member.value) else {
+                throw .invalidValue("member '\(member.value.prefix(64))' is not a user or group of this tenant")
+            }
+            if id == group { throw .invalidValue("a group cannot be a member of itself") }
+            if seen.insert(id).inserted { out.append((id, member.display)) }
+        }
+        return out
+    }
+
+    /// Inserts member rows for members that exist; refuses the whole request when one does not.
+    func addMembers(_ members: [MemberRef], upsert: Bool, _ connection: PostgresConnection, tenant: String, group: String)
+        throws -> Int
+    {
+        let wanted = try Self.memberIDs(members, group: group)
+        if wanted.isEmpty { return 0 }
+        let json = JSONValue.array(wanted.map { member in
+            .object(["id": .string(member.id), "display": member.display.map(JSONValue.string) ?? .null])
+        })
+        let result = try connection.query(upsert ? ResourceStore.replaceMembers : ResourceStore.addMembers,
+                                          [.uuid(tenant), .text(group), .jsonb(json.description)])
+        var found: Set<String> = []
+        var changed = 0
+        for row in 0..<result.rowCount {
+            if let id = result.string(row: row, column: 0) { found.insert(id) }
+            if result.bool(row: row, column: 1) == true { changed += 1 }
+        }
+        if let missing = wanted.first(where: { !found.contains($0.id) }) {
+            throw SCIMError.invalidValue("member '\(missing.id)' is not a user or group of this tenant")
+        }
+        return changed
+    }
+
+    // MARK: Delete
+
+    /// DELETE under the tenant's deprovision policy (users); groups are always deleted.
+    public func delete(_ kind: ResourceKind, id: String, scope: RequestScope, ifMatch: String?) throws -> SCIMOutcome {
+        guard let id = UUIDText.canonical(id) else { throw SCIMError.resourceNotFound(kind, id) }
+        return try database.write(tenant: scope.tenant) { connection, context in
+            let policy = context.settings.deprovisionPolicy
+            if kind == .user && policy == .refuse { throw SCIMError.deletionRefused }
+            if ifMatch != nil {
+                guard let current = try ResourceStore.lock(kind, connection, tenant: scope.tenant, id: id, baseURL: scope.baseURL) else {
+                    throw SCIMError.resourceNotFound(kind, id)
+                }
+                try Self.check(ifMatch: ifMatch, current.version)
+            }
+            let delete: PreparedStatement
+            switch kind {
+            case .user: delete = policy == .soft ? ResourceStore.softDeleteUser : ResourceStore.deleteUser
+            case .group: delete = ResourceStore.deleteGroup
+            }
+            let parameters: [PostgresValue] = [.uuid(scope.tenant), .text(id)]
+            let results = try connection.pipeline([.prepared(delete, parameters), .prepared(ResourceStore.dropMemberships, parameters)])
+            guard results[0].affectedRows == 1 else { throw SCIMError.resourceNotFound(kind, id) }
+            return .noContent(version: nil)
+        }
+    }
+}
+
+extension SCIMError {
+    /// 405 under the `refuse` deprovision policy.
+    static let deletionRefused = SCIMError(
+        status: 405, detail: "this tenant does not support deletion of users; deactivate the user (active=false) instead")
+}
