@@ -339,6 +339,7 @@ final class AdminAPI: HTTPResponder {
             let updated = try store.updateTenant(id: tenant.id, changes: changes, actor: call.actor) { t in
                 try regions.provision(t, on: route, requestID: call.requestID)
             }
+            authenticator.invalidate("tenant:\(tenant.id)")
             return Self.json(200, tenantJSON(updated))
         } catch {
             throw AdminError(error)
@@ -352,6 +353,7 @@ final class AdminAPI: HTTPResponder {
             try store.deleteTenant(id: tenant.id, actor: call.actor) { t in
                 try regions.purge(tenantID: t.id, on: route, requestID: call.requestID)
             }
+            authenticator.invalidate("tenant:\(tenant.id)")
         } catch {
             throw AdminError(error)
         }
@@ -393,6 +395,7 @@ final class AdminAPI: HTTPResponder {
         do {
             let issued = try store.rotateToken(tenantID: tenant.id, tokenID: call.parameter("token"), graceSeconds: grace,
                                                pepper: try currentPepper(), actor: call.actor)
+            authenticator.invalidate("token:\(call.parameter("token"))")
             var o: JSONObject = ["token": issuedJSON(issued, tenant: tenant)]
             o.set("previousTokenId", .string(call.parameter("token")))
             o.set("previousTokenValidForSeconds", .number(JSONNumber(grace)))
@@ -406,6 +409,7 @@ final class AdminAPI: HTTPResponder {
         do {
             let record = try store.revokeToken(tenantID: tenant.id, tokenID: call.parameter("token"),
                                                reason: String(reason.prefix(200)), actor: call.actor)
+            authenticator.invalidate("token:\(record.id)")
             return Self.json(200, Self.tokenJSON(record))
         } catch { throw AdminError.converting(error) }
     }
@@ -413,7 +417,10 @@ final class AdminAPI: HTTPResponder {
     func setIntegration(_ call: AdminCall, _ state: Tenant.IntegrationState) throws(AdminError) -> HTTPResponse {
         let tenant = try tenantOrThrow(call.parameter("tenant"))
         do {
-            return Self.json(200, tenantJSON(try store.setIntegrationState(id: tenant.id, state, actor: call.actor)))
+            let updated = try store.setIntegrationState(id: tenant.id, state, actor: call.actor)
+            // This replica sees the change at once; the others within a notification's latency.
+            authenticator.invalidate("tenant:\(tenant.id)")
+            return Self.json(200, tenantJSON(updated))
         } catch { throw AdminError.converting(error) }
     }
 
@@ -421,6 +428,7 @@ final class AdminAPI: HTTPResponder {
         let tenant = try tenantOrThrow(call.parameter("tenant"))
         do {
             let issued = try store.replaceTokens(tenantID: tenant.id, pepper: try currentPepper(), actor: call.actor)
+            authenticator.invalidate("tenant:\(tenant.id)")
             return Self.json(201, ["tenant": tenantJSON(tenant), "token": issuedJSON(issued, tenant: tenant)])
         } catch { throw AdminError.converting(error) }
     }
