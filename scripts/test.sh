@@ -27,3 +27,13 @@ SCIM_BIN_DIR=$(swift build --show-bin-path)
 export SCIM_BIN_DIR
 echo "== running tests (PostgreSQL on 127.0.0.1:$SCIM_PG_PORT)"
 swift test --skip-build "$@"
+if [[ $# -eq 0 ]]; then
+    echo "== checking docker/ (no Docker engine needed)"
+    if python3 -c 'import yaml' 2>/dev/null; then
+        python3 scripts/check-docker.py
+    elif [[ -x /usr/bin/python3 ]] && /usr/bin/python3 -c 'import yaml' 2>/dev/null; then
+        /usr/bin/python3 scripts/check-docker.py
+    else
+        echo "check-docker: skipped: PyYAML not installed (apt-get install python3-yaml)"
+    fi
+fi

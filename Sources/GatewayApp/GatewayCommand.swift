@@ -28,6 +28,8 @@ public enum GatewayCommand {
             .value("control-database-url", "url", env: "SCIM_CONTROL_DATABASE_URL",
                    help: "PostgreSQL URL of the control plane (tenants, token hashes, audit)"),
             .value("db-pool-size", "n", env: "SCIM_GATEWAY_DB_POOL_SIZE", default: "8", help: "Control-plane connections"),
+            .value("database-password-file", "path", env: "SCIM_DATABASE_PASSWORD_FILE",
+                   help: "File holding the database password (keeps it out of URLs, flags and the environment)"),
             .value("keyring-file", "path", env: "SCIM_KEYRING_FILE", help: "Keyring with link keys and token peppers (secret)"),
             .flag("create-keyring", env: "SCIM_CREATE_KEYRING", help: "Create the keyring file with fresh keys if it is missing"),
             .value("regions-dir", "path", env: "SCIM_REGIONS_DIR", default: "Regions", help: "Directory of <region>.json files"),
@@ -105,9 +107,13 @@ public enum GatewayCommand {
         }
 
         let dbURL = try options.required("control-database-url")
-        let dbConfig: PostgresConfiguration
+        var dbConfig: PostgresConfiguration
         do { dbConfig = try PostgresConfiguration(url: dbURL, applicationName: "scim-gateway") } catch {
             throw UsageError("--control-database-url: \(error)")
+        }
+        if let passwordFile = options.string("database-password-file") {
+            guard let bytes = readFileBytes(passwordFile) else { throw UsageError("cannot read --database-password-file \(passwordFile)") }
+            dbConfig = dbConfig.withUser(dbConfig.user ?? "scim", password: String(decoding: bytes, as: UTF8.self).trimmingCharacters())
         }
         let pool = PostgresPool(configuration: dbConfig, maxConnections: try options.int("db-pool-size", in: 1...500) ?? 8)
         let store = ControlStore(pool: pool)
