@@ -24,6 +24,8 @@ have_cmd pkg-config || missing+=(pkg-config)
 have_pc libpq || missing+=(libpq-dev)
 have_pc openssl || missing+=(libssl-dev)
 have_cmd curl || missing+=(curl)
+# scripts/check-docker.py parses docker/compose.yaml.
+if ! python3 -c 'import yaml' 2>/dev/null && ! /usr/bin/python3 -c 'import yaml' 2>/dev/null; then missing+=(python3-yaml); fi
 # The TLS tests make a throwaway certificate with the openssl command.
 have_cmd openssl || missing+=(openssl)
 # pg.sh uses runuser to drop root privileges for initdb/pg_ctl (util-linux, normally present).
