@@ -34,6 +34,7 @@ public enum RegionCommand {
             return o
         })
 
+    /// Parses the command line, loads the region file, and serves until SIGTERM/SIGINT; returns the exit status.
     public static func main() -> Int32 {
         ServiceRunner.prepareProcess()
         let options = spec.parseOrExit()

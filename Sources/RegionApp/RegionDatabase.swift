@@ -11,6 +11,7 @@ public import Telemetry
 /// same pipeline too (BEGIN … COMMIT in one round trip) using the cached tenant context; if the tenant's settings
 /// version changed meanwhile, the read is redone with fresh settings, so a cache never serves stale schemas.
 public final class RegionDatabase: Sendable {
+    /// The connection pool (app role; row-level security applies).
     public let pool: PostgresPool
     /// The region id (for error details).
     public let region: String
@@ -22,6 +23,7 @@ public final class RegionDatabase: Sendable {
     let shapes = StatementShapes()
     private let cursorSecretStore = Mutex<[UInt8]?>(nil)
 
+    /// A database front for one region; `autoProvision` only in development mode.
     public init(pool: PostgresPool, region: String, autoProvision: Bool, logger: Logger) {
         self.pool = pool
         self.region = region

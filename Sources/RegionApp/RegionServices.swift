@@ -44,6 +44,7 @@ public final class MigrationService: Service {
     let logger: Logger
     private let retry = PeriodicThread(name: "migrate-retry")
 
+    /// A migration service for `pool`.
     public init(pool: PostgresPool, readiness: Readiness, logger: Logger) {
         self.pool = pool
         self.readiness = readiness
@@ -86,6 +87,7 @@ public final class KeyringWatcher: Service {
     let logger: Logger
     private let thread = PeriodicThread(name: "keyring-watch")
 
+    /// Watches `path` and feeds reloaded keys to `verifier`.
     public init(path: String, verifier: LinkVerifier, logger: Logger) {
         self.path = path
         self.verifier = verifier
