@@ -96,6 +96,8 @@ public final class RegionResponder: HTTPResponder {
     public func respond(to request: HTTPRequest, context: RequestContext) -> HTTPResponse {
         let start = Timestamp.monotonicNanos()
         var exchange = Exchange()
+        // Until authentication says otherwise, echo a well-formed request id the caller sent.
+        exchange.requestID = request.headers[LinkHeader.requestID].flatMap { Authenticator.isPrintableToken($0) ? $0 : nil } ?? ""
         var response = handle(request, &exchange)
         if !exchange.requestID.isEmpty { response.headers.set("X-Request-Id", exchange.requestID) }
         if exchange.template != "/healthz" && exchange.template != "/readyz" {
@@ -134,7 +136,6 @@ public final class RegionResponder: HTTPResponder {
         let scope: RequestScope
         switch authenticator.authenticate(request) {
         case .failure(let error):
-            exchange.requestID = request.headers[LinkHeader.requestID].flatMap { Authenticator.isPrintableToken($0) ? $0 : nil } ?? ""
             return Self.error(error, contentType)
         case .success(let s):
             scope = s

@@ -3,6 +3,7 @@ import Glibc
 import HTTPCore
 import JSON
 import NetIO
+import Postgres
 @testable import RegionApp
 import RegionLink
 import Telemetry
@@ -151,5 +152,36 @@ import Testing
         let huge = try #require(try raw.readResponse())
         #expect(huge.status.code == 413)
         #expect(huge.json["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"])
+    }
+
+    /// The region starts while its database is down (readyz 503, SCIM 503 with Retry-After), keeps retrying the
+    /// migrations, and serves once the database is back, without a restart. Uses its own scratch cluster.
+    @Test func startsWithTheDatabaseDownAndRecoversWhenItComesBack() throws {
+        let cluster = try PostgresCluster.scratch(named: "region-db-down")
+        let database = try TestDatabase.create("down", on: cluster)
+        defer {
+            try? cluster.start()
+            database.drop()
+            try? cluster.stop()
+        }
+        try cluster.stop()
+        let region = try start(["--dev-unsigned-tenants"], environment: ["SCIM_REGION_DATABASE_URL": database.appURL])
+        defer { _ = region.child.stop() }
+        let tenant = SecureRandom.uuid()
+        let create = HTTPRequest(method: .post, target: "/scim/v2/Users",
+                                 headers: ["Host": "h", "Authorization": "Bearer \(tenant)", "Content-Type": "application/scim+json"],
+                                 body: Array(#"{"userName":"back@example.com"}"#.utf8))
+        #expect(try region.send(HTTPRequest(method: .get, target: "/readyz", headers: ["Host": "h"])).status.code == 503)
+        let down = try region.send(create)
+        #expect(down.status.code == 503)
+        #expect(down.headers["Retry-After"] == "1")
+        try cluster.start()
+        var ready = false
+        for _ in 0..<100 {
+            if try region.send(HTTPRequest(method: .get, target: "/readyz", headers: ["Host": "h"])).status.code == 200 { ready = true; break }
+            usleep(100_000)
+        }
+        #expect(ready)
+        #expect(try region.send(create).status.code == 201)
     }
 }
