@@ -13,6 +13,7 @@ public struct Authenticator: Sendable {
     /// Seconds since the epoch (the signature's replay window).
     let clock: @Sendable () -> Int
 
+    /// An authenticator; `clock` (seconds since the epoch) is for tests.
     public init(verifier: LinkVerifier?, developmentMode: Bool, clock: (@Sendable () -> Int)? = nil) {
         self.verifier = verifier
         self.developmentMode = developmentMode

@@ -19,6 +19,7 @@ public struct ListCursor: Sendable, Equatable {
     /// The sort key of that resource as SQL text, nil when it had no value (or no sortBy was given).
     public var lastKey: String?
 
+    /// A cursor position.
     public init(resourceType: String, queryFingerprint: String, issuedAt: Int64, lastID: String, lastKey: String?) {
         self.resourceType = resourceType
         self.queryFingerprint = queryFingerprint

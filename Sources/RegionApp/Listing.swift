@@ -22,6 +22,12 @@ struct ListPlan {
     var statements: [PostgresStatement] = []
     /// Whether a count statement comes first.
     var counts = false
+    /// The count statement on its own (run afterwards when the first page turned out full; see `init`).
+    var countStatement: PostgresStatement = .sql("SELECT 0")
+    /// Index paging from the first resource: the count is only needed when the page is full, since a short first page
+    /// holds every match (the common lookup `filter=userName eq "…"` then costs one statement, not two).
+    var countDeferred = false
+    var pageSize = 0
     /// Whether a page statement follows.
     var pages = false
     var withRelated = false
@@ -33,7 +39,8 @@ struct ListPlan {
 
     /// Builds the statements. `cursorSecret` verifies an incoming cursor.
     init(kind: ResourceKind, query: ListQuery, scope: RequestScope, cursorSecret: [UInt8], now: Int64,
-         configuration: ServiceProviderConfiguration, offsetOverride: (offset: Int, limit: Int)? = nil) throws(SCIMError) {
+         configuration: ServiceProviderConfiguration, shapes: StatementShapes,
+         offsetOverride: (offset: Int, limit: Int)? = nil) throws(SCIMError) {
         self.kind = kind
         self.query = query
         let a = kind.alias
@@ -55,21 +62,27 @@ struct ListPlan {
 
         switch query.pagination {
         case .index(let start, let count):
-            counts = true
-            statements.append(.sql(countSQL, filterValues))
+            countStatement = shapes.statement(countSQL, filterValues)
             startIndex = start
             let (offset, limit) = offsetOverride ?? (start - 1, count)
+            pageSize = limit
+            if offsetOverride == nil && offset == 0 && limit > 0 {
+                countDeferred = true
+            } else {
+                counts = true
+                statements.append(countStatement)
+            }
             guard limit > 0 else { return }
             pages = true
             let o = sql.bindings.bind(.int(Int64(offset))), l = sql.bindings.bind(.int(Int64(limit)))
-            statements.append(.sql("SELECT \(columns) \(from)\(conditions.joined(separator: " AND ")) ORDER BY \(order) LIMIT \(l) OFFSET \(o)",
+            statements.append(shapes.statement("SELECT \(columns) \(from)\(conditions.joined(separator: " AND ")) ORDER BY \(order) LIMIT \(l) OFFSET \(o)",
                                    sql.bindings.values))
         case .cursor(let token, let count):
             fingerprint = ListCursor.fingerprint(filter: query.filter, sortBy: query.sortBy, sortOrder: query.sortOrder)
             if count == 0 {
                 // count=0 asks only for totalResults.
                 counts = true
-                statements.append(.sql(countSQL, filterValues))
+                statements.append(shapes.statement(countSQL, filterValues))
                 return
             }
             if let token {
@@ -90,7 +103,7 @@ struct ListPlan {
                 columns += ", (\(key.expression))::text"
             }
             let l = sql.bindings.bind(.int(Int64(count + 1)))
-            statements.append(.sql("SELECT \(columns) \(from)\(conditions.joined(separator: " AND ")) ORDER BY \(order) LIMIT \(l)",
+            statements.append(shapes.statement("SELECT \(columns) \(from)\(conditions.joined(separator: " AND ")) ORDER BY \(order) LIMIT \(l)",
                                    sql.bindings.values))
         }
     }
@@ -111,10 +124,15 @@ struct ListPlan {
         return descending ? "((\(e) IS NULL AND \(a).id < \(id)) OR \(e) IS NOT NULL)" : "(\(e) IS NULL AND \(a).id > \(id))"
     }
 
-    /// The total from the count statement.
+    /// The total from the count statement, or from a short first page; nil when a deferred count must still run.
     func total(_ results: [PostgresResult]) -> Int? {
-        counts ? results[0].int(row: 0, column: 0).map { Int($0) } : nil
+        if counts { return results[0].int(row: 0, column: 0).map { Int($0) } }
+        if countDeferred, let rows = results.first?.rowCount, rows < pageSize { return rows }
+        return nil
     }
+
+    /// Whether `total` needs the count statement run separately.
+    func needsCount(_ results: [PostgresResult]) -> Bool { countDeferred && total(results) == nil }
 
     /// The page's resources, rendered and projected, plus the next cursor.
     func resources(_ results: [PostgresResult], context: TenantContext, scope: RequestScope, cursorSecret: [UInt8], now: Int64)
@@ -153,14 +171,19 @@ extension SCIMService {
         return try database.read(tenant: scope.tenant, { context in
             let query = try source.parse(Self.schema(kind, context), configuration)
             let built = try ListPlan(kind: kind, query: query, scope: scope, cursorSecret: secret, now: now,
-                                     configuration: configuration)
+                                     configuration: configuration, shapes: database.shapes)
             plan = built
             return built.statements
-        }, decode: { context, results in
+        }, decode: { context, results -> SCIMOutcome in
             guard let plan else { preconditionFailure("statements run before decode") }
             let (resources, next) = try plan.resources(results, context: context, scope: scope, cursorSecret: secret, now: now)
-            return .list(ListResponse(totalResults: plan.total(results), startIndex: plan.startIndex, resources: resources,
-                                      nextCursor: next))
+            var total = plan.total(results)
+            if plan.needsCount(results) {
+                total = try database.read(tenant: scope.tenant, { _ in [plan.countStatement] }, decode: { _, counted in
+                    counted[0].int(row: 0, column: 0).map { Int($0) }
+                })
+            }
+            return .list(ListResponse(totalResults: total, startIndex: plan.startIndex, resources: resources, nextCursor: next))
         })
     }
 
@@ -189,7 +212,7 @@ extension SCIMService {
                 var countOnly = query
                 countOnly.pagination = .index(startIndex: 1, count: 0)
                 statements += try ListPlan(kind: kind, query: countOnly, scope: scope, cursorSecret: secret, now: now,
-                                           configuration: configuration).statements
+                                           configuration: configuration, shapes: database.shapes).statements
             }
             return statements
         }, decode: { _, results in results.map { Int($0.int(row: 0, column: 0) ?? 0) } })
@@ -204,7 +227,7 @@ extension SCIMService {
             remainingOffset -= offset
             if limit > 0 {
                 plans.append(try ListPlan(kind: kind, query: query, scope: scope, cursorSecret: secret, now: now,
-                                          configuration: configuration, offsetOverride: (offset, limit)))
+                                          configuration: configuration, shapes: database.shapes, offsetOverride: (offset, limit)))
                 remaining -= limit
             }
         }

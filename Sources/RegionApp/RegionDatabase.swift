@@ -11,6 +11,7 @@ public import Telemetry
 /// same pipeline too (BEGIN … COMMIT in one round trip) using the cached tenant context; if the tenant's settings
 /// version changed meanwhile, the read is redone with fresh settings, so a cache never serves stale schemas.
 public final class RegionDatabase: Sendable {
+    /// The connection pool (app role; row-level security applies).
     public let pool: PostgresPool
     /// The region id (for error details).
     public let region: String
@@ -18,8 +19,11 @@ public final class RegionDatabase: Sendable {
     let autoProvision: Bool
     let logger: Logger
     private let contexts = Mutex<[String: TenantContext]>([:])
+    /// Which list-query shapes run as prepared statements.
+    let shapes = StatementShapes()
     private let cursorSecretStore = Mutex<[UInt8]?>(nil)
 
+    /// A database front for one region; `autoProvision` only in development mode.
     public init(pool: PostgresPool, region: String, autoProvision: Bool, logger: Logger) {
         self.pool = pool
         self.region = region
@@ -40,14 +44,19 @@ public final class RegionDatabase: Sendable {
         var context = try cachedContext(tenant) ?? loadContext(tenant)
         for _ in 0..<3 {
             let built = try statements(context)
+            // One statement needs no explicit transaction: a pipeline runs as one implicit transaction, which keeps
+            // `set_config(…, true)` in force for the statements after it. Several must share one snapshot.
+            let snapshot = built.count > 1
             let results = try pool.withConnection { connection in
                 try connection.pipeline(
-                    [.sql("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"), .prepared(Self.setTenant, [.text(tenant)]),
-                     .prepared(Self.tenantRow, [.text(tenant)])] + built + [.sql("COMMIT")])
+                    (snapshot ? [.sql("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")] : [])
+                        + [.prepared(Self.setTenant, [.text(tenant)]), .prepared(Self.tenantRow, [.text(tenant)])]
+                        + built + (snapshot ? [.sql("COMMIT")] : []))
             }
-            let row = results[2]
+            let first = snapshot ? 3 : 2
+            let row = results[first - 1]
             if row.rowCount == 1, row.int(row: 0, column: 0) == context.version {
-                return try decode(context, Array(results[3..<(3 + built.count)]))
+                return try decode(context, Array(results[first..<(first + built.count)]))
             }
             context = row.rowCount == 1 ? try makeContext(tenant, row: row) : try reload(tenant)
         }
@@ -155,13 +164,12 @@ public final class RegionDatabase: Sendable {
         }
     }
 
-    /// The tenant's settings, or nil when it is not provisioned here.
+    /// The tenant's settings, or nil when it is not provisioned here (never auto-provisions).
     public func tenantSettings(id: String) throws -> TenantSettings? {
-        do {
-            return try read(tenant: id, { _ in [] }, decode: { context, _ in context.settings })
-        } catch let error as SCIMError where error.status == 404 {
-            return nil
+        let row = try pool.withConnection { connection in
+            try connection.pipeline([.prepared(Self.setTenant, [.text(id)]), .prepared(Self.tenantRow, [.text(id)])])[1]
         }
+        return row.rowCount == 1 ? try makeContext(id, row: row).settings : nil
     }
 
     /// Deletes the tenant and (by cascade) every user, group and membership it has here; false when unknown.
@@ -186,6 +194,32 @@ public final class RegionDatabase: Sendable {
         guard let secret, secret.count >= 16 else { throw SCIMError(status: 500, detail: "the region has no cursor key") }
         cursorSecretStore.withLock { $0 = secret }
         return secret
+    }
+}
+
+/// Decides which dynamic statements (list queries, whose SQL depends on the filter's shape, not its values) run as
+/// prepared statements: parsing and planning them again on every request is most of a filtered lookup's cost.
+/// Only the first `capacity` distinct shapes are prepared, so a client sending ever-new filter shapes cannot make
+/// every pooled session accumulate prepared statements without bound; later shapes run unprepared.
+final class StatementShapes: Sendable {
+    private let known = Mutex<Set<String>>([])
+    let capacity: Int
+    let maxLength: Int
+
+    init(capacity: Int = 128, maxLength: Int = 8192) {
+        self.capacity = capacity
+        self.maxLength = maxLength
+    }
+
+    func statement(_ sql: String, _ values: [PostgresValue]) -> PostgresStatement {
+        guard sql.utf8.count <= maxLength else { return .sql(sql, values) }
+        let prepared = known.withLock { set -> Bool in
+            if set.contains(sql) { return true }
+            guard set.count < capacity else { return false }
+            set.insert(sql)
+            return true
+        }
+        return prepared ? .prepared(PreparedStatement(sql), values) : .sql(sql, values)
     }
 }
 

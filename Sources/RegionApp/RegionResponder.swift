@@ -11,8 +11,11 @@ public import Telemetry
 /// Whether the database schema is in place (`/readyz`).
 public final class Readiness: Sendable {
     private let migrated = Atomic<Bool>(false)
+    /// Not ready until `markMigrated`.
     public init() {}
+    /// Whether the migrations have been applied.
     public var isMigrated: Bool { migrated.load(ordering: .acquiring) }
+    /// Records that the schema is current.
     public func markMigrated() { migrated.store(true, ordering: .releasing) }
 }
 
@@ -34,13 +37,17 @@ public final class RegionResponder: HTTPResponder {
         var template: String
     }
 
+    /// The SCIM behaviour.
     public let service: SCIMService
+    /// Signature (or development-mode) checks.
     public let authenticator: Authenticator
+    /// What `/readyz` reports besides the database ping.
     public let readiness: Readiness
     let logger: Logger
     let region: String
     let router: Router<Route>
 
+    /// Builds the route table once; the responder is immutable afterwards.
     public init(service: SCIMService, authenticator: Authenticator, readiness: Readiness, region: String, logger: Logger) {
         self.service = service
         self.authenticator = authenticator
@@ -85,9 +92,12 @@ public final class RegionResponder: HTTPResponder {
         var requestID = ""
     }
 
+    /// Answers one request and writes its log line.
     public func respond(to request: HTTPRequest, context: RequestContext) -> HTTPResponse {
         let start = Timestamp.monotonicNanos()
         var exchange = Exchange()
+        // Until authentication says otherwise, echo a well-formed request id the caller sent.
+        exchange.requestID = request.headers[LinkHeader.requestID].flatMap { Authenticator.isPrintableToken($0) ? $0 : nil } ?? ""
         var response = handle(request, &exchange)
         if !exchange.requestID.isEmpty { response.headers.set("X-Request-Id", exchange.requestID) }
         if exchange.template != "/healthz" && exchange.template != "/readyz" {
@@ -126,7 +136,6 @@ public final class RegionResponder: HTTPResponder {
         let scope: RequestScope
         switch authenticator.authenticate(request) {
         case .failure(let error):
-            exchange.requestID = request.headers[LinkHeader.requestID].flatMap { Authenticator.isPrintableToken($0) ? $0 : nil } ?? ""
             return Self.error(error, contentType)
         case .success(let s):
             scope = s

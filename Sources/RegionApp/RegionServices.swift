@@ -43,7 +43,9 @@ public final class MigrationService: Service {
     let readiness: Readiness
     let logger: Logger
     private let retry = PeriodicThread(name: "migrate-retry")
+    private let failures = Atomic<Int>(0)
 
+    /// A migration service for `pool`.
     public init(pool: PostgresPool, readiness: Readiness, logger: Logger) {
         self.pool = pool
         self.readiness = readiness
@@ -64,8 +66,13 @@ public final class MigrationService: Service {
             report = try Migrator.migrate(pool, migrations: RegionSchema.migrations)
         } catch {
             guard error.isTransient else { throw error }
-            let description = error.description
-            logger.warning("database unreachable; migrations will be retried", [("error", .string(description))])
+            // Every two seconds until the database is back: say so now and then, not every time.
+            let attempt = failures.add(1, ordering: .relaxed).newValue
+            if attempt == 1 || attempt % 30 == 0 {
+                let description = error.description
+                logger.warning("database unreachable; migrations will be retried every 2 s",
+                               [("error", .string(description)), ("attempts", .int(Int64(attempt)))])
+            }
             return false
         }
         readiness.markMigrated()
@@ -86,6 +93,7 @@ public final class KeyringWatcher: Service {
     let logger: Logger
     private let thread = PeriodicThread(name: "keyring-watch")
 
+    /// Watches `path` and feeds reloaded keys to `verifier`.
     public init(path: String, verifier: LinkVerifier, logger: Logger) {
         self.path = path
         self.verifier = verifier

@@ -11,6 +11,7 @@ public struct RequestScope: Sendable, Equatable {
     /// The request id for logs and the `X-Request-Id` answer header.
     public var requestID: String
 
+    /// A scope; a trailing slash on the base URL is dropped.
     public init(tenant: String, baseURL: String, requestID: String) {
         self.tenant = tenant
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL

@@ -12,6 +12,7 @@ public struct RegionSettings: Sendable {
     /// it), so adding one member to a 100k-member group never serialises 100k members.
     public var groupResponseMemberLimit: Int
 
+    /// Settings with our defaults.
     public init(serviceProvider: ServiceProviderConfiguration = RegionSettings.defaultServiceProvider,
                 groupResponseMemberLimit: Int = 10_000) {
         self.serviceProvider = serviceProvider
@@ -29,12 +30,15 @@ public struct RegionSettings: Sendable {
 /// The SCIM service provider: each operation validates with SCIMCore, runs in one tenant-scoped transaction and
 /// returns a `SCIMOutcome`. HTTP and Bulk both call it.
 public final class SCIMService: Sendable {
+    /// Tenant-scoped database access.
     public let database: RegionDatabase
+    /// Limits and choices (page sizes, bulk limits, group response limit).
     public let settings: RegionSettings
     let logger: Logger
     /// Seconds since the epoch (cursor issue and expiry); replaceable in tests.
     let clock: @Sendable () -> Int64
 
+    /// A service; `clock` (seconds since the epoch) is for tests of cursor expiry.
     public init(database: RegionDatabase, settings: RegionSettings, logger: Logger, clock: (@Sendable () -> Int64)? = nil) {
         self.database = database
         self.settings = settings

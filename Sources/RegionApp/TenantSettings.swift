@@ -28,7 +28,9 @@ public enum DeprovisionPolicy: String, Sendable, Hashable, CaseIterable {
 /// Extension attributes use the RFC 7643 §7 attribute representation (as `/Schemas` publishes it), plus an optional
 /// `validator`. `validators` attaches a rule to any attribute or sub-attribute, core ones included.
 public struct TenantSettings: Sendable, Equatable {
+    /// The tenant's display name (operators' reference only).
     public var name: String
+    /// What DELETE /Users/{id} does.
     public var deprovisionPolicy: DeprovisionPolicy
     /// Validated extension entries, kept in their JSON form (what is stored and returned).
     public var schemaExtensions: [JSONValue]
@@ -40,6 +42,7 @@ public struct TenantSettings: Sendable, Equatable {
         TenantSettings(name: "dev-" + String(id.prefix(8)), deprovisionPolicy: .hard, schemaExtensions: [], validators: [])
     }
 
+    /// Settings from validated parts.
     public init(name: String, deprovisionPolicy: DeprovisionPolicy, schemaExtensions: [JSONValue] = [],
                 validators: [JSONValue] = []) {
         self.name = name
@@ -274,11 +277,17 @@ enum CountryCodes {
 /// One tenant's resolved view: settings plus the schemas every request of that tenant works against.
 /// Built once per settings version and cached (`TenantDirectory`).
 public final class TenantContext: Sendable {
+    /// The tenant id.
     public let id: String
+    /// `tenants.settings_version` this context was built from.
     public let version: Int64
+    /// The settings.
     public let settings: TenantSettings
+    /// Standard schemas plus the tenant's extensions and validators.
     public let registry: SchemaRegistry
+    /// The User resource type joined with its schemas.
     public let users: ResourceSchema
+    /// The Group resource type joined with its schemas.
     public let groups: ResourceSchema
 
     init(id: String, version: Int64, settings: TenantSettings) throws(SCIMError) {

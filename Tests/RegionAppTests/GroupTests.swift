@@ -156,16 +156,20 @@ import Testing
             SELECT tenant_id, $2::uuid, id, 'User' FROM users WHERE tenant_id = $1::uuid
             """, [.text(t.id), .text(g)])
         let before = try admin.query("SELECT ctid::text, resource::text FROM groups WHERE id = $1::uuid", [.text(g)])
-        let newcomer = t.user("newcomer@example.com")
-        let start = ContinuousClock.now
-        let response = t.send(.patch, "/Groups/\(g)", patchOp(#"{"op":"add","path":"members","value":[{"value":"\#(newcomer)"}]}"#))
-        let elapsed = ContinuousClock.now - start
-        #expect(response.status.code == 204)
-        #expect(try admin.query("SELECT count(*) FROM group_members WHERE group_id = $1::uuid", [.text(g)]).int(row: 0, column: 0) == 100_001)
+        // Two adds; the faster one is judged, so one scheduling hiccup on a busy machine does not fail the test.
+        var fastest = Duration.seconds(60)
+        for n in 0..<2 {
+            let newcomer = t.user("newcomer\(n)@example.com")
+            let start = ContinuousClock.now
+            let response = t.send(.patch, "/Groups/\(g)", patchOp(#"{"op":"add","path":"members","value":[{"value":"\#(newcomer)"}]}"#))
+            fastest = min(fastest, ContinuousClock.now - start)
+            #expect(response.status.code == 204)
+        }
+        #expect(try admin.query("SELECT count(*) FROM group_members WHERE group_id = $1::uuid", [.text(g)]).int(row: 0, column: 0) == 100_002)
         let after = try admin.query("SELECT resource::text FROM groups WHERE id = $1::uuid", [.text(g)])
         #expect(after.string(row: 0, column: 0) == before.string(row: 0, column: 1))
-        // Generous bound for a shared 2-core machine: loading and serialising 100k members takes far longer.
-        #expect(elapsed < .milliseconds(500), "took \(elapsed)")
+        // Loading and serialising 100k members takes far longer than this bound.
+        #expect(fastest < .milliseconds(300), "took \(fastest)")
         try admin.execute("DELETE FROM tenants WHERE id = $1::uuid", [.text(t.id)])
     }
 }

@@ -90,17 +90,20 @@ struct Tenant {
     }
 
     /// POSTs a resource and returns its id (expects 201).
+    @discardableResult
     func create(_ endpoint: String, _ body: String, sourceLocation: SourceLocation = #_sourceLocation) -> String {
         let response = send(.post, endpoint, body)
         #expect(response.status.code == 201, "\(response.bodyText)", sourceLocation: sourceLocation)
         return response.json["id"]?.string ?? ""
     }
 
+    @discardableResult
     func user(_ userName: String, _ extra: String = "", sourceLocation: SourceLocation = #_sourceLocation) -> String {
         create("/Users", #"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"\#(userName)"\#(extra)}"#,
                sourceLocation: sourceLocation)
     }
 
+    @discardableResult
     func group(_ displayName: String, _ extra: String = "", sourceLocation: SourceLocation = #_sourceLocation) -> String {
         create("/Groups", #"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"\#(displayName)"\#(extra)}"#,
                sourceLocation: sourceLocation)
