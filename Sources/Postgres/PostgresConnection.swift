@@ -30,6 +30,8 @@ public final class PostgresConnection: Sendable {
         var prepared: [String: String] = [:]
         /// Set once a call saw the connection fail; the pool then discards it.
         var broken = false
+        /// See `sessionTag`.
+        var sessionTag: String? = nil
 
         deinit { PQfinish(pointer) }
     }
@@ -37,6 +39,14 @@ public final class PostgresConnection: Sendable {
     let handle: Mutex<Handle>
     /// The server process id of this session (for `pg_terminate_backend`, logs).
     public let backendPID: Int32
+
+    /// A caller-defined label for session state this connection carries, e.g. which tenant a session-level
+    /// setting currently holds, so it is sent only when it changes. New connections have none. Callers must clear
+    /// it when a statement fails: the server rolls back settings made in a failed transaction.
+    public var sessionTag: String? {
+        get { handle.withLock { $0.sessionTag } }
+        set { handle.withLock { $0.sessionTag = newValue } }
+    }
 
     /// Connects, blocking up to the configuration's connect timeout.
     public init(configuration: PostgresConfiguration) throws(PostgresError) {

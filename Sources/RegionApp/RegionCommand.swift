@@ -112,7 +112,8 @@ public enum RegionCommand {
             RegionResponder.error(SCIMError(status: status.code, detail: message))
         }
         let http = HTTPServer(configuration: server, responder: responder, logger: logger)
-        var services: [any Service] = [MigrationService(pool: pool, readiness: readiness, logger: logger), http,
+        var services: [any Service] = [MigrationService(pool: pool, readiness: readiness, logger: logger),
+                                       TenantChangeListener(configuration: configuration, database: database), http,
                                        PortAnnouncer(server: http, path: options.string("port-file"))]
         if let watcher { services.append(watcher) }
         return ServiceRunner.run(services, logger: logger)

@@ -1,4 +1,5 @@
 import JSON
+import NetIO
 public import Postgres
 import SCIMCore
 import Synchronization
@@ -6,10 +7,12 @@ public import Telemetry
 
 /// The region's PostgreSQL access: tenant-scoped reads and writes, the tenant directory and the tenant API's SQL.
 ///
-/// Every statement runs inside a transaction whose first statement sets `app.tenant_id` (row-level security) and
-/// whose second reads the tenant row, sent together with BEGIN in one round trip. A read sends its queries in the
-/// same pipeline too (BEGIN … COMMIT in one round trip) using the cached tenant context; if the tenant's settings
-/// version changed meanwhile, the read is redone with fresh settings, so a cache never serves stale schemas.
+/// Row-level security needs `app.tenant_id` set for every statement. Writes run in a transaction whose first
+/// statements set it (transaction-local) and read the tenant row, sent with BEGIN in one round trip. Reads — most
+/// of the traffic — send just their own statements: the tenant is set at session level, and only when the pooled
+/// connection last served another tenant (`PostgresConnection.sessionTag`), and the tenant's settings come from a
+/// cache that tenant-API changes invalidate through NOTIFY (every replica of the region listens) and that expires
+/// after `contextTTL` anyway. A GET by id is then one statement in one round trip.
 public final class RegionDatabase: Sendable {
     /// The connection pool (app role; row-level security applies).
     public let pool: PostgresPool
@@ -18,7 +21,11 @@ public final class RegionDatabase: Sendable {
     /// Auto-provision unknown tenants (development mode only).
     let autoProvision: Bool
     let logger: Logger
-    private let contexts = Mutex<[String: TenantContext]>([:])
+    private let contexts = Mutex<[String: (context: TenantContext, loadedAt: UInt64)]>([:])
+    /// How long a cached tenant context is trusted without a notification.
+    let contextTTLNanos: UInt64 = 30_000_000_000
+    /// Tenant-API changes are announced here (payload: the tenant id).
+    public static let tenantChannel = "scim_region_tenants"
     /// Which list-query shapes run as prepared statements.
     let shapes = StatementShapes()
     private let cursorSecretStore = Mutex<[UInt8]?>(nil)
@@ -32,6 +39,7 @@ public final class RegionDatabase: Sendable {
     }
 
     static let setTenant = PreparedStatement("SELECT set_config('app.tenant_id', $1, true)")
+    static let setTenantForSession = PreparedStatement("SELECT set_config('app.tenant_id', $1, false)")
     static let tenantRow = PreparedStatement(
         "SELECT settings_version, name, deprovision_policy, schema_extensions::text, validators::text FROM tenants WHERE id = $1::uuid")
 
@@ -41,26 +49,29 @@ public final class RegionDatabase: Sendable {
     /// decodes their results.
     func read<R>(tenant: String, _ statements: (TenantContext) throws -> [PostgresStatement],
                  decode: (TenantContext, [PostgresResult]) throws -> R) throws -> R {
-        var context = try cachedContext(tenant) ?? loadContext(tenant)
-        for _ in 0..<3 {
-            let built = try statements(context)
-            // One statement needs no explicit transaction: a pipeline runs as one implicit transaction, which keeps
-            // `set_config(…, true)` in force for the statements after it. Several must share one snapshot.
-            let snapshot = built.count > 1
-            let results = try pool.withConnection { connection in
-                try connection.pipeline(
-                    (snapshot ? [.sql("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")] : [])
-                        + [.prepared(Self.setTenant, [.text(tenant)]), .prepared(Self.tenantRow, [.text(tenant)])]
-                        + built + (snapshot ? [.sql("COMMIT")] : []))
+        let context = try cachedContext(tenant) ?? loadContext(tenant)
+        let built = try statements(context)
+        // Several statements must share one snapshot; a single one runs in its own implicit transaction.
+        let snapshot = built.count > 1
+        let results = try pool.withConnection { connection -> [PostgresResult] in
+            let switching = connection.sessionTag != tenant
+            var pipeline: [PostgresStatement] = []
+            // BEGIN first: the isolation level must be set before any query of the transaction.
+            if snapshot { pipeline.append(.sql("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")) }
+            if switching { pipeline.append(.prepared(Self.setTenantForSession, [.text(tenant)])) }
+            pipeline += built
+            if snapshot { pipeline.append(.sql("COMMIT")) }
+            do {
+                let results = try connection.pipeline(pipeline)
+                connection.sessionTag = tenant
+                return Array(results.dropFirst((switching ? 1 : 0) + (snapshot ? 1 : 0)).prefix(built.count))
+            } catch {
+                // The failed transaction rolled the session setting back with it.
+                connection.sessionTag = nil
+                throw error
             }
-            let first = snapshot ? 3 : 2
-            let row = results[first - 1]
-            if row.rowCount == 1, row.int(row: 0, column: 0) == context.version {
-                return try decode(context, Array(results[first..<(first + built.count)]))
-            }
-            context = row.rowCount == 1 ? try makeContext(tenant, row: row) : try reload(tenant)
         }
-        throw SCIMError(status: 503, detail: "the tenant's settings keep changing; retry")
+        return try decode(context, results)
     }
 
     /// Runs `body` in a read-write transaction scoped to the tenant (READ COMMITTED: uniqueness and row locks do the
@@ -102,7 +113,21 @@ public final class RegionDatabase: Sendable {
     // MARK: Tenant contexts
 
     private func cachedContext(_ tenant: String) -> TenantContext? {
-        contexts.withLock { $0[tenant] }
+        let now = Timestamp.monotonicNanos()
+        return contexts.withLock { c in
+            guard let entry = c[tenant], now &- entry.loadedAt < contextTTLNanos else { return nil }
+            return entry.context
+        }
+    }
+
+    /// Drops a tenant's cached context (a NOTIFY from the tenant API, here or on another replica).
+    public func invalidate(tenant: String) {
+        contexts.withLock { _ = $0.removeValue(forKey: tenant) }
+    }
+
+    /// Drops every cached context (after the listener reconnected: notifications may have been missed).
+    public func invalidateAll() {
+        contexts.withLock { $0.removeAll() }
     }
 
     /// Forgets the cached context and reads the tenant again (a 404 when it is gone, unless auto-provisioning).
@@ -121,7 +146,8 @@ public final class RegionDatabase: Sendable {
         }
         let settings = TenantSettings(name: name, deprovisionPolicy: policy, schemaExtensions: ext, validators: val)
         let context = try TenantContext(id: tenant, version: version, settings: settings)
-        contexts.withLock { $0[tenant] = context }
+        let now = Timestamp.monotonicNanos()
+        contexts.withLock { $0[tenant] = (context, now) }
         return context
     }
 
@@ -151,6 +177,7 @@ public final class RegionDatabase: Sendable {
                   settings_version = tenants.settings_version + 1, updated_at = now()
               """
             : "DO NOTHING"
+        defer { invalidate(tenant: id) }
         return try pool.withTransaction(setup: [.prepared(Self.setTenant, [.text(id)])]) { connection in
             let result = try connection.query(
                 """
@@ -160,6 +187,7 @@ public final class RegionDatabase: Sendable {
                 RETURNING (xmax = 0)
                 """,
                 [.text(id), .text(settings.name), .text(settings.deprovisionPolicy.rawValue), .jsonb(extensions), .jsonb(validators)])
+            _ = try connection.query("SELECT pg_notify($1, $2)", [.text(Self.tenantChannel), .text(id)])
             return result.rowCount == 1 && result.bool(row: 0, column: 0) == true
         }
     }
@@ -177,9 +205,11 @@ public final class RegionDatabase: Sendable {
         let deleted = try pool.withTransaction(setup: [.prepared(Self.setTenant, [.text(id)])]) { connection in
             // A large tenant takes longer than the default statement timeout to cascade.
             try connection.execute("SET LOCAL statement_timeout = 0")
-            return try connection.execute("DELETE FROM tenants WHERE id = $1::uuid", [.text(id)])
+            let deleted = try connection.execute("DELETE FROM tenants WHERE id = $1::uuid", [.text(id)])
+            _ = try connection.query("SELECT pg_notify($1, $2)", [.text(Self.tenantChannel), .text(id)])
+            return deleted
         }
-        contexts.withLock { _ = $0.removeValue(forKey: id) }
+        invalidate(tenant: id)
         return deleted == 1
     }
 
@@ -228,4 +258,23 @@ extension SCIMError {
     static func tenantNotProvisioned(region: String) -> SCIMError {
         SCIMError(status: 404, detail: "tenant not provisioned in region \(region)")
     }
+}
+
+/// Listens for tenant-API changes made by any replica of this region and drops the cached tenant contexts.
+final class TenantChangeListener: Service {
+    private let listener: PostgresListener
+    var name: String { "tenant-listener" }
+
+    init(configuration: PostgresConfiguration, database: RegionDatabase) {
+        listener = PostgresListener(configuration: configuration, channels: [RegionDatabase.tenantChannel],
+                                    onReconnect: { database.invalidateAll() },
+                                    onNotification: { database.invalidate(tenant: $0.payload) })
+    }
+
+    func start() throws {
+        listener.start()
+        // Not waiting: the region also starts (and reports unready) while its database is down.
+    }
+
+    func shutdown(gracePeriod: Duration) { listener.stop() }
 }
