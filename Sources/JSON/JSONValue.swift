@@ -215,12 +215,22 @@ public struct JSONObject: Sendable, Hashable, RandomAccessCollection {
 /// ASCII case-insensitive string equality (non-ASCII bytes must match exactly).
 @inlinable
 public func asciiCaseInsensitiveEquals(_ a: String, _ b: String) -> Bool {
-    let au = a.utf8, bu = b.utf8
-    // Native strings know their UTF-8 count in O(1): most mismatches end here.
-    guard au.count == bu.count else { return false }
-    return au.elementsEqual(bu) { x, y in
-        x == y || ((x | 0x20) == (y | 0x20) && (x | 0x20) >= 0x61 && (x | 0x20) <= 0x7A)
+    // Native strings know their UTF-8 count in O(1): most mismatches end here, and most matches are exact.
+    guard a.utf8.count == b.utf8.count else { return false }
+    if a == b { return true }
+    return asciiCaseInsensitiveEqualsSlow(a, b)
+}
+
+@usableFromInline
+func asciiCaseInsensitiveEqualsSlow(_ a: String, _ b: String) -> Bool {
+    var ai = a.utf8.makeIterator()
+    var bi = b.utf8.makeIterator()
+    while let x = ai.next(), let y = bi.next() {
+        if x == y { continue }
+        let lx = x | 0x20
+        guard lx == y | 0x20, lx >= 0x61, lx <= 0x7A else { return false }
     }
+    return true
 }
 
 // MARK: - Accessors

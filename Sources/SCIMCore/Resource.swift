@@ -76,9 +76,13 @@ public struct NormalisedResource: Sendable, Hashable {
 
 /// Server-assigned metadata stamped on a stored resource.
 public struct ResourceMeta: Sendable, Hashable {
+    /// "User" or "Group".
     public var resourceType: String
+    /// Creation time (xsd:dateTime).
     public var created: String
+    /// Last modification time (xsd:dateTime).
     public var lastModified: String
+    /// The resource URL.
     public var location: String
     /// The resource version; rendered in `meta.version` as the weak ETag `W/"<version>"`.
     public var version: String
@@ -98,6 +102,14 @@ public struct ResourceMeta: Sendable, Hashable {
             "resourceType": .string(resourceType), "created": .string(created), "lastModified": .string(lastModified),
             "location": .string(location), "version": .string(ETag.weak(version: version)),
         ])
+    }
+}
+
+extension SchemaRegistry {
+    /// The create (existing nil) / replace pipeline by resource type id; an unknown type is 404.
+    public func normalise(_ body: JSONValue, resourceType: String, existing: JSONObject?) throws(SCIMError) -> NormalisedResource {
+        guard let schema = resourceSchema(resourceType) else { throw .notFound("unknown resource type") }
+        return try schema.normalise(body, existing: existing)
     }
 }
 
