@@ -85,6 +85,22 @@ extension SchemaRegistry {
         return ListResponse(totalResults: all.count, startIndex: 1, resources: all)
     }
 
+    /// `GET /Schemas/{id}`; an unknown id is 404.
+    public func schemaRepresentation(id: String, baseURL: String) throws(SCIMError) -> JSONValue {
+        guard let s = resourceSchemas.first(where: { asciiCaseInsensitiveEquals($0.id, id) }) else {
+            throw .notFound("schema not found")
+        }
+        return s.json(baseURL: baseURL)
+    }
+
+    /// `GET /ResourceTypes/{id}`; an unknown id is 404.
+    public func resourceTypeRepresentation(id: String, baseURL: String) throws(SCIMError) -> JSONValue {
+        guard let rt = resourceTypes.first(where: { asciiCaseInsensitiveEquals($0.id, id) }) else {
+            throw .notFound("resource type not found")
+        }
+        return rt.json(baseURL: baseURL)
+    }
+
     /// `GET /ResourceTypes` ListResponse.
     public func resourceTypesListResponse(baseURL: String) -> ListResponse {
         let all = resourceTypes.map { $0.json(baseURL: baseURL) }
