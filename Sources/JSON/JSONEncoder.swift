@@ -85,7 +85,7 @@ public enum JSONEncoder {
             return
         }
         let bytes = Array(s.utf8)  // only strings without contiguous UTF-8 (bridged) get here
-        bytes.withUnsafeBufferPointer { appendEscaped($0, into: &out) }
+        _ = bytes.withUnsafeBufferPointer { appendEscaped($0, into: &out) }
         out.append(UInt8(ascii: "\""))
     }
 
