@@ -408,14 +408,15 @@ struct Parser {
             var duplicateAt: Int? = nil
             if seen == nil && count < 32 {
                 let length = key.utf8.count
-                for i in 0..<keys.count where keys[i].utf8.count == length && keys[i] == key {
+                for i in 0..<keys.count where keys[i].utf8.count == length && keys[i].utf8.elementsEqual(key.utf8) {
                     duplicateAt = i
                     break
                 }
             } else {
                 if seen == nil { seen = Set(keys) }
+                // Set membership uses canonical equivalence; the byte comparison decides.
                 if seen!.contains(key) {
-                    duplicateAt = keys.firstIndex(of: key)
+                    duplicateAt = keys.firstIndex { $0.utf8.elementsEqual(key.utf8) }
                 } else {
                     seen!.insert(key)
                 }

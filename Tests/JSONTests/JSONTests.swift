@@ -107,6 +107,14 @@ private func decodeError(_ bytes: [UInt8], options: JSONDecodingOptions = .defau
         #expect(v.description == "{\"a\":3,\"b\":2}")
     }
 
+    @Test func keysAreComparedByBytes() throws {
+        // Precomposed and decomposed é are different keys (no Unicode normalisation).
+        let v = try JSONDecoder.decode("{\"caf\u{E9}\":1,\"cafe\u{301}\":2}")
+        #expect(v.object?.count == 2)
+        #expect(v["cafe\u{301}"] == 2)
+        #expect(!asciiCaseInsensitiveEquals("caf\u{E9}", "CAFE\u{301}"))
+    }
+
     @Test func duplicateDetectionWorksInLargeObjects() {
         var text = "{"
         for i in 0..<40 { text += "\"k\(i)\":\(i)," }

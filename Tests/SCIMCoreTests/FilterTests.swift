@@ -273,6 +273,12 @@ func shape(_ f: Filter) -> String {
         #expect(try groupSchema.parseFilter("members[value eq \"x\"]").matches(g) == false)
     }
 
+    @Test func comparisonsAreByteExactNotCanonicalEquivalence() throws {
+        let u = object("{\"userName\":\"caf\u{E9}\"}")  // precomposed é
+        #expect(try userSchema.parseFilter("userName eq \"caf\u{E9}\"").matches(u))
+        #expect(try userSchema.parseFilter("userName eq \"cafe\u{301}\"").matches(u) == false)  // decomposed
+    }
+
     @Test func unicodeCaseFolding() throws {
         let u = object("{\"userName\":\"ÉLODIE@example.com\"}")
         #expect(try userSchema.parseFilter("userName eq \"élodie@EXAMPLE.com\"").matches(u))
