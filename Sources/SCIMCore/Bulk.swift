@@ -163,9 +163,13 @@ public struct BulkRequest: Sendable, Hashable {
 
 /// The result of one bulk operation, for the BulkResponse.
 public struct BulkOperationResult: Sendable, Hashable {
+    /// The operation's method.
     public var method: BulkMethod
+    /// The operation's bulkId, echoed.
     public var bulkId: String?
+    /// The resulting resource version (ETag).
     public var version: String?
+    /// The resulting resource URL.
     public var location: String?
     /// HTTP status of the operation.
     public var status: Int

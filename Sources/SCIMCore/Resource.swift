@@ -69,6 +69,9 @@ public struct NormalisedResource: Sendable, Hashable {
     public var externalValues: JSONObject
     /// writeOnly attributes (e.g. `password`), normalised, by canonical name; never store them in the document.
     public var writeOnlyValues: JSONObject
+    /// External attributes present in the body at all (even as `[]` or `null`), by canonical name, so a PUT
+    /// without `members` can be told apart from `"members":[]` if the caller wants to.
+    public var externalAttributesGiven: [String] = []
 
     /// The group members given (empty when absent: a PUT without `members` clears them).
     public func members() throws(SCIMError) -> [MemberRef] { try MemberRef.list(from: externalValues["members"]) }
@@ -189,6 +192,7 @@ extension ResourceSchema {
         }
 
         for def in CommonAttributes.all + core.attributes {
+            if isExternal(def.name), coreInput[def.name] != nil { result.externalAttributesGiven.append(def.name) }
             let value = try process(def, coreInput[def.name], existingValue: existing?[def.name], label: def.name)
             if def.required && def.mutability != .readOnly && value == nil {
                 throw .invalidValue("required attribute '\(def.name)' is missing")
@@ -197,7 +201,7 @@ extension ResourceSchema {
             if def.mutability == .writeOnly {
                 result.writeOnlyValues.appendUnchecked(key: def.name, value: value)
             } else if isExternal(def.name) {
-                result.externalValues.appendUnchecked(key: def.name, value: value)
+                result.externalValues.appendUnchecked(key: def.name, value: value)  // presence noted below
             } else {
                 coreOut.appendUnchecked(key: def.name, value: value)
             }
