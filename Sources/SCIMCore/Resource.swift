@@ -12,6 +12,8 @@ public import JSON
 // - immutable attributes: on replace a differing value is `400 mutability`; an omitted value keeps the old one.
 // - Two keys naming the same attribute in different case (`userName` and `USERNAME`) are `400 invalidSyntax`:
 //   which one the IdP meant is ambiguous, as with duplicate JSON keys.
+// - `schemas` in the body is optional and its entries are not checked (IdPs send `urn:scim:schemas:core:2.0`,
+//   Microsoft's ADSCIM URN, or list the Enterprise URN without data); the stored `schemas` is derived from the data.
 // - `primary`: at most one value of a multi-valued attribute may be primary (RFC 7643 §2.4). On create/replace we
 //   keep the FIRST value marked primary and set the others to false, rather than failing a whole provisioning run.
 
