@@ -300,7 +300,8 @@ enum ValueNormaliser {
                         out.appendUnchecked(key: sub.name, value: n)
                     }
                 }
-                if out.isEmpty { return nil }
+                // Checked again after dropping readOnly/unknown keys: {"value":"","displayName":"x"} is still empty.
+                if out.isEmpty || IdPDialect.isEmptyValueObject(out) { return nil }
                 result = .object(out)
             case .string:
                 // IdPQuirk.complexValueAsString: Entra sends `manager` as a bare id or "" [E6].

@@ -386,6 +386,7 @@ private func ops(_ operations: String) -> String { "{\(patchOpSchemas),\"Operati
             "{\"op\":\"replace\",\"path\":\"\(urn):manager\",\"value\":{\"value\":\"\"}}",
             "{\"op\":\"add\",\"path\":\"\(urn):manager\",\"value\":\"\"}",
             "{\"op\":\"replace\",\"value\":{\"\(urn):manager\":\"\"}}",
+            "{\"op\":\"replace\",\"path\":\"\(urn):manager\",\"value\":{\"value\":\"\",\"displayName\":\"Old Boss\"}}",
         ] {
             let r = try patch("{\"Operations\":[\(removal)]}", added.document)
             #expect(r.document[urn] == nil, "\(removal)")
