@@ -12,6 +12,9 @@ let schema = SchemaRegistry.standard.resourceSchema("User")!
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzFilter(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let text = String(decoding: UnsafeBufferPointer(start: data, count: size), as: UTF8.self)
+    // The same text as a query string (filter, attributes, sortBy, paging) and as a projection list.
+    _ = try? ListQuery(queryString: text, schema: schema, configuration: ServiceProviderConfiguration())
+    _ = Projection(schema: schema, attributes: text, excludedAttributes: nil).apply(to: user)
     guard let filter = try? FilterParser.parse(text) else { return 0 }
     // Canonical text may be longer than the input (escapes), so it is re-parsed with a larger length limit.
     let roomy = FilterLimits(maxLength: 1 << 20)

@@ -1,4 +1,4 @@
-// libFuzzer target: PATCH body parsing and application on a sample user and group.
+// libFuzzer target: PATCH body parsing and application on a sample user and group (plus Bulk/Search/create bodies).
 // Property: a successful PATCH yields a document that is again valid input for PUT.
 import JSON
 import SCIMCore
@@ -16,6 +16,12 @@ let group: JSONObject = (try! JSONDecoder.decode(#"{"schemas":["urn:ietf:params:
 public func fuzzPatch(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let raw = UnsafeRawBufferPointer(start: data, count: size)
     guard let body = try? JSONDecoder.decode(raw, options: .init(limits: JSONLimits(maxDepth: 16, maxTotalSize: 1 << 16))) else { return 0 }
+    // The same bodies exercise the other JSON-body parsers: Bulk, SearchRequest and create/replace.
+    if let bulk = try? BulkRequest.parse(body, maxOperations: 100), let order = try? bulk.executionOrder() {
+        if Set(order).count != bulk.operations.count { fatalError("bulk execution order is not a permutation") }
+    }
+    _ = try? ListQuery(searchRequest: body, schema: userSchema, configuration: ServiceProviderConfiguration())
+    _ = try? userSchema.normaliseForCreate(body)
     guard let request = try? PatchRequest.parse(body) else { return 0 }
     if let r = try? userSchema.applyPatch(request, to: user) {
         if (try? userSchema.normaliseForReplace(.object(r.document), existing: user)) == nil {

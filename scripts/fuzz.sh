@@ -10,11 +10,19 @@ mkdir -p "$out"
 flags=(-sanitize=fuzzer,address -parse-as-library -O -g -swift-version 6
        -enable-upcoming-feature ExistentialAny -enable-upcoming-feature InternalImportsByDefault)
 
+# Compiler output is kept in a log; ld.gold's warnings about ASan symbols it cannot export are harmless.
+build() {
+    if ! swiftc "${flags[@]}" "$@" >"$out/build.log" 2>&1; then
+        grep -v 'ld.gold: warning' "$out/build.log" >&2
+        echo "fuzz build failed" >&2
+        exit 2
+    fi
+}
 # The modules are built as static libraries with coverage instrumentation, then linked into each target.
-swiftc "${flags[@]}" -module-name JSON -emit-module -emit-module-path "$out/JSON.swiftmodule" \
-    -emit-library -static -o "$out/libJSON.a" "$root"/Sources/JSON/*.swift 2>/dev/null
-swiftc "${flags[@]}" -module-name SCIMCore -I "$out" -emit-module -emit-module-path "$out/SCIMCore.swiftmodule" \
-    -emit-library -static -o "$out/libSCIMCore.a" "$root"/Sources/SCIMCore/*.swift 2>/dev/null
+build -module-name JSON -emit-module -emit-module-path "$out/JSON.swiftmodule" \
+    -emit-library -static -o "$out/libJSON.a" "$root"/Sources/JSON/*.swift
+build -module-name SCIMCore -I "$out" -emit-module -emit-module-path "$out/SCIMCore.swiftmodule" \
+    -emit-library -static -o "$out/libSCIMCore.a" "$root"/Sources/SCIMCore/*.swift
 
 status=0
 for target in json filter patch; do
@@ -23,8 +31,7 @@ for target in json filter patch; do
         filter) src=FilterFuzz.swift ;;
         patch) src=PatchFuzz.swift ;;
     esac
-    # ld.gold warns about ASan symbols it cannot export; harmless.
-    swiftc "${flags[@]}" -I "$out" "$root/fuzz/$src" "$out/libSCIMCore.a" "$out/libJSON.a" -o "$out/fuzz-$target" 2>/dev/null
+    build -I "$out" "$root/fuzz/$src" "$out/libSCIMCore.a" "$out/libJSON.a" -o "$out/fuzz-$target"
     work="$out/corpus-$target"
     mkdir -p "$work" "$out/artifacts-$target"
     cp -n "$root/fuzz/corpus/$target"/* "$work"/ 2>/dev/null || true

@@ -140,10 +140,6 @@ struct Parser {
     let options: JSONDecodingOptions
     var pos = 0
     var scratch: [UInt8] = []
-    // Members of all open containers live on shared stacks; each container copies its slice out once at its end,
-    // so arrays are allocated at their exact size instead of growing.
-    var keyStack: [String] = []
-    var valueStack: [JSONValue] = []
 
     init(input: UnsafeBufferPointer<UInt8>, options: JSONDecodingOptions) {
         self.input = input
@@ -365,22 +361,18 @@ struct Parser {
             pos += 1
             return .array([])
         }
-        let base = valueStack.count
+        var elements: [JSONValue] = []
+        elements.reserveCapacity(4)
         while true {
             skipWhitespace()
-            if valueStack.count - base >= options.limits.maxElementCount { throw JSONError(.tooManyElements, at: pos) }
-            let element = try parseValue(depth: depth)
-            valueStack.append(element)
+            if elements.count >= options.limits.maxElementCount { throw JSONError(.tooManyElements, at: pos) }
+            elements.append(try parseValue(depth: depth))
             skipWhitespace()
             guard pos < input.count else { throw JSONError(.unexpectedEnd, at: pos) }
             let c = input[pos]
             pos += 1
             if c == UInt8(ascii: ",") { continue }
-            if c == UInt8(ascii: "]") {
-                let elements = Array(valueStack[base...])
-                valueStack.removeSubrange(base...)
-                return .array(elements)
-            }
+            if c == UInt8(ascii: "]") { return .array(elements) }
             throw JSONError(.unexpectedByte, at: pos - 1)
         }
     }
@@ -393,8 +385,10 @@ struct Parser {
             pos += 1
             return .object(JSONObject())
         }
-        let base = keyStack.count
-        let valueBase = valueStack.count
+        var keys: [String] = []
+        var values: [JSONValue] = []
+        keys.reserveCapacity(8)
+        values.reserveCapacity(8)
         // Objects above this size switch from a linear duplicate scan to a hash set.
         var seen: Set<String>? = nil
         while true {
@@ -410,18 +404,19 @@ struct Parser {
             skipWhitespace()
             let value = try parseValue(depth: depth)
 
-            let count = keyStack.count - base
+            let count = keys.count
             var duplicateAt: Int? = nil
             if seen == nil && count < 32 {
                 let length = key.utf8.count
-                for i in base..<keyStack.count where keyStack[i].utf8.count == length && keyStack[i] == key {
+                for i in 0..<keys.count where keys[i].utf8.count == length && keys[i].utf8.elementsEqual(key.utf8) {
                     duplicateAt = i
                     break
                 }
             } else {
-                if seen == nil { seen = Set(keyStack[base...]) }
+                if seen == nil { seen = Set(keys) }
+                // Set membership uses canonical equivalence; the byte comparison decides.
                 if seen!.contains(key) {
-                    duplicateAt = keyStack[base...].firstIndex(of: key)
+                    duplicateAt = keys.firstIndex { $0.utf8.elementsEqual(key.utf8) }
                 } else {
                     seen!.insert(key)
                 }
@@ -429,25 +424,19 @@ struct Parser {
             if let d = duplicateAt {
                 switch options.duplicateKeys {
                 case .reject: throw JSONError(.duplicateKey, at: keyOffset)
-                case .lastWins: valueStack[valueBase + (d - base)] = value
+                case .lastWins: values[d] = value
                 }
             } else {
                 if count >= options.limits.maxElementCount { throw JSONError(.tooManyElements, at: keyOffset) }
-                keyStack.append(key)
-                valueStack.append(value)
+                keys.append(key)
+                values.append(value)
             }
             skipWhitespace()
             guard pos < input.count else { throw JSONError(.unexpectedEnd, at: pos) }
             let c = input[pos]
             pos += 1
             if c == UInt8(ascii: ",") { continue }
-            if c == UInt8(ascii: "}") {
-                let keys = Array(keyStack[base...])
-                let values = Array(valueStack[valueBase...])
-                keyStack.removeSubrange(base...)
-                valueStack.removeSubrange(valueBase...)
-                return .object(JSONObject(uncheckedKeys: keys, values: values))
-            }
+            if c == UInt8(ascii: "}") { return .object(JSONObject(uncheckedKeys: keys, values: values)) }
             throw JSONError(.unexpectedByte, at: pos - 1)
         }
     }

@@ -148,9 +148,10 @@ public struct JSONObject: Sendable, Hashable, RandomAccessCollection {
     /// The member values in order.
     public var values: [JSONValue] { valueStorage }
 
-    /// Index of the member with exactly this key.
+    /// Index of the member with exactly this key (same UTF-8 bytes; no Unicode normalisation).
     public func index(forKey key: String) -> Int? {
-        for i in keyStorage.indices where keyStorage[i] == key { return i }
+        let n = key.utf8.count
+        for i in keyStorage.indices where keyStorage[i].utf8.count == n && keyStorage[i].utf8.elementsEqual(key.utf8) { return i }
         return nil
     }
 
@@ -212,15 +213,36 @@ public struct JSONObject: Sendable, Hashable, RandomAccessCollection {
     }
 }
 
-/// ASCII case-insensitive string equality (non-ASCII bytes must match exactly).
+/// ASCII case-insensitive string equality (non-ASCII bytes must match exactly; no Unicode normalisation).
 @inlinable
 public func asciiCaseInsensitiveEquals(_ a: String, _ b: String) -> Bool {
-    let au = a.utf8, bu = b.utf8
-    // Native strings know their UTF-8 count in O(1): most mismatches end here.
-    guard au.count == bu.count else { return false }
-    return au.elementsEqual(bu) { x, y in
-        x == y || ((x | 0x20) == (y | 0x20) && (x | 0x20) >= 0x61 && (x | 0x20) <= 0x7A)
+    // Native strings know their UTF-8 count in O(1): most mismatches end here, and most matches are exact.
+    guard a.utf8.count == b.utf8.count else { return false }
+    return asciiCaseInsensitiveEqualsSlow(a, b)
+}
+
+@usableFromInline
+func asciiCaseInsensitiveEqualsSlow(_ a: String, _ b: String) -> Bool {
+    // Native and small strings expose contiguous UTF-8, so this is a tight loop over two buffers.
+    if let r = a.utf8.withContiguousStorageIfAvailable({ pa in
+        b.utf8.withContiguousStorageIfAvailable { pb in asciiCaseInsensitiveEquals(pa, pb) }
+    }), let result = r {
+        return result
     }
+    let x = Array(a.utf8), y = Array(b.utf8)  // bridged strings only
+    return x.withUnsafeBufferPointer { pa in y.withUnsafeBufferPointer { pb in asciiCaseInsensitiveEquals(pa, pb) } }
+}
+
+@inline(__always)
+func asciiCaseInsensitiveEquals(_ pa: UnsafeBufferPointer<UInt8>, _ pb: UnsafeBufferPointer<UInt8>) -> Bool {
+    guard pa.count == pb.count else { return false }
+    for i in 0..<pa.count {
+        let x = pa[i], y = pb[i]
+        if x == y { continue }
+        let lx = x | 0x20
+        guard lx == y | 0x20, lx >= 0x61, lx <= 0x7A else { return false }
+    }
+    return true
 }
 
 // MARK: - Accessors

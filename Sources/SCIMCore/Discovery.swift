@@ -85,6 +85,22 @@ extension SchemaRegistry {
         return ListResponse(totalResults: all.count, startIndex: 1, resources: all)
     }
 
+    /// `GET /Schemas/{id}`; an unknown id is 404.
+    public func schemaRepresentation(id: String, baseURL: String) throws(SCIMError) -> JSONValue {
+        guard let s = resourceSchemas.first(where: { asciiCaseInsensitiveEquals($0.id, id) }) else {
+            throw .notFound("schema not found")
+        }
+        return s.json(baseURL: baseURL)
+    }
+
+    /// `GET /ResourceTypes/{id}`; an unknown id is 404.
+    public func resourceTypeRepresentation(id: String, baseURL: String) throws(SCIMError) -> JSONValue {
+        guard let rt = resourceTypes.first(where: { asciiCaseInsensitiveEquals($0.id, id) }) else {
+            throw .notFound("resource type not found")
+        }
+        return rt.json(baseURL: baseURL)
+    }
+
     /// `GET /ResourceTypes` ListResponse.
     public func resourceTypesListResponse(baseURL: String) -> ListResponse {
         let all = resourceTypes.map { $0.json(baseURL: baseURL) }
@@ -94,11 +110,17 @@ extension SchemaRegistry {
 
 /// An authentication scheme advertised in the ServiceProviderConfig.
 public struct AuthenticationScheme: Sendable, Hashable {
+    /// Scheme type ("oauthbearertoken").
     public var type: String
+    /// Display name.
     public var name: String
+    /// Description.
     public var description: String
+    /// Specification URL.
     public var specUri: String?
+    /// Documentation URL.
     public var documentationUri: String?
+    /// Whether this is the primary scheme.
     public var primary: Bool
 
     /// Creates a scheme.
@@ -120,16 +142,27 @@ public struct AuthenticationScheme: Sendable, Hashable {
 
 /// Our real capabilities, rendered as `/ServiceProviderConfig` (RFC 7643 §5, RFC 9865 §4 `pagination`).
 public struct ServiceProviderConfiguration: Sendable, Hashable {
+    /// Help URL.
     public var documentationUri: String?
+    /// PATCH supported.
     public var patchSupported: Bool
+    /// Bulk supported.
     public var bulkSupported: Bool
+    /// Maximum operations in one Bulk request.
     public var bulkMaxOperations: Int
+    /// Maximum Bulk payload in bytes.
     public var bulkMaxPayloadSize: Int
+    /// Filtering supported.
     public var filterSupported: Bool
+    /// Maximum resources a filtered list returns.
     public var filterMaxResults: Int
+    /// Password change supported (we do not store passwords).
     public var changePasswordSupported: Bool
+    /// sortBy supported.
     public var sortSupported: Bool
+    /// ETags supported.
     public var etagSupported: Bool
+    /// Authentication schemes.
     public var authenticationSchemes: [AuthenticationScheme]
     /// RFC 9865: cursor paging supported.
     public var cursorPagination: Bool
@@ -137,7 +170,9 @@ public struct ServiceProviderConfiguration: Sendable, Hashable {
     public var indexPagination: Bool
     /// RFC 9865: "index" or "cursor", used when a request names neither.
     public var defaultPaginationMethod: String
+    /// RFC 9865: page size when `count` is absent.
     public var defaultPageSize: Int
+    /// RFC 9865: largest page served.
     public var maxPageSize: Int
     /// RFC 9865: seconds a cursor stays valid (omitted when nil).
     public var cursorTimeout: Int?

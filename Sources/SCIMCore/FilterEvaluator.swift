@@ -146,9 +146,10 @@ extension ResolvedFilter {
     static func compareStrings(_ a: String, _ b: String, _ op: CompareOperator, caseExact: Bool) -> Bool {
         let x = caseExact ? a : foldCase(a)
         let y = caseExact ? b : foldCase(b)
+        // Byte comparison, not Swift's canonical-equivalence `==`, so results match a SQL byte/C-collation compare.
         switch op {
-        case .eq: return x == y
-        case .ne: return x != y
+        case .eq: return x.utf8.elementsEqual(y.utf8)
+        case .ne: return !x.utf8.elementsEqual(y.utf8)
         case .co: return y.isEmpty || x.utf8.firstRange(of: y.utf8) != nil
         case .sw: return x.utf8.starts(with: y.utf8)
         case .ew: return x.utf8.count >= y.utf8.count && x.utf8.suffix(y.utf8.count).elementsEqual(y.utf8)

@@ -23,8 +23,11 @@ public enum PatchOp: String, Sendable, Hashable {
 
 /// One PATCH operation.
 public struct PatchOperation: Sendable, Hashable {
+    /// add, remove or replace.
     public var op: PatchOp
+    /// Target; nil means the resource itself.
     public var path: PatchPath?
+    /// The value as sent.
     public var value: JSONValue?
 
     /// Creates an operation.
@@ -40,6 +43,7 @@ public struct PatchRequest: Sendable, Hashable {
     /// The PatchOp message schema URN.
     public static let schemaURN = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
+    /// Operations, applied in order.
     public var operations: [PatchOperation]
 
     /// Creates a request.
@@ -116,7 +120,7 @@ public struct PatchResult: Sendable, Hashable {
     public var membershipChanges: [MembershipChange]
     /// writeOnly values set by the request (e.g. `password`), never part of the document.
     public var writeOnlyValues: JSONObject
-    /// Canonical names of attributes whose value changed; extension attributes as `urn:…:name`.
+    /// Canonical names of attributes whose value changed, in document order; extension attributes as `urn:…:name`.
     public var changedAttributes: [String]
 
     /// Whether an attribute changed (canonical name, or `urn:…:name`; case-insensitive).
@@ -155,18 +159,23 @@ extension ResourceSchema {
                            changedAttributes: changed)
     }
 
+    /// Attributes whose value differs, walking only the keys present (documents are normalised, keys canonical).
     static func changedAttributes(before: JSONObject, after: JSONObject, schema: ResourceSchema) -> [String] {
         var out: [String] = []
-        for def in CommonAttributes.all + schema.core.attributes where before[caseInsensitive: def.name] != after[caseInsensitive: def.name] {
-            out.append(def.name)
-        }
-        for (ext, _) in schema.extensions {
-            let b = before[caseInsensitive: ext.id]?.object, a = after[caseInsensitive: ext.id]?.object
-            if b == a { continue }
-            for def in ext.attributes where b?[caseInsensitive: def.name] != a?[caseInsensitive: def.name] {
-                out.append(ext.id + ":" + def.name)
+        func note(_ key: String, _ b: JSONValue?, _ a: JSONValue?) {
+            if let ext = schema.extensionSchema(urn: key) {
+                let bo = b?.object ?? JSONObject(), ao = a?.object ?? JSONObject()
+                for (k, v) in ao where bo[caseInsensitive: k] != v { out.append(ext.id + ":" + (ext.attribute(named: k)?.name ?? k)) }
+                for (k, _) in bo where ao[caseInsensitive: k] == nil { out.append(ext.id + ":" + (ext.attribute(named: k)?.name ?? k)) }
+            } else {
+                out.append(schema.coreAttribute(named: key)?.name ?? key)
             }
         }
+        for (k, v) in after {
+            let old = before[k] ?? before[caseInsensitive: k]
+            if old != v { note(k, old, v) }
+        }
+        for (k, v) in before where after[k] == nil && after[caseInsensitive: k] == nil { note(k, v, nil) }
         return out
     }
 }

@@ -42,6 +42,7 @@ enum PathProblem: Error {
     case unknownAttribute
     case unknownSubAttribute
     case notComplex
+    case complexNeedsSubAttribute
 
     func detail(_ path: String) -> String {
         let p = path.prefix(120)
@@ -50,6 +51,7 @@ enum PathProblem: Error {
         case .unknownAttribute: return "'\(p)' is not an attribute of this resource type"
         case .unknownSubAttribute: return "'\(p)' names an unknown sub-attribute"
         case .notComplex: return "'\(p)' gives a sub-attribute of an attribute that has none"
+        case .complexNeedsSubAttribute: return "'\(p)' is complex; compare one of its sub-attributes"
         }
     }
 }
@@ -107,7 +109,7 @@ extension ResourceSchema {
 public indirect enum ResolvedFilter: Sendable, Hashable, CustomStringConvertible {
     /// Compare the path's value(s) with a literal; for multi-valued attributes any value may match.
     case compare(ResolvedPath, CompareOperator, FilterValue)
-    /// The path has a non-empty value.
+    /// The path has a non-empty value (for a complex attribute without sub-attribute: any non-empty sub-value).
     case present(ResolvedPath)
     case and(ResolvedFilter, ResolvedFilter)
     case or(ResolvedFilter, ResolvedFilter)
@@ -157,7 +159,7 @@ extension ResourceSchema {
         case .extensionObject: throw .unknownAttribute
         case .attribute(let r):
             if r.target.type == .complex {
-                guard let v = r.attribute.subAttribute(named: "value") else { throw .notComplex }
+                guard let v = r.attribute.subAttribute(named: "value") else { throw .complexNeedsSubAttribute }
                 return ResolvedPath(container: r.container, schemaURN: r.schemaURN, attribute: r.attribute, subAttribute: v)
             }
             return r
@@ -165,10 +167,12 @@ extension ResourceSchema {
     }
 
     func resolve(_ filter: Filter, parent: ResolvedPath?) throws(SCIMError) -> ResolvedFilter {
-        func path(_ p: AttributePath) throws(SCIMError) -> ResolvedPath {
-            do {
+        func path(_ p: AttributePath, comparable: Bool = true) throws(SCIMError) -> ResolvedPath {
+            do throws(PathProblem) {
                 if let parent { return try resolveInner(p, parent: parent) }
-                return try resolveComparable(p)
+                if comparable { return try resolveComparable(p) }
+                guard case .attribute(let r) = try resolveTarget(p) else { throw PathProblem.unknownAttribute }
+                return r
             } catch {
                 throw .invalidFilter(error.detail(p.description))
             }
@@ -179,7 +183,8 @@ extension ResourceSchema {
             try Self.checkComparable(r, op, v)
             return .compare(r, op, Self.coerceLiteral(v, for: r.target))
         case .present(let p):
-            return .present(try path(p))
+            // `pr` applies to complex attributes as a whole (RFC 7644 §3.4.2.2: "a non-empty node").
+            return .present(try path(p, comparable: false))
         case .and(let l, let r):
             return .and(try resolve(l, parent: parent), try resolve(r, parent: parent))
         case .or(let l, let r):

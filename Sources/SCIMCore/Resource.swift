@@ -12,6 +12,8 @@ public import JSON
 // - immutable attributes: on replace a differing value is `400 mutability`; an omitted value keeps the old one.
 // - Two keys naming the same attribute in different case (`userName` and `USERNAME`) are `400 invalidSyntax`:
 //   which one the IdP meant is ambiguous, as with duplicate JSON keys.
+// - `schemas` in the body is optional and its entries are not checked (IdPs send `urn:scim:schemas:core:2.0`,
+//   Microsoft's ADSCIM URN, or list the Enterprise URN without data); the stored `schemas` is derived from the data.
 // - `primary`: at most one value of a multi-valued attribute may be primary (RFC 7643 §2.4). On create/replace we
 //   keep the FIRST value marked primary and set the others to false, rather than failing a whole provisioning run.
 
@@ -69,6 +71,9 @@ public struct NormalisedResource: Sendable, Hashable {
     public var externalValues: JSONObject
     /// writeOnly attributes (e.g. `password`), normalised, by canonical name; never store them in the document.
     public var writeOnlyValues: JSONObject
+    /// External attributes present in the body at all (even as `[]` or `null`), by canonical name, so a PUT
+    /// without `members` can be told apart from `"members":[]` if the caller wants to.
+    public var externalAttributesGiven: [String] = []
 
     /// The group members given (empty when absent: a PUT without `members` clears them).
     public func members() throws(SCIMError) -> [MemberRef] { try MemberRef.list(from: externalValues["members"]) }
@@ -76,9 +81,13 @@ public struct NormalisedResource: Sendable, Hashable {
 
 /// Server-assigned metadata stamped on a stored resource.
 public struct ResourceMeta: Sendable, Hashable {
+    /// "User" or "Group".
     public var resourceType: String
+    /// Creation time (xsd:dateTime).
     public var created: String
+    /// Last modification time (xsd:dateTime).
     public var lastModified: String
+    /// The resource URL.
     public var location: String
     /// The resource version; rendered in `meta.version` as the weak ETag `W/"<version>"`.
     public var version: String
@@ -98,6 +107,14 @@ public struct ResourceMeta: Sendable, Hashable {
             "resourceType": .string(resourceType), "created": .string(created), "lastModified": .string(lastModified),
             "location": .string(location), "version": .string(ETag.weak(version: version)),
         ])
+    }
+}
+
+extension SchemaRegistry {
+    /// The create (existing nil) / replace pipeline by resource type id; an unknown type is 404.
+    public func normalise(_ body: JSONValue, resourceType: String, existing: JSONObject?) throws(SCIMError) -> NormalisedResource {
+        guard let schema = resourceSchema(resourceType) else { throw .notFound("unknown resource type") }
+        return try schema.normalise(body, existing: existing)
     }
 }
 
@@ -177,6 +194,7 @@ extension ResourceSchema {
         }
 
         for def in CommonAttributes.all + core.attributes {
+            if isExternal(def.name), coreInput[def.name] != nil { result.externalAttributesGiven.append(def.name) }
             let value = try process(def, coreInput[def.name], existingValue: existing?[def.name], label: def.name)
             if def.required && def.mutability != .readOnly && value == nil {
                 throw .invalidValue("required attribute '\(def.name)' is missing")
@@ -185,7 +203,7 @@ extension ResourceSchema {
             if def.mutability == .writeOnly {
                 result.writeOnlyValues.appendUnchecked(key: def.name, value: value)
             } else if isExternal(def.name) {
-                result.externalValues.appendUnchecked(key: def.name, value: value)
+                result.externalValues.appendUnchecked(key: def.name, value: value)  // presence noted below
             } else {
                 coreOut.appendUnchecked(key: def.name, value: value)
             }
@@ -282,7 +300,8 @@ enum ValueNormaliser {
                         out.appendUnchecked(key: sub.name, value: n)
                     }
                 }
-                if out.isEmpty { return nil }
+                // Checked again after dropping readOnly/unknown keys: {"value":"","displayName":"x"} is still empty.
+                if out.isEmpty || IdPDialect.isEmptyValueObject(out) { return nil }
                 result = .object(out)
             case .string:
                 // IdPQuirk.complexValueAsString: Entra sends `manager` as a bare id or "" [E6].

@@ -54,17 +54,29 @@ public struct ValueValidator: Sendable, Hashable {
 
 /// One attribute definition (RFC 7643 §7); drives validation, PATCH, filters and projection.
 public struct AttributeDefinition: Sendable, Hashable {
+    /// Canonical attribute name.
     public var name: String
+    /// Data type.
     public var type: AttributeType
+    /// Whether the attribute holds a list of values.
     public var multiValued: Bool
+    /// Human-readable description (published in /Schemas).
     public var description: String
+    /// Whether a value is required on create/replace.
     public var required: Bool
+    /// Whether string comparisons are case-sensitive.
     public var caseExact: Bool
+    /// Who may write the attribute.
     public var mutability: Mutability
+    /// When the attribute is returned.
     public var returned: Returned
+    /// Uniqueness the service provider enforces.
     public var uniqueness: Uniqueness
+    /// Suggested values (published, not enforced: IdPs send their own, e.g. Entra's random role types [E10]).
     public var canonicalValues: [String]
+    /// Resource types a reference may point to.
     public var referenceTypes: [String]
+    /// Sub-attributes of a complex attribute.
     public var subAttributes: [AttributeDefinition]
     /// An extra per-attribute check applied on input.
     public var validator: ValueValidator?
@@ -98,9 +110,13 @@ public struct AttributeDefinition: Sendable, Hashable {
 
 /// A schema (RFC 7643 §7): an id URN and its attributes.
 public struct Schema: Sendable, Hashable {
+    /// Schema URN.
     public var id: String
+    /// Short name.
     public var name: String
+    /// Human-readable description.
     public var description: String
+    /// Top-level attributes.
     public var attributes: [AttributeDefinition]
 
     /// Creates a schema.
@@ -120,7 +136,9 @@ public struct Schema: Sendable, Hashable {
 
 /// A schema extension reference inside a resource type.
 public struct SchemaExtension: Sendable, Hashable {
+    /// Extension schema URN.
     public var schema: String
+    /// Whether resources must carry the extension.
     public var required: Bool
     /// Creates a reference.
     public init(schema: String, required: Bool = false) {
@@ -131,11 +149,17 @@ public struct SchemaExtension: Sendable, Hashable {
 
 /// A resource type (RFC 7643 §6).
 public struct ResourceType: Sendable, Hashable {
+    /// Resource type id ("User").
     public var id: String
+    /// Resource type name.
     public var name: String
+    /// Endpoint path ("/Users").
     public var endpoint: String
+    /// Human-readable description.
     public var description: String
+    /// Core schema URN.
     public var schema: String
+    /// Extension schemas.
     public var schemaExtensions: [SchemaExtension]
     /// Attributes stored outside the JSON document (e.g. Group `members`, kept as SQL rows).
     public var externalAttributes: [String]
@@ -163,7 +187,9 @@ public enum AttributeContainer: Sendable, Hashable {
 
 /// A resource type joined with its schemas: the view every pipeline works against.
 public struct ResourceSchema: Sendable, Hashable {
+    /// The resource type.
     public let resourceType: ResourceType
+    /// Its core schema.
     public let core: Schema
     /// Extension schemas with their `required` flag, in resource type order.
     public let extensions: [(schema: Schema, required: Bool)]
@@ -242,7 +268,9 @@ public enum CommonAttributes {
 
 /// The schemas and resource types a tenant sees: the core ones plus any per-tenant extensions.
 public struct SchemaRegistry: Sendable {
+    /// All schemas, core and extensions.
     public private(set) var schemas: [Schema]
+    /// All resource types.
     public private(set) var resourceTypes: [ResourceType]
     private var views: [String: ResourceSchema] = [:]
 

@@ -107,6 +107,14 @@ private func decodeError(_ bytes: [UInt8], options: JSONDecodingOptions = .defau
         #expect(v.description == "{\"a\":3,\"b\":2}")
     }
 
+    @Test func keysAreComparedByBytes() throws {
+        // Precomposed and decomposed é are different keys (no Unicode normalisation).
+        let v = try JSONDecoder.decode("{\"caf\u{E9}\":1,\"cafe\u{301}\":2}")
+        #expect(v.object?.count == 2)
+        #expect(v["cafe\u{301}"] == 2)
+        #expect(!asciiCaseInsensitiveEquals("caf\u{E9}", "CAFE\u{301}"))
+    }
+
     @Test func duplicateDetectionWorksInLargeObjects() {
         var text = "{"
         for i in 0..<40 { text += "\"k\(i)\":\(i)," }
@@ -179,6 +187,40 @@ private func decodeError(_ bytes: [UInt8], options: JSONDecodingOptions = .defau
             let v = try JSONDecoder.decode(text)
             #expect(JSONEncoder.encodedSize(v) == v.encoded().count)
             #expect(try JSONDecoder.decode(v.encoded()) == v)
+        }
+    }
+}
+
+@Suite struct JSONEscapingTests {
+    /// Byte-by-byte reference escaping, to check the 8-bytes-at-a-time fast path at every alignment.
+    static func reference(_ s: String) -> String {
+        var out = "\""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case "\u{8}": out += "\\b"
+            case "\u{C}": out += "\\f"
+            default:
+                if u.value < 0x20 {
+                    let h = Array("0123456789abcdef")
+                    out += "\\u00" + String(h[Int(u.value >> 4)]) + String(h[Int(u.value & 0xF)])
+                } else {
+                    out.unicodeScalars.append(u)
+                }
+            }
+        }
+        return out + "\""
+    }
+
+    @Test(arguments: ["\"", "\\", "\u{0}", "\u{1F}", "\n", "é", "😀", "/", "\u{7F}"])
+    func specialCharacterAtEveryPosition(special: String) {
+        for prefix in 0..<20 {
+            let s = String(repeating: "a", count: prefix) + special + String(repeating: "b", count: 19 - prefix)
+            #expect(JSONValue.string(s).description == Self.reference(s))
         }
     }
 }

@@ -191,7 +191,7 @@ func shape(_ f: Filter) -> String {
         ("emails[foo eq \"x\"]", "'foo' names an unknown sub-attribute"),
         ("userName[value eq \"x\"]", "'userName' cannot take a value filter: it is not a complex attribute"),
         ("x509Certificates.value gt \"a\"", "'gt' cannot be used with binary attribute 'x509Certificates.value'"),
-        ("name eq \"x\"", "'name' gives a sub-attribute of an attribute that has none"),
+        ("name eq \"x\"", "'name' is complex; compare one of its sub-attributes"),
     ])
     func resolutionErrors(input: String, detail: String) {
         #expect(scimError { try userSchema.parseFilter(input) } == .invalidFilter(detail))
@@ -212,6 +212,10 @@ func shape(_ f: Filter) -> String {
         ("name.familyName lt \"jansen\"", false),
         ("title pr", true),
         ("profileUrl pr", false),
+        ("name pr", true),
+        ("emails pr", true),
+        ("ims pr", false),
+        ("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager pr", true),
         ("emails.type eq \"home\"", true),
         ("emails[type eq \"work\" and value co \"@example.com\"]", true),
         ("emails[type eq \"home\" and value co \"@example.com\"]", false),  // both parts on the same element
@@ -271,6 +275,12 @@ func shape(_ f: Filter) -> String {
         let g = object("{\"displayName\":\"UHYYWKURUTZS\"}")
         #expect(try groupSchema.parseFilter("displayName eq \"uhyywkurutzs\"").matches(g))
         #expect(try groupSchema.parseFilter("members[value eq \"x\"]").matches(g) == false)
+    }
+
+    @Test func comparisonsAreByteExactNotCanonicalEquivalence() throws {
+        let u = object("{\"userName\":\"caf\u{E9}\"}")  // precomposed é
+        #expect(try userSchema.parseFilter("userName eq \"caf\u{E9}\"").matches(u))
+        #expect(try userSchema.parseFilter("userName eq \"cafe\u{301}\"").matches(u) == false)  // decomposed
     }
 
     @Test func unicodeCaseFolding() throws {

@@ -113,4 +113,11 @@ private let base = "https://scim.example.com/scim/v2"
         {"name":"$ref","type":"reference","multiValued":false,"description":"The URI corresponding to a SCIM resource that is a member of this Group.","required":false,"caseExact":true,"referenceTypes":["User","Group"],"mutability":"immutable","returned":"default","uniqueness":"none"}
         """)
     }
+
+    @Test func singleDiscoveryResources() throws {
+        #expect(try registry.schemaRepresentation(id: StandardSchemas.groupURN, baseURL: base)["name"] == "Group")
+        #expect(try registry.resourceTypeRepresentation(id: "group", baseURL: base)["endpoint"] == "/Groups")
+        #expect(scimError { try registry.schemaRepresentation(id: "urn:nope", baseURL: base) } == .notFound("schema not found"))
+        #expect(scimError { try registry.resourceTypeRepresentation(id: "Device", baseURL: base) } == .notFound("resource type not found"))
+    }
 }

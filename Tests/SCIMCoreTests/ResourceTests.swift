@@ -131,6 +131,8 @@ private func create(_ body: String, _ schema: ResourceSchema = userSchema) throw
         let r = try create("{\"schemas\":[\"urn:ietf:params:scim:schemas:core:2.0:Group\"],\"displayName\":\"Test SCIMv2\",\"members\":[]}", groupSchema)
         #expect(r.document.text == "{\"schemas\":[\"urn:ietf:params:scim:schemas:core:2.0:Group\"],\"displayName\":\"Test SCIMv2\"}")
         #expect(try r.members() == [])
+        #expect(r.externalAttributesGiven == ["members"])
+        #expect(try create("{\"displayName\":\"x\"}", groupSchema).externalAttributesGiven == [])
         #expect(scimError { try create("{\"schemas\":[\"urn:ietf:params:scim:schemas:core:2.0:Group\"],\"members\":[]}", groupSchema) }
                 == .invalidValue("required attribute 'displayName' is missing"))
     }
