@@ -59,7 +59,7 @@ let package = Package(
         .executableTarget(name: "scimctl", dependencies: ["GatewayApp"], swiftSettings: strict),
 
         // Micro-benchmarks of the pure modules (release build): swift run -c release scimcore-bench
-        .executableTarget(name: "scimcore-bench", dependencies: ["SCIMCore", "JSON"], path: "Benchmarks/scimcore-bench",
+        .executableTarget(name: "scimcore-bench", dependencies: ["SCIMCore", "JSON"], path: "Tests/Benchmarks/scimcore-bench",
                           swiftSettings: strict),
 
         // Shared test helpers (PostgreSQL URL, process launcher, raw HTTP client).

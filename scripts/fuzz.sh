@@ -31,10 +31,10 @@ for target in json filter patch; do
         filter) src=FilterFuzz.swift ;;
         patch) src=PatchFuzz.swift ;;
     esac
-    build -I "$out" "$root/fuzz/$src" "$out/libSCIMCore.a" "$out/libJSON.a" -o "$out/fuzz-$target"
+    build -I "$out" "$root/Tests/Fuzz/$src" "$out/libSCIMCore.a" "$out/libJSON.a" -o "$out/fuzz-$target"
     work="$out/corpus-$target"
     mkdir -p "$work" "$out/artifacts-$target"
-    cp -n "$root/fuzz/corpus/$target"/* "$work"/ 2>/dev/null || true
+    cp -n "$root/Tests/Fuzz/corpus/$target"/* "$work"/ 2>/dev/null || true
     log="$out/fuzz-$target.log"
     if "$out/fuzz-$target" "$work" -max_total_time="$seconds" -rss_limit_mb=2048 -max_len=4096 \
         -artifact_prefix="$out/artifacts-$target/" -print_final_stats=1 >"$log" 2>&1; then
