@@ -300,10 +300,17 @@ final class AdminAPI: HTTPResponder {
         let (rate, burst) = try Self.rateLimit(body)
         let settings = try Self.settings(body, base: JSONObject()) ?? JSONObject()
         let issue = body["issueToken"]?.bool ?? true
+        var requestedID: String? = nil
+        if let v = body["id"] {
+            // Adopting a tenant whose data already lives in the region (imports, restores, benchmarks).
+            guard let s = v.string, isUUID(s) else { throw .badRequest("id must be a UUID") }
+            requestedID = s.lowercased()
+        }
         let tenant: Tenant
         do {
             tenant = try store.createTenant(name: name, region: regionID, policy: policy, settings: settings,
-                                            rateLimitPerSecond: rate ?? nil, rateLimitBurst: burst ?? nil, actor: call.actor) { t in
+                                            rateLimitPerSecond: rate ?? nil, rateLimitBurst: burst ?? nil, actor: call.actor,
+                                            id: requestedID) { t in
                 try regions.provision(t, on: route, requestID: call.requestID)
             }
         } catch {

@@ -160,9 +160,9 @@ final class ControlStore: Sendable {
     // MARK: - Tenants
 
     func createTenant(name: String, region: String, policy: Tenant.DeprovisionPolicy, settings: JSONObject,
-                             rateLimitPerSecond: Int?, rateLimitBurst: Int?, actor: String,
+                             rateLimitPerSecond: Int?, rateLimitBurst: Int?, actor: String, id requestedID: String? = nil,
                              beforeCommit: (Tenant) throws -> Void) throws(ControlPlaneError) -> Tenant {
-        let id = SecureRandom.uuid()
+        let id = requestedID ?? SecureRandom.uuid()
         do {
             return try pool.withTransaction { c in
                 let r = try c.query("""
@@ -179,7 +179,8 @@ final class ControlStore: Sendable {
                 return tenant
             }
         } catch let e as PostgresError where e.kind == .uniqueViolation {
-            throw .conflict("a tenant named '\(name)' already exists")
+            throw .conflict(e.constraint == "tenants_pkey" ? "a tenant with id \(id) already exists"
+                                                           : "a tenant named '\(name)' already exists")
         } catch {
             throw ControlPlaneError.from(error)
         }

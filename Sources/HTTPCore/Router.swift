@@ -21,6 +21,8 @@ public struct Router<Handler: Sendable>: Sendable {
     }
 
     private var routes: [Route] = []
+    /// Route indexes by segment count: a request only compares against patterns of its own length.
+    private var bySegmentCount: [Int: [Int]] = [:]
     /// Literal segments match case-insensitively when set (SCIM clients vary: `/users`, `/Users`).
     public var caseInsensitiveLiterals: Bool
 
@@ -33,34 +35,65 @@ public struct Router<Handler: Sendable>: Sendable {
             part.hasPrefix(":") ? .capture(String(part.dropFirst())) : .literal(String(part))
         }
         routes.append(Route(method: method, segments: segments, handler: handler))
+        bySegmentCount[segments.count, default: []].append(routes.count - 1)
     }
 
     /// Finds the handler for `path` (percent-encoded, without query). Captures are percent-decoded.
     /// `HEAD` falls back to a `GET` route.
     public func match(_ method: HTTPMethod, path: Substring) -> Match {
-        let parts = path.split(separator: "/", omittingEmptySubsequences: true)
+        let parts = Self.segments(path)
+        guard let candidates = bySegmentCount[parts.count] else { return .notFound }
         var allowed: [HTTPMethod] = []
-        var headFallback: (Handler, RouteParameters)? = nil
-        for route in routes {
-            guard let params = matchSegments(route.segments, parts) else { continue }
-            if route.method == method { return .found(route.handler, parameters: params) }
-            if method == .head && route.method == .get { headFallback = (route.handler, params) }
+        var headFallback: Int? = nil
+        for index in candidates {
+            let route = routes[index]
+            guard literalsMatch(route.segments, parts) else { continue }
+            if route.method == method {
+                if let params = captures(route.segments, parts) { return .found(route.handler, parameters: params) }
+                continue
+            }
+            if method == .head && route.method == .get { headFallback = index }
             if !allowed.contains(route.method) { allowed.append(route.method) }
         }
-        if let (handler, params) = headFallback { return .found(handler, parameters: params) }
+        if let index = headFallback, let params = captures(routes[index].segments, parts) {
+            return .found(routes[index].handler, parameters: params)
+        }
         return allowed.isEmpty ? .notFound : .methodNotAllowed(allowed: allowed)
     }
 
-    private func matchSegments(_ segments: [Segment], _ parts: [Substring]) -> RouteParameters? {
-        guard segments.count == parts.count else { return nil }
+    /// Splits on `/` by bytes (Character-based splitting is slow), skipping empty segments.
+    static func segments(_ path: Substring) -> [Substring] {
+        var parts: [Substring] = []
+        let utf8 = path.utf8
+        var start = utf8.startIndex
+        var i = start
+        while i != utf8.endIndex {
+            if utf8[i] == 0x2F {
+                if start != i { parts.append(path[start..<i]) }
+                start = utf8.index(after: i)
+            }
+            i = utf8.index(after: i)
+        }
+        if start != utf8.endIndex { parts.append(path[start..<utf8.endIndex]) }
+        return parts
+    }
+
+    private func literalsMatch(_ segments: [Segment], _ parts: [Substring]) -> Bool {
+        for i in segments.indices {
+            if case .literal(let literal) = segments[i] {
+                let equal = caseInsensitiveLiterals ? asciiCaseInsensitiveEquals(literal, parts[i]) : literal == parts[i]
+                if !equal { return false }
+            }
+        }
+        return true
+    }
+
+    /// The decoded captures, or nil when one does not decode to valid UTF-8.
+    private func captures(_ segments: [Segment], _ parts: [Substring]) -> RouteParameters? {
         var params = RouteParameters()
-        for (segment, part) in zip(segments, parts) {
-            switch segment {
-            case .literal(let literal):
-                let equal = caseInsensitiveLiterals ? asciiCaseInsensitiveEquals(literal, part) : literal == part
-                if !equal { return nil }
-            case .capture(let name):
-                guard let decoded = PercentEncoding.decode(part, plusAsSpace: false) else { return nil }
+        for i in segments.indices {
+            if case .capture(let name) = segments[i] {
+                guard let decoded = PercentEncoding.decode(parts[i], plusAsSpace: false) else { return nil }
                 params.values.append((name, decoded))
             }
         }

@@ -151,7 +151,7 @@ public struct JSONObject: Sendable, Hashable, RandomAccessCollection {
     /// Index of the member with exactly this key (same UTF-8 bytes; no Unicode normalisation).
     public func index(forKey key: String) -> Int? {
         let n = key.utf8.count
-        for i in keyStorage.indices where keyStorage[i].utf8.count == n && keyStorage[i].utf8.elementsEqual(key.utf8) { return i }
+        for i in keyStorage.indices where keyStorage[i].utf8.count == n && utf8Equal(keyStorage[i], key) { return i }
         return nil
     }
 
@@ -215,6 +215,22 @@ public struct JSONObject: Sendable, Hashable, RandomAccessCollection {
 
 /// ASCII case-insensitive string equality (non-ASCII bytes must match exactly; no Unicode normalisation).
 @inlinable
+/// Byte-exact UTF-8 equality (no Unicode canonical equivalence), with a contiguous-buffer fast path for native
+/// strings (the generic `elementsEqual` over UTF8View was a visible share of a GET's instructions).
+@usableFromInline
+func utf8Equal(_ a: String, _ b: String) -> Bool {
+    if let r = a.utf8.withContiguousStorageIfAvailable({ pa in
+        b.utf8.withContiguousStorageIfAvailable { pb -> Bool in
+            guard pa.count == pb.count else { return false }
+            for i in 0..<pa.count where pa[i] != pb[i] { return false }
+            return true
+        }
+    }), let result = r {
+        return result
+    }
+    return a.utf8.elementsEqual(b.utf8)
+}
+
 public func asciiCaseInsensitiveEquals(_ a: String, _ b: String) -> Bool {
     // Native strings know their UTF-8 count in O(1): most mismatches end here, and most matches are exact.
     guard a.utf8.count == b.utf8.count else { return false }

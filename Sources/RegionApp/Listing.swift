@@ -156,7 +156,7 @@ struct ListPlan {
         out.reserveCapacity(count)
         for row in 0..<count {
             let stored = try ResourceStore.decode(kind, rows, row: row, baseURL: scope.baseURL, relatedLoaded: withRelated)
-            out.append(.object(query.projection.apply(to: Representation.render(stored, kind, schema, baseURL: scope.baseURL))))
+            out.append(.object(query.projection.apply(to: Representation.render(stored, kind, schema, plan: context.renderPlan(kind), baseURL: scope.baseURL))))
         }
         return (out, next)
     }

@@ -77,37 +77,59 @@ extension SCIMError {
 }
 
 /// Turning stored rows into SCIM representations.
+/// What rendering needs from a schema, computed once per tenant context: attribute names in schema order and the
+/// sub-attribute order of complex attributes. (Walking the full attribute definitions on every request was a large
+/// share of a GET's instructions.)
+struct RenderPlan: Sendable {
+    struct Attribute: Sendable {
+        var name: String
+        /// Sub-attribute names in definition order, for complex attributes.
+        var subOrder: [String]?
+    }
+    var related: String
+    var core: [Attribute]
+    var extensions: [(id: String, attributes: [Attribute])]
+
+    init(_ kind: ResourceKind, _ schema: ResourceSchema) {
+        func attribute(_ def: AttributeDefinition) -> Attribute {
+            Attribute(name: def.name, subOrder: def.type == .complex ? def.subAttributes.map(\.name) : nil)
+        }
+        related = kind.relatedAttribute
+        core = (CommonAttributes.all + schema.core.attributes).map(attribute)
+        extensions = schema.extensions.map { (ext, _) in (ext.id, ext.attributes.map(attribute)) }
+    }
+}
+
 enum Representation {
     /// The resource as returned: `schemas`, `id`, attributes in schema order (jsonb does not keep key order),
     /// the row-backed attribute, then `meta`.
-    static func render(_ stored: StoredResource, _ kind: ResourceKind, _ schema: ResourceSchema, baseURL: String) -> JSONObject {
+    static func render(_ stored: StoredResource, _ kind: ResourceKind, _ schema: ResourceSchema, plan: RenderPlan,
+                       baseURL: String) -> JSONObject {
         var doc = JSONObject()
         doc.reserveCapacity(stored.document.count + 2)
         if let schemas = stored.document["schemas"] { doc.appendUnchecked(key: "schemas", value: schemas) }
-        var placed: Set<String> = ["schemas"]
-        for def in CommonAttributes.all + schema.core.attributes {
-            if def.name == kind.relatedAttribute {
+        for attribute in plan.core {
+            if attribute.name == plan.related {
                 if let related = stored.related, !related.isEmpty {
-                    doc.appendUnchecked(key: def.name, value: .array(related.map(\.json)))
+                    doc.appendUnchecked(key: attribute.name, value: .array(related.map(\.json)))
                 }
-                placed.insert(def.name)
                 continue
             }
-            if let v = stored.document[def.name] {
-                doc.appendUnchecked(key: def.name, value: ordered(v, def))
-                placed.insert(def.name)
+            if let v = stored.document[attribute.name] {
+                doc.appendUnchecked(key: attribute.name, value: ordered(v, attribute.subOrder))
             }
         }
-        for (ext, _) in schema.extensions {
+        for ext in plan.extensions {
             guard case .object(let o)? = stored.document[ext.id] else { continue }
             var e = JSONObject()
-            for def in ext.attributes { if let v = o[def.name] { e.appendUnchecked(key: def.name, value: ordered(v, def)) } }
+            for attribute in ext.attributes {
+                if let v = o[attribute.name] { e.appendUnchecked(key: attribute.name, value: ordered(v, attribute.subOrder)) }
+            }
             for (k, v) in o where e[k] == nil { e.appendUnchecked(key: k, value: v) }
             doc.appendUnchecked(key: ext.id, value: .object(e))
-            placed.insert(ext.id)
         }
         // Anything else stored (a schema the tenant has since removed) is kept rather than silently lost.
-        for (k, v) in stored.document where !placed.contains(k) && doc[k] == nil { doc.appendUnchecked(key: k, value: v) }
+        for (k, v) in stored.document where k != plan.related && doc[k] == nil { doc.appendUnchecked(key: k, value: v) }
         let meta = ResourceMeta(resourceType: kind.rawValue, created: stored.created.iso8601,
                                 lastModified: stored.lastModified.iso8601,
                                 location: location(kind, stored.id, baseURL: baseURL), version: String(stored.version))
@@ -115,13 +137,13 @@ enum Representation {
     }
 
     /// Sub-attributes of complex values in definition order (`value` first, as clients expect to read them).
-    static func ordered(_ value: JSONValue, _ def: AttributeDefinition) -> JSONValue {
-        guard def.type == .complex else { return value }
+    static func ordered(_ value: JSONValue, _ subOrder: [String]?) -> JSONValue {
+        guard let subOrder else { return value }
         func one(_ v: JSONValue) -> JSONValue {
             guard case .object(let o) = v else { return v }
             var r = JSONObject()
             r.reserveCapacity(o.count)
-            for sub in def.subAttributes { if let s = o[sub.name] { r.appendUnchecked(key: sub.name, value: s) } }
+            for sub in subOrder { if let s = o[sub] { r.appendUnchecked(key: sub, value: s) } }
             for (k, s) in o where r[k] == nil { r.appendUnchecked(key: k, value: s) }
             return .object(r)
         }

@@ -52,12 +52,16 @@ public final class SCIMService: Sendable {
         kind == .user ? context.users : context.groups
     }
 
-    /// `attributes` / `excludedAttributes` from a query string.
-    static func projection(_ schema: ResourceSchema, query: String?) -> Projection {
-        guard let query, !query.isEmpty else { return Projection(schema: schema) }
+    /// `attributes` / `excludedAttributes` from a query string (the tenant's cached default projection when the
+    /// query has neither).
+    static func projection(_ kind: ResourceKind, _ context: TenantContext, query: String?) -> Projection {
+        let defaults = kind == .user ? context.defaultUserProjection : context.defaultGroupProjection
+        guard let query, !query.isEmpty else { return defaults }
         let parameters = QueryString.decode(query)
         func value(_ name: String) -> String? { parameters.first { asciiCaseInsensitiveEquals($0.name, name) }?.value }
-        return Projection(schema: schema, attributes: value("attributes"), excludedAttributes: value("excludedAttributes"))
+        let attributes = value("attributes"), excluded = value("excludedAttributes")
+        if (attributes ?? "").isEmpty && (excluded ?? "").isEmpty { return defaults }
+        return Projection(schema: schema(kind, context), attributes: attributes, excludedAttributes: excluded)
     }
 
     // MARK: Read
@@ -69,7 +73,7 @@ public final class SCIMService: Sendable {
         guard let id = UUIDText.canonical(id) else { throw SCIMError.resourceNotFound(kind, id) }
         var withRelated = true
         return try database.read(tenant: scope.tenant, { context in
-            withRelated = Self.projection(Self.schema(kind, context), query: query).includes(kind.relatedAttribute)
+            withRelated = Self.projection(kind, context, query: query).includes(kind.relatedAttribute)
             return ResourceStore.get(kind, tenant: scope.tenant, id: id, withRelated: withRelated)
         }, decode: { context, results in
             guard let stored = try ResourceStore.decodeGet(kind, results, baseURL: scope.baseURL, withRelated: withRelated) else {
@@ -86,7 +90,7 @@ public final class SCIMService: Sendable {
     func respond(_ stored: StoredResource, _ kind: ResourceKind, _ context: TenantContext, scope: RequestScope,
                  query: String?, status: Int) -> SCIMOutcome {
         let schema = Self.schema(kind, context)
-        let body = Self.projection(schema, query: query).apply(to: Representation.render(stored, kind, schema, baseURL: scope.baseURL))
+        let body = Self.projection(kind, context, query: query).apply(to: Representation.render(stored, kind, schema, plan: context.renderPlan(kind), baseURL: scope.baseURL))
         let location = status == 201 ? Representation.location(kind, stored.id, baseURL: scope.baseURL) : nil
         return .resource(status: status, body: body, version: stored.version, location: location)
     }
@@ -94,7 +98,7 @@ public final class SCIMService: Sendable {
     /// Re-reads a resource inside the writing transaction, for the response.
     func reread(_ kind: ResourceKind, _ connection: PostgresConnection, _ context: TenantContext, id: String,
                 scope: RequestScope, query: String?) throws -> StoredResource {
-        let withRelated = Self.projection(Self.schema(kind, context), query: query).includes(kind.relatedAttribute)
+        let withRelated = Self.projection(kind, context, query: query).includes(kind.relatedAttribute)
         let statements = ResourceStore.get(kind, tenant: scope.tenant, id: id, withRelated: withRelated)
         let results = try statements.map { statement -> PostgresResult in
             guard case .prepared(let prepared, let values) = statement else { preconditionFailure("get uses prepared statements") }
@@ -110,7 +114,7 @@ public final class SCIMService: Sendable {
     /// than `groupResponseMemberLimit`, found with a bounded count so the members are never loaded.
     func writeResponse(_ kind: ResourceKind, _ connection: PostgresConnection, _ context: TenantContext, id: String,
                        scope: RequestScope, query: String?, status: Int) throws -> SCIMOutcome {
-        if kind == .group, status == 200, Self.projection(context.groups, query: query).includes("members") {
+        if kind == .group, status == 200, Self.projection(.group, context, query: query).includes("members") {
             let limit = settings.groupResponseMemberLimit
             let counted = try connection.query(ResourceStore.memberCountUpTo, [.uuid(scope.tenant), .text(id), .int(Int64(limit + 1))])
             if (counted.int(row: 0, column: 0) ?? 0) > Int64(limit) {

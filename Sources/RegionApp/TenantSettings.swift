@@ -289,6 +289,12 @@ public final class TenantContext: Sendable {
     public let users: ResourceSchema
     /// The Group resource type joined with its schemas.
     public let groups: ResourceSchema
+    /// The default projections (no `attributes`/`excludedAttributes`), built once: most requests use them and
+    /// building a projection walks every attribute definition.
+    let defaultUserProjection: Projection
+    let defaultGroupProjection: Projection
+    let userRenderPlan: RenderPlan
+    let groupRenderPlan: RenderPlan
 
     init(id: String, version: Int64, settings: TenantSettings) throws(SCIMError) {
         self.id = id
@@ -301,5 +307,11 @@ public final class TenantContext: Sendable {
         }
         self.users = users
         self.groups = groups
+        self.defaultUserProjection = Projection(schema: users)
+        self.defaultGroupProjection = Projection(schema: groups)
+        self.userRenderPlan = RenderPlan(.user, users)
+        self.groupRenderPlan = RenderPlan(.group, groups)
     }
+
+    func renderPlan(_ kind: ResourceKind) -> RenderPlan { kind == .user ? userRenderPlan : groupRenderPlan }
 }

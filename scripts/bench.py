@@ -1,0 +1,244 @@
+#!/usr/bin/env python3
+"""The benchmark driver behind `make bench`. Everything runs on loopback, every run is bounded in time, and only
+the processes started here are stopped (by PID). Figures are reported as ratios against references measured in the
+same run, because these machines are shared and noisy."""
+import argparse, json, os, re, shlex, signal, subprocess, sys, tempfile, time, urllib.parse, urllib.request
+
+ap = argparse.ArgumentParser()
+ap.add_argument("--bin", required=True)
+ap.add_argument("--pg-env", required=True)
+args = ap.parse_args()
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+USERS = int(os.environ.get("BENCH_USERS", "1000000"))
+SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
+CONNS = int(os.environ.get("BENCH_CONNECTIONS", "16"))
+ONLY = set(filter(None, os.environ.get("BENCH_ONLY", "").split(",")))
+TENANT = "0b5e0000-0000-4000-8000-000000000001"
+GROUP = "0b5e0000-0000-4000-8000-00000000c0de"
+WORK = tempfile.mkdtemp(prefix="scim-bench-")
+
+env = {}
+for line in open(args.pg_env):
+    m = re.match(r"(?:export )?(\w+)=(.*)", line.strip())
+    if m: env[m.group(1)] = m.group(2).strip("'\"")
+PORT, PGBIN = env["SCIM_PG_PORT"], env["SCIM_PG_BIN"]
+def url(db, user="scim"): return f"postgresql://{user}@127.0.0.1:{PORT}/{db}"
+
+procs = []
+def stop_all():
+    for p in reversed(procs):
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    for p in reversed(procs):
+        try: p.wait(timeout=15)
+        except subprocess.TimeoutExpired: p.kill()
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
+
+def sh(cmd, **kw):
+    return subprocess.run(cmd, shell=isinstance(cmd, str), check=True, capture_output=True, text=True, **kw).stdout
+
+def psql(db, sql, user="scim"):
+    return sh(["psql", url(db, user), "-XAtq", "-v", "ON_ERROR_STOP=1", "-c", sql]).strip()
+
+def start(name, argv):
+    log = open(os.path.join(WORK, name + ".log"), "w")
+    p = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    procs.append(p)
+    return p
+
+def wait_port(path, p, name):
+    for _ in range(300):
+        if os.path.exists(path) and open(path).read().strip(): return int(open(path).read())
+        if p.poll() is not None: break
+        time.sleep(0.1)
+    sys.exit(f"bench: {name} did not start:\n" + open(os.path.join(WORK, name + ".log")).read()[-2000:])
+
+def rss_mb(pid):
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmRSS:"): return int(line.split()[1]) / 1024
+    return 0.0
+
+def http(method, port, path, token=None, body=None, headers=None):
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method,
+                                 data=json.dumps(body).encode() if body is not None else None)
+    if token: req.add_header("Authorization", "Bearer " + token)
+    if body is not None: req.add_header("Content-Type", "application/scim+json")
+    for k, v in (headers or {}).items(): req.add_header(k, v)
+    with urllib.request.urlopen(req, timeout=120) as r:
+        data = r.read()
+        return r.status, (json.loads(data) if data else None)
+
+try:
+    # ---- PostgreSQL: a larger buffer pool for the bench cluster (1M users ≈ 1.1 GB), kept between runs.
+    if psql("postgres", "SHOW shared_buffers", "postgres") != "2GB":
+        psql("postgres", "ALTER SYSTEM SET shared_buffers = '2GB'", "postgres")
+        sh([os.path.join(ROOT, "scripts/pg.sh"), "restart", os.path.join(ROOT, ".pg/bench")])
+    for db in ["scim_bench", "scim_bench_eu2", "scim_bench_control"]:
+        sh([os.path.join(ROOT, "scripts/pg.sh"), "createdb", os.path.join(ROOT, ".pg/bench"), db])
+    if psql("postgres", "SELECT count(*) FROM pg_tables WHERE tablename = 'pgbench_accounts'", "postgres") == "0":
+        sh([os.path.join(PGBIN, "pgbench"), "-i", "-q", "-s", "10", url("postgres", "postgres")])
+
+    keyring = os.path.join(WORK, "keyring")
+    sh([os.path.join(args.bin, "scimctl"), "keyring", "init", keyring])
+    regions = {}
+    for rid, db in [("us", "scim_bench"), ("eu2", "scim_bench_eu2")]:
+        portfile = os.path.join(WORK, rid + ".port")
+        p = start("region-" + rid, [os.path.join(args.bin, "scim-region"), "--region", rid, "--regions-dir",
+                                     os.path.join(ROOT, "Regions"), "--listen", "127.0.0.1:0", "--port-file", portfile,
+                                     "--database-url", url(db), "--keyring-file", keyring, "--log-level", "warning",
+                                     "--dev-unsigned-tenants", "--workers", "16", "--db-pool-size", "16"])
+        regions[rid] = (p, wait_port(portfile, p, "region-" + rid))
+    for _ in range(100):
+        try:
+            if http("GET", regions["us"][1], "/readyz")[0] == 200: break
+        except Exception: time.sleep(0.2)
+    gw_port_file, admin_port_file = os.path.join(WORK, "gw.port"), os.path.join(WORK, "admin.port")
+    gw = start("gateway", [os.path.join(args.bin, "scim-gateway"), "--listen", "127.0.0.1:0", "--port-file", gw_port_file,
+                           "--admin-listen", "127.0.0.1:0", "--admin-port-file", admin_port_file,
+                           "--admin-token-file", os.path.join(WORK, "admin-token"),
+                           "--control-database-url", url("scim_bench_control"), "--keyring-file", keyring,
+                           "--regions-dir", os.path.join(ROOT, "Regions"), "--log-level", "warning", "--workers", "32",
+                           "--region-backends", ",".join(f"{r}=http://127.0.0.1:{regions[r][1]}" for r in regions)])
+    GW = wait_port(gw_port_file, gw, "gateway")
+    ADMIN = wait_port(admin_port_file, gw, "gateway")
+    admin_token = open(os.path.join(WORK, "admin-token")).read().strip()
+    def admin(method, path, body=None): return http(method, ADMIN, path, admin_token, body)
+
+    # ---- Data: the bench tenant (a fixed id, so the 1M users load once), adopted by the gateway, unlimited rate.
+    try:
+        status, created = admin("POST", "/admin/v1/tenants", {"id": TENANT, "name": "bench", "region": "us",
+                                                              "deprovisionPolicy": "hard",
+                                                              "rateLimit": {"perSecond": 0, "burst": 0}})
+        token = created["token"]["token"]
+    except urllib.error.HTTPError as e:
+        sys.exit(f"bench: tenant create failed: {e.read()[:300]}")
+    have = int(psql("scim_bench", f"SELECT set_config('app.tenant_id', '{TENANT}', false); SELECT count(*) FROM users WHERE tenant_id = '{TENANT}'").splitlines()[-1])
+    if have < USERS:
+        print(f"== loading {USERS} users (have {have}); once, kept in .pg/bench", flush=True)
+        t = time.time()
+        sh([os.path.join(ROOT, "scripts/load-users.sh"), url("scim_bench"), TENANT, str(USERS)])
+        print(f"   loaded in {time.time() - t:.0f} s", flush=True)
+    members = int(psql("scim_bench", f"SELECT set_config('app.tenant_id', '{TENANT}', false); SELECT count(*) FROM group_members WHERE tenant_id = '{TENANT}' AND group_id = '{GROUP}'").splitlines()[-1])
+    if members < 100000:
+        print("== creating a 100k-member group", flush=True)
+        sh([os.path.join(ROOT, "scripts/load-group.sh"), url("scim_bench"), TENANT, GROUP, "100000"])
+    psql("scim_bench", "CREATE EXTENSION IF NOT EXISTS pg_prewarm", "postgres")
+    psql("scim_bench", "SELECT sum(pg_prewarm(c.oid)) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                       "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'i')", "postgres")
+
+    # ---- wrk scenarios.
+    lua_dir = os.path.join(WORK, "lua")
+    os.makedirs(lua_dir)
+    def lua(name, text):
+        path = os.path.join(lua_dir, name + ".lua")
+        open(path, "w").write(text)
+        return path
+    rand_id = f'string.format("018f0000-0000-7000-8000-%012x", math.random(1, {USERS}))'
+    scripts = {
+        "get": lua("get", f'math.randomseed(os.time())\nrequest = function() return wrk.format("GET", "/scim/v2/Users/" .. {rand_id}) end\n'),
+        "filter": lua("filter", f'math.randomseed(os.time())\nrequest = function() return wrk.format("GET", '
+                      f'"/scim/v2/Users?filter=userName%20eq%20%22user" .. math.random(1, {USERS}) .. "%40EXAMPLE.com%22") end\n'),
+        "post": lua("post", 'local n = 0\nlocal tag = tostring(os.time()) .. "-" .. tostring(math.random(1, 1e9))\n'
+                    'request = function()\n  n = n + 1\n  local body = \'{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"bench-\' '
+                    '.. tag .. "-" .. n .. \'@example.com","active":true}\'\n'
+                    '  return wrk.format("POST", "/scim/v2/Users", {["Content-Type"] = "application/scim+json"}, body)\nend\n'),
+        "patch": lua("patch", f'math.randomseed(os.time())\nlocal body = \'{{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{{"op":"replace","path":"active","value":false}}]}}\'\n'
+                     f'request = function() return wrk.format("PATCH", "/scim/v2/Users/" .. {rand_id}, {{["Content-Type"] = "application/scim+json"}}, body) end\n'),
+        "member": lua("member", f'math.randomseed(os.time())\nrequest = function()\n  local body = \'{{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{{"op":"add","path":"members","value":[{{"value":"\' .. {rand_id} .. \'"}}]}}]}}\'\n'
+                      f'  return wrk.format("PATCH", "/scim/v2/Groups/{GROUP}", {{["Content-Type"] = "application/scim+json"}}, body)\nend\n'),
+    }
+
+    def wrk(port, script, token, path="/", conns=CONNS, seconds=SECONDS, threads=2):
+        cmd = ["wrk", f"-t{min(threads, conns)}", f"-c{conns}", f"-d{seconds}s", "--latency", "-H", f"Authorization: Bearer {token}"]
+        if script: cmd += ["-s", script]
+        out = sh(cmd + [f"http://127.0.0.1:{port}{path}"])
+        def dur(s):
+            v, unit = float(re.match(r"([\d.]+)", s).group(1)), re.search(r"[a-z]+", s).group(0)
+            return v * {"us": 0.001, "ms": 1, "s": 1000, "m": 60000}[unit]
+        rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+        p50 = dur(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))
+        p99 = dur(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))
+        bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+        errors = re.search(r"Socket errors: (.*)", out)
+        return {"rps": rps, "p50": p50, "p99": p99, "non2xx": int(bad.group(1)) if bad else 0,
+                "socket_errors": errors.group(1) if errors else ""}
+
+    def pgbench():
+        out = sh([os.path.join(PGBIN, "pgbench"), "-S", "-M", "prepared", "-c", str(CONNS), "-j", "2", "-T", str(SECONDS),
+                  url("postgres", "postgres")])
+        return float(re.search(r"tps = ([\d.]+)", out).group(1))
+
+    rows = []
+    def row(name, result, ref=None, ref_name="", target=""):
+        ratio = f"{result['rps'] / ref:.2f} of {ref_name}" if ref else ""
+        bad = f"  non-2xx={result['non2xx']}" if result["non2xx"] else ""
+        rows.append((name, f"{result['rps']:.0f}", f"{result['p50']:.2f}", f"{result['p99']:.2f}", ratio + bad, target))
+        print(f"   {name:<44} {result['rps']:>9.0f} rps  p50 {result['p50']:.2f} ms  p99 {result['p99']:.2f} ms  {ratio}{bad}", flush=True)
+
+    def wanted(name): return not ONLY or name in ONLY
+    print(f"== measuring: {CONNS} connections, {SECONDS} s per run, wrk on loopback (2 threads)", flush=True)
+    REGION = regions["us"][1]
+    # Warm both paths.
+    wrk(REGION, scripts["get"], TENANT, seconds=3)
+    wrk(GW, scripts["get"], token, seconds=3)
+    ref = pgbench()
+    rows.append(("pgbench -S (prepared, same PostgreSQL)", f"{ref:.0f}", "", "", "reference", ""))
+    print(f"   {'pgbench -S':<44} {ref:>9.0f} tps", flush=True)
+
+    if wanted("get"):
+        direct = wrk(REGION, scripts["get"], TENANT)
+        row("GET /Users/{id}, region direct", direct, ref, "pgbench")
+        through = wrk(GW, scripts["get"], token)
+        row("GET /Users/{id}, through the gateway", through, ref, "pgbench", "≥ 0.30 of pgbench, p99 ≤ 5 ms")
+        rows.append(("  gateway / region-direct", f"{through['rps'] / direct['rps']:.2f}", "", "", "", "≥ 0.75"))
+        print(f"   {'  gateway / region-direct':<44} {through['rps'] / direct['rps']:.2f}", flush=True)
+    if wanted("filter"):
+        row("filter userName eq (1M users), region direct", wrk(REGION, scripts["filter"], TENANT), ref, "pgbench")
+        row("filter userName eq (1M users), gateway", wrk(GW, scripts["filter"], token), ref, "pgbench", "p99 ≤ 5 ms")
+    if wanted("post"):
+        row("POST /Users, gateway", wrk(GW, scripts["post"], token), ref, "pgbench", "≥ 5,000 rps")
+    if wanted("patch"):
+        row("PATCH active=false, gateway", wrk(GW, scripts["patch"], token), ref, "pgbench")
+    if wanted("cursor"):
+        first = wrk(GW, None, token, path="/scim/v2/Users?cursor&count=100&attributes=userName")
+        row("list 100 by cursor, page 1, gateway", first, ref, "pgbench")
+        # Walk to depth 500,000 with large pages (the cursor does not depend on the page size), then measure there.
+        t = time.time()
+        cursor, position = "", 0
+        while position < 500000:
+            status, page = http("GET", GW, f"/scim/v2/Users?count=1000&attributes=id&cursor={cursor}", token)
+            cursor = page.get("nextCursor")
+            position += len(page.get("Resources", []))
+            if not cursor: break
+        if cursor:
+            deep = wrk(GW, None, token, path=f"/scim/v2/Users?count=100&attributes=userName&cursor={urllib.parse.quote(cursor)}")
+            row(f"list 100 by cursor at depth {position}, gateway", deep, ref, "pgbench", "≤ 10 ms")
+    if wanted("member"):
+        row("member add to a 100k-member group, gateway", wrk(GW, scripts["member"], token), ref, "pgbench", "≤ 5 ms")
+
+    if wanted("memory"):
+        idle_gw, idle_region = rss_mb(gw.pid), rss_mb(regions["us"][0].pid)
+        load = subprocess.Popen(["wrk", "-t2", f"-c{CONNS}", "-d5s", "-H", f"Authorization: Bearer {token}", "-s", scripts["get"],
+                                 f"http://127.0.0.1:{GW}/"], stdout=subprocess.DEVNULL)
+        time.sleep(3)
+        load_gw, load_region = rss_mb(gw.pid), rss_mb(regions["us"][0].pid)
+        load.wait()
+        import socket
+        socks = []
+        for _ in range(1000):
+            s = socket.create_connection(("127.0.0.1", GW))
+            s.sendall(f"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            socks.append(s)
+        for s in socks: s.recv(4096)
+        time.sleep(1)
+        many_gw = rss_mb(gw.pid)
+        for s in socks: s.close()
+        rows.append(("RSS gateway: idle / under load / 1,000 idle conns (MB)", f"{idle_gw:.0f} / {load_gw:.0f} / {many_gw:.0f}", "", "", "", "≤ 64 MB with 1,000 conns"))
+        rows.append(("RSS region: idle / under load (MB)", f"{idle_region:.0f} / {load_region:.0f}", "", "", "", ""))
+        print(f"   RSS gateway idle {idle_gw:.0f} MB, load {load_gw:.0f} MB, 1000 idle conns {many_gw:.0f} MB; region idle {idle_region:.0f} MB, load {load_region:.0f} MB", flush=True)
+
+    print("\n| scenario | rps | p50 ms | p99 ms | ratio | target |\n|---|---|---|---|---|---|")
+    for r in rows: print("| " + " | ".join(r) + " |")
+finally:
+    stop_all()
+    subprocess.run(["rm", "-rf", WORK])
