@@ -183,7 +183,8 @@ public final class HTTPClient: Sendable {
         let now = Timestamp.monotonicNanos()
         let maxIdle = configuration.idleTimeout.nanoseconds
         while let candidate = idle.withLock({ $0.popLast() }) {
-            if now - candidate.lastUsed > maxIdle || !isStillOpen(candidate.fd) {
+            // `lastUsed` may be newer than `now`: another thread checked it in after `now` was read.
+            if (now > candidate.lastUsed && now - candidate.lastUsed > maxIdle) || !isStillOpen(candidate.fd) {
                 close(candidate.fd)
                 continue
             }
