@@ -32,7 +32,7 @@ def stop_all():
     for p in reversed(procs):
         try: p.wait(timeout=15)
         except subprocess.TimeoutExpired: p.kill()
-signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
 
 def sh(cmd, **kw):
     r = subprocess.run(cmd, shell=isinstance(cmd, str), capture_output=True, text=True, **kw)
@@ -96,7 +96,8 @@ try:
             if http("GET", regions["us"][1], "/readyz")[0] == 200: break
         except Exception: time.sleep(0.2)
     gw_port_file, admin_port_file = os.path.join(WORK, "gw.port"), os.path.join(WORK, "admin.port")
-    gw = start("gateway", [os.path.join(args.bin, "scim-gateway"), "--listen", "127.0.0.1:0", "--port-file", gw_port_file,
+    wrapper = shlex.split(os.environ.get("BENCH_GATEWAY_WRAPPER", ""))  # e.g. valgrind --tool=callgrind (profiling)
+    gw = start("gateway", wrapper + [os.path.join(args.bin, "scim-gateway"), "--listen", "127.0.0.1:0", "--port-file", gw_port_file,
                            "--admin-listen", "127.0.0.1:0", "--admin-port-file", admin_port_file,
                            "--admin-token-file", os.path.join(WORK, "admin-token"),
                            "--control-database-url", url("scim_bench_control"), "--keyring-file", keyring,
@@ -134,6 +135,13 @@ try:
         psql(db, "SELECT sum(pg_prewarm(c.oid)) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
                  "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'i')", "postgres")
 
+    if os.environ.get("BENCH_HOLD"):
+        # Profiling aid: keep the deployment up and say how to reach it.
+        json.dump({"gateway": GW, "admin": ADMIN, "region": regions["us"][1], "token": token, "tenant": TENANT,
+                   "gateway_pid": gw.pid}, open(os.environ["BENCH_HOLD"], "w"))
+        print(f"== holding (details in {os.environ['BENCH_HOLD']}); stop with SIGTERM", flush=True)
+        while True: time.sleep(1)
+
     # ---- wrk scenarios.
     lua_dir = os.path.join(WORK, "lua")
     os.makedirs(lua_dir)
@@ -146,14 +154,17 @@ try:
         "get": lua("get", f'math.randomseed(os.time())\nrequest = function() return wrk.format("GET", "/scim/v2/Users/" .. {rand_id}) end\n'),
         "filter": lua("filter", f'math.randomseed(os.time())\nrequest = function() return wrk.format("GET", '
                       f'"/scim/v2/Users?filter=userName%20eq%20%22user" .. math.random(1, {USERS}) .. "%40EXAMPLE.com%22") end\n'),
-        "post": lua("post", 'local n = 0\nlocal tag = tostring(os.time()) .. "-" .. tostring(math.random(1, 1e9))\n'
+        # wrk.format(method, path, headers, body) replaces wrk.headers when given headers (dropping -H
+        # Authorization), so the content type is set once on wrk.headers instead.
+        "post": lua("post", 'wrk.headers["Content-Type"] = "application/scim+json"\nlocal n = 0\n'
+                    'local tag = tostring(os.time()) .. "-" .. tostring(math.random(1, 1e9))\n'
                     'request = function()\n  n = n + 1\n  local body = \'{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"bench-\' '
                     '.. tag .. "-" .. n .. \'@example.com","active":true}\'\n'
-                    '  return wrk.format("POST", "/scim/v2/Users", {["Content-Type"] = "application/scim+json"}, body)\nend\n'),
-        "patch": lua("patch", f'math.randomseed(os.time())\nlocal body = \'{{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{{"op":"replace","path":"active","value":false}}]}}\'\n'
-                     f'request = function() return wrk.format("PATCH", "/scim/v2/Users/" .. {rand_id}, {{["Content-Type"] = "application/scim+json"}}, body) end\n'),
-        "member": lua("member", f'math.randomseed(os.time())\nrequest = function()\n  local body = \'{{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{{"op":"add","path":"members","value":[{{"value":"\' .. {rand_id} .. \'"}}]}}]}}\'\n'
-                      f'  return wrk.format("PATCH", "/scim/v2/Groups/{GROUP}", {{["Content-Type"] = "application/scim+json"}}, body)\nend\n'),
+                    '  return wrk.format("POST", "/scim/v2/Users", nil, body)\nend\n'),
+        "patch": lua("patch", f'wrk.headers["Content-Type"] = "application/scim+json"\nmath.randomseed(os.time())\nlocal body = \'{{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{{"op":"replace","path":"active","value":false}}]}}\'\n'
+                     f'request = function() return wrk.format("PATCH", "/scim/v2/Users/" .. {rand_id}, nil, body) end\n'),
+        "member": lua("member", f'wrk.headers["Content-Type"] = "application/scim+json"\nmath.randomseed(os.time())\nrequest = function()\n  local body = \'{{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{{"op":"add","path":"members","value":[{{"value":"\' .. {rand_id} .. \'"}}]}}]}}\'\n'
+                      f'  return wrk.format("PATCH", "/scim/v2/Groups/{GROUP}", nil, body)\nend\n'),
     }
 
     def wrk(port, script, token, path="/", conns=CONNS, seconds=SECONDS, threads=2):

@@ -20,4 +20,13 @@ static inline long copenssl_ctx_set_options(SSL_CTX *ctx, unsigned long options)
 static inline unsigned long copenssl_server_options(void) {
     return SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE;
 }
+
+// SHA-256 through the low-level interface: no provider lookup per call (EVP_Q_mac/EVP_Q_digest fetch the algorithm
+// every time, which dominated the cost of signing a request). Wrapped here so Swift sees no deprecation warnings.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+static inline void copenssl_sha256_init(SHA256_CTX *c) { SHA256_Init(c); }
+static inline void copenssl_sha256_update(SHA256_CTX *c, const void *data, size_t len) { SHA256_Update(c, data, len); }
+static inline void copenssl_sha256_final(SHA256_CTX *c, unsigned char *md) { SHA256_Final(md, c); }
+#pragma GCC diagnostic pop
 #endif

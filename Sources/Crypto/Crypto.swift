@@ -1,40 +1,85 @@
 import COpenSSL
+import Synchronization
 
-/// SHA-256 (OpenSSL).
+/// SHA-256 (OpenSSL's low-level interface: no per-call algorithm lookup).
 public enum SHA256 {
     public static func hash<Bytes: Collection<UInt8>>(_ data: Bytes) -> [UInt8] {
-        var digest = [UInt8](repeating: 0, count: 32)
+        var ctx = SHA256_CTX()
+        copenssl_sha256_init(&ctx)
         let done: Bool? = data.withContiguousStorageIfAvailable { buffer in
-            _ = COpenSSL.SHA256(buffer.baseAddress, buffer.count, &digest)
+            copenssl_sha256_update(&ctx, buffer.baseAddress, buffer.count)
             return true
         }
         if done == nil {
             let copy = Array(data)
-            copy.withUnsafeBufferPointer { _ = COpenSSL.SHA256($0.baseAddress, $0.count, &digest) }
+            copy.withUnsafeBufferPointer { copenssl_sha256_update(&ctx, $0.baseAddress, $0.count) }
         }
+        var digest = [UInt8](repeating: 0, count: 32)
+        digest.withUnsafeMutableBufferPointer { copenssl_sha256_final(&ctx, $0.baseAddress) }
         return digest
     }
 
-    public static func hash(_ text: String) -> [UInt8] { hash(Array(text.utf8)) }
+    public static func hash(_ text: String) -> [UInt8] {
+        var copy = text
+        return copy.withUTF8 { hash($0) }
+    }
 }
 
-/// HMAC-SHA-256 (OpenSSL).
-public enum HMAC {
-    public static func sha256<K: Collection<UInt8>, M: Collection<UInt8>>(key: K, message: M) -> [UInt8] {
-        let k = Array(key)
-        let m = Array(message)
-        var out = [UInt8](repeating: 0, count: 32)
-        var length: UInt32 = 32
-        k.withUnsafeBufferPointer { kb in
-            m.withUnsafeBufferPointer { mb in
-                _ = COpenSSL.HMAC(EVP_sha256(), kb.baseAddress, Int32(kb.count), mb.baseAddress, mb.count, &out, &length)
-            }
+/// An HMAC-SHA-256 key with its inner and outer pads already absorbed (RFC 2104), so each MAC costs two
+/// compression runs plus the message: signing every forwarded request and checking every token stays cheap.
+public struct HMACKey: Sendable {
+    private let inner: SHA256_CTX
+    private let outer: SHA256_CTX
+
+    public init<K: Collection<UInt8>>(_ key: K) {
+        var block = [UInt8](repeating: 0, count: 64)
+        if key.count > 64 {
+            let digest = SHA256.hash(key)
+            block.replaceSubrange(0..<32, with: digest)
+        } else {
+            block.replaceSubrange(0..<key.count, with: key)
         }
+        var i = SHA256_CTX(), o = SHA256_CTX()
+        copenssl_sha256_init(&i)
+        copenssl_sha256_init(&o)
+        let ipad = block.map { $0 ^ 0x36 }, opad = block.map { $0 ^ 0x5C }
+        ipad.withUnsafeBufferPointer { copenssl_sha256_update(&i, $0.baseAddress, 64) }
+        opad.withUnsafeBufferPointer { copenssl_sha256_update(&o, $0.baseAddress, 64) }
+        inner = i
+        outer = o
+    }
+
+    /// The MAC of the concatenation of `parts`.
+    public func mac(_ parts: UnsafeRawBufferPointer...) -> [UInt8] {
+        var i = inner
+        for part in parts where part.count > 0 { copenssl_sha256_update(&i, part.baseAddress, part.count) }
+        var innerDigest = [UInt8](repeating: 0, count: 32)
+        innerDigest.withUnsafeMutableBufferPointer { copenssl_sha256_final(&i, $0.baseAddress) }
+        var o = outer
+        innerDigest.withUnsafeBufferPointer { copenssl_sha256_update(&o, $0.baseAddress, 32) }
+        var out = [UInt8](repeating: 0, count: 32)
+        out.withUnsafeMutableBufferPointer { copenssl_sha256_final(&o, $0.baseAddress) }
         return out
     }
 
+    public func mac(_ message: [UInt8]) -> [UInt8] {
+        message.withUnsafeBytes { mac($0) }
+    }
+
+    public func mac(_ message: String) -> [UInt8] {
+        var copy = message
+        return copy.withUTF8 { mac(UnsafeRawBufferPointer($0)) }
+    }
+}
+
+/// HMAC-SHA-256.
+public enum HMAC {
+    public static func sha256<K: Collection<UInt8>, M: Collection<UInt8>>(key: K, message: M) -> [UInt8] {
+        HMACKey(key).mac(Array(message))
+    }
+
     public static func sha256(key: [UInt8], message: String) -> [UInt8] {
-        sha256(key: key, message: Array(message.utf8))
+        HMACKey(key).mac(message)
     }
 }
 
@@ -74,12 +119,17 @@ public enum Hex {
     private static let digits = Array("0123456789abcdef".utf8)
 
     public static func encode<Bytes: Sequence<UInt8>>(_ bytes: Bytes) -> String {
-        var out: [UInt8] = []
-        for b in bytes {
-            out.append(digits[Int(b >> 4)])
-            out.append(digits[Int(b & 0x0F)])
+        encode(Array(bytes))
+    }
+
+    public static func encode(_ bytes: [UInt8]) -> String {
+        String(unsafeUninitializedCapacity: bytes.count * 2) { out in
+            for (i, b) in bytes.enumerated() {
+                out[2 * i] = digits[Int(b >> 4)]
+                out[2 * i + 1] = digits[Int(b & 0x0F)]
+            }
+            return bytes.count * 2
         }
-        return String(decoding: out, as: UTF8.self)
     }
 
     public static func decode(_ text: String) -> [UInt8]? {
@@ -208,5 +258,16 @@ public enum Base62 {
 
     public static func isBase62(_ text: Substring) -> Bool {
         text.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x61 && $0 <= 0x7A) }
+    }
+}
+
+/// Identifiers that must be unique but not secret (request ids, signature nonces): a random per-process prefix
+/// plus a counter. One random draw per process instead of one per request.
+public enum UniqueID {
+    private static let prefix = Base62.random(16)
+    private static let counter = Atomic<UInt64>(0)
+
+    public static func next() -> String {
+        prefix + String(counter.add(1, ordering: .relaxed).newValue, radix: 36)
     }
 }

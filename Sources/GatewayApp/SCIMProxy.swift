@@ -200,7 +200,7 @@ final class SCIMProxy: HTTPResponder {
            h.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x61 && $0 <= 0x7A) || $0 == 0x2D || $0 == 0x5F || $0 == 0x2E }) {
             return h
         }
-        return Base62.random(20)
+        return UniqueID.next()
     }
 }
 
@@ -220,18 +220,25 @@ enum SCIMMediaType {
 
 /// The route a request took, with ids replaced, for logs and metrics (never raw ids or queries).
 func routeTemplate(_ path: Substring) -> String {
-    let parts = path.split(separator: "/", omittingEmptySubsequences: true)
-    guard parts.count >= 2, parts[0].lowercased() == "scim", parts[1].lowercased() == "v2" else {
-        return path.count <= 32 ? String(path) : "other"
+    let parts = Router<Int>.segments(path)
+    guard parts.count >= 2, asciiCaseInsensitiveEquals(parts[0], "scim"), asciiCaseInsensitiveEquals(parts[1], "v2") else {
+        return path.utf8.count <= 32 ? String(path) : "other"
     }
     var out = "/scim/v2"
     for (i, part) in parts.dropFirst(2).enumerated() {
-        if i == 0 { out += "/" + (["users", "groups", "bulk", "me", "schemas", "resourcetypes", "serviceproviderconfig", ".search"]
-                                     .contains(part.lowercased()) ? String(part) : ":type") }
-        else if i == 1 && part != ".search" { out += "/:id" }
-        else { out += "/" + (part == ".search" ? ".search" : ":x") }
+        if i == 0 {
+            out += "/" + (SCIMEndpoints.knownTypes.contains { asciiCaseInsensitiveEquals($0, part) } ? String(part) : ":type")
+        } else if i == 1 && part != ".search" {
+            out += "/:id"
+        } else {
+            out += "/" + (part == ".search" ? ".search" : ":x")
+        }
     }
     return out
+}
+
+private enum SCIMEndpoints {
+    static let knownTypes = ["Users", "Groups", "Bulk", "Me", "Schemas", "ResourceTypes", "ServiceProviderConfig", ".search"]
 }
 
 /// One log line per request.

@@ -62,7 +62,7 @@ final class TokenAuthenticator: Sendable {
         guard var record = entry.record, let tenant = entry.tenant else { return .invalid(reason: "unknown") }
         let ring = keyring()
         guard let pepper = ring.key(.pepper, id: record.pepperID) else { return .invalid(reason: "pepper retired") }
-        guard constantTimeEquals(credential.hash(pepper: pepper.secret), record.hash) else {
+        guard constantTimeEquals(credential.hash(pepper: pepper.mac), record.hash) else {
             return .invalid(reason: "mismatch")
         }
         switch record.status(nowMicros: nowMicros) {
@@ -74,7 +74,7 @@ final class TokenAuthenticator: Sendable {
         pendingUses.withLock { $0[record.id] = PostgresTimestamp(microsecondsSinceEpoch: nowMicros) }
         if let current = ring.current(.pepper), current.id != record.pepperID {
             // Pepper rotation: re-hash under the current pepper now that we hold the secret.
-            let newHash = credential.hash(pepper: current.secret)
+            let newHash = credential.hash(pepper: current.mac)
             do {
                 try store.rehashToken(id: record.id, fromPepper: record.pepperID, hash: newHash, pepperID: current.id)
                 record.hash = newHash

@@ -41,38 +41,51 @@ struct TokenCredential: Sendable, Equatable {
         case badChecksum
     }
 
-    /// Recognises a presented token of `kind` (tenant tokens also in the `id:secret` form).
+    /// Recognises a presented token of `kind` (tenant tokens also in the `id:secret` form). Works on bytes: it runs
+    /// for every request, before any lookup.
     static func parse(_ presented: String, kind: Kind) -> Result<TokenCredential, ParseFailure> {
-        let text = Substring(presented)
-        if text.isEmpty { return .failure(.missing) }
-        if text.hasPrefix(kind.rawValue) {
-            let rest = text.dropFirst(kind.rawValue.count)
-            let expected = idLength + 1 + secretLength + checkLength
-            guard rest.utf8.count == expected else { return .failure(.malformed) }
-            let id = rest.prefix(idLength)
-            let underscore = rest.dropFirst(idLength).prefix(1)
-            let secret = rest.dropFirst(idLength + 1).prefix(secretLength)
-            let check = rest.suffix(checkLength)
-            guard underscore == "_", Base62.isBase62(id), Base62.isBase62(secret), Base62.isBase62(check) else {
+        let bytes = Array(presented.utf8)
+        if bytes.isEmpty { return .failure(.missing) }
+        let prefix = Array(kind.rawValue.utf8)
+        func isBase62(_ range: Range<Int>) -> Bool {
+            for i in range {
+                let c = bytes[i]
+                if !((c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A)) { return false }
+            }
+            return true
+        }
+        func text(_ range: Range<Int>) -> String { String(decoding: bytes[range], as: UTF8.self) }
+        if bytes.count > prefix.count && bytes[0..<prefix.count].elementsEqual(prefix) {
+            let p = prefix.count
+            guard bytes.count == p + idLength + 1 + secretLength + checkLength else { return .failure(.malformed) }
+            let id = p..<(p + idLength)
+            let secret = (p + idLength + 1)..<(p + idLength + 1 + secretLength)
+            let check = secret.upperBound..<bytes.count
+            guard bytes[id.upperBound] == 0x5F, isBase62(id), isBase62(secret), isBase62(check) else {
                 return .failure(.malformed)
             }
-            let body = text.dropLast(checkLength)
-            guard Base62.encode32(CRC32.checksum(body.utf8)) == check else { return .failure(.badChecksum) }
-            return .success(TokenCredential(kind: kind, id: String(id), secret: String(secret)))
+            let expected = Array(Base62.encode32(CRC32.checksum(bytes[0..<check.lowerBound])).utf8)
+            guard bytes[check].elementsEqual(expected) else { return .failure(.badChecksum) }
+            return .success(TokenCredential(kind: kind, id: text(id), secret: text(secret)))
         }
-        if kind == .tenant, let colon = text.firstIndex(of: ":") {
-            let id = text[..<colon]
-            let secret = text[text.index(after: colon)...]
-            guard id.utf8.count == idLength, secret.utf8.count == secretLength,
-                  Base62.isBase62(id), Base62.isBase62(secret) else { return .failure(.malformed) }
-            return .success(TokenCredential(kind: kind, id: String(id), secret: String(secret)))
+        if kind == .tenant, let colon = bytes.firstIndex(of: 0x3A) {
+            let id = 0..<colon, secret = (colon + 1)..<bytes.count
+            guard id.count == idLength, secret.count == secretLength, isBase62(id), isBase62(secret) else {
+                return .failure(.malformed)
+            }
+            return .success(TokenCredential(kind: kind, id: text(id), secret: text(secret)))
         }
         return .failure(.malformed)
     }
 
+    /// The stored hash under a prepared pepper key (the per-request path).
+    func hash(pepper: HMACKey) -> [UInt8] {
+        pepper.mac("scim-token-v1:" + kind.rawValue + id + ":" + secret)
+    }
+
     /// What is stored: HMAC-SHA-256 under a pepper key that lives outside the database.
     func hash(pepper: [UInt8]) -> [UInt8] {
-        HMAC.sha256(key: pepper, message: "scim-token-v1:" + kind.rawValue + id + ":" + secret)
+        hash(pepper: HMACKey(pepper))
     }
 }
 
@@ -81,15 +94,19 @@ struct TokenCredential: Sendable, Equatable {
 /// giving `Bearer Bearer …`, which we accept too.
 func bearerToken(fromAuthorization value: String?) -> String? {
     guard let value else { return nil }
-    var rest = Substring(value)
+    var bytes = Substring(value).utf8[...]
     var found = false
-    while let space = rest.firstIndex(of: " "), rest[..<space].lowercased() == "bearer" {
-        rest = rest[rest.index(after: space)...].drop(while: { $0 == " " })
+    // "bearer" followed by spaces, possibly repeated (case-insensitive), compared as bytes.
+    while bytes.count > 7, let first = bytes.first, first | 0x20 == 0x62 {
+        let word = bytes.prefix(6)
+        guard word.count == 6, zip(word, "bearer".utf8).allSatisfy({ ($0 | 0x20) == $1 }),
+              bytes.dropFirst(6).first == 0x20 else { break }
+        bytes = bytes.dropFirst(7).drop(while: { $0 == 0x20 })
         found = true
     }
     guard found else { return nil }
-    let token = rest.trimmingSuffix()
-    return token.isEmpty ? nil : String(token)
+    while let last = bytes.last, last == 0x20 || last == 0x09 { bytes = bytes.dropLast() }
+    return bytes.isEmpty ? nil : String(decoding: bytes, as: UTF8.self)
 }
 
 extension Substring {

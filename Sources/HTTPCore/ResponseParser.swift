@@ -225,31 +225,61 @@ public struct ResponseParser: Sendable {
             }
             return .incomplete(lineStart - start)
         }
-        var lines: [String] = []
-        var ls = start
-        for i in start..<headerEnd where buffer[i] == 0x0A {
-            var le = i
-            if le > ls && buffer[le - 1] == 0x0D { le -= 1 }
-            lines.append(String(decoding: buffer[ls..<le], as: UTF8.self))
-            ls = i + 1
-        }
+        // Parse from bytes: the status line, then `name: value` lines (no intermediate line strings).
         readIndex = headerEnd + 1
-        guard let statusLine = lines.first else { return .failed(HTTPParseError(.badGateway, "missing status line")) }
-        let parts = statusLine.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: false)
-        guard parts.count >= 2, parts[0].hasPrefix("HTTP/1."), let code = Int(parts[1]), (100...999).contains(code) else {
-            return .failed(HTTPParseError(.badGateway, "malformed status line"))
-        }
-        let http10 = parts[0] == "HTTP/1.0"
         var headers = HTTPHeaders()
-        for line in lines.dropFirst() {
-            guard let colon = line.firstIndex(of: ":") else {
-                return .failed(HTTPParseError(.badGateway, "malformed response header"))
+        var code = 0
+        var reason = ""
+        var http10 = false
+        var malformed: HTTPParseError? = nil
+        buffer.withUnsafeBufferPointer { buf in
+            var lineStart = start
+            var first = true
+            var i = start
+            while i < headerEnd && malformed == nil {
+                if buf[i] == 0x0A {
+                    var lineEnd = i
+                    if lineEnd > lineStart && buf[lineEnd - 1] == 0x0D { lineEnd -= 1 }
+                    if first {
+                        first = false
+                        // HTTP/1.x SP 3DIGIT [SP reason]
+                        let n = lineEnd - lineStart
+                        guard n >= 12, buf[lineStart] == 0x48, buf[lineStart + 4] == 0x2F, buf[lineStart + 5] == 0x31,
+                              buf[lineStart + 6] == 0x2E, buf[lineStart + 8] == 0x20 else {
+                            malformed = HTTPParseError(.badGateway, "malformed status line")
+                            break
+                        }
+                        http10 = buf[lineStart + 7] == 0x30
+                        for k in 9..<12 {
+                            let d = buf[lineStart + k]
+                            guard d >= 0x30 && d <= 0x39 else { malformed = HTTPParseError(.badGateway, "malformed status line"); break }
+                            code = code * 10 + Int(d - 0x30)
+                        }
+                        if n > 13 { reason = String(decoding: UnsafeBufferPointer(rebasing: buf[(lineStart + 13)..<lineEnd]), as: UTF8.self) }
+                    } else {
+                        var colon = lineStart
+                        while colon < lineEnd && buf[colon] != 0x3A { colon += 1 }
+                        guard colon < lineEnd, colon > lineStart else {
+                            malformed = HTTPParseError(.badGateway, "malformed response header")
+                            break
+                        }
+                        var vs = colon + 1, ve = lineEnd
+                        while vs < ve && (buf[vs] == 0x20 || buf[vs] == 0x09) { vs += 1 }
+                        while ve > vs && (buf[ve - 1] == 0x20 || buf[ve - 1] == 0x09) { ve -= 1 }
+                        headers.add(String(decoding: UnsafeBufferPointer(rebasing: buf[lineStart..<colon]), as: UTF8.self),
+                                    String(decoding: UnsafeBufferPointer(rebasing: buf[vs..<ve]), as: UTF8.self))
+                    }
+                    lineStart = i + 1
+                }
+                i += 1
             }
-            headers.add(String(line[..<colon]), String(trimOWS(line[line.index(after: colon)...])))
+            if first && malformed == nil { malformed = HTTPParseError(.badGateway, "missing status line") }
         }
+        if let malformed { return .failed(malformed) }
+        guard (100...999).contains(code) else { return .failed(HTTPParseError(.badGateway, "malformed status line")) }
         if code >= 100 && code < 200 { return .informational }
-        let reason = parts.count > 2 ? String(parts[2]) : HTTPStatus.standardReason(code)
-        let response = HTTPResponse(status: HTTPStatus(code: code, reason: reason), headers: headers)
+        let response = HTTPResponse(status: HTTPStatus(code: code, reason: reason.isEmpty ? HTTPStatus.standardReason(code) : reason),
+                                    headers: headers)
         var keepAlive = !headers.hasToken("close", in: "Connection")
         if http10 { keepAlive = headers.hasToken("keep-alive", in: "Connection") }
         if expectingHeadResponse || code == 204 || code == 304 {

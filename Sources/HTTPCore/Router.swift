@@ -62,7 +62,7 @@ public struct Router<Handler: Sendable>: Sendable {
     }
 
     /// Splits on `/` by bytes (Character-based splitting is slow), skipping empty segments.
-    static func segments(_ path: Substring) -> [Substring] {
+    public static func segments(_ path: Substring) -> [Substring] {
         var parts: [Substring] = []
         let utf8 = path.utf8
         var start = utf8.startIndex

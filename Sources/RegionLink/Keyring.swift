@@ -1,7 +1,11 @@
-import Crypto
+public import Crypto
 
 /// One secret key with an id. `secret` never appears in `description`.
 public struct Key: Sendable, Equatable, CustomStringConvertible {
+    public static func == (a: Key, b: Key) -> Bool {
+        a.purpose == b.purpose && a.id == b.id && a.secret == b.secret && a.state == b.state
+    }
+
     public enum State: String, Sendable {
         /// Used to sign (link) or to hash new tokens (pepper). Exactly one per purpose.
         case current
@@ -19,14 +23,17 @@ public struct Key: Sendable, Equatable, CustomStringConvertible {
 
     public var purpose: Purpose
     public var id: String
-    public var secret: [UInt8]
+    public private(set) var secret: [UInt8]
     public var state: State
+    /// The secret prepared for HMAC (pads absorbed once, not per request).
+    public private(set) var mac: HMACKey
 
     public init(purpose: Purpose, id: String, secret: [UInt8], state: State) {
         self.purpose = purpose
         self.id = id
         self.secret = secret
         self.state = state
+        self.mac = HMACKey(secret)
     }
 
     public var description: String { "\(purpose.rawValue) key \(id) (\(state.rawValue))" }

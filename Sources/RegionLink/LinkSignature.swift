@@ -40,11 +40,10 @@ public enum LinkSignature {
         request.headers.add(LinkHeader.baseURL, baseURL)
         request.headers.add(LinkHeader.requestID, requestID)
         request.headers.add(LinkHeader.timestamp, String(nowSeconds))
-        request.headers.add(LinkHeader.nonce, Base62.random(22))
+        request.headers.add(LinkHeader.nonce, UniqueID.next())
         request.headers.add(LinkHeader.keyID, key.id)
-        let mac = HMAC.sha256(key: key.secret, message: canonical(method: request.method.description,
-                                                                  target: request.target, headers: request.headers,
-                                                                  body: request.body))
+        let mac = key.mac.mac(canonical(method: request.method.description, target: request.target,
+                                        headers: request.headers, body: request.body))
         request.headers.add(LinkHeader.signature, Hex.encode(mac))
     }
 }
@@ -102,7 +101,7 @@ public final class LinkVerifier: Sendable {
             return .failure(.malformed)
         }
         guard let key = keyring.withLock({ $0.key(.link, id: keyID) }) else { return .failure(.unknownKey) }
-        let expected = HMAC.sha256(key: key.secret, message: LinkSignature.canonical(
+        let expected = key.mac.mac(LinkSignature.canonical(
             method: request.method.description, target: request.target, headers: h, body: request.body))
         guard constantTimeEquals(expected, signature) else { return .failure(.badSignature) }
         guard abs(nowSeconds - timestamp) <= windowSeconds else { return .failure(.stale) }

@@ -13,6 +13,16 @@ import Testing
         #expect(Hex.encode(mac) == "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843")
     }
 
+    /// RFC 4231 test case 6: a key longer than the block size is hashed first.
+    @Test func hmacWithALongKey() {
+        let key = [UInt8](repeating: 0xAA, count: 131)
+        let mac = HMAC.sha256(key: key, message: "Test Using Larger Than Block-Size Key - Hash Key First")
+        #expect(Hex.encode(mac) == "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54")
+        let precomputed = HMACKey(key)
+        #expect(precomputed.mac("Test Using Larger Than Block-Size Key - Hash Key First") == mac)
+        #expect(precomputed.mac("x") == HMAC.sha256(key: key, message: "x"))
+    }
+
     @Test func constantTimeComparison() {
         #expect(constantTimeEquals([1, 2, 3], [1, 2, 3]))
         #expect(!constantTimeEquals([1, 2, 3], [1, 2, 4]))
