@@ -222,8 +222,17 @@ public enum CRC32 {
     }
 
     public static func checksum<Bytes: Sequence<UInt8>>(_ bytes: Bytes) -> UInt32 {
+        // Contiguous input (arrays, slices, native strings' UTF-8) takes the buffer loop; a generic iterator across
+        // module boundaries costs several times more per byte.
+        if let crc = bytes.withContiguousStorageIfAvailable({ checksum(buffer: $0) }) { return crc }
+        return Array(bytes).withUnsafeBufferPointer { checksum(buffer: $0) }
+    }
+
+    public static func checksum(buffer: UnsafeBufferPointer<UInt8>) -> UInt32 {
         var crc: UInt32 = 0xFFFF_FFFF
-        for b in bytes { crc = table[Int((crc ^ UInt32(b)) & 0xFF)] ^ (crc >> 8) }
+        table.withUnsafeBufferPointer { t in
+            for b in buffer { crc = t[Int((crc ^ UInt32(b)) & 0xFF)] ^ (crc >> 8) }
+        }
         return crc ^ 0xFFFF_FFFF
     }
 }
