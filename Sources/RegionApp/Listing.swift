@@ -7,10 +7,14 @@ public enum ListSource: Sendable {
     case queryString(String)
     case searchRequest(JSONValue)
 
-    func parse(_ schema: ResourceSchema, _ configuration: ServiceProviderConfiguration) throws(SCIMError) -> ListQuery {
+    func parse(_ schema: ResourceSchema, _ configuration: ServiceProviderConfiguration,
+               defaultProjection: Projection) throws(SCIMError) -> ListQuery {
         switch self {
-        case .queryString(let q): return try ListQuery(queryString: q, schema: schema, configuration: configuration)
-        case .searchRequest(let body): return try ListQuery(searchRequest: body, schema: schema, configuration: configuration)
+        case .queryString(let q):
+            return try ListQuery(queryString: q, schema: schema, configuration: configuration, defaultProjection: defaultProjection)
+        case .searchRequest(let body):
+            return try ListQuery(searchRequest: body, schema: schema, configuration: configuration,
+                                 defaultProjection: defaultProjection)
         }
     }
 }
@@ -169,7 +173,8 @@ extension SCIMService {
         let now = clock()
         var plan: ListPlan? = nil
         return try database.read(tenant: scope.tenant, { context in
-            let query = try source.parse(Self.schema(kind, context), configuration)
+            let query = try source.parse(Self.schema(kind, context), configuration,
+                                         defaultProjection: kind == .user ? context.defaultUserProjection : context.defaultGroupProjection)
             let built = try ListPlan(kind: kind, query: query, scope: scope, cursorSecret: secret, now: now,
                                      configuration: configuration, shapes: database.shapes)
             plan = built
@@ -198,7 +203,8 @@ extension SCIMService {
             var firstError: SCIMError? = nil
             for kind in ResourceKind.allCases {
                 do throws(SCIMError) {
-                    queries.append((kind, try ListSource.searchRequest(body).parse(Self.schema(kind, context), configuration)))
+                    queries.append((kind, try ListSource.searchRequest(body).parse(Self.schema(kind, context), configuration,
+                        defaultProjection: kind == .user ? context.defaultUserProjection : context.defaultGroupProjection)))
                 } catch {
                     firstError = firstError ?? error
                 }

@@ -44,15 +44,18 @@ public struct ListQuery: Sendable {
     public static let searchRequestURN = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
 
     /// Parses a raw URL query string (`filter=userName+eq+%22x%22&startIndex=1&count=100`).
+    /// `defaultProjection`, when given, is used as is when the query asks for no `attributes`/`excludedAttributes`
+    /// (a caller that caches it saves building one per request).
     public init(queryString: String, schema: ResourceSchema, configuration: ServiceProviderConfiguration,
-                filterLimits: FilterLimits = .default) throws(SCIMError) {
+                filterLimits: FilterLimits = .default, defaultProjection: Projection? = nil) throws(SCIMError) {
         try self.init(parameters: QueryString.decode(queryString), schema: schema, configuration: configuration,
-                      filterLimits: filterLimits)
+                      filterLimits: filterLimits, defaultProjection: defaultProjection)
     }
 
     /// Builds a query from decoded parameters (names matched case-insensitively; the first occurrence wins).
     public init(parameters: [(name: String, value: String)], schema: ResourceSchema,
-                configuration: ServiceProviderConfiguration, filterLimits: FilterLimits = .default) throws(SCIMError) {
+                configuration: ServiceProviderConfiguration, filterLimits: FilterLimits = .default,
+                defaultProjection: Projection? = nil) throws(SCIMError) {
         func param(_ name: String) -> String? {
             parameters.first { asciiCaseInsensitiveEquals($0.name, name) }?.value
         }
@@ -64,12 +67,13 @@ public struct ListQuery: Sendable {
         try self.init(filter: param("filter"), sortBy: param("sortBy"), sortOrder: param("sortOrder"),
                       startIndex: try integer("startIndex"), count: try integer("count"), cursor: param("cursor"),
                       attributes: param("attributes"), excludedAttributes: param("excludedAttributes"),
-                      schema: schema, configuration: configuration, filterLimits: filterLimits)
+                      schema: schema, configuration: configuration, filterLimits: filterLimits,
+                      defaultProjection: defaultProjection)
     }
 
     /// Parses a `POST /.search` SearchRequest body (RFC 7644 §3.4.3).
     public init(searchRequest body: JSONValue, schema: ResourceSchema, configuration: ServiceProviderConfiguration,
-                filterLimits: FilterLimits = .default) throws(SCIMError) {
+                filterLimits: FilterLimits = .default, defaultProjection: Projection? = nil) throws(SCIMError) {
         guard case .object(let o) = body else { throw .invalidSyntax("the SearchRequest must be a JSON object") }
         func string(_ key: String) throws(SCIMError) -> String? {
             switch o[caseInsensitive: key] {
@@ -104,12 +108,14 @@ public struct ListQuery: Sendable {
         try self.init(filter: try string("filter"), sortBy: try string("sortBy"), sortOrder: try string("sortOrder"),
                       startIndex: try integer("startIndex"), count: try integer("count"), cursor: try string("cursor"),
                       attributes: try list("attributes"), excludedAttributes: try list("excludedAttributes"),
-                      schema: schema, configuration: configuration, filterLimits: filterLimits)
+                      schema: schema, configuration: configuration, filterLimits: filterLimits,
+                      defaultProjection: defaultProjection)
     }
 
     init(filter: String?, sortBy: String?, sortOrder: String?, startIndex: Int?, count: Int?, cursor: String?,
          attributes: String?, excludedAttributes: String?, schema: ResourceSchema,
-         configuration c: ServiceProviderConfiguration, filterLimits: FilterLimits) throws(SCIMError) {
+         configuration c: ServiceProviderConfiguration, filterLimits: FilterLimits,
+         defaultProjection: Projection? = nil) throws(SCIMError) {
         if let f = filter, !f.trimmingSpacesString().isEmpty {
             guard c.filterSupported else { throw SCIMError(status: 501, detail: "filtering is not supported") }
             self.filter = try schema.parseFilter(f, limits: filterLimits)
@@ -144,7 +150,11 @@ public struct ListQuery: Sendable {
                 pagination = .index(startIndex: 1, count: size)
             }
         }
-        projection = Projection(schema: schema, attributes: attributes, excludedAttributes: excludedAttributes)
+        if let defaultProjection, (attributes ?? "").isEmpty, (excludedAttributes ?? "").isEmpty {
+            projection = defaultProjection
+        } else {
+            projection = Projection(schema: schema, attributes: attributes, excludedAttributes: excludedAttributes)
+        }
     }
 }
 
