@@ -21,7 +21,7 @@ public import Postgres
 ///   so concurrent PATCHes never lose a member and a 100k-member group is never rewritten.
 public enum RegionSchema {
     /// All migrations, in order.
-    public static let migrations: [Migration] = [v1]
+    public static let migrations: [Migration] = [v1, v2]
 
     static let v1 = Migration(
         version: 1, name: "region_core",
