@@ -30,7 +30,7 @@ public enum ScimctlCommand {
           keys retire pepper|link <key-id> [--force]
           audit [--tenant T] [--limit N] [--after ID]
           regions
-          keyring init <path>                          create a keyring file (fresh link key and pepper, mode 0600);
+          keyring init <path>                          create a keyring file (fresh link, pepper and webhook keys, mode 0600);
                                                        local, no API call
 
         <tenant> is a tenant id or name. Output is text; --json prints the API's JSON.
@@ -88,7 +88,7 @@ public enum ScimctlCommand {
             guard args.count == 3 else { throw UsageError("keyring init takes a path") }
             guard access(args[2], F_OK) != 0 else { throw CLIError(message: "\(args[2]) already exists; not overwriting keys") }
             _ = try KeyringFile(path: args[2], createIfMissing: true)
-            writeStandardOutput("created \(args[2]) (one current link key, one current pepper); keep it secret\n")
+            writeStandardOutput("created \(args[2]) (one current link key, pepper and webhook key); keep it secret\n")
             return 0
         }
         let client = try AdminClient(options)

@@ -19,6 +19,8 @@ public struct Key: Sendable, Equatable, CustomStringConvertible {
         case link
         /// Token-hash pepper (HMAC key over token secrets).
         case pepper
+        /// Seals webhook signing secrets at rest in a region's database (AES-256-GCM; regions only).
+        case webhook
     }
 
     public var purpose: Purpose
@@ -51,6 +53,7 @@ public struct Key: Sendable, Equatable, CustomStringConvertible {
 ///     link   l-2026-11-23  <base64 secret, ≥ 32 bytes>  current
 ///     link   l-2026-08-01  <base64 secret>              previous
 ///     pepper p-2026-11-23  <base64 secret>              current
+///     webhook w-2026-11-23 <base64 secret>              current
 public struct Keyring: Sendable, Equatable {
     public private(set) var keys: [Key]
 
@@ -68,7 +71,7 @@ public struct Keyring: Sendable, Equatable {
                 throw KeyringError("line \(lineNumber): expected 'purpose id secret state'")
             }
             guard let purpose = Key.Purpose(rawValue: String(fields[0])) else {
-                throw KeyringError("line \(lineNumber): purpose must be 'link' or 'pepper'")
+                throw KeyringError("line \(lineNumber): purpose must be 'link', 'pepper' or 'webhook'")
             }
             let id = String(fields[1])
             guard !id.isEmpty, id.utf8.count <= 64,
@@ -88,7 +91,7 @@ public struct Keyring: Sendable, Equatable {
             keys.append(Key(purpose: purpose, id: id, secret: secret, state: state))
         }
         self.keys = keys
-        for purpose in [Key.Purpose.link, .pepper] {
+        for purpose in [Key.Purpose.link, .pepper, .webhook] {
             let current = keys.filter { $0.purpose == purpose && $0.state == .current }.count
             if current > 1 { throw KeyringError("more than one current \(purpose.rawValue) key") }
         }

@@ -13,8 +13,8 @@ public final class KeyringFile: Sendable {
     }
     private let loaded: Mutex<Loaded>
 
-    /// Loads `path`. With `createIfMissing`, a missing file is created with one current link key and one current
-    /// pepper (what `make run` uses; production provides the file from its secret store).
+    /// Loads `path`. With `createIfMissing`, a missing file is created with one current link key, one current
+    /// pepper and one current webhook key (what `make run` uses; production provides the file from its secret store).
     public init(path: String, createIfMissing: Bool = false) throws(KeyringError) {
         self.path = path
         if createIfMissing && access(path, F_OK) != 0 {
@@ -22,6 +22,7 @@ public final class KeyringFile: Sendable {
             var ring = Keyring()
             ring.add(.generate(purpose: .link, id: "link-\(stamp)", state: .current))
             ring.add(.generate(purpose: .pepper, id: "pepper-\(stamp)", state: .current))
+            ring.add(.generate(purpose: .webhook, id: "webhook-\(stamp)", state: .current))
             try Self.write(ring, to: path)
         }
         guard let (ring, stamp) = try Self.read(path) else {

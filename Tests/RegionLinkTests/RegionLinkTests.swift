@@ -25,7 +25,7 @@ import Crypto
     @Test(arguments: [
         ("link l1 abc current", "keyring: line 1: secret must be base64 of at least 32 bytes"),
         ("link l1 SECRET", "keyring: line 1: expected 'purpose id secret state'"),
-        ("token l1 SECRET current", "keyring: line 1: purpose must be 'link' or 'pepper'"),
+        ("token l1 SECRET current", "keyring: line 1: purpose must be 'link', 'pepper' or 'webhook'"),
         ("link l1 SECRET latest", "keyring: line 1: state must be current, previous or next"),
         ("link l/1 SECRET current", "keyring: line 1: key id must be 1-64 characters of [A-Za-z0-9._-]"),
         ("link l1 SECRET current\nlink l1 SECRET previous", "keyring: line 2: duplicate link key id l1"),
