@@ -7,6 +7,7 @@
 #include <openssl/rand.h>
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
+#include <openssl/x509v3.h>
 
 // Function-like macros are not imported into Swift; wrap the ones we use.
 static inline long copenssl_set_min_proto_version(SSL_CTX *ctx, int version) {
@@ -15,6 +16,14 @@ static inline long copenssl_set_min_proto_version(SSL_CTX *ctx, int version) {
 static inline long copenssl_set_mode(SSL *ssl, long mode) { return SSL_set_mode(ssl, mode); }
 static inline long copenssl_ctx_set_options(SSL_CTX *ctx, unsigned long options) {
     return (long)SSL_CTX_set_options(ctx, options);
+}
+/// SNI for TLS clients (a macro around SSL_ctrl).
+static inline long copenssl_set_tlsext_host_name(SSL *ssl, const char *name) {
+    return SSL_set_tlsext_host_name(ssl, name);
+}
+/// Options for TLS clients: no compression, no renegotiation.
+static inline unsigned long copenssl_client_options(void) {
+    return SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION;
 }
 /// Options for our TLS servers: no compression (CRIME), no renegotiation, server cipher preference.
 static inline unsigned long copenssl_server_options(void) {

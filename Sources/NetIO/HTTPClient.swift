@@ -16,6 +16,8 @@ public struct HTTPClientConfiguration: Sendable {
     /// Idle connections older than this are closed instead of reused. Keep it below the server's idle timeout.
     public var idleTimeout: Duration = .seconds(20)
     public var maxResponseBytes = 64 << 20
+    /// HTTPS: verify the server against these settings. nil is plain HTTP.
+    public var tls: TLSClientConfiguration? = nil
     public init() {}
 }
 
@@ -30,6 +32,9 @@ public struct HTTPClientError: Error, Sendable, CustomStringConvertible {
         case connectionClosed
         /// The upstream answered something that is not HTTP/1.1.
         case protocolError
+        /// The TLS handshake failed (certificate not trusted, wrong host name, no common protocol) or TLS is
+        /// misconfigured here.
+        case tlsFailed
     }
     public var kind: Kind
     public var upstream: String
@@ -41,21 +46,31 @@ public struct HTTPClientError: Error, Sendable, CustomStringConvertible {
         case .timeout: "upstream \(upstream) timed out: \(detail)"
         case .connectionClosed: "upstream \(upstream) closed the connection: \(detail)"
         case .protocolError: "upstream \(upstream) sent an invalid response: \(detail)"
+        case .tlsFailed: "upstream \(upstream) TLS failed: \(detail)"
         }
     }
 }
 
 /// A blocking HTTP/1.1 client for one upstream with a pool of keep-alive connections. Safe to call from many
-/// worker threads at once; each call uses its own connection.
+/// worker threads at once; each call uses its own connection. With `configuration.tls` it speaks HTTPS, verifying
+/// the server's certificate chain and host name (see `TLSClientConfiguration`).
 public final class HTTPClient: Sendable {
     public let host: String
     public let port: Int
     public let configuration: HTTPClientConfiguration
     private let idle = Mutex<[IdleConnection]>([])
     private let opened = Atomic<Int>(0)
+    /// The TLS context (built once), or why it could not be built; nil for plain HTTP.
+    private let tlsContext: Result<TLSClientContext, TLSError>?
+
+    /// A socket, and its TLS session when the client speaks HTTPS.
+    private struct Connection: Sendable {
+        var fd: Int32
+        var tls: TLSClientConnection?
+    }
 
     private struct IdleConnection: Sendable {
-        var fd: Int32
+        var connection: Connection
         var lastUsed: UInt64
     }
 
@@ -63,10 +78,16 @@ public final class HTTPClient: Sendable {
         self.host = host
         self.port = port
         self.configuration = configuration
+        tlsContext = configuration.tls.map { tls in Result { () throws(TLSError) in try TLSClientContext(tls) } }
     }
 
     deinit {
-        for connection in idle.withLock({ $0 }) { close(connection.fd) }
+        for entry in idle.withLock({ $0 }) { Self.discard(entry.connection) }
+    }
+
+    private static func discard(_ connection: Connection) {
+        connection.tls?.shutdown()
+        Glibc.close(connection.fd)
     }
 
     private var upstream: String { "\(host):\(port)" }
@@ -77,7 +98,7 @@ public final class HTTPClient: Sendable {
     /// Closes every idle pooled connection.
     public func closeIdleConnections() {
         let connections = idle.withLock { list -> [IdleConnection] in let c = list; list = []; return c }
-        for connection in connections { close(connection.fd) }
+        for entry in connections { Self.discard(entry.connection) }
     }
 
     /// Sends `request` and waits for the whole response.
@@ -87,13 +108,15 @@ public final class HTTPClient: Sendable {
         HTTPEncoder.encode(request, host: upstream, into: &bytes)
         var retried = false
         while true {
-            let (fd, reused) = try checkout(deadline: deadline)
-            switch exchange(fd: fd, bytes: bytes, isHead: request.method == .head, deadline: deadline) {
+            let (connection, reused) = try checkout(deadline: deadline)
+            let outcome = connection.tls.map { exchangeTLS(fd: connection.fd, tls: $0, bytes: bytes, isHead: request.method == .head, deadline: deadline) }
+                ?? exchange(fd: connection.fd, bytes: bytes, isHead: request.method == .head, deadline: deadline)
+            switch outcome {
             case .response(let response, let keepAlive):
-                if keepAlive { checkin(fd) } else { close(fd) }
+                if keepAlive { checkin(connection) } else { Self.discard(connection) }
                 return response
             case .failed(let error, let nothingReceived, let writeFailed):
-                close(fd)
+                Self.discard(connection)
                 // A pooled connection the server had already closed: retry once on a fresh one when that
                 // cannot duplicate a write (idempotent method, or the request never left).
                 if reused && !retried && nothingReceived && error.kind == .connectionClosed
@@ -166,6 +189,81 @@ public final class HTTPClient: Sendable {
         }
     }
 
+    /// The HTTPS variant of `exchange`: the same request and parser, through SSL_write/SSL_read on a non-blocking
+    /// socket (TLS may need to read while writing and the reverse, so each step says what it waits for).
+    private func exchangeTLS(fd: Int32, tls: TLSClientConnection, bytes: [UInt8], isHead: Bool, deadline: UInt64) -> Exchange {
+        var offset = 0
+        while offset < bytes.count {
+            let outcome = bytes.withUnsafeBytes { raw in tls.write(UnsafeRawBufferPointer(rebasing: raw[offset...])) }
+            switch outcome {
+            case .bytes(let n):
+                offset += n
+            case .wantRead, .wantWrite:
+                guard waitFor(fd: fd, events: Int16(outcome.isWantRead ? POLLIN : POLLOUT), deadline: deadline) else {
+                    return .failed(HTTPClientError(kind: .timeout, upstream: upstream, detail: "sending request"),
+                                   nothingReceived: true, writeFailed: false)
+                }
+            case .closed, .failed:
+                return .failed(HTTPClientError(kind: .connectionClosed, upstream: upstream, detail: "write failed"),
+                               nothingReceived: true, writeFailed: offset == 0)
+            }
+        }
+        var parser = ResponseParser(maxBodyBytes: configuration.maxResponseBytes)
+        parser.expectingHeadResponse = isHead
+        var buffer = [UInt8](unsafeUninitializedCapacity: 16 * 1024) { _, count in count = 16 * 1024 }
+        var received = 0
+        while true {
+            switch parser.next() {
+            case .response(let response, let keepAlive):
+                return .response(response, keepAlive: keepAlive && parser.bufferedByteCount == 0 && !tls.pending)
+            case .failed(let e):
+                return .failed(HTTPClientError(kind: .protocolError, upstream: upstream, detail: e.message),
+                               nothingReceived: false, writeFailed: false)
+            case .needMoreData:
+                break
+            }
+            let outcome = buffer.withUnsafeMutableBytes { tls.read(into: $0) }
+            switch outcome {
+            case .bytes(let n):
+                received += n
+                buffer.withUnsafeBytes { parser.append(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+            case .wantRead, .wantWrite:
+                guard waitFor(fd: fd, events: Int16(outcome.isWantRead ? POLLIN : POLLOUT), deadline: deadline) else {
+                    return .failed(HTTPClientError(kind: .timeout, upstream: upstream, detail: "waiting for the response"),
+                                   nothingReceived: received == 0, writeFailed: false)
+                }
+            case .closed, .failed:
+                // A server may end a response by closing (no Content-Length), with or without close_notify.
+                if case .response(let response, _) = parser.endOfStream() {
+                    return .response(response, keepAlive: false)
+                }
+                return .failed(HTTPClientError(kind: .connectionClosed, upstream: upstream, detail: "end of stream"),
+                               nothingReceived: received == 0, writeFailed: false)
+            }
+        }
+    }
+
+    /// Makes a fresh socket non-blocking and runs the TLS handshake, verifying the certificate and host name.
+    private func handshake(fd: Int32, context: TLSClientContext, deadline: UInt64) throws(TLSError) -> TLSClientConnection {
+        let flags = fcntl(fd, F_GETFL)
+        _ = fcntl(fd, F_SETFL, flags | O_NONBLOCK)
+        let name = configuration.tls?.serverName ?? host
+        guard let tls = context.session(fd: fd, name: name) else { throw TLSError(message: "cannot start a session for \(name)") }
+        while true {
+            let outcome = tls.handshake()
+            switch outcome {
+            case .bytes:
+                return tls
+            case .wantRead, .wantWrite:
+                guard waitFor(fd: fd, events: Int16(outcome.isWantRead ? POLLIN : POLLOUT), deadline: deadline) else {
+                    throw TLSError(message: "handshake timed out")
+                }
+            case .closed, .failed:
+                throw TLSError(message: "handshake failed" + (tls.verificationFailure.map { ": certificate not accepted (\($0))" } ?? ""))
+            }
+        }
+    }
+
     /// Polls until `events` or the deadline; false on timeout.
     private func waitFor(fd: Int32, events: Int16, deadline: UInt64) -> Bool {
         while true {
@@ -180,25 +278,32 @@ public final class HTTPClient: Sendable {
         }
     }
 
-    private func checkout(deadline: UInt64) throws(HTTPClientError) -> (Int32, reused: Bool) {
+    private func checkout(deadline: UInt64) throws(HTTPClientError) -> (Connection, reused: Bool) {
         let now = Timestamp.monotonicNanos()
         let maxIdle = configuration.idleTimeout.nanoseconds
         while let candidate = idle.withLock({ $0.popLast() }) {
             // `lastUsed` may be newer than `now`: another thread checked it in after `now` was read.
-            if (now > candidate.lastUsed && now - candidate.lastUsed > maxIdle) || !isStillOpen(candidate.fd) {
-                close(candidate.fd)
+            if (now > candidate.lastUsed && now - candidate.lastUsed > maxIdle) || !isStillOpen(candidate.connection.fd) {
+                Self.discard(candidate.connection)
                 continue
             }
-            return (candidate.fd, true)
+            return (candidate.connection, true)
         }
         let remaining = deadline > now ? deadline - now : 0
         let connectMillis = Int32(min(configuration.connectTimeout.nanoseconds, remaining) / 1_000_000)
+        let fd: Int32
         do {
-            let fd = try Sockets.connect(host: host, port: port, timeoutMillis: max(1, connectMillis))
+            fd = try Sockets.connect(host: host, port: port, timeoutMillis: max(1, connectMillis))
             opened.add(1, ordering: .relaxed)
-            return (fd, false)
         } catch {
             throw HTTPClientError(kind: .connectFailed, upstream: upstream, detail: error.description)
+        }
+        guard let tlsContext else { return (Connection(fd: fd, tls: nil), false) }
+        do {
+            return (Connection(fd: fd, tls: try handshake(fd: fd, context: tlsContext.get(), deadline: deadline)), false)
+        } catch {
+            Glibc.close(fd)
+            throw HTTPClientError(kind: .tlsFailed, upstream: upstream, detail: error.message)
         }
     }
 
@@ -208,13 +313,17 @@ public final class HTTPClient: Sendable {
         return poll(&pfd, 1, 0) == 0
     }
 
-    private func checkin(_ fd: Int32) {
-        let entry = IdleConnection(fd: fd, lastUsed: Timestamp.monotonicNanos())
+    private func checkin(_ connection: Connection) {
+        let entry = IdleConnection(connection: connection, lastUsed: Timestamp.monotonicNanos())
         let kept = idle.withLock { list -> Bool in
             guard list.count < configuration.maxIdleConnections else { return false }
             list.append(entry)
             return true
         }
-        if !kept { close(fd) }
+        if !kept { Self.discard(connection) }
     }
+}
+
+extension TLSClientConnection.Outcome {
+    var isWantRead: Bool { if case .wantRead = self { return true } else { return false } }
 }
