@@ -1,0 +1,173 @@
+import Crypto
+import JSON
+import Postgres
+import SCIMCore
+
+/// A position in a tenant's event stream: the writing transaction's id and the event's sequence value. Events are
+/// ordered by `(xid, seq)`; see `EventSchema` for why no committed event can ever appear behind a position.
+public struct EventPosition: Sendable, Hashable, Comparable, CustomStringConvertible {
+    /// The transaction id (`xid8`).
+    public var xid: UInt64
+    /// The sequence value within the region (orders events of one transaction).
+    public var seq: Int64
+
+    /// A position.
+    public init(xid: UInt64, seq: Int64) {
+        self.xid = xid
+        self.seq = seq
+    }
+
+    /// Before every event.
+    public static let start = EventPosition(xid: 0, seq: 0)
+
+    public static func < (a: EventPosition, b: EventPosition) -> Bool {
+        a.xid != b.xid ? a.xid < b.xid : a.seq < b.seq
+    }
+
+    /// The opaque cursor: base64url of xid and seq (big-endian, 8 bytes each), behind a version letter.
+    public var cursor: String {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(16)
+        for shift in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: xid >> UInt64(shift))) }
+        let s = UInt64(bitPattern: seq)
+        for shift in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: s >> UInt64(shift))) }
+        return "e" + Base64.encode(bytes, urlSafe: true)
+    }
+
+    /// Parses a cursor made by `cursor`; nil for anything else.
+    public init?(cursor: String) {
+        guard cursor.utf8.count == 23, cursor.hasPrefix("e"),
+              let bytes = Base64.decode(String(cursor.dropFirst())), bytes.count == 16 else { return nil }
+        var x: UInt64 = 0, s: UInt64 = 0
+        for i in 0..<8 { x = x << 8 | UInt64(bytes[i]) }
+        for i in 8..<16 { s = s << 8 | UInt64(bytes[i]) }
+        guard s <= UInt64(Int64.max) else { return nil }
+        xid = x
+        seq = Int64(s)
+    }
+
+    /// The event id this position names (`evt_<xid>_<seq>`): unique within the region, stable across redeliveries.
+    public var eventID: String { "evt_\(xid)_\(seq)" }
+
+    public var description: String { "\(xid).\(seq)" }
+
+    /// The xid as SQL text (`xid8` input).
+    var xidText: String { String(xid) }
+}
+
+/// One stored event, as read from the outbox.
+struct StoredEvent: Sendable {
+    var position: EventPosition
+    var type: String
+    var resourceID: String
+    var occurredAt: PostgresTimestamp
+    /// The stored `data` column (JSON text).
+    var data: [UInt8]
+}
+
+/// One page of events and where to continue.
+struct EventPage: Sendable {
+    var events: [StoredEvent]
+    /// Where the next read starts: the last event returned, or — when the page holds everything visible — the
+    /// horizon, so an idle reader's cursor moves forward too.
+    var next: EventPosition
+    /// Whether more events were already visible past this page.
+    var hasMore: Bool
+}
+
+/// Reading the outbox and rendering events for the pull API and webhooks.
+enum EventFeed {
+    /// Visible events after a position: only transactions below the snapshot's xmin, which have all finished.
+    /// One statement; the LEFT JOIN yields one row of NULLs when there is nothing, so the horizon is always read.
+    static let page = PreparedStatement(
+        """
+        WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS horizon)
+        SELECT e.xid::text, e.seq, e.type, e.resource_id::text, e.occurred_at, e.data::text, h.horizon::text
+        FROM h LEFT JOIN LATERAL (
+            SELECT xid, seq, type, resource_id, occurred_at, data FROM events
+            WHERE tenant_id = $1 AND (xid, seq) > ($2::xid8, $3) AND xid < h.horizon
+            ORDER BY xid, seq LIMIT $4) e ON true
+        """)
+
+    /// The statement for a page of at most `limit` events after `after`.
+    static func pageStatement(tenant: String, after: EventPosition, limit: Int) -> PostgresStatement {
+        // One more than asked: tells whether another page is already visible.
+        .prepared(page, [.uuid(tenant), .text(after.xidText), .int(after.seq), .int(Int64(limit + 1))])
+    }
+
+    /// Decodes `pageStatement`'s result.
+    static func decodePage(_ result: PostgresResult, after: EventPosition, limit: Int) throws -> EventPage {
+        var events: [StoredEvent] = []
+        var horizon: UInt64 = 0
+        for row in 0..<result.rowCount {
+            if let h = result.string(row: row, column: 6).flatMap({ UInt64($0) }) { horizon = h }
+            if result.isNull(row: row, column: 0) { continue }
+            guard let xid = result.string(row: row, column: 0).flatMap({ UInt64($0) }), let seq = result.int(row: row, column: 1),
+                  let type = result.string(row: row, column: 2), let resource = result.string(row: row, column: 3),
+                  let at = result.timestamp(row: row, column: 4), let data = result.bytes(row: row, column: 5) else {
+                throw SCIMError(status: 500, detail: "a stored event is unreadable")
+            }
+            events.append(StoredEvent(position: EventPosition(xid: xid, seq: seq), type: type, resourceID: resource,
+                                      occurredAt: at, data: data))
+        }
+        let hasMore = events.count > limit
+        if hasMore { events.removeLast(events.count - limit) }
+        let next: EventPosition
+        if hasMore, let last = events.last {
+            next = last.position
+        } else {
+            // Everything visible was returned: continue from the horizon (never behind where the reader was).
+            next = max(events.last?.position ?? after, after, EventPosition(xid: horizon, seq: 0))
+        }
+        return EventPage(events: events, next: next, hasMore: hasMore)
+    }
+
+    /// The position a new reader starts from when it asks for events "from now on".
+    static let horizon = PreparedStatement("SELECT pg_snapshot_xmin(pg_current_snapshot())::text")
+
+    // MARK: Rendering
+
+    /// An event as delivered and pulled:
+    /// `{"id", "type", "occurredAt", "tenantId", "data": {"user": {…}} | {"group": {…}} | {"group": {…}, "members": […]}}`.
+    /// Resource events carry the resource as a GET would return it then (without the row-backed `groups`/`members`),
+    /// projected by the tenant's schema (attributes returned "never" stay out); deletions carry the id and names.
+    static func render(_ event: StoredEvent, tenant: String, context: TenantContext, baseURL: String) throws -> JSONValue {
+        guard case .object(let stored) = try JSONDecoder.decode(event.data) else {
+            throw SCIMError(status: 500, detail: "a stored event is unreadable")
+        }
+        let kind: ResourceKind = event.type.hasPrefix("user.") ? .user : .group
+        var data = JSONObject()
+        if case .object(let document)? = stored["resource"], let version = stored["version"]?.int64,
+           let created = stored["created"]?.int64, let modified = stored["lastModified"]?.int64 {
+            let resource = StoredResource(id: event.resourceID, document: document, version: version,
+                                          created: PostgresTimestamp(microsecondsSinceEpoch: created * 1000),
+                                          lastModified: PostgresTimestamp(microsecondsSinceEpoch: modified * 1000))
+            let schema = SCIMService.schema(kind, context)
+            let projection = kind == .user ? context.defaultUserProjection : context.defaultGroupProjection
+            let rendered = Representation.render(resource, kind, schema, plan: context.renderPlan(kind), baseURL: baseURL)
+            data.appendUnchecked(key: kind == .user ? "user" : "group", value: .object(projection.apply(to: rendered)))
+        } else if let members = stored["members"] {
+            data.appendUnchecked(key: "group", value: .object(identity(event.resourceID, stored["group"]?.object ?? JSONObject())))
+            data.appendUnchecked(key: "members", value: members)
+        } else {
+            data.appendUnchecked(key: kind == .user ? "user" : "group", value: .object(identity(event.resourceID, stored)))
+        }
+        var o = JSONObject()
+        o.reserveCapacity(5)
+        o.appendUnchecked(key: "id", value: .string(event.position.eventID))
+        o.appendUnchecked(key: "type", value: .string(event.type))
+        o.appendUnchecked(key: "occurredAt", value: .string(event.occurredAt.iso8601))
+        o.appendUnchecked(key: "tenantId", value: .string(tenant))
+        o.appendUnchecked(key: "data", value: .object(data))
+        return .object(o)
+    }
+
+    /// `{"id", "userName"/"displayName", "externalId"}` from a deletion's or membership event's stored names
+    /// (null names left out).
+    static func identity(_ id: String, _ names: JSONObject) -> JSONObject {
+        var o = JSONObject()
+        o.appendUnchecked(key: "id", value: .string(id))
+        for (k, v) in names where !v.isNull { o.appendUnchecked(key: k, value: v) }
+        return o
+    }
+}

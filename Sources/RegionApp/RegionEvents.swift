@@ -1,0 +1,210 @@
+import HTTPCore
+import JSON
+import Postgres
+import SCIMCore
+
+/// The internal API for the operator's app, relayed by the gateway's admin API: the pull events API, webhook
+/// configuration, and a plain-JSON read API over the tenant's current users and groups (so the app never has to
+/// speak SCIM to read its own directory). Every answer is tenant-scoped like SCIM requests are.
+///
+///     GET    /internal/v1/tenants/{id}/events?after=<cursor>|now&limit=1..1000
+///     GET    /internal/v1/tenants/{id}/users?after=<cursor>&limit=1..1000
+///     GET    /internal/v1/tenants/{id}/groups?after=<cursor>&limit=1..1000
+///     GET    /internal/v1/tenants/{id}/groups/{group}/members?after=<cursor>&limit=1..1000
+///     PUT    /internal/v1/tenants/{id}/webhook
+///     GET    /internal/v1/tenants/{id}/webhook
+///     DELETE /internal/v1/tenants/{id}/webhook
+///     POST   /internal/v1/tenants/{id}/webhook/redeliver
+public final class RegionEvents: Sendable {
+    let database: RegionDatabase
+    let webhooks: WebhookEndpoints
+
+    /// The API over `database`; `keys` seal webhook secrets, `allowInsecureHTTP` permits plain-http endpoints.
+    public init(database: RegionDatabase, keys: WebhookKeys, allowInsecureHTTP: Bool = false) {
+        self.database = database
+        webhooks = WebhookEndpoints(database: database, keys: keys, allowInsecureHTTP: allowInsecureHTTP)
+    }
+
+    static let defaultLimit = 100
+    static let maxLimit = 1000
+
+    /// `limit` and `after` from a query string (other parameters are ignored).
+    static func paging(_ query: String?) throws(SCIMError) -> (after: String?, limit: Int) {
+        var after: String? = nil
+        var limit = defaultLimit
+        for (name, value) in QueryString.decode(query ?? "") {
+            switch name {
+            case "after": after = value.isEmpty ? nil : value
+            case "limit":
+                guard let n = Int(value), (1...maxLimit).contains(n) else {
+                    throw .invalidValue("limit must be an integer from 1 to \(maxLimit)")
+                }
+                limit = n
+            default: continue
+            }
+        }
+        return (after, limit)
+    }
+
+    // MARK: Events
+
+    /// A page of the tenant's events, oldest first: `{"events": [...], "next": <cursor>, "hasMore": bool}`.
+    /// Keep `next` and pass it as `after` to resume; it advances even when nothing new arrived.
+    func events(scope: RequestScope, query: String?) throws -> JSONValue {
+        let (afterText, limit) = try Self.paging(query)
+        let tenant = scope.tenant
+        var after = EventPosition.start
+        var fromNow = false
+        if let afterText {
+            if afterText == "now" {
+                fromNow = true
+            } else {
+                guard let position = EventPosition(cursor: afterText) else {
+                    throw SCIMError(status: 400, scimType: .invalidCursor, detail: "'after' is not an event cursor")
+                }
+                after = position
+            }
+        }
+        return try database.read(tenant: tenant, { _ in
+            fromNow ? [.prepared(EventFeed.horizon)] : [EventFeed.pageStatement(tenant: tenant, after: after, limit: limit)]
+        }, decode: { context, results in
+            let page: EventPage
+            if fromNow {
+                // Nothing before the horizon: start the reader there (its next page holds only new events).
+                let horizon = results[0].string(row: 0, column: 0).flatMap { UInt64($0) } ?? 0
+                page = EventPage(events: [], next: EventPosition(xid: horizon, seq: 0), hasMore: false)
+            } else {
+                page = try EventFeed.decodePage(results[0], after: after, limit: limit)
+            }
+            let events = try page.events.map { try EventFeed.render($0, tenant: tenant, context: context, baseURL: scope.baseURL) }
+            return ["events": .array(events), "next": .string(page.next.cursor), "hasMore": .bool(page.hasMore)]
+        })
+    }
+
+    // MARK: Read API
+
+    static let usersPage = PreparedStatement(
+        "SELECT \(ResourceStore.columns(.user, withRelated: true)) FROM users u"
+            + " WHERE u.tenant_id = $1 AND u.deleted_at IS NULL AND u.id > $2::uuid ORDER BY u.id LIMIT $3")
+    static let groupsPage = PreparedStatement(
+        "SELECT \(ResourceStore.columns(.group, withRelated: false)) FROM groups g"
+            + " WHERE g.tenant_id = $1 AND g.id > $2::uuid ORDER BY g.id LIMIT $3")
+    /// Members by id (the primary key's order: a page is an index range however large the group is).
+    static let membersPage = PreparedStatement(
+        "SELECT m.member_id::text, m.member_type, \(FilterSQL.memberDisplay("m")) FROM group_members m"
+            + " WHERE m.tenant_id = $1 AND m.group_id = $2::uuid AND m.member_id > $3::uuid ORDER BY m.member_id LIMIT $4")
+    static let groupName = PreparedStatement("SELECT display_name FROM groups WHERE tenant_id = $1 AND id = $2::uuid")
+
+    static let beforeAll = "00000000-0000-0000-0000-000000000000"
+
+    /// A read cursor is the last id of the previous page.
+    static func afterID(_ text: String?) throws(SCIMError) -> String {
+        guard let text else { return beforeAll }
+        guard let id = UUIDText.canonical(text) else {
+            throw SCIMError(status: 400, scimType: .invalidCursor, detail: "'after' is not a cursor of this listing")
+        }
+        return id
+    }
+
+    /// Live users by id, as SCIM representations with their `groups`:
+    /// `{"users": [...], "next": <cursor>|null}` (null on the last page).
+    func users(scope: RequestScope, query: String?) throws -> JSONValue {
+        try resources(.user, scope: scope, query: query)
+    }
+
+    /// Groups by id, without members (page those with `members`): `{"groups": [...], "next": <cursor>|null}`.
+    func groups(scope: RequestScope, query: String?) throws -> JSONValue {
+        try resources(.group, scope: scope, query: query)
+    }
+
+    func resources(_ kind: ResourceKind, scope: RequestScope, query: String?) throws -> JSONValue {
+        let (afterText, limit) = try Self.paging(query)
+        let after = try Self.afterID(afterText)
+        return try database.read(tenant: scope.tenant, { _ in
+            [.prepared(kind == .user ? Self.usersPage : Self.groupsPage, [.uuid(scope.tenant), .text(after), .int(Int64(limit))])]
+        }, decode: { context, results in
+            let result = results[0]
+            let schema = SCIMService.schema(kind, context)
+            let projection = kind == .user ? context.defaultUserProjection : context.defaultGroupProjection
+            var items: [JSONValue] = []
+            items.reserveCapacity(result.rowCount)
+            var last: String? = nil
+            for row in 0..<result.rowCount {
+                let stored = try ResourceStore.decode(kind, result, row: row, baseURL: scope.baseURL, relatedLoaded: kind == .user)
+                items.append(.object(projection.apply(to: Representation.render(stored, kind, schema, plan: context.renderPlan(kind),
+                                                                               baseURL: scope.baseURL))))
+                last = stored.id
+            }
+            let next: JSONValue = result.rowCount == limit ? last.map { .string($0) } ?? .null : .null
+            return [kind == .user ? "users" : "groups": .array(items), "next": next]
+        })
+    }
+
+    /// A group's members by id: `{"group": {"id", "displayName"}, "members": [{"value", "type", "display"}], "next"}`.
+    func members(scope: RequestScope, group: String, query: String?) throws -> JSONValue {
+        guard let group = UUIDText.canonical(group) else { throw SCIMError.resourceNotFound(.group, group) }
+        let (afterText, limit) = try Self.paging(query)
+        let after = try Self.afterID(afterText)
+        return try database.read(tenant: scope.tenant, { _ in
+            [.prepared(Self.groupName, [.uuid(scope.tenant), .text(group)]),
+             .prepared(Self.membersPage, [.uuid(scope.tenant), .text(group), .text(after), .int(Int64(limit))])]
+        }, decode: { _, results in
+            guard results[0].rowCount == 1, let name = results[0].string(row: 0, column: 0) else {
+                throw SCIMError.resourceNotFound(.group, group)
+            }
+            let rows = results[1]
+            var members: [JSONValue] = []
+            for row in 0..<rows.rowCount {
+                guard let id = rows.string(row: row, column: 0), let type = rows.string(row: row, column: 1) else { continue }
+                var m: JSONObject = ["value": .string(id), "type": .string(type)]
+                if let display = rows.string(row: row, column: 2) { m.appendUnchecked(key: "display", value: .string(display)) }
+                members.append(.object(m))
+            }
+            let next: JSONValue = rows.rowCount == limit ? rows.string(row: rows.rowCount - 1, column: 0).map { .string($0) } ?? .null : .null
+            return ["group": ["id": .string(group), "displayName": .string(name)], "members": .array(members), "next": next]
+        })
+    }
+}
+
+extension RegionResponder {
+    /// The events, webhook and read endpoints: like the tenant API, the signed tenant must be the one in the path.
+    func eventsAPI(_ endpoint: Endpoint, _ request: HTTPRequest, _ parameters: RouteParameters, scope: RequestScope) throws
+        -> SCIMOutcome
+    {
+        guard let pathTenant = UUIDText.canonical(parameters["id"] ?? "") else { throw SCIMError.notFound("tenant id must be a UUID") }
+        guard pathTenant == scope.tenant else {
+            throw SCIMError(status: 403, detail: "the signed tenant does not match the tenant in the path")
+        }
+        let query = request.query.map(String.init)
+        switch endpoint {
+        case .events:
+            return .document(status: 200, try events.events(scope: scope, query: query))
+        case .users:
+            return .document(status: 200, try events.users(scope: scope, query: query))
+        case .groups:
+            return .document(status: 200, try events.groups(scope: scope, query: query))
+        case .groupMembers:
+            return .document(status: 200, try events.members(scope: scope, group: parameters["group"] ?? "", query: query))
+        case .putWebhook:
+            let (created, json) = try events.webhooks.put(tenant: pathTenant, body: try Self.body(request))
+            logger.notice(created ? "webhook endpoint created" : "webhook endpoint updated", [("tenant.id", .string(pathTenant))])
+            return .document(status: created ? 201 : 200, json)
+        case .getWebhook:
+            guard let json = try events.webhooks.get(tenant: pathTenant) else { throw SCIMError.notFound("no webhook endpoint") }
+            return .document(status: 200, json)
+        case .deleteWebhook:
+            guard try events.webhooks.delete(tenant: pathTenant) else { throw SCIMError.notFound("no webhook endpoint") }
+            logger.notice("webhook endpoint deleted", [("tenant.id", .string(pathTenant))])
+            return .noContent(version: nil)
+        case .redeliverWebhook:
+            let body: JSONValue = request.body.isEmpty ? .object(JSONObject()) : try Self.body(request)
+            guard let json = try events.webhooks.redeliver(tenant: pathTenant, body: body) else {
+                throw SCIMError.notFound("no webhook endpoint")
+            }
+            logger.notice("webhook redelivery requested", [("tenant.id", .string(pathTenant))])
+            return .document(status: 200, json)
+        default:
+            preconditionFailure("not an events endpoint")
+        }
+    }
+}
