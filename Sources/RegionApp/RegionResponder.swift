@@ -29,6 +29,7 @@ public final class RegionResponder: HTTPResponder {
         case get(ResourceKind), replace(ResourceKind), patch(ResourceKind), delete(ResourceKind)
         case bulk, searchAll, me
         case putTenant, getTenant, deleteTenant
+        case events, users, groups, groupMembers, putWebhook, getWebhook, deleteWebhook, redeliverWebhook
     }
 
     struct Route: Sendable {
@@ -43,13 +44,17 @@ public final class RegionResponder: HTTPResponder {
     public let authenticator: Authenticator
     /// What `/readyz` reports besides the database ping.
     public let readiness: Readiness
+    /// The events, webhook and read API (`/internal/v1/tenants/{id}/…`).
+    public let events: RegionEvents
     let logger: Logger
     let region: String
     let router: Router<Route>
 
     /// Builds the route table once; the responder is immutable afterwards.
-    public init(service: SCIMService, authenticator: Authenticator, readiness: Readiness, region: String, logger: Logger) {
+    public init(service: SCIMService, authenticator: Authenticator, readiness: Readiness, region: String, logger: Logger,
+                events: RegionEvents? = nil) {
         self.service = service
+        self.events = events ?? RegionEvents(database: service.database, keys: WebhookKeys())
         self.authenticator = authenticator
         self.readiness = readiness
         self.region = region
@@ -82,6 +87,14 @@ public final class RegionResponder: HTTPResponder {
         add(.put, "/internal/v1/tenants/:id", .putTenant)
         add(.get, "/internal/v1/tenants/:id", .getTenant)
         add(.delete, "/internal/v1/tenants/:id", .deleteTenant)
+        add(.get, "/internal/v1/tenants/:id/events", .events)
+        add(.get, "/internal/v1/tenants/:id/users", .users)
+        add(.get, "/internal/v1/tenants/:id/groups", .groups)
+        add(.get, "/internal/v1/tenants/:id/groups/:group/members", .groupMembers)
+        add(.put, "/internal/v1/tenants/:id/webhook", .putWebhook)
+        add(.get, "/internal/v1/tenants/:id/webhook", .getWebhook)
+        add(.delete, "/internal/v1/tenants/:id/webhook", .deleteWebhook)
+        add(.post, "/internal/v1/tenants/:id/webhook/redeliver", .redeliverWebhook)
         self.router = router
     }
 
@@ -198,6 +211,8 @@ public final class RegionResponder: HTTPResponder {
             throw SCIMError(status: 501, detail: "/Me is not supported: this service provider has no authenticated subject")
         case .putTenant, .getTenant, .deleteTenant:
             return try tenantAPI(endpoint, request, id: id, scope: scope)
+        case .events, .users, .groups, .groupMembers, .putWebhook, .getWebhook, .deleteWebhook, .redeliverWebhook:
+            return try eventsAPI(endpoint, request, parameters, scope: scope)
         }
     }
 
