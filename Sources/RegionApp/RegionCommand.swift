@@ -25,6 +25,27 @@ public enum RegionCommand {
                    help: "Database connections (default: the region file's database.maxConnections)"),
             .value("keyring-file", "path", env: "SCIM_KEYRING_FILE",
                    help: "Keyring with the gateway link keys (re-read when it changes)"),
+            .value("webhook-workers", "n", env: "SCIM_REGION_WEBHOOK_WORKERS", default: "2",
+                   help: "Webhook delivery threads in this process (0: this replica delivers none)"),
+            .value("webhook-max-attempts", "n", env: "SCIM_REGION_WEBHOOK_MAX_ATTEMPTS", default: "15",
+                   help: "Failed attempts before a batch is dead-lettered and its endpoint stops"),
+            .value("webhook-retry-base", "duration", env: "SCIM_REGION_WEBHOOK_RETRY_BASE", default: "5s",
+                   help: "First retry delay (doubling, with jitter)"),
+            .value("webhook-retry-cap", "duration", env: "SCIM_REGION_WEBHOOK_RETRY_CAP", default: "1h", help: "Longest retry delay"),
+            .value("webhook-timeout", "duration", env: "SCIM_REGION_WEBHOOK_TIMEOUT", default: "10s", help: "Deadline of one webhook POST"),
+            .value("webhook-lease", "duration", env: "SCIM_REGION_WEBHOOK_LEASE", default: "60s",
+                   help: "How long a replica holds an endpoint (at least twice the timeout); a crashed one's lapses"),
+            .value("webhook-poll-interval", "duration", env: "SCIM_REGION_WEBHOOK_POLL_INTERVAL", default: "500ms",
+                   help: "How often idle delivery threads look for new events"),
+            .value("webhook-batch-size", "n", env: "SCIM_REGION_WEBHOOK_BATCH_SIZE", default: "100", help: "Events per webhook POST at most"),
+            .value("webhook-ca-file", "path", env: "SCIM_REGION_WEBHOOK_CA_FILE",
+                   help: "Extra trusted CA certificates (PEM) for webhook HTTPS, besides the system store"),
+            .flag("webhook-allow-http", env: "SCIM_REGION_WEBHOOK_ALLOW_HTTP",
+                  help: "Allow plain http webhook URLs to non-loopback hosts (development only)"),
+            .value("event-retention", "duration", env: "SCIM_REGION_EVENT_RETENTION", default: "14d",
+                   help: "Events older than this are purged (pull API and webhook backlog)"),
+            .value("event-purge-interval", "duration", env: "SCIM_REGION_EVENT_PURGE_INTERVAL", default: "10m",
+                   help: "How often expired events are purged"),
             .flag("dev-unsigned-tenants",
                   help: "DEVELOPMENT ONLY: accept unsigned requests with 'Authorization: Bearer <tenant uuid>' and auto-create tenants"),
         ] + ServerOptions.common(envPrefix: "SCIM_REGION_", defaultListen: "", defaultWorkers: 16).map { option in
@@ -45,6 +66,9 @@ public enum RegionCommand {
         let databaseURL: String
         let poolSize: Int
         let keyringPath: String?
+        var webhooks = WebhookDeliverySettings()
+        let retention: Duration
+        let purgeInterval: Duration
         let development = options.bool("dev-unsigned-tenants")
         do throws(UsageError) {
             let id = try options.required("region")
@@ -69,6 +93,22 @@ public enum RegionCommand {
             }
             poolSize = try options.int("db-pool-size", in: 1...1000) ?? region.databaseMaxConnections
             keyringPath = options.string("keyring-file").flatMap { $0.isEmpty ? nil : $0 }
+            webhooks.workers = try options.int("webhook-workers", in: 0...64) ?? 2
+            webhooks.maxAttempts = try options.int("webhook-max-attempts", in: 1...1000) ?? 15
+            webhooks.batchSize = try options.int("webhook-batch-size", in: 1...1000) ?? 100
+            webhooks.retry = RetrySchedule(baseMillis: try durationOption(options, "webhook-retry-base").milliseconds,
+                                           capMillis: try durationOption(options, "webhook-retry-cap").milliseconds)
+            webhooks.requestTimeout = try durationOption(options, "webhook-timeout")
+            webhooks.lease = try durationOption(options, "webhook-lease")
+            webhooks.pollInterval = try durationOption(options, "webhook-poll-interval")
+            webhooks.allowInsecureHTTP = options.bool("webhook-allow-http")
+            webhooks.trustedCAFile = options.string("webhook-ca-file").flatMap { $0.isEmpty ? nil : $0 }
+            webhooks.baseURL = region.publicBaseURL
+            guard webhooks.lease >= webhooks.requestTimeout * 2 else {
+                throw UsageError("--webhook-lease must be at least twice --webhook-timeout")
+            }
+            retention = try durationOption(options, "event-retention")
+            purgeInterval = try durationOption(options, "event-purge-interval")
         } catch {
             spec.exitWithUsageError(error)
         }
@@ -82,11 +122,16 @@ public enum RegionCommand {
         }
         var verifier: LinkVerifier? = nil
         var watcher: KeyringWatcher? = nil
+        let webhookKeys = WebhookKeys()
         if let keyringPath {
             do {
                 let keyring = try KeyringWatcher.load(keyringPath)
                 verifier = LinkVerifier(keyring: keyring)
-                watcher = KeyringWatcher(path: keyringPath, verifier: verifier!, logger: logger)
+                webhookKeys.update(keyring)
+                watcher = KeyringWatcher(path: keyringPath, verifier: verifier!, logger: logger, onReload: { webhookKeys.update($0) })
+                if keyring.current(.webhook) == nil {
+                    logger.warning("the keyring has no current webhook key: webhook endpoints cannot be configured")
+                }
             } catch {
                 spec.exitWithUsageError(UsageError("\(keyringPath): \(error)"))
             }
@@ -106,8 +151,9 @@ public enum RegionCommand {
         settings.serviceProvider.bulkMaxPayloadSize = min(settings.serviceProvider.bulkMaxPayloadSize, server.limits.maxBodyBytes)
         let service = SCIMService(database: database, settings: settings, logger: logger)
         let readiness = Readiness()
+        let events = RegionEvents(database: database, keys: webhookKeys, allowInsecureHTTP: webhooks.allowInsecureHTTP)
         let responder = RegionResponder(service: service, authenticator: Authenticator(verifier: verifier, developmentMode: development),
-                                        readiness: readiness, region: region.id, logger: logger)
+                                        readiness: readiness, region: region.id, logger: logger, events: events)
         server.errorResponse = { status, message in
             RegionResponder.error(SCIMError(status: status.code, detail: message))
         }
@@ -116,6 +162,12 @@ public enum RegionCommand {
                                        TenantChangeListener(configuration: configuration, database: database), http,
                                        PortAnnouncer(server: http, path: options.string("port-file"))]
         if let watcher { services.append(watcher) }
+        services.append(EventRetention(pool: pool, retentionSeconds: retention.components.seconds, interval: purgeInterval,
+                                       logger: logger, ready: { readiness.isMigrated }))
+        if webhooks.workers > 0 {
+            services.append(WebhookDelivery(database: database, keys: webhookKeys, settings: webhooks, logger: logger,
+                                            ready: { readiness.isMigrated }))
+        }
         return ServiceRunner.run(services, logger: logger)
     }
 }
@@ -125,4 +177,23 @@ extension RegionDatabase {
     static let sessionSetup: PostgresPool.SessionSetup = { connection in
         try connection.executeScript("SET TIME ZONE 'UTC'; SET statement_timeout = '30s'")
     }
+}
+
+/// `500ms`, `5s`, `15m`, `1h`, `14d`, or plain seconds.
+func parseDuration(_ text: String) -> Duration? {
+    let units: [(String, Int64)] = [("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000), ("d", 86_400_000)]
+    for (suffix, millis) in units where text.hasSuffix(suffix) {
+        let number = text.dropLast(suffix.count)
+        // "ms" ends in "s" too: only take "s" when what is left is a number.
+        guard let n = Int64(number), n >= 0 else { continue }
+        return .milliseconds(n * millis)
+    }
+    return Int64(text).flatMap { $0 >= 0 ? .seconds($0) : nil }
+}
+
+private func durationOption(_ options: ParsedOptions, _ name: String) throws(UsageError) -> Duration {
+    guard let text = options.string(name), let duration = parseDuration(text), duration > .zero else {
+        throw UsageError("--\(name) expects a duration such as 500ms, 10s, 15m, 1h or 14d")
+    }
+    return duration
 }

@@ -91,13 +91,16 @@ public final class KeyringWatcher: Service {
     let path: String
     let verifier: LinkVerifier
     let logger: Logger
+    /// Also told about every reloaded keyring (webhook keys).
+    let onReload: (@Sendable (Keyring) -> Void)?
     private let thread = PeriodicThread(name: "keyring-watch")
 
-    /// Watches `path` and feeds reloaded keys to `verifier`.
-    public init(path: String, verifier: LinkVerifier, logger: Logger) {
+    /// Watches `path` and feeds reloaded keys to `verifier` (and `onReload`).
+    public init(path: String, verifier: LinkVerifier, logger: Logger, onReload: (@Sendable (Keyring) -> Void)? = nil) {
         self.path = path
         self.verifier = verifier
         self.logger = logger
+        self.onReload = onReload
     }
 
     /// Reads and parses a keyring file.
@@ -125,6 +128,7 @@ public final class KeyringWatcher: Service {
                 do {
                     let keyring = try Self.load(path)
                     verifier.update(keyring)
+                    onReload?(keyring)
                     logger.notice("keyring reloaded", [("keys.link", .int(Int64(keyring.keys(.link).count)))])
                 } catch {
                     logger.error("keyring file is invalid; keeping the previous keys", [("error", .string("\(error)"))])
