@@ -105,6 +105,15 @@ final class AdminAPI: HTTPResponder {
         r.add(.post, "/admin/v1/tenants/:tenant/integration/deactivate", { try $0.setIntegration($1, .deactivated) })
         r.add(.post, "/admin/v1/tenants/:tenant/integration/reactivate", { try $0.setIntegration($1, .active) })
         r.add(.post, "/admin/v1/tenants/:tenant/integration/token", { try $0.replaceTokens($1) })
+        r.add(.get, "/admin/v1/tenants/:tenant/events", { try $0.relayToRegion($1, .get, "events") })
+        r.add(.get, "/admin/v1/tenants/:tenant/users", { try $0.relayToRegion($1, .get, "users") })
+        r.add(.get, "/admin/v1/tenants/:tenant/groups", { try $0.relayToRegion($1, .get, "groups") })
+        r.add(.get, "/admin/v1/tenants/:tenant/groups/:group/members", { try $0.relayToRegion($1, .get, "groups/\(try AdminAPI.groupSegment($1))/members") })
+        r.add(.put, "/admin/v1/tenants/:tenant/webhook", { try $0.relayToRegion($1, .put, "webhook", audit: "webhook.configure") })
+        r.add(.get, "/admin/v1/tenants/:tenant/webhook", { try $0.relayToRegion($1, .get, "webhook") })
+        r.add(.delete, "/admin/v1/tenants/:tenant/webhook", { try $0.relayToRegion($1, .delete, "webhook", audit: "webhook.delete") })
+        r.add(.post, "/admin/v1/tenants/:tenant/webhook/redeliver",
+              { try $0.relayToRegion($1, .post, "webhook/redeliver", audit: "webhook.redeliver") })
         r.add(.get, "/admin/v1/keys", { try $0.listKeys($1) })
         r.add(.post, "/admin/v1/keys/pepper/rotate", { try $0.rotatePepper($1) })
         r.add(.post, "/admin/v1/keys/pepper/:key/retire", { try $0.retireKey($1, .pepper) })
@@ -196,7 +205,7 @@ final class AdminAPI: HTTPResponder {
         json(e.status, ["status": .number(JSONNumber(e.status)), "error": .string(e.code), "message": .string(e.message)])
     }
 
-    private func tenantOrThrow(_ reference: String) throws(AdminError) -> Tenant {
+    func tenantOrThrow(_ reference: String) throws(AdminError) -> Tenant {
         do {
             guard let t = try store.tenant(reference: reference) else { throw AdminError.notFound("tenant '\(reference)' not found") }
             return t
@@ -587,7 +596,7 @@ func adminRouteTemplate(_ path: Substring) -> String {
     var out: [String] = []
     for (i, p) in parts.enumerated() {
         let previous = i > 0 ? parts[i - 1] : ""
-        if previous == "tenants" || previous == "tokens" || (previous == "pepper" && p != "rotate") || (previous == "link" && p != "rotate" && p != "promote") {
+        if previous == "tenants" || previous == "tokens" || previous == "groups" || (previous == "pepper" && p != "rotate") || (previous == "link" && p != "rotate" && p != "promote") {
             out.append(":id")
         } else {
             out.append(String(p))

@@ -123,8 +123,8 @@ struct RegionInternalClient: Sendable {
         return response.status.code != 401
     }
 
-    private func send(_ method: HTTPMethod, _ target: String, tenant: String, body: [UInt8], on route: RegionRoute,
-                      requestID: String, key: Key?) throws(Failure) -> HTTPResponse {
+    func send(_ method: HTTPMethod, _ target: String, tenant: String, body: [UInt8], on route: RegionRoute,
+              requestID: String, key: Key?) throws(Failure) -> HTTPResponse {
         guard let signingKey = key ?? keyring().current(.link) else { throw .unreachable("no current link key in the keyring") }
         var request = HTTPRequest(method: method, target: target,
                                   headers: ["Content-Type": "application/json", "Host": "\(route.backendHost):\(route.backendPort)"],
