@@ -28,6 +28,17 @@ public enum ScimctlCommand {
           keys rotate pepper|link [--wait 15]
           keys promote link
           keys retire pepper|link <key-id> [--force]
+          events <tenant> [--after CURSOR|now] [--limit N] [--follow]
+                                                       the tenant's events, oldest first; --follow keeps polling
+          users <tenant> [--after C] [--limit N]       current users (plain JSON read API)
+          groups <tenant> [--after C] [--limit N]      current groups (without members)
+          members <tenant> <group-id> [--after C] [--limit N]
+          webhook set <tenant> <https-url> [--secret-file F] [--rotate-secret] [--from now|beginning|CURSOR]
+                                                       a new endpoint gets a generated secret, shown once
+          webhook show <tenant>                        delivery state, backlog and recent dead letters
+          webhook redeliver <tenant> [--skip | --after CURSOR|now|beginning]
+                                                       resume after a dead letter (or skip it, or replay)
+          webhook delete <tenant> --yes
           audit [--tenant T] [--limit N] [--after ID]
           regions
           keyring init <path>                          create a keyring file (fresh link, pepper and webhook keys, mode 0600);
@@ -60,7 +71,12 @@ public enum ScimctlCommand {
             .flag("yes", help: "Confirm a destructive command"),
             .value("tenant", "tenant", help: "Filter the audit log by tenant"),
             .value("limit", "n", help: "Audit entries to show"),
-            .value("after", "id", help: "Audit entries after this id"),
+            .value("after", "id", help: "Audit entries after this id; events, users, groups or members after this cursor"),
+            .flag("follow", help: "events: keep polling for new events (Ctrl-C stops)"),
+            .value("secret-file", "path", help: "webhook set: file holding the endpoint secret to use (else one is generated)"),
+            .flag("rotate-secret", help: "webhook set: generate a new secret (shown once)"),
+            .value("from", "position", help: "webhook set: where a new endpoint starts: now (default), beginning or a cursor"),
+            .flag("skip", help: "webhook redeliver: skip the dead-lettered batch instead of sending it again"),
         ],
         epilogue: commands)
 
@@ -99,6 +115,9 @@ public enum ScimctlCommand {
         }
         func tenantPath(_ i: Int) throws -> String {
             "/admin/v1/tenants/" + PercentEncoding.encode(try arg(i, "<tenant>"))
+        }
+        if ["events", "users", "groups", "members"].contains(args[0]) {
+            return try readCommand(args, options, client: client, json: json)
         }
         let command = args.prefix(2).joined(separator: " ")
         let result: JSONValue?
@@ -139,6 +158,24 @@ public enum ScimctlCommand {
         case "integration deactivate": result = try client.call(.post, try tenantPath(2) + "/integration/deactivate")
         case "integration reactivate": result = try client.call(.post, try tenantPath(2) + "/integration/reactivate")
         case "integration update-token": result = try client.call(.post, try tenantPath(2) + "/integration/token")
+        case "webhook set":
+            var body: JSONObject = ["url": .string(try arg(3, "<https-url>"))]
+            if let path = options.string("secret-file") {
+                guard let bytes = readFileBytes(path) else { throw CLIError(message: "cannot read \(path)") }
+                body.set("secret", .string(String(decoding: bytes, as: UTF8.self).trimmingCharacters()))
+            }
+            if options.bool("rotate-secret") { body.set("rotateSecret", true) }
+            if let from = options.string("from") { body.set("from", .string(from)) }
+            result = try client.call(.put, try tenantPath(2) + "/webhook", body: .object(body))
+        case "webhook show": result = try client.call(.get, try tenantPath(2) + "/webhook")
+        case "webhook redeliver":
+            var body = JSONObject()
+            if options.bool("skip") { body.set("skip", true) }
+            if let after = options.string("after") { body.set("after", .string(after)) }
+            result = try client.call(.post, try tenantPath(2) + "/webhook/redeliver", body: .object(body))
+        case "webhook delete":
+            guard options.bool("yes") else { throw UsageError("webhook delete stops deliveries to the endpoint; add --yes") }
+            result = try client.call(.delete, try tenantPath(2) + "/webhook")
         case "keys list": result = try client.call(.get, "/admin/v1/keys")
         case "keys rotate":
             let purpose = try arg(2, "pepper|link")
@@ -227,6 +264,22 @@ public enum ScimctlCommand {
             lines = regions.map { r in
                 "\(r["id"]?.string ?? "")  \(r["publicBaseURL"]?.string ?? "")  backend=\(r["backend"]?.string ?? "")  ready=\(r["ready"]?.bool ?? false)"
             }
+        } else if value["secretKeyId"] != nil {
+            lines.append("url:        \(value["url"]?.string ?? "")")
+            lines.append("state:      \(value["state"]?.string ?? "")  attempts=\(value["attempts"]?.int ?? 0)"
+                         + "  backlog=\(value["backlog"]?.int ?? 0)\(value["backlogIsLowerBound"]?.bool == true ? "+" : "")"
+                         + "  delivered=\(value["deliveredEvents"]?.int ?? 0)")
+            lines.append("cursor:     \(value["cursor"]?.string ?? "")")
+            if let e = value["lastError"]?.string { lines.append("last error: \(e) (\(value["lastAttemptAt"]?.string ?? ""))") }
+            if let secret = value["secret"]?.string {
+                lines.append("secret:     \(secret)")
+                lines.append("Store the secret now: it is shown only once. Receivers verify Scim-Gateway-Signature with it.")
+            }
+            for d in value["deadLetters"]?.array ?? [] {
+                lines.append("dead letter \(d["id"]?.int ?? 0): \(d["eventCount"]?.int ?? 0) events up to \(d["lastEventId"]?.string ?? "")"
+                             + "  attempts=\(d["attempts"]?.int ?? 0)  \(d["lastError"]?.string ?? "")"
+                             + "  \(d["resolution"]?.string ?? "open")")
+            }
         } else if value["link"] != nil {
             for purpose in ["link", "pepper"] {
                 for k in value[purpose]?.array ?? [] {
@@ -305,5 +358,69 @@ struct AdminClient {
             writeStandardError("scimctl: accepted but not complete: \(json["note"]?.string ?? "")\n")
         }
         return json
+    }
+}
+
+extension ScimctlCommand {
+    /// `events`, `users`, `groups`, `members`: one page (or, with `events --follow`, every page as it comes).
+    static func readCommand(_ args: [String], _ options: ParsedOptions, client: AdminClient, json: Bool) throws -> Int32 {
+        guard args.count >= 2 else { throw UsageError("missing <tenant>") }
+        var path = "/admin/v1/tenants/" + PercentEncoding.encode(args[1]) + "/"
+        switch args[0] {
+        case "members":
+            guard args.count >= 3 else { throw UsageError("missing <group-id>") }
+            path += "groups/" + PercentEncoding.encode(args[2]) + "/members"
+        default:
+            path += args[0]
+        }
+        var after = options.string("after")
+        let limit = options.string("limit")
+        let follow = args[0] == "events" && options.bool("follow")
+        while true {
+            var query: [(name: String, value: String)] = []
+            if let after { query.append(("after", after)) }
+            if let limit { query.append(("limit", limit)) }
+            let page = try client.call(.get, path + (query.isEmpty ? "" : "?" + QueryParameters(query).encoded)) ?? .null
+            if json {
+                writeStandardOutput(String(decoding: page.encoded(), as: UTF8.self) + "\n")
+            } else {
+                writeStandardOutput(renderPage(page, kind: args[0], showNext: !follow))
+            }
+            guard follow else { return 0 }
+            after = page["next"]?.string ?? after
+            if page["hasMore"]?.bool != true { usleepMillis(1000) }
+        }
+    }
+
+    static func renderPage(_ page: JSONValue, kind: String, showNext: Bool) -> String {
+        var lines: [String] = []
+        switch kind {
+        case "events":
+            for e in page["events"]?.array ?? [] {
+                let data = e["data"]
+                let subject = data?["user"] ?? data?["group"]
+                let name = subject?["userName"]?.string ?? subject?["displayName"]?.string ?? ""
+                let members = data?["members"]?.array.map { "  members=\($0.count)" } ?? ""
+                lines.append("\(e["id"]?.string ?? "")  \(e["occurredAt"]?.string ?? "")  \(e["type"]?.string ?? "")  "
+                             + "\(subject?["id"]?.string ?? "")  \(name)\(members)")
+            }
+        case "users":
+            for u in page["users"]?.array ?? [] {
+                lines.append("\(u["id"]?.string ?? "")  \(u["userName"]?.string ?? "")  active=\(u["active"]?.bool.map { "\($0)" } ?? "-")"
+                             + "  groups=\(u["groups"]?.array?.count ?? 0)")
+            }
+        case "groups":
+            for g in page["groups"]?.array ?? [] { lines.append("\(g["id"]?.string ?? "")  \(g["displayName"]?.string ?? "")") }
+        default:
+            for m in page["members"]?.array ?? [] {
+                lines.append("\(m["value"]?.string ?? "")  \(m["type"]?.string ?? "")  \(m["display"]?.string ?? "")")
+            }
+        }
+        if showNext {
+            let next = page["next"]?.string
+            lines.append(next.map { "next: --after \($0)" + (kind == "events" && page["hasMore"]?.bool != true ? " (caught up)" : "") }
+                         ?? "(last page)")
+        }
+        return lines.isEmpty ? "" : lines.joined(separator: "\n") + "\n"
     }
 }
