@@ -289,6 +289,13 @@ public final class HTTPClient: Sendable {
             }
             return (candidate.connection, true)
         }
+        var context: TLSClientContext? = nil
+        if let tlsContext {
+            switch tlsContext {
+            case .success(let c): context = c
+            case .failure(let error): throw HTTPClientError(kind: .tlsFailed, upstream: upstream, detail: error.message)
+            }
+        }
         let remaining = deadline > now ? deadline - now : 0
         let connectMillis = Int32(min(configuration.connectTimeout.nanoseconds, remaining) / 1_000_000)
         let fd: Int32
@@ -298,9 +305,9 @@ public final class HTTPClient: Sendable {
         } catch {
             throw HTTPClientError(kind: .connectFailed, upstream: upstream, detail: error.description)
         }
-        guard let tlsContext else { return (Connection(fd: fd, tls: nil), false) }
+        guard let context else { return (Connection(fd: fd, tls: nil), false) }
         do {
-            return (Connection(fd: fd, tls: try handshake(fd: fd, context: tlsContext.get(), deadline: deadline)), false)
+            return (Connection(fd: fd, tls: try handshake(fd: fd, context: context, deadline: deadline)), false)
         } catch {
             Glibc.close(fd)
             throw HTTPClientError(kind: .tlsFailed, upstream: upstream, detail: error.message)

@@ -104,7 +104,7 @@ enum EventFeed {
             if result.isNull(row: row, column: 0) { continue }
             guard let xid = result.string(row: row, column: 0).flatMap({ UInt64($0) }), let seq = result.int(row: row, column: 1),
                   let type = result.string(row: row, column: 2), let resource = result.string(row: row, column: 3),
-                  let at = result.timestamp(row: row, column: 4), let data = result.bytes(row: row, column: 5) else {
+                  let at = result.timestamp(row: row, column: 4), let data = result.withBytes(row: row, column: 5, { Array($0) }) else {
                 throw SCIMError(status: 500, detail: "a stored event is unreadable")
             }
             events.append(StoredEvent(position: EventPosition(xid: xid, seq: seq), type: type, resourceID: resource,
@@ -167,7 +167,10 @@ enum EventFeed {
     static func identity(_ id: String, _ names: JSONObject) -> JSONObject {
         var o = JSONObject()
         o.appendUnchecked(key: "id", value: .string(id))
-        for (k, v) in names where !v.isNull { o.appendUnchecked(key: k, value: v) }
+        // A fixed order (jsonb keeps none): the name first, then externalId.
+        for key in ["userName", "displayName", "externalId"] {
+            if let v = names[key], !v.isNull { o.appendUnchecked(key: key, value: v) }
+        }
         return o
     }
 }

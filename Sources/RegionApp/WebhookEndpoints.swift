@@ -143,9 +143,11 @@ struct WebhookEndpoints: Sendable {
     /// `GET …/webhook`: configuration (never the secret), delivery state, a bounded backlog count and the 20 latest
     /// dead letters; nil when the tenant has no endpoint.
     func get(tenant: String) throws -> JSONValue? {
-        try transaction(tenant) { connection in
+        try transaction(tenant) { connection -> JSONValue? in
             let json = try show(connection, tenant: tenant)
-            return json.isNull ? nil : json
+            // Not `json.isNull ? nil : json`: JSONValue is nil-literal-expressible, so that `nil` would be `.null`.
+            if json.isNull { return Optional.none }
+            return json
         }
     }
 
@@ -238,7 +240,7 @@ struct WebhookEndpoints: Sendable {
         return try transaction(tenant) { connection -> JSONValue? in
             let current = try connection.query("SELECT cursor_xid::text, cursor_seq FROM webhook_endpoints WHERE tenant_id = $1 FOR UPDATE",
                                                [.uuid(tenant)])
-            guard current.rowCount == 1 else { return nil }
+            guard current.rowCount == 1 else { return Optional.none }
             var position = EventPosition(xid: current.string(row: 0, column: 0).flatMap { UInt64($0) } ?? 0,
                                          seq: current.int(row: 0, column: 1) ?? 0)
             if skip {
