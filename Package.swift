@@ -63,7 +63,7 @@ let package = Package(
                           swiftSettings: strict),
 
         // Shared test helpers (PostgreSQL URL, process launcher, raw HTTP client).
-        .target(name: "TestSupport", dependencies: ["HTTPCore", "NetIO", "Postgres", "JSON", "RegionLink"],
+        .target(name: "TestSupport", dependencies: ["HTTPCore", "NetIO", "Postgres", "JSON", "RegionLink", "Telemetry"],
                 path: "Tests/TestSupport", swiftSettings: strict),
 
         .testTarget(name: "JSONTests", dependencies: ["JSON"], swiftSettings: strict),

@@ -22,8 +22,11 @@ public final class Deployment: @unchecked Sendable {
     public let regionIDs = ["us", "eu2"]
 
     public var keyringPath: String { directory + "/keyring" }
+    /// Extra `scim-region` arguments (e.g. webhook timings for delivery tests).
+    public let regionArguments: [String]
 
-    public init(_ label: String, gateways count: Int = 1) throws {
+    public init(_ label: String, gateways count: Int = 1, regionArguments: [String] = []) throws {
+        self.regionArguments = regionArguments
         directory = makeTemporaryDirectory("deploy-\(label)")
         control = try TestDatabase.create("\(label)_ctl")
         var dbs: [String: TestDatabase] = [:]
@@ -52,7 +55,7 @@ public final class Deployment: @unchecked Sendable {
             executable: binaryDirectory() + "/scim-region",
             arguments: ["--region", id, "--regions-dir", Self.repositoryRoot + "/Regions", "--listen", "127.0.0.1:\(regionPorts[id] ?? 0)",
                         "--port-file", portFile, "--database-url", regionDatabases[id]!.appURL, "--keyring-file", keyringPath,
-                        "--log-level", "info"],
+                        "--log-level", "info"] + regionArguments,
             logPath: logPath + (regionProcesses[id] == nil ? "" : ".\(monotonicMillis())"))
         guard let port = waitForPortFile(portFile) else {
             throw RawError.failed("scim-region \(id) did not start: \(process.log)")
