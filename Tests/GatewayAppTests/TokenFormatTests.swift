@@ -97,6 +97,8 @@ import Testing
         #expect(adminRouteTemplate("/admin/v1/tenants/acme/tokens/abc/rotate") == "/admin/v1/tenants/:id/tokens/:id/rotate")
         #expect(adminRouteTemplate("/admin/v1/keys/link/rotate") == "/admin/v1/keys/link/rotate")
         #expect(adminRouteTemplate("/admin/v1/keys/pepper/p1/retire") == "/admin/v1/keys/pepper/:id/retire")
+        #expect(adminRouteTemplate("/admin/v1/tenants/acme/groups/0191-ab/members") == "/admin/v1/tenants/:id/groups/:id/members")
+        #expect(adminRouteTemplate("/admin/v1/tenants/acme/events") == "/admin/v1/tenants/:id/events")
     }
 
     @Test(arguments: [

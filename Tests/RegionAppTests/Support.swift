@@ -38,7 +38,8 @@ final class Region: Sendable {
     let baseURL = "https://eu2-api.example.com/scim/v2"
 
     init(settings: RegionSettings = RegionSettings(), development: Bool = false, poolSize: Int = 8,
-         configuration: PostgresConfiguration? = nil, clock: (@Sendable () -> Int64)? = nil) throws {
+         configuration: PostgresConfiguration? = nil, clock: (@Sendable () -> Int64)? = nil,
+         webhookKeys: WebhookKeys = WebhookKeys()) throws {
         let database = try RegionTestDatabase.get()
         logs = LogSink.memory()
         let logger = Logger(label: "region-test", level: .info, sink: logs)
@@ -50,7 +51,8 @@ final class Region: Sendable {
         readiness.markMigrated()
         responder = RegionResponder(service: service, authenticator: Authenticator(
             verifier: LinkVerifier(keyring: Keyring(keys: [testLinkKey])), developmentMode: development),
-            readiness: readiness, region: "test", logger: logger)
+            readiness: readiness, region: "test", logger: logger,
+            events: RegionEvents(database: regionDatabase, keys: webhookKeys))
     }
 
     deinit { pool.close() }
