@@ -184,6 +184,7 @@ public final class WebhookDelivery: Service {
                  .failed(status: nil, error: "the endpoint secret cannot be opened: webhook key \(claim.keyID) is not in this region's keyring"))
             return
         }
+        resealIfTheKeyRotated(claim, secret: secret)
         let url: WebhookURL
         switch WebhookURL.parse(claim.url, allowInsecure: settings.allowInsecureHTTP) {
         case .success(let u): url = u
@@ -314,6 +315,9 @@ public final class WebhookDelivery: Service {
             configuration.requestTimeout = settings.requestTimeout
             configuration.maxIdleConnections = 4
             configuration.maxResponseBytes = 1 << 20
+            // Receivers often close idle connections after a few seconds; a POST on a connection closed meanwhile
+            // would count as a failed attempt.
+            configuration.idleTimeout = .seconds(4)
             if url.isHTTPS { configuration.tls = TLSClientConfiguration(trustedCAFile: settings.trustedCAFile) }
             let client = HTTPClient(host: url.host, port: url.port, configuration: configuration)
             clients[url.origin] = client
@@ -374,6 +378,21 @@ public final class WebhookDelivery: Service {
         _ = try scoped(tenant, Self.deadLetter, [.uuid(tenant), .text(owner), .int(Int64(attempts)), PostgresValue(status),
                                                  .text(String(error.prefix(500))), .text(after.xidText), .int(after.seq),
                                                  .text(last.xidText), .int(last.seq), .int(Int64(batch?.count ?? 0))])
+    }
+
+    static let reseal = PreparedStatement(
+        "UPDATE webhook_endpoints SET secret_key_id = $3, secret_sealed = $4 WHERE tenant_id = $1 AND lease_owner = $2")
+
+    /// Seals the secret again under the keyring's current webhook key when it was sealed under an older one, so a
+    /// key rotation completes as endpoints deliver (retire the old key once `secretKeyId` shows the new one).
+    func resealIfTheKeyRotated(_ claim: Claim, secret: String) {
+        guard let current = keys.current, current.id != claim.keyID,
+              let sealed = keys.seal(secret, tenant: claim.tenant) else { return }
+        do {
+            _ = try scoped(claim.tenant, Self.reseal, [.uuid(claim.tenant), .text(owner), .text(sealed.keyID), .bytes(sealed.sealed)])
+        } catch {
+            logger.warning("webhook secret could not be resealed; will retry", [("tenant.id", .string(claim.tenant))])
+        }
     }
 
     func release(_ tenant: String) throws {
