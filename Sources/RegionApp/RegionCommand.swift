@@ -106,12 +106,23 @@ public enum RegionCommand {
         settings.serviceProvider.bulkMaxPayloadSize = min(settings.serviceProvider.bulkMaxPayloadSize, server.limits.maxBodyBytes)
         let service = SCIMService(database: database, settings: settings, logger: logger)
         let readiness = Readiness()
+        let metrics = RegionMetrics()
         let responder = RegionResponder(service: service, authenticator: Authenticator(verifier: verifier, developmentMode: development),
-                                        readiness: readiness, region: region.id, logger: logger)
+                                        readiness: readiness, region: region.id, logger: logger, metrics: metrics)
         server.errorResponse = { status, message in
             RegionResponder.error(SCIMError(status: status.code, detail: message))
         }
         let http = HTTPServer(configuration: server, responder: responder, logger: logger)
+        metrics.registry.gaugeFunction("scim_region_db_pool_connections", "Database connections by state.", labels: ["state"]) {
+            let s = pool.statistics
+            return [(["idle"], Double(s.idle)), (["in_use"], Double(s.inUse)), (["waiting"], Double(s.waiters))]
+        }
+        metrics.registry.gaugeFunction("scim_region_db_pool_timeouts", "Checkouts that timed out waiting for a connection.") {
+            [([], Double(pool.statistics.timeouts))]
+        }
+        metrics.registry.gaugeFunction("scim_region_connections_open", "Open HTTP connections.") {
+            [([], Double(http.stats.snapshot.connectionsOpen))]
+        }
         var services: [any Service] = [MigrationService(pool: pool, readiness: readiness, logger: logger),
                                        TenantChangeListener(configuration: configuration, database: database), http,
                                        PortAnnouncer(server: http, path: options.string("port-file"))]

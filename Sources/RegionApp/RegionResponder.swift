@@ -23,7 +23,7 @@ public final class Readiness: Sendable {
 /// per request. All behaviour lives in `SCIMService`.
 public final class RegionResponder: HTTPResponder {
     enum Endpoint: Sendable {
-        case healthz, readyz
+        case healthz, readyz, metrics
         case serviceProviderConfig, resourceTypes, resourceType, schemas, schema
         case list(ResourceKind), create(ResourceKind), search(ResourceKind)
         case get(ResourceKind), replace(ResourceKind), patch(ResourceKind), delete(ResourceKind)
@@ -44,11 +44,14 @@ public final class RegionResponder: HTTPResponder {
     /// What `/readyz` reports besides the database ping.
     public let readiness: Readiness
     let logger: Logger
+    let metrics: RegionMetrics
     let region: String
     let router: Router<Route>
 
     /// Builds the route table once; the responder is immutable afterwards.
-    public init(service: SCIMService, authenticator: Authenticator, readiness: Readiness, region: String, logger: Logger) {
+    public init(service: SCIMService, authenticator: Authenticator, readiness: Readiness, region: String, logger: Logger,
+                metrics: RegionMetrics = RegionMetrics()) {
+        self.metrics = metrics
         self.service = service
         self.authenticator = authenticator
         self.readiness = readiness
@@ -60,6 +63,7 @@ public final class RegionResponder: HTTPResponder {
         }
         add(.get, "/healthz", .healthz)
         add(.get, "/readyz", .readyz)
+        add(.get, "/metrics", .metrics)
         let v2 = "/scim/v2"
         add(.get, v2 + "/ServiceProviderConfig", .serviceProviderConfig)
         add(.get, v2 + "/ResourceTypes", .resourceTypes)
@@ -100,8 +104,10 @@ public final class RegionResponder: HTTPResponder {
         exchange.requestID = request.headers[LinkHeader.requestID].flatMap { Authenticator.isPrintableToken($0) ? $0 : nil } ?? ""
         var response = handle(request, &exchange)
         if !exchange.requestID.isEmpty { response.headers.set("X-Request-Id", exchange.requestID) }
-        if exchange.template != "/healthz" && exchange.template != "/readyz" {
+        if exchange.template != "/healthz" && exchange.template != "/readyz" && exchange.template != "/metrics" {
             let millis = Double(Timestamp.monotonicNanos() - start) / 1_000_000
+            metrics.record(tenant: exchange.tenant, route: exchange.template, method: request.method,
+                           status: response.status.code, seconds: millis / 1000)
             logger.info("request", [
                 ("request.id", .string(exchange.requestID)), ("tenant.id", .string(exchange.tenant)),
                 ("method", .string(request.method.description)), ("route", .string(exchange.template)),
@@ -131,6 +137,9 @@ public final class RegionResponder: HTTPResponder {
         switch endpoint {
         case .healthz: return Health.alive(service: "scim-region", extra: [("region", region)])
         case .readyz: return readyz()
+        case .metrics:
+            // Unauthenticated for Prometheus scrapers (the region listener is internal). Ids only, never data.
+            return HTTPResponse(status: .ok, contentType: MetricsRegistry.contentType, body: metrics.registry.render())
         default: break
         }
         let scope: RequestScope
@@ -162,7 +171,7 @@ public final class RegionResponder: HTTPResponder {
         let query = request.query.map(String.init)
         let id = parameters["id"] ?? ""
         switch endpoint {
-        case .healthz, .readyz:
+        case .healthz, .readyz, .metrics:
             preconditionFailure("answered before authentication")
         case .serviceProviderConfig:
             return try service.serviceProviderConfig(scope: scope)
