@@ -84,9 +84,11 @@ public enum RegionCommand {
         var watcher: KeyringWatcher? = nil
         if let keyringPath {
             do {
-                let keyring = try KeyringWatcher.load(keyringPath)
-                verifier = LinkVerifier(keyring: keyring)
-                watcher = KeyringWatcher(path: keyringPath, verifier: verifier!, logger: logger)
+                let file = try KeyringFile(path: keyringPath)
+                let linkVerifier = LinkVerifier(keyring: file.keyring)
+                verifier = linkVerifier
+                // Link keys rotate without a restart: the file is re-read when it changes.
+                watcher = KeyringWatcher(file: file, logger: logger) { linkVerifier.update($0) }
             } catch {
                 spec.exitWithUsageError(UsageError("\(keyringPath): \(error)"))
             }
