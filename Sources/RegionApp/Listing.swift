@@ -168,6 +168,7 @@ extension SCIMService {
         let secret = try database.cursorSecret()
         let now = clock()
         var plan: ListPlan? = nil
+        defer { if let plan { quirkCounts.record(tenant: scope.tenant, plan.query.quirks) } }
         return try database.read(tenant: scope.tenant, { context in
             let query = try source.parse(Self.schema(kind, context), configuration)
             let built = try ListPlan(kind: kind, query: query, scope: scope, cursorSecret: secret, now: now,

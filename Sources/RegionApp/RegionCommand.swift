@@ -104,16 +104,20 @@ public enum RegionCommand {
         let database = RegionDatabase(pool: pool, region: region.id, autoProvision: development, logger: logger)
         var settings = RegionSettings()
         settings.serviceProvider.bulkMaxPayloadSize = min(settings.serviceProvider.bulkMaxPayloadSize, server.limits.maxBodyBytes)
-        let service = SCIMService(database: database, settings: settings, logger: logger)
+        let metrics = MetricsRegistry()
+        let quirks = QuirkCounts(metrics: metrics)
+        let service = SCIMService(database: database, settings: settings, logger: logger, quirkCounts: quirks)
         let readiness = Readiness()
         let responder = RegionResponder(service: service, authenticator: Authenticator(verifier: verifier, developmentMode: development),
-                                        readiness: readiness, region: region.id, logger: logger)
+                                        readiness: readiness, region: region.id, logger: logger, metrics: metrics)
         server.errorResponse = { status, message in
             RegionResponder.error(SCIMError(status: status.code, detail: message))
         }
         let http = HTTPServer(configuration: server, responder: responder, logger: logger)
+        // The quirk flusher starts before the HTTP server so it stops after it: its last flush sees every request.
         var services: [any Service] = [MigrationService(pool: pool, readiness: readiness, logger: logger),
-                                       TenantChangeListener(configuration: configuration, database: database), http,
+                                       TenantChangeListener(configuration: configuration, database: database),
+                                       QuirkFlushService(counts: quirks, database: database), http,
                                        PortAnnouncer(server: http, path: options.string("port-file"))]
         if let watcher { services.append(watcher) }
         return ServiceRunner.run(services, logger: logger)

@@ -23,12 +23,12 @@ public final class Readiness: Sendable {
 /// per request. All behaviour lives in `SCIMService`.
 public final class RegionResponder: HTTPResponder {
     enum Endpoint: Sendable {
-        case healthz, readyz
+        case healthz, readyz, metrics
         case serviceProviderConfig, resourceTypes, resourceType, schemas, schema
         case list(ResourceKind), create(ResourceKind), search(ResourceKind)
         case get(ResourceKind), replace(ResourceKind), patch(ResourceKind), delete(ResourceKind)
         case bulk, searchAll, me
-        case putTenant, getTenant, deleteTenant
+        case putTenant, getTenant, deleteTenant, tenantQuirks
     }
 
     struct Route: Sendable {
@@ -43,12 +43,16 @@ public final class RegionResponder: HTTPResponder {
     public let authenticator: Authenticator
     /// What `/readyz` reports besides the database ping.
     public let readiness: Readiness
+    /// What `/metrics` renders (the IdP quirk counter among them).
+    public let metrics: MetricsRegistry
     let logger: Logger
     let region: String
     let router: Router<Route>
 
     /// Builds the route table once; the responder is immutable afterwards.
-    public init(service: SCIMService, authenticator: Authenticator, readiness: Readiness, region: String, logger: Logger) {
+    public init(service: SCIMService, authenticator: Authenticator, readiness: Readiness, region: String, logger: Logger,
+                metrics: MetricsRegistry = MetricsRegistry()) {
+        self.metrics = metrics
         self.service = service
         self.authenticator = authenticator
         self.readiness = readiness
@@ -60,6 +64,7 @@ public final class RegionResponder: HTTPResponder {
         }
         add(.get, "/healthz", .healthz)
         add(.get, "/readyz", .readyz)
+        add(.get, "/metrics", .metrics)
         let v2 = "/scim/v2"
         add(.get, v2 + "/ServiceProviderConfig", .serviceProviderConfig)
         add(.get, v2 + "/ResourceTypes", .resourceTypes)
@@ -82,6 +87,7 @@ public final class RegionResponder: HTTPResponder {
         add(.put, "/internal/v1/tenants/:id", .putTenant)
         add(.get, "/internal/v1/tenants/:id", .getTenant)
         add(.delete, "/internal/v1/tenants/:id", .deleteTenant)
+        add(.get, "/internal/v1/tenants/:id/quirks", .tenantQuirks)
         self.router = router
     }
 
@@ -100,7 +106,7 @@ public final class RegionResponder: HTTPResponder {
         exchange.requestID = request.headers[LinkHeader.requestID].flatMap { Authenticator.isPrintableToken($0) ? $0 : nil } ?? ""
         var response = handle(request, &exchange)
         if !exchange.requestID.isEmpty { response.headers.set("X-Request-Id", exchange.requestID) }
-        if exchange.template != "/healthz" && exchange.template != "/readyz" {
+        if exchange.template != "/healthz" && exchange.template != "/readyz" && exchange.template != "/metrics" {
             let millis = Double(Timestamp.monotonicNanos() - start) / 1_000_000
             logger.info("request", [
                 ("request.id", .string(exchange.requestID)), ("tenant.id", .string(exchange.tenant)),
@@ -131,6 +137,10 @@ public final class RegionResponder: HTTPResponder {
         switch endpoint {
         case .healthz: return Health.alive(service: "scim-region", extra: [("region", region)])
         case .readyz: return readyz()
+        case .metrics:
+            // Unauthenticated for Prometheus, like /healthz: the region listener is private (only the gateway and
+            // the operator's network reach it). Labels are tenant ids and quirk names, never data.
+            return HTTPResponse(status: .ok, contentType: MetricsRegistry.contentType, body: metrics.render())
         default: break
         }
         let scope: RequestScope
@@ -162,7 +172,7 @@ public final class RegionResponder: HTTPResponder {
         let query = request.query.map(String.init)
         let id = parameters["id"] ?? ""
         switch endpoint {
-        case .healthz, .readyz:
+        case .healthz, .readyz, .metrics:
             preconditionFailure("answered before authentication")
         case .serviceProviderConfig:
             return try service.serviceProviderConfig(scope: scope)
@@ -196,7 +206,7 @@ public final class RegionResponder: HTTPResponder {
             return try service.searchAll(body: try Self.body(request), scope: scope)
         case .me:
             throw SCIMError(status: 501, detail: "/Me is not supported: this service provider has no authenticated subject")
-        case .putTenant, .getTenant, .deleteTenant:
+        case .putTenant, .getTenant, .deleteTenant, .tenantQuirks:
             return try tenantAPI(endpoint, request, id: id, scope: scope)
         }
     }
@@ -222,6 +232,12 @@ public final class RegionResponder: HTTPResponder {
             guard try service.database.deleteTenant(id: pathTenant) else { throw SCIMError.tenantNotProvisioned(region: region) }
             logger.notice("tenant deleted with all its data", [("tenant.id", .string(pathTenant))])
             return .noContent(version: nil)
+        case .tenantQuirks:
+            guard try service.database.tenantSettings(id: pathTenant) != nil else {
+                throw SCIMError.tenantNotProvisioned(region: region)
+            }
+            let totals = try service.quirkCounts.totals(tenant: pathTenant, database: service.database)
+            return .document(status: 200, QuirkCounts.json(tenant: pathTenant, totals))
         default:
             preconditionFailure("not a tenant endpoint")
         }
