@@ -97,6 +97,7 @@ final class AdminAPI: HTTPResponder {
         r.add(.get, "/admin/v1/tenants/:tenant", { try $0.showTenant($1) })
         r.add(.patch, "/admin/v1/tenants/:tenant", { try $0.updateTenant($1) })
         r.add(.delete, "/admin/v1/tenants/:tenant", { try $0.deleteTenant($1) })
+        r.add(.get, "/admin/v1/tenants/:tenant/quirks", { try $0.tenantQuirks($1) })
         r.add(.get, "/admin/v1/tenants/:tenant/tokens", { try $0.listTokens($1) })
         r.add(.post, "/admin/v1/tenants/:tenant/tokens", { try $0.issueToken($1) })
         r.add(.post, "/admin/v1/tenants/:tenant/tokens/:token/rotate", { try $0.rotateToken($1) })
@@ -358,6 +359,24 @@ final class AdminAPI: HTTPResponder {
             throw AdminError(error)
         }
         return HTTPResponse(status: .noContent)
+    }
+
+    /// Which IdP quirks the tenant's requests needed, counted by its home region: tells which dialect its IdP speaks.
+    func tenantQuirks(_ call: AdminCall) throws(AdminError) -> HTTPResponse {
+        let tenant = try tenantOrThrow(call.parameter("tenant"))
+        guard let route = directory.routes[tenant.homeRegion] else { throw .unavailable("home region not configured") }
+        let answer: JSONValue?
+        do {
+            answer = try regions.quirks(tenantID: tenant.id, on: route, requestID: call.requestID)
+        } catch {
+            logger.warning("quirk report failed", [("request.id", .string(call.requestID)), ("region", .string(route.id)),
+                                                   ("error", .string(error.description))])
+            throw .unavailable("region \(route.id) did not answer; retry later")
+        }
+        guard let answer else { throw .notFound("tenant '\(tenant.id)' is not provisioned in region \(route.id)") }
+        var o: JSONObject = ["tenantId": .string(tenant.id), "tenantName": .string(tenant.name), "region": .string(route.id)]
+        o.set("quirks", answer["quirks"] ?? .array([]))
+        return Self.json(200, .object(o))
     }
 
     // MARK: - Tokens and the integration lifecycle
