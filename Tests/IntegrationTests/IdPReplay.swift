@@ -231,3 +231,13 @@ func patchOps(_ operations: String) -> String {
 
 /// A unique suffix so scenarios never collide on userName across runs.
 func unique() -> String { "\(monotonicMillis() % 100_000_000)\(Int.random(in: 100...999))" }
+
+/// A random version-4 UUID in canonical text (ids that do not exist).
+func randomUUID() -> String {
+    var bytes = (0..<16).map { _ in UInt8.random(in: 0...255) }
+    bytes[6] = bytes[6] & 0x0f | 0x40
+    bytes[8] = bytes[8] & 0x3f | 0x80
+    let hex = bytes.map { b in String(b >> 4, radix: 16) + String(b & 0xf, radix: 16) }.joined()
+    let h = Array(hex)
+    return String(h[0..<8]) + "-" + String(h[8..<12]) + "-" + String(h[12..<16]) + "-" + String(h[16..<20]) + "-" + String(h[20..<32])
+}
