@@ -278,12 +278,18 @@ final class AdminAPI: HTTPResponder {
         return (try field("perSecond"), try field("burst"))
     }
 
+    /// The region-side settings a tenant may carry: schema extensions and per-attribute validators (the region
+    /// validates both when the tenant is provisioned, so a bad entry is a 400 and nothing is created).
     private static func settings(_ body: JSONObject, base: JSONObject) throws(AdminError) -> JSONObject? {
-        guard let v = body["schemaExtensions"] else { return nil }
-        guard v.array != nil || v.isNull else { throw .badRequest("schemaExtensions must be an array") }
         var s = base
-        s.set("schemaExtensions", v)
-        return s
+        var given = false
+        for key in ["schemaExtensions", "validators"] {
+            guard let v = body[key] else { continue }
+            guard v.array != nil || v.isNull else { throw .badRequest("\(key) must be an array") }
+            s.set(key, v)
+            given = true
+        }
+        return given ? s : nil
     }
 
     func createTenant(_ call: AdminCall) throws(AdminError) -> HTTPResponse {
