@@ -71,6 +71,8 @@ struct IdPClient {
     let region: IdPRegion
     let tenant: String
     let token: String
+    /// The token's `API_KEY:SCIM_KEY` form (Profit.co asks for two fields).
+    let keyPair: String
     /// Sent on every request (Accept, User-Agent, …) besides Host and Authorization.
     var headers: [(String, String)]
     /// Content-Type of request bodies (nil: none sent).
@@ -86,11 +88,12 @@ struct IdPClient {
                                 "region": .string(region.rawValue), "deprovisionPolicy": .string(policy)]
         for (k, v) in settings { body.appendUnchecked(key: k, value: v) }
         let (status, created) = try d.admin(.post, "/admin/v1/tenants", .object(body))
-        guard status == 201, let id = created?["tenant"]?["id"]?.string, let token = created?["token"]?["token"]?.string else {
+        guard status == 201, let id = created?["tenant"]?["id"]?.string, let token = created?["token"]?["token"]?.string,
+              let apiKey = created?["token"]?["apiKey"]?.string, let scimKey = created?["token"]?["scimKey"]?.string else {
             throw RawError.failed("tenant create answered \(status): \(created.map { String(decoding: $0.encoded(), as: UTF8.self) } ?? "")")
         }
-        return IdPClient(name: name, deployment: d, region: region, tenant: id, token: token, headers: headers, bodyType: bodyType,
-                         expectedType: expectedType)
+        return IdPClient(name: name, deployment: d, region: region, tenant: id, token: token, keyPair: apiKey + ":" + scimKey,
+                         headers: headers, bodyType: bodyType, expectedType: expectedType)
     }
 
     /// What goes into the Authorization header.
