@@ -34,6 +34,41 @@ extension IdPReplay {
             // "fetch a random user and group" to validate credentials [E1, INF for the group form].
             entra.expectList(try entra.send(.get, "/Groups?excludedAttributes=members&filter=displayName+eq+%22\(guid)%22"), total: 0)
             entra.expectError(try entra.send(.get, "/Users?filter=userName+eq+%22\(guid)%22", authorization: .header("Bearer wrong")), 401)
+            // Gallery apps with schema discovery read /Schemas when the provisioning page is saved [E1].
+            let schemas = try entra.send(.get, "/Schemas")
+            #expect(schemas.status == 200 && schemas.contentType == MediaType.scim)
+            let ids = (schemas.json["Resources"]?.array ?? []).compactMap { $0["id"]?.string }
+            #expect(ids.contains("urn:ietf:params:scim:schemas:core:2.0:User") && ids.contains(Entra.enterprise))
+            #expect(schemas.json["totalResults"] == .number(JSONNumber(ids.count)))
+            // Gallery validation: at least 25 requests per second [E5]. Sequential lookups through the gateway, one
+            // connection each (the debug build; the release build is faster).
+            let started = monotonicMillis()
+            for n in 0..<50 {
+                entra.expectList(try entra.send(.get, "/Users?filter=userName+eq+%22probe-\(n)%22"), total: 0)
+            }
+            let elapsed = monotonicMillis() - started
+            #expect(elapsed < 2000, "50 lookups took \(elapsed) ms")
+            print("entra: 50 sequential filter lookups through the gateway in \(elapsed) ms")
+        }
+
+        /// The legacy documentation body: top-level nulls and an enterprise URN with a typo (`2.0User`) [E1].
+        @Test func legacyCreateBodyWithNullsAndATypoURN() throws {
+            let entra = try Entra.client("entra-legacy")
+            let created = try entra.create("/Users", """
+                {"schemas":["urn:ietf:params:scim:schemas:core:2.0:User","urn:ietf:params:scim:schemas:extension:enterprise:2.0User"],
+                 "externalId":"jyoung","userName":"Test_User_legacy@contoso.com","active":true,"addresses":null,
+                 "displayName":"Jo Young","emails":[{"primary":true,"type":"work","value":"jyoung@contoso.com"}],
+                 "meta":{"resourceType":"User"},"name":{"familyName":"Young","givenName":"Jo"},
+                 "phoneNumbers":null,"preferredLanguage":null,"title":null,"department":null,"manager":null}
+                """)
+            #expect(withoutMeta(created.json) == canonical(parse("""
+                {"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"id":"\(created.id)","externalId":"jyoung",
+                 "userName":"Test_User_legacy@contoso.com","name":{"familyName":"Young","givenName":"Jo"},"displayName":"Jo Young",
+                 "active":true,"emails":[{"value":"jyoung@contoso.com","type":"work","primary":true}]}
+                """)))
+            // The legacy example matches on the unquoted externalId [E1].
+            #expect(entra.expectList(try entra.send(.get, "/Users?filter=externalId+eq+jyoung"), total: 1).first?["id"]?.string == created.id)
+            #expect(try entra.quirks() == ["unquotedFilterValue": 1])
         }
 
         @Test func createMatchUpdateDisableReEnableDelete() throws {
