@@ -270,19 +270,11 @@ public final class RegionResponder: HTTPResponder {
 
     /// The default response media type.
     public static let scimJSON = "application/scim+json; charset=utf-8"
-    static let plainJSON = "application/json; charset=utf-8"
 
-    /// `application/scim+json` unless the client's Accept lists `application/json` and not `application/scim+json`
-    /// (OneLogin asks for plain JSON [O1]; Entra needs scim+json [E11]).
+    /// `application/scim+json` unless the client's Accept prefers `application/json` (OneLogin asks for plain JSON
+    /// [O1]; Entra needs scim+json [E11]); q-values count (`ResponseMediaType`).
     static func responseContentType(_ request: HTTPRequest) -> String {
-        guard let accept = request.headers["Accept"] else { return scimJSON }
-        var json = false, scim = false
-        for part in accept.split(separator: ",") {
-            let media = trimOWS(part.split(separator: ";", maxSplits: 1).first ?? "").lowercased()
-            if media == "application/scim+json" { scim = true }
-            if media == "application/json" { json = true }
-        }
-        return json && !scim ? plainJSON : scimJSON
+        ResponseMediaType.negotiate(accept: request.headers["Accept"]).contentType
     }
 
     /// The request body as JSON: `application/scim+json` or `application/json` (or no Content-Type at all), else 415.
