@@ -40,8 +40,9 @@ public final class QuirkCounts: Sendable {
         public var quirk: IdPQuirk
         /// How many requests needed it.
         public var count: Int64
-        /// When it was first and last needed (milliseconds since the epoch).
+        /// When it was first needed (milliseconds since the epoch).
         public var firstSeenMillis: Int64
+        /// When it was last needed (milliseconds since the epoch).
         public var lastSeenMillis: Int64
     }
 
