@@ -106,9 +106,10 @@ public enum RegionCommand {
         let database = RegionDatabase(pool: pool, region: region.id, autoProvision: development, logger: logger)
         var settings = RegionSettings()
         settings.serviceProvider.bulkMaxPayloadSize = min(settings.serviceProvider.bulkMaxPayloadSize, server.limits.maxBodyBytes)
-        let service = SCIMService(database: database, settings: settings, logger: logger)
-        let readiness = Readiness()
         let metrics = RegionMetrics()
+        let quirks = QuirkCounts(metrics: metrics.registry)
+        let service = SCIMService(database: database, settings: settings, logger: logger, quirkCounts: quirks)
+        let readiness = Readiness()
         let responder = RegionResponder(service: service, authenticator: Authenticator(verifier: verifier, developmentMode: development),
                                         readiness: readiness, region: region.id, logger: logger, metrics: metrics)
         server.errorResponse = { status, message in
@@ -125,8 +126,10 @@ public enum RegionCommand {
         metrics.registry.gaugeFunction("scim_region_connections_open", "Open HTTP connections.") {
             [([], Double(http.stats.snapshot.connectionsOpen))]
         }
+        // The quirk flusher starts before the HTTP server so it stops after it: its last flush sees every request.
         var services: [any Service] = [MigrationService(pool: pool, readiness: readiness, logger: logger),
-                                       TenantChangeListener(configuration: configuration, database: database), http,
+                                       TenantChangeListener(configuration: configuration, database: database),
+                                       QuirkFlushService(counts: quirks, database: database), http,
                                        PortAnnouncer(server: http, path: options.string("port-file"))]
         if let watcher { services.append(watcher) }
         return ServiceRunner.run(services, logger: logger)

@@ -28,7 +28,7 @@ public final class RegionResponder: HTTPResponder {
         case list(ResourceKind), create(ResourceKind), search(ResourceKind)
         case get(ResourceKind), replace(ResourceKind), patch(ResourceKind), delete(ResourceKind)
         case bulk, searchAll, me
-        case putTenant, getTenant, deleteTenant
+        case putTenant, getTenant, deleteTenant, tenantQuirks
     }
 
     struct Route: Sendable {
@@ -86,6 +86,7 @@ public final class RegionResponder: HTTPResponder {
         add(.put, "/internal/v1/tenants/:id", .putTenant)
         add(.get, "/internal/v1/tenants/:id", .getTenant)
         add(.delete, "/internal/v1/tenants/:id", .deleteTenant)
+        add(.get, "/internal/v1/tenants/:id/quirks", .tenantQuirks)
         self.router = router
     }
 
@@ -138,7 +139,8 @@ public final class RegionResponder: HTTPResponder {
         case .healthz: return Health.alive(service: "scim-region", extra: [("region", region)])
         case .readyz: return readyz()
         case .metrics:
-            // Unauthenticated for Prometheus scrapers (the region listener is internal). Ids only, never data.
+            // Unauthenticated for Prometheus, like /healthz: the region listener is private (only the gateway and
+            // the operator's network reach it). Labels are tenant ids, routes and quirk names, never data.
             return HTTPResponse(status: .ok, contentType: MetricsRegistry.contentType, body: metrics.registry.render())
         default: break
         }
@@ -205,7 +207,7 @@ public final class RegionResponder: HTTPResponder {
             return try service.searchAll(body: try Self.body(request), scope: scope)
         case .me:
             throw SCIMError(status: 501, detail: "/Me is not supported: this service provider has no authenticated subject")
-        case .putTenant, .getTenant, .deleteTenant:
+        case .putTenant, .getTenant, .deleteTenant, .tenantQuirks:
             return try tenantAPI(endpoint, request, id: id, scope: scope)
         }
     }
@@ -231,6 +233,12 @@ public final class RegionResponder: HTTPResponder {
             guard try service.database.deleteTenant(id: pathTenant) else { throw SCIMError.tenantNotProvisioned(region: region) }
             logger.notice("tenant deleted with all its data", [("tenant.id", .string(pathTenant))])
             return .noContent(version: nil)
+        case .tenantQuirks:
+            guard try service.database.tenantSettings(id: pathTenant) != nil else {
+                throw SCIMError.tenantNotProvisioned(region: region)
+            }
+            let totals = try service.quirkCounts.totals(tenant: pathTenant, database: service.database)
+            return .document(status: 200, QuirkCounts.json(tenant: pathTenant, totals))
         default:
             preconditionFailure("not a tenant endpoint")
         }
@@ -263,19 +271,11 @@ public final class RegionResponder: HTTPResponder {
 
     /// The default response media type.
     public static let scimJSON = "application/scim+json; charset=utf-8"
-    static let plainJSON = "application/json; charset=utf-8"
 
-    /// `application/scim+json` unless the client's Accept lists `application/json` and not `application/scim+json`
-    /// (OneLogin asks for plain JSON [O1]; Entra needs scim+json [E11]).
+    /// `application/scim+json` unless the client's Accept prefers `application/json` (OneLogin asks for plain JSON
+    /// [O1]; Entra needs scim+json [E11]); q-values count (`ResponseMediaType`).
     static func responseContentType(_ request: HTTPRequest) -> String {
-        guard let accept = request.headers["Accept"] else { return scimJSON }
-        var json = false, scim = false
-        for part in accept.split(separator: ",") {
-            let media = trimOWS(part.split(separator: ";", maxSplits: 1).first ?? "").lowercased()
-            if media == "application/scim+json" { scim = true }
-            if media == "application/json" { json = true }
-        }
-        return json && !scim ? plainJSON : scimJSON
+        ResponseMediaType.negotiate(accept: request.headers["Accept"]).contentType
     }
 
     /// The request body as JSON: `application/scim+json` or `application/json` (or no Content-Type at all), else 415.
