@@ -97,6 +97,7 @@ final class AdminAPI: HTTPResponder {
         r.add(.get, "/admin/v1/tenants/:tenant", { try $0.showTenant($1) })
         r.add(.patch, "/admin/v1/tenants/:tenant", { try $0.updateTenant($1) })
         r.add(.delete, "/admin/v1/tenants/:tenant", { try $0.deleteTenant($1) })
+        r.add(.get, "/admin/v1/tenants/:tenant/quirks", { try $0.tenantQuirks($1) })
         r.add(.get, "/admin/v1/tenants/:tenant/tokens", { try $0.listTokens($1) })
         r.add(.post, "/admin/v1/tenants/:tenant/tokens", { try $0.issueToken($1) })
         r.add(.post, "/admin/v1/tenants/:tenant/tokens/:token/rotate", { try $0.rotateToken($1) })
@@ -286,12 +287,18 @@ final class AdminAPI: HTTPResponder {
         return (try field("perSecond"), try field("burst"))
     }
 
+    /// The region-side settings a tenant may carry: schema extensions and per-attribute validators (the region
+    /// validates both when the tenant is provisioned, so a bad entry is a 400 and nothing is created).
     private static func settings(_ body: JSONObject, base: JSONObject) throws(AdminError) -> JSONObject? {
-        guard let v = body["schemaExtensions"] else { return nil }
-        guard v.array != nil || v.isNull else { throw .badRequest("schemaExtensions must be an array") }
         var s = base
-        s.set("schemaExtensions", v)
-        return s
+        var given = false
+        for key in ["schemaExtensions", "validators"] {
+            guard let v = body[key] else { continue }
+            guard v.array != nil || v.isNull else { throw .badRequest("\(key) must be an array") }
+            s.set(key, v)
+            given = true
+        }
+        return given ? s : nil
     }
 
     func createTenant(_ call: AdminCall) throws(AdminError) -> HTTPResponse {
@@ -374,6 +381,24 @@ final class AdminAPI: HTTPResponder {
             throw AdminError(error)
         }
         return HTTPResponse(status: .noContent)
+    }
+
+    /// Which IdP quirks the tenant's requests needed, counted by its home region: tells which dialect its IdP speaks.
+    func tenantQuirks(_ call: AdminCall) throws(AdminError) -> HTTPResponse {
+        let tenant = try tenantOrThrow(call.parameter("tenant"))
+        guard let route = directory.routes[tenant.homeRegion] else { throw .unavailable("home region not configured") }
+        let answer: JSONValue?
+        do {
+            answer = try regions.quirks(tenantID: tenant.id, on: route, requestID: call.requestID)
+        } catch {
+            logger.warning("quirk report failed", [("request.id", .string(call.requestID)), ("region", .string(route.id)),
+                                                   ("error", .string(error.description))])
+            throw .unavailable("region \(route.id) did not answer; retry later")
+        }
+        guard let answer else { throw .notFound("tenant '\(tenant.id)' is not provisioned in region \(route.id)") }
+        var o: JSONObject = ["tenantId": .string(tenant.id), "tenantName": .string(tenant.name), "region": .string(route.id)]
+        o.set("quirks", answer["quirks"] ?? .array([]))
+        return Self.json(200, .object(o))
     }
 
     // MARK: - Tokens and the integration lifecycle

@@ -79,6 +79,8 @@ enum ControlPlaneError: Error, Sendable, Equatable, CustomStringConvertible {
         if let e = error as? ControlPlaneError { return e }
         if let p = error as? PostgresError {
             if p.kind == .uniqueViolation { return .conflict("already exists") }
+            // A parameter PostgreSQL cannot take (a NUL character in text): the caller's input, not an outage.
+            if p.kind == .invalidParameter { return .invalid("a value contains a character that cannot be stored (NUL)") }
             return .unavailable("control-plane database unavailable (\(p.kind))")
         }
         if let r = error as? RegionInternalClient.Failure {

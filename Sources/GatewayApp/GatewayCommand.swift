@@ -137,16 +137,26 @@ public enum GatewayCommand {
         policy.upstreamTimeout = .seconds(try options.int("upstream-timeout", in: 1...600) ?? 30)
 
         let metrics = GatewayMetrics()
+        let regionHealth = RegionHealth(directory: directory, logger: logger)
+        metrics.registry.gaugeFunction("scim_gateway_region_up", "Whether the region answered /readyz at the last probe.",
+                                       labels: ["region"]) {
+            regionHealth.snapshot.sorted { $0.key < $1.key }.map { ([$0.key], $0.value ? 1 : 0) }
+        }
         let proxy = SCIMProxy(authenticator: authenticator, directory: directory,
                               keyring: { [keyringFile] in keyringFile.keyring }, policy: policy, logger: logger,
                               metrics: metrics,
                               readiness: { [pool] in
+                                  // Ready while the control plane answers and at least one region does: a single region
+                                  // outage must not take every tenant's traffic off this gateway.
+                                  let regions = regionHealth.snapshot.sorted { $0.key < $1.key }
+                                  let detail = regions.map { "\($0.key): \($0.value ? "ready" : "unreachable")" }.joined(separator: ", ")
                                   do {
                                       _ = try pool.withConnection(timeout: .seconds(2)) { try $0.query("SELECT 1") }
-                                      return (true, "control plane reachable")
                                   } catch {
-                                      return (false, "control plane unreachable")
+                                      return (false, "control plane unreachable; regions: " + detail)
                                   }
+                                  guard regions.contains(where: { $0.value }) else { return (false, "no region reachable: " + detail) }
+                                  return (true, "control plane reachable; regions: " + detail)
                               })
         var publicServer = publicConfig
         publicServer.errorResponse = { status, message in
@@ -175,7 +185,7 @@ public enum GatewayCommand {
             [([], Double(authenticator.cachedCount))]
         }
         return ServiceRunner.run([
-            watcher, listener, LastUsedFlusher(authenticator: authenticator),
+            watcher, listener, LastUsedFlusher(authenticator: authenticator), regionHealth,
             publicHTTP, adminHTTP,
             PortAnnouncer(server: publicHTTP, path: options.string("port-file")),
             PortAnnouncer(server: adminHTTP, path: options.string("admin-port-file")),

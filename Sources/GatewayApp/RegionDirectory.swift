@@ -114,6 +114,18 @@ struct RegionInternalClient: Sendable {
         }
     }
 
+    /// `GET /internal/v1/tenants/{id}/quirks`: the IdP quirks the tenant's requests needed, as the region counts them
+    /// (nil when the region does not know the tenant).
+    func quirks(tenantID: String, on route: RegionRoute, requestID: String) throws(Failure) -> JSONValue? {
+        let response = try send(.get, "/internal/v1/tenants/\(tenantID)/quirks", tenant: tenantID, body: [], on: route,
+                                requestID: requestID, key: nil)
+        if response.status.code == 404 { return nil }
+        guard response.status.code == 200, let json = try? JSONDecoder.decode(response.body) else {
+            throw .refused(response.status.code, String(decoding: response.body.prefix(300), as: UTF8.self))
+        }
+        return json
+    }
+
     /// Whether the region accepts a request signed with `key` (a link-key rotation waits for this before
     /// signing with it). Any answer other than 401 means the signature was accepted.
     func accepts(key: Key, on route: RegionRoute) -> Bool {

@@ -209,12 +209,10 @@ enum SCIMMediaType {
     static let scim = "application/scim+json; charset=utf-8"
     static let json = "application/json; charset=utf-8"
 
-    /// `application/scim+json` unless the client accepts `application/json` but not scim+json.
+    /// `application/scim+json` unless the client's Accept prefers `application/json` (q-values count), as the
+    /// region negotiates its own answers (`ResponseMediaType`).
     static func responseType(accept: String?) -> String {
-        guard let accept = accept?.lowercased() else { return scim }
-        if accept.contains("application/scim+json") { return scim }
-        if accept.contains("application/json") { return json }
-        return scim
+        ResponseMediaType.negotiate(accept: accept).contentType
     }
 }
 

@@ -17,6 +17,7 @@ public enum ScimctlCommand {
           tenant show <tenant>
           tenant update <tenant> [--name N] [--deprovision P] [--rate N] [--burst N]
           tenant delete <tenant> --yes                 deletes the tenant and all its data in its region
+          tenant quirks <tenant>                       which IdP quirks its requests needed (its IdP's dialect)
           token issue <tenant> [--label L] [--expires-in 90d|12h|3600]
           token list <tenant>
           token rotate <tenant> <token-id> [--grace 24h]   old token keeps working until the grace window ends
@@ -136,6 +137,7 @@ public enum ScimctlCommand {
             if let p = options.string("deprovision") { body.set("deprovisionPolicy", .string(p)) }
             if let limit = try rateLimit(options) { body.set("rateLimit", limit) }
             result = try client.call(.patch, try tenantPath(2), body: .object(body))
+        case "tenant quirks": result = try client.call(.get, try tenantPath(2) + "/quirks")
         case "tenant delete":
             guard options.bool("yes") else { throw UsageError("tenant delete removes all of the tenant's data; add --yes") }
             result = try client.call(.delete, try tenantPath(2))
@@ -249,7 +251,17 @@ public enum ScimctlCommand {
             lines.append("  (as API_KEY:SCIM_KEY for clients that ask for two fields: \(t["apiKey"]?.string ?? ""):\(t["scimKey"]?.string ?? ""))")
             lines.append("Store the token now: it is shown only once.")
         }
-        if let tenants = value["tenants"]?.array {
+        if let quirks = value["quirks"]?.array {
+            lines.append("tenant \(value["tenantName"]?.string ?? "") (\(value["tenantId"]?.string ?? ""))  region=\(value["region"]?.string ?? "")")
+            if quirks.isEmpty {
+                lines.append("no IdP quirks seen: its IdP speaks plain RFC 7644 so far (or has not synced yet)")
+            }
+            for q in quirks {
+                let senders = (q["knownSenders"]?.array ?? []).compactMap(\.string).joined(separator: ", ")
+                lines.append("\(q["quirk"]?.string ?? "")  count=\(q["count"]?.int64 ?? 0)  first=\(q["firstSeen"]?.string ?? "")"
+                             + "  last=\(q["lastSeen"]?.string ?? "")  sent by: \(senders)")
+            }
+        } else if let tenants = value["tenants"]?.array {
             lines = tenants.map(tenantLine)
             if lines.isEmpty { lines = ["no tenants"] }
         } else if let tokens = value["tokens"]?.array {

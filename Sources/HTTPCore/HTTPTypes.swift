@@ -1,6 +1,8 @@
 /// An HTTP request method. Unknown but well-formed tokens are kept so the server can answer 501.
 public enum HTTPMethod: Sendable, Hashable, CustomStringConvertible {
     case get, head, post, put, patch, delete, options
+    /// Recognised (so a route answers 405 with `Allow`), never implemented by our handlers.
+    case trace, connect
     case other(String)
 
     /// Parses a method token (case-sensitive, RFC 9110 §9.1).
@@ -13,6 +15,8 @@ public enum HTTPMethod: Sendable, Hashable, CustomStringConvertible {
         case "PATCH": self = .patch
         case "DELETE": self = .delete
         case "OPTIONS": self = .options
+        case "TRACE": self = .trace
+        case "CONNECT": self = .connect
         default: self = .other(token)
         }
     }
@@ -26,6 +30,8 @@ public enum HTTPMethod: Sendable, Hashable, CustomStringConvertible {
         case .patch: "PATCH"
         case .delete: "DELETE"
         case .options: "OPTIONS"
+        case .trace: "TRACE"
+        case .connect: "CONNECT"
         case .other(let token): token
         }
     }
@@ -39,8 +45,8 @@ public enum HTTPMethod: Sendable, Hashable, CustomStringConvertible {
     /// Safe to retry on a fresh connection when a reused one turned out dead before answering.
     public var isIdempotent: Bool {
         switch self {
-        case .get, .head, .put, .delete, .options: true
-        case .post, .patch, .other: false
+        case .get, .head, .put, .delete, .options, .trace: true
+        case .post, .patch, .connect, .other: false
         }
     }
 }

@@ -1,6 +1,6 @@
 import Postgres
 
-/// Migration 2: the transactional outbox (`events`), webhook endpoints with their delivery state, and dead letters.
+/// Migration 3: the transactional outbox (`events`), webhook endpoints with their delivery state, and dead letters.
 ///
 /// Design notes (why it looks like this):
 /// - **Events are written by triggers** on `users`, `groups` (row triggers, with WHEN clauses so non-events cost
@@ -30,8 +30,8 @@ import Postgres
 /// - Webhook secrets are stored sealed (AES-256-GCM under a keyring key, see `SecretBox`); delivery state (cursor,
 ///   attempts, next attempt, lease) is in the endpoint row, so it survives restarts and is shared by replicas.
 extension RegionSchema {
-    static let v2 = Migration(
-        version: 2, name: "events_and_webhooks",
+    static let v3 = Migration(
+        version: 3, name: "events_and_webhooks",
         sql: """
             CREATE FUNCTION scim_region_worker() RETURNS boolean
                 LANGUAGE sql STABLE PARALLEL SAFE

@@ -172,6 +172,7 @@ extension SCIMService {
         let secret = try database.cursorSecret()
         let now = clock()
         var plan: ListPlan? = nil
+        defer { if let plan { quirkCounts.record(tenant: scope.tenant, plan.query.quirks) } }
         return try database.read(tenant: scope.tenant, { context in
             let query = try source.parse(Self.schema(kind, context), configuration,
                                          defaultProjection: kind == .user ? context.defaultUserProjection : context.defaultGroupProjection)

@@ -125,11 +125,16 @@ public enum RegionCommand {
         let webhookKeys = WebhookKeys()
         if let keyringPath {
             do {
-                let keyring = try KeyringWatcher.load(keyringPath)
-                verifier = LinkVerifier(keyring: keyring)
-                webhookKeys.update(keyring)
-                watcher = KeyringWatcher(path: keyringPath, verifier: verifier!, logger: logger, onReload: { webhookKeys.update($0) })
-                if keyring.current(.webhook) == nil {
+                let file = try KeyringFile(path: keyringPath)
+                let linkVerifier = LinkVerifier(keyring: file.keyring)
+                verifier = linkVerifier
+                webhookKeys.update(file.keyring)
+                // Link and webhook keys rotate without a restart: the file is re-read when it changes.
+                watcher = KeyringWatcher(file: file, logger: logger) { ring in
+                    linkVerifier.update(ring)
+                    webhookKeys.update(ring)
+                }
+                if file.keyring.current(.webhook) == nil {
                     logger.warning("the keyring has no current webhook key: webhook endpoints cannot be configured")
                 }
             } catch {
@@ -149,17 +154,31 @@ public enum RegionCommand {
         let database = RegionDatabase(pool: pool, region: region.id, autoProvision: development, logger: logger)
         var settings = RegionSettings()
         settings.serviceProvider.bulkMaxPayloadSize = min(settings.serviceProvider.bulkMaxPayloadSize, server.limits.maxBodyBytes)
-        let service = SCIMService(database: database, settings: settings, logger: logger)
+        let metrics = RegionMetrics()
+        let quirks = QuirkCounts(metrics: metrics.registry)
+        let service = SCIMService(database: database, settings: settings, logger: logger, quirkCounts: quirks)
         let readiness = Readiness()
         let events = RegionEvents(database: database, keys: webhookKeys, allowInsecureHTTP: webhooks.allowInsecureHTTP)
         let responder = RegionResponder(service: service, authenticator: Authenticator(verifier: verifier, developmentMode: development),
-                                        readiness: readiness, region: region.id, logger: logger, events: events)
+                                        readiness: readiness, region: region.id, logger: logger, metrics: metrics, events: events)
         server.errorResponse = { status, message in
             RegionResponder.error(SCIMError(status: status.code, detail: message))
         }
         let http = HTTPServer(configuration: server, responder: responder, logger: logger)
+        metrics.registry.gaugeFunction("scim_region_db_pool_connections", "Database connections by state.", labels: ["state"]) {
+            let s = pool.statistics
+            return [(["idle"], Double(s.idle)), (["in_use"], Double(s.inUse)), (["waiting"], Double(s.waiters))]
+        }
+        metrics.registry.gaugeFunction("scim_region_db_pool_timeouts", "Checkouts that timed out waiting for a connection.") {
+            [([], Double(pool.statistics.timeouts))]
+        }
+        metrics.registry.gaugeFunction("scim_region_connections_open", "Open HTTP connections.") {
+            [([], Double(http.stats.snapshot.connectionsOpen))]
+        }
+        // The quirk flusher starts before the HTTP server so it stops after it: its last flush sees every request.
         var services: [any Service] = [MigrationService(pool: pool, readiness: readiness, logger: logger),
-                                       TenantChangeListener(configuration: configuration, database: database), http,
+                                       TenantChangeListener(configuration: configuration, database: database),
+                                       QuirkFlushService(counts: quirks, database: database), http,
                                        PortAnnouncer(server: http, path: options.string("port-file"))]
         if let watcher { services.append(watcher) }
         services.append(EventRetention(pool: pool, retentionSeconds: retention.components.seconds, interval: purgeInterval,

@@ -23,12 +23,12 @@ public final class Readiness: Sendable {
 /// per request. All behaviour lives in `SCIMService`.
 public final class RegionResponder: HTTPResponder {
     enum Endpoint: Sendable {
-        case healthz, readyz
+        case healthz, readyz, metrics
         case serviceProviderConfig, resourceTypes, resourceType, schemas, schema
         case list(ResourceKind), create(ResourceKind), search(ResourceKind)
         case get(ResourceKind), replace(ResourceKind), patch(ResourceKind), delete(ResourceKind)
         case bulk, searchAll, me
-        case putTenant, getTenant, deleteTenant
+        case putTenant, getTenant, deleteTenant, tenantQuirks
         case events, users, groups, groupMembers, putWebhook, getWebhook, deleteWebhook, redeliverWebhook
     }
 
@@ -47,12 +47,14 @@ public final class RegionResponder: HTTPResponder {
     /// The events, webhook and read API (`/internal/v1/tenants/{id}/…`).
     public let events: RegionEvents
     let logger: Logger
+    let metrics: RegionMetrics
     let region: String
     let router: Router<Route>
 
     /// Builds the route table once; the responder is immutable afterwards.
     public init(service: SCIMService, authenticator: Authenticator, readiness: Readiness, region: String, logger: Logger,
-                events: RegionEvents? = nil) {
+                metrics: RegionMetrics = RegionMetrics(), events: RegionEvents? = nil) {
+        self.metrics = metrics
         self.service = service
         self.events = events ?? RegionEvents(database: service.database, keys: WebhookKeys())
         self.authenticator = authenticator
@@ -65,6 +67,7 @@ public final class RegionResponder: HTTPResponder {
         }
         add(.get, "/healthz", .healthz)
         add(.get, "/readyz", .readyz)
+        add(.get, "/metrics", .metrics)
         let v2 = "/scim/v2"
         add(.get, v2 + "/ServiceProviderConfig", .serviceProviderConfig)
         add(.get, v2 + "/ResourceTypes", .resourceTypes)
@@ -87,6 +90,7 @@ public final class RegionResponder: HTTPResponder {
         add(.put, "/internal/v1/tenants/:id", .putTenant)
         add(.get, "/internal/v1/tenants/:id", .getTenant)
         add(.delete, "/internal/v1/tenants/:id", .deleteTenant)
+        add(.get, "/internal/v1/tenants/:id/quirks", .tenantQuirks)
         add(.get, "/internal/v1/tenants/:id/events", .events)
         add(.get, "/internal/v1/tenants/:id/users", .users)
         add(.get, "/internal/v1/tenants/:id/groups", .groups)
@@ -113,8 +117,10 @@ public final class RegionResponder: HTTPResponder {
         exchange.requestID = request.headers[LinkHeader.requestID].flatMap { Authenticator.isPrintableToken($0) ? $0 : nil } ?? ""
         var response = handle(request, &exchange)
         if !exchange.requestID.isEmpty { response.headers.set("X-Request-Id", exchange.requestID) }
-        if exchange.template != "/healthz" && exchange.template != "/readyz" {
+        if exchange.template != "/healthz" && exchange.template != "/readyz" && exchange.template != "/metrics" {
             let millis = Double(Timestamp.monotonicNanos() - start) / 1_000_000
+            metrics.record(tenant: exchange.tenant, route: exchange.template, method: request.method,
+                           status: response.status.code, seconds: millis / 1000)
             logger.info("request", [
                 ("request.id", .string(exchange.requestID)), ("tenant.id", .string(exchange.tenant)),
                 ("method", .string(request.method.description)), ("route", .string(exchange.template)),
@@ -144,6 +150,10 @@ public final class RegionResponder: HTTPResponder {
         switch endpoint {
         case .healthz: return Health.alive(service: "scim-region", extra: [("region", region)])
         case .readyz: return readyz()
+        case .metrics:
+            // Unauthenticated for Prometheus, like /healthz: the region listener is private (only the gateway and
+            // the operator's network reach it). Labels are tenant ids, routes and quirk names, never data.
+            return HTTPResponse(status: .ok, contentType: MetricsRegistry.contentType, body: metrics.registry.render())
         default: break
         }
         let scope: RequestScope
@@ -175,7 +185,7 @@ public final class RegionResponder: HTTPResponder {
         let query = request.query.map(String.init)
         let id = parameters["id"] ?? ""
         switch endpoint {
-        case .healthz, .readyz:
+        case .healthz, .readyz, .metrics:
             preconditionFailure("answered before authentication")
         case .serviceProviderConfig:
             return try service.serviceProviderConfig(scope: scope)
@@ -209,7 +219,7 @@ public final class RegionResponder: HTTPResponder {
             return try service.searchAll(body: try Self.body(request), scope: scope)
         case .me:
             throw SCIMError(status: 501, detail: "/Me is not supported: this service provider has no authenticated subject")
-        case .putTenant, .getTenant, .deleteTenant:
+        case .putTenant, .getTenant, .deleteTenant, .tenantQuirks:
             return try tenantAPI(endpoint, request, id: id, scope: scope)
         case .events, .users, .groups, .groupMembers, .putWebhook, .getWebhook, .deleteWebhook, .redeliverWebhook:
             return try eventsAPI(endpoint, request, parameters, scope: scope)
@@ -237,6 +247,12 @@ public final class RegionResponder: HTTPResponder {
             guard try service.database.deleteTenant(id: pathTenant) else { throw SCIMError.tenantNotProvisioned(region: region) }
             logger.notice("tenant deleted with all its data", [("tenant.id", .string(pathTenant))])
             return .noContent(version: nil)
+        case .tenantQuirks:
+            guard try service.database.tenantSettings(id: pathTenant) != nil else {
+                throw SCIMError.tenantNotProvisioned(region: region)
+            }
+            let totals = try service.quirkCounts.totals(tenant: pathTenant, database: service.database)
+            return .document(status: 200, QuirkCounts.json(tenant: pathTenant, totals))
         default:
             preconditionFailure("not a tenant endpoint")
         }
@@ -269,19 +285,11 @@ public final class RegionResponder: HTTPResponder {
 
     /// The default response media type.
     public static let scimJSON = "application/scim+json; charset=utf-8"
-    static let plainJSON = "application/json; charset=utf-8"
 
-    /// `application/scim+json` unless the client's Accept lists `application/json` and not `application/scim+json`
-    /// (OneLogin asks for plain JSON [O1]; Entra needs scim+json [E11]).
+    /// `application/scim+json` unless the client's Accept prefers `application/json` (OneLogin asks for plain JSON
+    /// [O1]; Entra needs scim+json [E11]); q-values count (`ResponseMediaType`).
     static func responseContentType(_ request: HTTPRequest) -> String {
-        guard let accept = request.headers["Accept"] else { return scimJSON }
-        var json = false, scim = false
-        for part in accept.split(separator: ",") {
-            let media = trimOWS(part.split(separator: ";", maxSplits: 1).first ?? "").lowercased()
-            if media == "application/scim+json" { scim = true }
-            if media == "application/json" { json = true }
-        }
-        return json && !scim ? plainJSON : scimJSON
+        ResponseMediaType.negotiate(accept: request.headers["Accept"]).contentType
     }
 
     /// The request body as JSON: `application/scim+json` or `application/json` (or no Content-Type at all), else 415.

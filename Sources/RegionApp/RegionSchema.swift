@@ -21,7 +21,7 @@ public import Postgres
 ///   so concurrent PATCHes never lose a member and a 100k-member group is never rewritten.
 public enum RegionSchema {
     /// All migrations, in order.
-    public static let migrations: [Migration] = [v1, v2]
+    public static let migrations: [Migration] = [v1, v2, v3]
 
     static let v1 = Migration(
         version: 1, name: "region_core",
@@ -171,6 +171,24 @@ public enum RegionSchema {
             ALTER TABLE group_members ENABLE ROW LEVEL SECURITY;
             ALTER TABLE group_members FORCE ROW LEVEL SECURITY;
             CREATE POLICY tenant_isolation ON group_members
+                USING (tenant_id = (SELECT scim_current_tenant())) WITH CHECK (tenant_id = (SELECT scim_current_tenant()));
+            """)
+
+    /// IdP quirk counts per tenant (`QuirkCounts`): written in batches by the flusher, never on the request path.
+    static let v2 = Migration(
+        version: 2, name: "idp_quirks",
+        sql: """
+            CREATE TABLE idp_quirks (
+                tenant_id uuid NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+                quirk text NOT NULL,
+                count bigint NOT NULL,
+                first_seen timestamptz NOT NULL,
+                last_seen timestamptz NOT NULL,
+                PRIMARY KEY (tenant_id, quirk)
+            );
+            ALTER TABLE idp_quirks ENABLE ROW LEVEL SECURITY;
+            ALTER TABLE idp_quirks FORCE ROW LEVEL SECURITY;
+            CREATE POLICY tenant_isolation ON idp_quirks
                 USING (tenant_id = (SELECT scim_current_tenant())) WITH CHECK (tenant_id = (SELECT scim_current_tenant()));
             """)
 }

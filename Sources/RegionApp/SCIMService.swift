@@ -37,13 +37,17 @@ public final class SCIMService: Sendable {
     let logger: Logger
     /// Seconds since the epoch (cursor issue and expiry); replaceable in tests.
     let clock: @Sendable () -> Int64
+    /// Which IdP quirks each tenant's requests needed (counted in memory, flushed in batches).
+    public let quirkCounts: QuirkCounts
 
     /// A service; `clock` (seconds since the epoch) is for tests of cursor expiry.
-    public init(database: RegionDatabase, settings: RegionSettings, logger: Logger, clock: (@Sendable () -> Int64)? = nil) {
+    public init(database: RegionDatabase, settings: RegionSettings, logger: Logger, clock: (@Sendable () -> Int64)? = nil,
+                quirkCounts: QuirkCounts = QuirkCounts()) {
         self.database = database
         self.settings = settings
         self.logger = logger
         self.clock = clock ?? { Timestamp.nowEpochMillis() / 1000 }
+        self.quirkCounts = quirkCounts
     }
 
     var configuration: ServiceProviderConfiguration { settings.serviceProvider }
@@ -131,8 +135,11 @@ public final class SCIMService: Sendable {
     /// POST /Users or /Groups. A user POST whose userName or externalId matches a deactivated or soft-deleted user
     /// revives that user (same id, 201) instead of answering 409: Okta and Entra re-POST exactly then.
     public func create(_ kind: ResourceKind, body: JSONValue, scope: RequestScope, query: String?) throws -> SCIMOutcome {
-        try database.write(tenant: scope.tenant) { connection, context in
+        // Quirks are counted once the write committed (a retried transaction normalises again: assigned, not added).
+        var quirks = QuirkSet()
+        let outcome = try database.write(tenant: scope.tenant) { connection, context in
             let normalised = try Self.schema(kind, context).normaliseForCreate(body)
+            quirks = normalised.quirks
             let document = normalised.document
             let row = try ResourceRow(kind: kind, document: document)
             switch kind {
@@ -163,6 +170,8 @@ public final class SCIMService: Sendable {
                 return try writeResponse(.group, connection, context, id: id, scope: scope, query: query, status: 201)
             }
         }
+        quirkCounts.record(tenant: scope.tenant, quirks)
+        return outcome
     }
 
     // MARK: Replace
@@ -171,12 +180,14 @@ public final class SCIMService: Sendable {
     public func replace(_ kind: ResourceKind, id: String, body: JSONValue, scope: RequestScope, query: String?,
                         ifMatch: String?) throws -> SCIMOutcome {
         guard let id = UUIDText.canonical(id) else { throw SCIMError.resourceNotFound(kind, id) }
-        return try database.write(tenant: scope.tenant) { connection, context in
+        var quirks = QuirkSet()
+        let outcome = try database.write(tenant: scope.tenant) { connection, context in
             guard let current = try ResourceStore.lock(kind, connection, tenant: scope.tenant, id: id, baseURL: scope.baseURL) else {
                 throw SCIMError.resourceNotFound(kind, id)
             }
             try Self.check(ifMatch: ifMatch, current.version)
             let normalised = try Self.schema(kind, context).normaliseForReplace(body, existing: current.document)
+            quirks = normalised.quirks
             var changed = false
             if normalised.document != current.document {
                 try update(kind, connection, tenant: scope.tenant, id: id, old: current.document, new: normalised.document)
@@ -189,6 +200,8 @@ public final class SCIMService: Sendable {
             }
             return try writeResponse(kind, connection, context, id: id, scope: scope, query: query, status: 200)
         }
+        quirkCounts.record(tenant: scope.tenant, quirks)
+        return outcome
     }
 
     /// Writes a changed document and its derived columns (and a user's email rows when they changed).
@@ -221,12 +234,14 @@ public final class SCIMService: Sendable {
                       ifMatch: String?) throws -> SCIMOutcome {
         guard let id = UUIDText.canonical(id) else { throw SCIMError.resourceNotFound(kind, id) }
         let request = try PatchRequest.parse(body, maxOperations: configuration.bulkMaxOperations)
-        return try database.write(tenant: scope.tenant) { connection, context in
+        var quirks = QuirkSet()
+        let outcome = try database.write(tenant: scope.tenant) { connection, context in
             guard let current = try ResourceStore.lock(kind, connection, tenant: scope.tenant, id: id, baseURL: scope.baseURL) else {
                 throw SCIMError.resourceNotFound(kind, id)
             }
             try Self.check(ifMatch: ifMatch, current.version)
             let result = try Self.schema(kind, context).applyPatch(request, to: current.document)
+            quirks = result.quirks
             if result.documentChanged {
                 try update(kind, connection, tenant: scope.tenant, id: id, old: current.document, new: result.document)
             }
@@ -241,6 +256,8 @@ public final class SCIMService: Sendable {
             }
             return try writeResponse(kind, connection, context, id: id, scope: scope, query: query, status: 200)
         }
+        quirkCounts.record(tenant: scope.tenant, quirks)
+        return outcome
     }
 
     /// Runs one membership change; returns how many member rows it added, changed or removed.

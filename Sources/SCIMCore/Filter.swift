@@ -217,9 +217,17 @@ public struct FilterParser {
     var currentOffset = 0
     var nodes = 0
     var depth = 0
+    /// IdP quirks the text needed (unquoted values).
+    var quirks = QuirkSet()
 
     /// Parses a complete filter.
     public static func parse(_ text: String, limits: FilterLimits = .default) throws(SCIMError) -> Filter {
+        var ignored = QuirkSet()
+        return try parse(text, limits: limits, quirks: &ignored)
+    }
+
+    /// Parses a complete filter, adding the IdP quirks it needed to `quirks`.
+    public static func parse(_ text: String, limits: FilterLimits = .default, quirks: inout QuirkSet) throws(SCIMError) -> Filter {
         guard text.utf8.count <= limits.maxLength else {
             throw .invalidFilter("filter is longer than \(limits.maxLength) characters")
         }
@@ -228,11 +236,20 @@ public struct FilterParser {
         if p.current == .end { throw .invalidFilter("filter is empty") }
         let f = try p.parseOr(inValuePath: false)
         guard p.current == .end else { throw p.unexpected() }
+        quirks.formUnion(p.quirks)
         return f
     }
 
     /// Parses a PATCH path: `attrPath`, `attrPath[valFilter]`, `attrPath[valFilter].subAttr`, or a schema URN.
     public static func parsePatchPath(_ text: String, limits: FilterLimits = .default) throws(SCIMError) -> PatchPath {
+        var ignored = QuirkSet()
+        return try parsePatchPath(text, limits: limits, quirks: &ignored)
+    }
+
+    /// Parses a PATCH path, adding the IdP quirks it needed to `quirks`.
+    public static func parsePatchPath(_ text: String, limits: FilterLimits = .default, quirks: inout QuirkSet)
+        throws(SCIMError) -> PatchPath
+    {
         guard text.utf8.count <= limits.maxLength else { throw .invalidPath("path is longer than \(limits.maxLength) characters") }
         var p = FilterParser(lexer: FilterLexer(text), limits: limits)
         do throws(SCIMError) {
@@ -259,6 +276,7 @@ public struct FilterParser {
                 try p.advance()
             }
             guard p.current == .end else { throw SCIMError.invalidPath("unexpected text after the value filter at position \(p.currentOffset)") }
+            quirks.formUnion(p.quirks)
             return PatchPath(attribute: attr, filter: inner, subAttribute: sub)
         } catch {
             if error.scimType == .invalidFilter { throw .invalidPath(error.detail ?? "invalid path") }
@@ -421,7 +439,10 @@ public struct FilterParser {
             else if s == "false" || s == "False" || s == "FALSE" { value = .bool(false) }
             else if s == "null" || s == "Null" || s == "NULL" { value = .null }
             else if let n = JSONNumber(text: s) { value = .number(n) }
-            else if limits.allowUnquotedValues { value = .string(s) }  // IdP quirk: Entra legacy unquoted values [E1]
+            else if limits.allowUnquotedValues {  // IdPQuirk.unquotedFilterValue: Entra legacy unquoted values [E1]
+                value = .string(s)
+                quirks.insert(.unquotedFilterValue)
+            }
             else { throw .invalidFilter("value at position \(currentOffset) must be a quoted string, number, true, false or null") }
         case .end:
             throw .invalidFilter("missing value after '\(op.rawValue)' at position \(currentOffset)")

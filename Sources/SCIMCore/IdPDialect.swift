@@ -32,6 +32,75 @@ public enum IdPQuirk: String, Sendable, Hashable, CaseIterable {
     case extraOperationKeys
 }
 
+extension IdPQuirk {
+    /// The quirk's bit in a `QuirkSet` (declaration order; stable because counts are stored by name, not by bit).
+    var bit: UInt32 {
+        switch self {
+        case .capitalisedPatchOp: 1 << 0
+        case .booleanAsString: 1 << 1
+        case .memberRemovalByValueArray: 1 << 2
+        case .dottedKeysInNoPathValue: 1 << 3
+        case .readOnlyKeysInNoPathValue: 1 << 4
+        case .patchWithoutSchemas: 1 << 5
+        case .complexValueAsString: 1 << 6
+        case .singleValueForMultiValued: 1 << 7
+        case .unquotedFilterValue: 1 << 8
+        case .valueFilterCreatesElement: 1 << 9
+        case .valueFilterInAttributesParameter: 1 << 10
+        case .extraOperationKeys: 1 << 11
+        }
+    }
+
+    /// The clients known to send this shape (TRACES.md), so an operator can tell which dialect a tenant speaks.
+    public var knownSenders: [String] {
+        switch self {
+        case .capitalisedPatchOp: ["Entra ID (default dialect)"]
+        case .booleanAsString: ["Entra ID (default dialect)", "Microsoft SCIM Validator", "OneLogin (templates)"]
+        case .memberRemovalByValueArray: ["Entra ID (default dialect)", "JumpCloud"]
+        case .dottedKeysInNoPathValue: ["Entra ID (aadOptscim062020 / SCIM Validator)"]
+        case .readOnlyKeysInNoPathValue: ["Okta (OIN group push)"]
+        case .patchWithoutSchemas: ["Okta"]
+        case .complexValueAsString: ["Microsoft SCIM Validator"]
+        case .singleValueForMultiValued: ["OneLogin (templates)"]
+        case .unquotedFilterValue: ["Entra ID (legacy examples)"]
+        case .valueFilterCreatesElement: ["Entra ID"]
+        case .valueFilterInAttributesParameter: ["Entra ID (reference tests)"]
+        case .extraOperationKeys: ["Entra ID (reference tests)"]
+        }
+    }
+}
+
+/// Which quirks one request needed: a bit set, so reporting costs an OR per normalisation that fired and nothing
+/// when none did. SCIMCore's pipelines return one with their result; the region counts them per tenant.
+public struct QuirkSet: Sendable, Hashable, Sequence {
+    var bits: UInt32 = 0
+
+    /// The empty set.
+    public init() {}
+
+    /// A set of the given quirks.
+    public init(_ quirks: [IdPQuirk]) {
+        for q in quirks { insert(q) }
+    }
+
+    /// Whether no quirk fired.
+    public var isEmpty: Bool { bits == 0 }
+
+    /// Whether `quirk` fired.
+    public func contains(_ quirk: IdPQuirk) -> Bool { bits & quirk.bit != 0 }
+
+    /// Notes that `quirk` fired.
+    public mutating func insert(_ quirk: IdPQuirk) { bits |= quirk.bit }
+
+    /// Adds every quirk of `other`.
+    public mutating func formUnion(_ other: QuirkSet) { bits |= other.bits }
+
+    /// The quirks, in declaration order.
+    public func makeIterator() -> IndexingIterator<[IdPQuirk]> {
+        IdPQuirk.allCases.filter { contains($0) }.makeIterator()
+    }
+}
+
 /// The IdP dialect normaliser.
 public enum IdPDialect {
     /// `"True"`/`"False"` in any case → Bool ([`IdPQuirk.booleanAsString`]).

@@ -39,6 +39,8 @@ public struct ListQuery: Sendable {
     public var pagination: Pagination
     /// The projection for each returned resource.
     public var projection: Projection
+    /// The IdP quirks the request needed (unquoted filter values, a value filter in `attributes`).
+    public var quirks = QuirkSet()
 
     /// The SearchRequest message schema URN.
     public static let searchRequestURN = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
@@ -118,7 +120,7 @@ public struct ListQuery: Sendable {
          defaultProjection: Projection? = nil) throws(SCIMError) {
         if let f = filter, !f.trimmingSpacesString().isEmpty {
             guard c.filterSupported else { throw SCIMError(status: 501, detail: "filtering is not supported") }
-            self.filter = try schema.parseFilter(f, limits: filterLimits)
+            self.filter = try schema.parseFilter(f, limits: filterLimits, quirks: &quirks)
         } else {
             self.filter = nil
         }
@@ -154,6 +156,7 @@ public struct ListQuery: Sendable {
             projection = defaultProjection
         } else {
             projection = Projection(schema: schema, attributes: attributes, excludedAttributes: excludedAttributes)
+            quirks.formUnion(projection.quirks)
         }
     }
 }

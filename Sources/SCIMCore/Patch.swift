@@ -45,6 +45,8 @@ public struct PatchRequest: Sendable, Hashable {
 
     /// Operations, applied in order.
     public var operations: [PatchOperation]
+    /// IdP quirks the body's envelope needed (op case, missing `schemas`, extra op keys, unquoted path filters).
+    public var quirks = QuirkSet()
 
     /// Creates a request.
     public init(operations: [PatchOperation]) { self.operations = operations }
@@ -52,6 +54,8 @@ public struct PatchRequest: Sendable, Hashable {
     /// Parses a PatchOp body: `Operations` (any case), ops in any case, `schemas` optional (Okta [S10]).
     public static func parse(_ body: JSONValue, limits: FilterLimits = .default, maxOperations: Int = 1000) throws(SCIMError) -> PatchRequest {
         guard case .object(let o) = body else { throw .invalidSyntax("the PATCH body must be a JSON object") }
+        var quirks = QuirkSet()
+        if o[caseInsensitive: "schemas"] == nil { quirks.insert(.patchWithoutSchemas) }
         if let schemas = o[caseInsensitive: "schemas"] {
             // IdPQuirk.patchWithoutSchemas: absent is fine; present must name the PatchOp schema.
             guard case .array(let list) = schemas,
@@ -75,12 +79,14 @@ public struct PatchRequest: Sendable, Hashable {
             guard let op = IdPDialect.patchOp(opName) else {
                 throw .invalidSyntax("operation \(i) has an unknown op; use add, remove or replace")
             }
+            if opName != op.rawValue { quirks.insert(.capitalisedPatchOp) }
+            if opObject.contains(where: { !Self.isOperationKey($0.key) }) { quirks.insert(.extraOperationKeys) }
             var path: PatchPath? = nil
             switch opObject[caseInsensitive: "path"] {
             case nil, .null?: break
             case .string(let p)?:
                 let trimmed = p.trimmingSpacesString()
-                if !trimmed.isEmpty { path = try FilterParser.parsePatchPath(trimmed, limits: limits) }
+                if !trimmed.isEmpty { path = try FilterParser.parsePatchPath(trimmed, limits: limits, quirks: &quirks) }
             default: throw .invalidPath("operation \(i): 'path' must be a string")
             }
             let value = opObject[caseInsensitive: "value"]
@@ -92,7 +98,14 @@ public struct PatchRequest: Sendable, Hashable {
             }
             result.append(PatchOperation(op: op, path: path, value: value))
         }
-        return PatchRequest(operations: result)
+        var request = PatchRequest(operations: result)
+        request.quirks = quirks
+        return request
+    }
+
+    /// `op`, `path` and `value` in any case: the keys RFC 7644 §3.5.2 defines for an operation.
+    static func isOperationKey(_ key: String) -> Bool {
+        asciiCaseInsensitiveEquals(key, "op") || asciiCaseInsensitiveEquals(key, "path") || asciiCaseInsensitiveEquals(key, "value")
     }
 }
 
@@ -122,6 +135,8 @@ public struct PatchResult: Sendable, Hashable {
     public var writeOnlyValues: JSONObject
     /// Canonical names of attributes whose value changed, in document order; extension attributes as `urn:…:name`.
     public var changedAttributes: [String]
+    /// The IdP quirks this PATCH needed (the request's envelope quirks included).
+    public var quirks = QuirkSet()
 
     /// Whether an attribute changed (canonical name, or `urn:…:name`; case-insensitive).
     public func changed(_ attribute: String) -> Bool {
@@ -142,6 +157,7 @@ extension ResourceSchema {
     /// Applies a PATCH atomically to a stored document.
     public func applyPatch(_ request: PatchRequest, to document: JSONObject) throws(SCIMError) -> PatchResult {
         var engine = PatchEngine(schema: self, doc: document)
+        engine.quirks = request.quirks
         for (i, op) in request.operations.enumerated() {
             do {
                 try engine.apply(op)
@@ -154,9 +170,11 @@ extension ResourceSchema {
         try engine.checkRequired()
         engine.fixSchemas()
         let changed = Self.changedAttributes(before: document, after: engine.doc, schema: self)
-        return PatchResult(document: engine.doc, documentChanged: engine.doc != document,
-                           membershipChanges: engine.membership, writeOnlyValues: engine.writeOnly,
-                           changedAttributes: changed)
+        var result = PatchResult(document: engine.doc, documentChanged: engine.doc != document,
+                                 membershipChanges: engine.membership, writeOnlyValues: engine.writeOnly,
+                                 changedAttributes: changed)
+        result.quirks = engine.quirks
+        return result
     }
 
     /// Attributes whose value differs, walking only the keys present (documents are normalised, keys canonical).
@@ -186,6 +204,7 @@ struct PatchEngine {
     var doc: JSONObject
     var membership: [MembershipChange] = []
     var writeOnly = JSONObject()
+    var quirks = QuirkSet()
 
     init(schema: ResourceSchema, doc: JSONObject) {
         self.schema = schema
@@ -230,12 +249,19 @@ struct PatchEngine {
                 try applyExtensionObject(op, ext, v)
                 continue
             }
-            if IdPDialect.isIgnoredNoPathKey(key, schema.coreAttribute(named: key)) { continue }
+            if IdPDialect.isIgnoredNoPathKey(key, schema.coreAttribute(named: key)) {
+                quirks.insert(.readOnlyKeysInNoPathValue)
+                continue
+            }
             // IdPQuirk.dottedKeysInNoPathValue: keys may be `name.givenName` or `urn:…:User:employeeNumber`.
             guard let p = AttributePath(parsing: Substring(key)), case .attribute(let r)? = try? schema.resolveTarget(p) else {
                 continue  // unknown attributes are ignored, as on create/replace
             }
-            if r.attribute.mutability == .readOnly { continue }
+            if r.attribute.mutability == .readOnly {
+                quirks.insert(.readOnlyKeysInNoPathValue)
+                continue
+            }
+            if p.subAttribute != nil || p.schemaURN != nil { quirks.insert(.dottedKeysInNoPathValue) }
             try applyAttribute(op, r, filter: nil, sub: r.subAttribute, value: v)
         }
     }
@@ -315,7 +341,7 @@ struct PatchEngine {
             switch op {
             case .remove: Self.set(&writeOnly, attr.name, .null)
             case .add, .replace:
-                let v = try value.flatMap { (v) throws(SCIMError) in try ValueNormaliser.normalise(v, attr, path: label) }
+                let v = try value.flatMap { (v) throws(SCIMError) in try ValueNormaliser.normalise(v, attr, path: label, quirks: &quirks) }
                 Self.set(&writeOnly, attr.name, v ?? .null)
             }
             return
@@ -337,17 +363,18 @@ struct PatchEngine {
         setSlot(r, after)
     }
 
-    func normalised(_ value: JSONValue?, _ def: AttributeDefinition, _ label: String) throws(SCIMError) -> JSONValue? {
+    mutating func normalised(_ value: JSONValue?, _ def: AttributeDefinition, _ label: String) throws(SCIMError) -> JSONValue? {
         guard let value else { return nil }
-        return try ValueNormaliser.normalise(value, def, path: label)
+        return try ValueNormaliser.normalise(value, def, path: label, quirks: &quirks)
     }
 
     /// add/replace/remove of a whole attribute (no sub-attribute, no filter).
-    func applyWhole(_ op: PatchOp, _ attr: AttributeDefinition, value: JSONValue?, current: inout JSONValue?, label: String) throws(SCIMError) {
+    mutating func applyWhole(_ op: PatchOp, _ attr: AttributeDefinition, value: JSONValue?, current: inout JSONValue?, label: String) throws(SCIMError) {
         switch op {
         case .remove:
             if attr.multiValued, let v = value, case .array(var elements)? = current {
                 // IdPQuirk.memberRemovalByValueArray, generalised: remove the listed values from a multi-valued attribute.
+                quirks.insert(.memberRemovalByValueArray)
                 let removeList = try normalised(v, attr, label)?.array ?? []
                 elements.removeAll { e in removeList.contains { Self.sameValue($0, e) } }
                 current = elements.isEmpty ? nil : .array(elements)
@@ -391,7 +418,7 @@ struct PatchEngine {
     }
 
     /// Ops on `attr.sub` without a filter: a single complex attribute, or every value of a multi-valued one.
-    func applySubAttribute(_ op: PatchOp, _ attr: AttributeDefinition, sub: AttributeDefinition, value: JSONValue?,
+    mutating func applySubAttribute(_ op: PatchOp, _ attr: AttributeDefinition, sub: AttributeDefinition, value: JSONValue?,
                            current: inout JSONValue?, label: String) throws(SCIMError) {
         let new: JSONValue? = op == .remove ? nil : try normalised(value, sub, label)
         if attr.multiValued {
@@ -417,7 +444,7 @@ struct PatchEngine {
     }
 
     /// Ops on `attr[filter]` and `attr[filter].sub`.
-    func applyFiltered(_ op: PatchOp, _ attr: AttributeDefinition, filter: ResolvedFilter, sub: AttributeDefinition?,
+    mutating func applyFiltered(_ op: PatchOp, _ attr: AttributeDefinition, filter: ResolvedFilter, sub: AttributeDefinition?,
                        value: JSONValue?, current: inout JSONValue?, label: String) throws(SCIMError) {
         var elements: [JSONValue]
         switch current {
@@ -445,6 +472,7 @@ struct PatchEngine {
                 if matched.isEmpty {
                     guard let n = new else { return }
                     var element = try Self.elementFromFilter(filter, label: label)
+                    quirks.insert(.valueFilterCreatesElement)
                     Self.set(&element, sub.name, n)
                     elements.append(.object(element))
                     written.append(elements.count - 1)
@@ -466,6 +494,7 @@ struct PatchEngine {
                 }
                 if matched.isEmpty {
                     var element = try Self.elementFromFilter(filter, label: label)
+                    quirks.insert(.valueFilterCreatesElement)
                     for (k, v) in n { Self.set(&element, k, v) }
                     elements.append(.object(element))
                     written.append(elements.count - 1)
@@ -542,7 +571,7 @@ struct PatchEngine {
         guard sub == nil else { throw .invalidPath("sub-attributes of '\(attr.name)' cannot be patched one by one") }
         func refs(_ v: JSONValue?) throws(SCIMError) -> [MemberRef] {
             guard let v else { return [] }
-            let n = try ValueNormaliser.normalise(v, attr, path: attr.name)
+            let n = try ValueNormaliser.normalise(v, attr, path: attr.name, quirks: &quirks)
             return try MemberRef.list(from: n)
         }
         switch (op, filter) {
@@ -554,6 +583,7 @@ struct PatchEngine {
         case (.remove, nil):
             if let v = value, !v.isNull {
                 // IdPQuirk.memberRemovalByValueArray: Entra default dialect, JumpCloud [E2][J3].
+                quirks.insert(.memberRemovalByValueArray)
                 let ids = try refs(v).map(\.value)
                 if !ids.isEmpty { membership.append(.remove(values: ids)) }
             } else {

@@ -25,6 +25,8 @@ public struct Projection: Sendable {
 
     let schema: ResourceSchema
     let mode: Mode
+    /// The IdP quirks the parameters needed (a value filter inside `attributes`).
+    public private(set) var quirks = QuirkSet()
     /// Decisions precomputed per attribute (by canonical name), so applying to many resources is cheap.
     var coreDecisions: [String: (AttributeDefinition, Decision)] = [:]
     var extensionDecisions: [String: [String: (AttributeDefinition, Decision)]] = [:]
@@ -36,10 +38,13 @@ public struct Projection: Sendable {
 
     /// Parses the two query parameters (comma-separated attribute paths).
     public init(schema: ResourceSchema, attributes: String?, excludedAttributes: String?) {
+        var quirks = QuirkSet()
         if let a = attributes, !a.isEmpty {
-            self.init(schema: schema, mode: .include(Projection.keys(a, schema)))
+            self.init(schema: schema, mode: .include(Projection.keys(a, schema, quirks: &quirks)))
+            self.quirks = quirks
         } else if let e = excludedAttributes, !e.isEmpty {
-            self.init(schema: schema, mode: .exclude(Projection.keys(e, schema)))
+            self.init(schema: schema, mode: .exclude(Projection.keys(e, schema, quirks: &quirks)))
+            self.quirks = quirks
         } else {
             self.init(schema: schema, mode: .defaults)
         }
@@ -65,12 +70,13 @@ public struct Projection: Sendable {
         return nil
     }
 
-    static func keys(_ list: String, _ schema: ResourceSchema) -> Set<Key> {
+    static func keys(_ list: String, _ schema: ResourceSchema, quirks: inout QuirkSet) -> Set<Key> {
         var out = Set<Key>()
         for raw in list.split(separator: ",") {
             var item = raw.trimmingSpaces()
             // IdPQuirk.valueFilterInAttributesParameter: `emails[type eq "work"]` selects `emails` [E5].
             if let bracket = item.firstIndex(of: "[") {
+                quirks.insert(.valueFilterInAttributesParameter)
                 let close = item.lastIndex(of: "]")
                 var rebuilt = String(item[..<bracket])
                 if let c = close, item.index(after: c) < item.endIndex { rebuilt += item[item.index(after: c)...] }

@@ -141,6 +141,13 @@ extension ResourceSchema {
         try resolve(FilterParser.parse(text, limits: limits))
     }
 
+    /// Parses and resolves filter text, adding the IdP quirks it needed to `quirks`.
+    public func parseFilter(_ text: String, limits: FilterLimits = .default, quirks: inout QuirkSet) throws(SCIMError)
+        -> ResolvedFilter
+    {
+        try resolve(FilterParser.parse(text, limits: limits, quirks: &quirks))
+    }
+
     /// Resolves a `sortBy` value like a filter path (RFC 7644 §3.4.2.3).
     public func resolveSortBy(_ text: String) throws(SCIMError) -> ResolvedPath {
         guard let p = AttributePath(parsing: Substring(text)) else {

@@ -74,6 +74,8 @@ public struct NormalisedResource: Sendable, Hashable {
     /// External attributes present in the body at all (even as `[]` or `null`), by canonical name, so a PUT
     /// without `members` can be told apart from `"members":[]` if the caller wants to.
     public var externalAttributesGiven: [String] = []
+    /// The IdP quirks the body needed (string booleans, a lone object for a multi-valued attribute, …).
+    public var quirks = QuirkSet()
 
     /// The group members given (empty when absent: a PUT without `members` clears them).
     public func members() throws(SCIMError) -> [MemberRef] { try MemberRef.list(from: externalValues["members"]) }
@@ -173,6 +175,7 @@ extension ResourceSchema {
         }
 
         var result = NormalisedResource(document: JSONObject(), externalValues: JSONObject(), writeOnlyValues: JSONObject())
+        var quirks = QuirkSet()
         var schemas: [JSONValue] = [.string(core.id)]
         var coreOut = JSONObject()
 
@@ -183,9 +186,9 @@ extension ResourceSchema {
             case .readOnly:
                 return nil
             case .readWrite, .writeOnly:
-                return try given.flatMap { (g) throws(SCIMError) in try ValueNormaliser.normalise(g, def, path: label) }
+                return try given.flatMap { (g) throws(SCIMError) in try ValueNormaliser.normalise(g, def, path: label, quirks: &quirks) }
             case .immutable:
-                let new = try given.flatMap { (g) throws(SCIMError) in try ValueNormaliser.normalise(g, def, path: label) }
+                let new = try given.flatMap { (g) throws(SCIMError) in try ValueNormaliser.normalise(g, def, path: label, quirks: &quirks) }
                 guard let old = existingValue else { return new }
                 guard let n = new else { return old }
                 if n != old { throw .mutability("attribute '\(label)' is immutable and already has a value") }
@@ -241,26 +244,31 @@ extension ResourceSchema {
         for (k, v) in coreOut { doc.appendUnchecked(key: k, value: v) }
         for (k, v) in extOut { doc.appendUnchecked(key: k, value: .object(v)) }
         result.document = doc
+        result.quirks = quirks
         return result
     }
 }
 
 /// Type checking and normalisation of attribute values, shared by create/replace and PATCH.
 enum ValueNormaliser {
-    /// Normalises a value for an attribute; nil means unassigned.
-    static func normalise(_ v: JSONValue, _ def: AttributeDefinition, path: String) throws(SCIMError) -> JSONValue? {
-        guard def.multiValued else { return try normaliseSingle(v, def, path: path) }
+    /// Normalises a value for an attribute; nil means unassigned. The quirks it needed are added to `quirks`.
+    static func normalise(_ v: JSONValue, _ def: AttributeDefinition, path: String, quirks: inout QuirkSet)
+        throws(SCIMError) -> JSONValue?
+    {
+        guard def.multiValued else { return try normaliseSingle(v, def, path: path, quirks: &quirks) }
         let elements: [JSONValue]
         switch v {
         case .null: return nil
         case .array(let a): elements = a
-        default: elements = [v]  // IdPQuirk.singleValueForMultiValued (OneLogin `emails` object [O3])
+        default:
+            elements = [v]  // IdPQuirk.singleValueForMultiValued (OneLogin `emails` object [O3])
+            quirks.insert(.singleValueForMultiValued)
         }
         var out: [JSONValue] = []
         out.reserveCapacity(elements.count)
         for e in elements {
             if case .array = e { throw .invalidValue("attribute '\(path)' must not contain nested arrays") }
-            if let n = try normaliseSingle(e, def, path: path) { out.append(n) }
+            if let n = try normaliseSingle(e, def, path: path, quirks: &quirks) { out.append(n) }
         }
         if out.isEmpty { return nil }
         keepFirstPrimary(&out)
@@ -280,14 +288,19 @@ enum ValueNormaliser {
         }
     }
 
-    static func normaliseSingle(_ v: JSONValue, _ def: AttributeDefinition, path: String) throws(SCIMError) -> JSONValue? {
+    static func normaliseSingle(_ v: JSONValue, _ def: AttributeDefinition, path: String, quirks: inout QuirkSet)
+        throws(SCIMError) -> JSONValue?
+    {
         if case .null = v { return nil }
         let result: JSONValue
         switch def.type {
         case .complex:
             switch v {
             case .object(let o):
-                if IdPDialect.isEmptyValueObject(o) { return nil }  // IdPQuirk.complexValueAsString: {"value":""}
+                if IdPDialect.isEmptyValueObject(o) {  // IdPQuirk.complexValueAsString: {"value":""}
+                    quirks.insert(.complexValueAsString)
+                    return nil
+                }
                 var out = JSONObject()
                 out.reserveCapacity(o.count)
                 for (k, sv) in o {
@@ -296,20 +309,25 @@ enum ValueNormaliser {
                     guard out.index(forKey: sub.name) == nil else {
                         throw .invalidSyntax("sub-attribute '\(path).\(sub.name)' is given more than once")
                     }
-                    if let n = try normalise(sv, sub, path: path + "." + sub.name) {
+                    if let n = try normalise(sv, sub, path: path + "." + sub.name, quirks: &quirks) {
                         out.appendUnchecked(key: sub.name, value: n)
                     }
                 }
                 // Checked again after dropping readOnly/unknown keys: {"value":"","displayName":"x"} is still empty.
-                if out.isEmpty || IdPDialect.isEmptyValueObject(out) { return nil }
+                if out.isEmpty { return nil }
+                if IdPDialect.isEmptyValueObject(out) {
+                    quirks.insert(.complexValueAsString)
+                    return nil
+                }
                 result = .object(out)
             case .string:
                 // IdPQuirk.complexValueAsString: Entra sends `manager` as a bare id or "" [E6].
                 guard let converted = IdPDialect.complexFromString(v, def) else {
                     throw .invalidValue("attribute '\(path)' must be a complex value (JSON object)")
                 }
+                quirks.insert(.complexValueAsString)
                 guard let c = converted else { return nil }
-                return try normaliseSingle(c, def, path: path)
+                return try normaliseSingle(c, def, path: path, quirks: &quirks)
             default:
                 throw .invalidValue("attribute '\(path)' must be a complex value (JSON object)")
             }
@@ -322,6 +340,7 @@ enum ValueNormaliser {
             case .string(let s):
                 // IdPQuirk.booleanAsString: Entra "True"/"False" [E2][E10], OneLogin templates [O4].
                 guard let b = IdPDialect.booleanFromString(s) else { throw .invalidValue("attribute '\(path)' must be a boolean") }
+                quirks.insert(.booleanAsString)
                 result = .bool(b)
             default: throw .invalidValue("attribute '\(path)' must be a boolean")
             }

@@ -1,0 +1,22 @@
+import HTTPCore
+public import Telemetry
+
+/// What a region counts, exposed at `/metrics` (Prometheus text). Labels are ids and route templates only.
+public struct RegionMetrics: Sendable {
+    public let registry: MetricsRegistry
+    let requests: Counter
+    let latency: Histogram
+
+    public init(registry: MetricsRegistry = MetricsRegistry()) {
+        self.registry = registry
+        requests = registry.counter("scim_region_requests_total", "Requests by tenant, method, route and status.",
+                                    labels: ["tenant", "method", "route", "status"])
+        latency = registry.histogram("scim_region_request_duration_seconds", "Time to answer a request, by route.",
+                                     labels: ["method", "route"])
+    }
+
+    func record(tenant: String, route: String, method: HTTPMethod, status: Int, seconds: Double) {
+        requests.increment([tenant.isEmpty ? "-" : tenant, method.description, route, String(status)])
+        latency.observe([method.description, route], seconds)
+    }
+}
