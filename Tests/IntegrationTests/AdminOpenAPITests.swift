@@ -22,7 +22,13 @@ import TestSupport
             + "--phases examples,fuzzing,stateful "
             + "--checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance "
             + "2>&1"
-        let (code, output) = runShell(command)
+        var (code, output) = runShell(command)
+        // schemathesis 4.32 sometimes fails its own example generation ("Runtime Error … hypothesis FlakyFailure",
+        // a race in hypothesis' lambda-source cache with --workers 2): that says nothing about the server, so such a
+        // run is repeated once. A failed check is never retried.
+        if code != 0 && output.contains("FlakyFailure") && !output.contains("Failures:") && !output.contains("FAILURES") {
+            (code, output) = runShell(command)
+        }
         let summary = output.split(separator: "\n").suffix(25).joined(separator: "\n")
         #expect(code == 0, "schemathesis failed:\n\(summary)")
         #expect(output.contains("passed"), "\(summary)")
