@@ -17,18 +17,26 @@ import TestSupport
         let d = try Deployment("openapi")
         defer { d.stop() }
         let spec = Deployment.repositoryRoot + "/Sources/GatewayApp/admin-openapi.yaml"
-        let command = "\(st) run \(spec) --url http://127.0.0.1:\(d.gateways[0].adminPort) "
-            + "-H 'Authorization: Bearer \(d.adminToken)' --max-time 40 --seed 1 --workers 2 "
-            + "--phases examples,fuzzing,stateful "
-            + "--checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance "
-            + "2>&1"
-        var (code, output) = runShell(command)
-        // schemathesis 4.32 sometimes fails its own example generation ("Runtime Error … hypothesis FlakyFailure",
-        // a race in hypothesis' lambda-source cache with --workers 2): that says nothing about the server, so such a
-        // run is repeated once. A failed check is never retried.
-        if code != 0 && output.contains("FlakyFailure") && !output.contains("Failures:") && !output.contains("FAILURES") {
-            (code, output) = runShell(command)
+        // Two runs: the examples phase on one worker, then fuzzing and stateful on two. Example generation parses
+        // Python lambdas with `ast`, which is not thread-safe in CPython 3.11 ("SystemError: AST constructor
+        // recursion depth mismatch", reported by schemathesis as a Runtime Error / hypothesis FlakyFailure): a tool
+        // fault that says nothing about the server, seen about one run in three once the spec grew. Such a run is
+        // also repeated once; a failed check never is.
+        func run(_ phases: String, workers: Int, seconds: Int) -> (Int32, String) {
+            let command = "\(st) run \(spec) --url http://127.0.0.1:\(d.gateways[0].adminPort) "
+                + "-H 'Authorization: Bearer \(d.adminToken)' --max-time \(seconds) --seed 1 --workers \(workers) "
+                + "--phases \(phases) "
+                + "--checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance "
+                + "2>&1"
+            var (code, output) = runShell(command)
+            if code != 0 && output.contains("FlakyFailure") && !output.contains("Failures:") && !output.contains("FAILURES") {
+                (code, output) = runShell(command)
+            }
+            return (code, output)
         }
+        let (examplesCode, examplesOutput) = run("examples", workers: 1, seconds: 20)
+        #expect(examplesCode == 0, "schemathesis (examples) failed:\n\(examplesOutput.split(separator: "\n").suffix(25).joined(separator: "\n"))")
+        let (code, output) = run("fuzzing,stateful", workers: 2, seconds: 40)
         let summary = output.split(separator: "\n").suffix(25).joined(separator: "\n")
         #expect(code == 0, "schemathesis failed:\n\(summary)")
         #expect(output.contains("passed"), "\(summary)")
