@@ -87,6 +87,8 @@ public struct ResponseParser: Sendable {
                 case .failed(let e):
                     return fail(e)
                 case .informational:
+                    // The interim response is consumed: the final one's head starts afresh at `readIndex`.
+                    state = .head(scanned: 0)
                     continue
                 case .complete(let response, let keepAlive, let framing):
                     body = []
