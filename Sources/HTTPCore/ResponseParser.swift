@@ -119,10 +119,11 @@ public struct ResponseParser: Sendable {
                 if end > readIndex && buffer[end - 1] == 0x0D { end -= 1 }
                 var size = 0, digits = 0, i = readIndex
                 while i < end, let d = hexValue(buffer[i]) {
+                    // Checked before multiplying: a 16th hex digit would overflow Int and trap the process.
+                    if digits == 15 { return fail(HTTPParseError(.badGateway, "bad chunk size")) }
                     size = size * 16 + d
                     digits += 1
                     i += 1
-                    if digits > 15 { return fail(HTTPParseError(.badGateway, "bad chunk size")) }
                 }
                 guard digits > 0 else { return fail(HTTPParseError(.badGateway, "bad chunk size")) }
                 readIndex = lf + 1

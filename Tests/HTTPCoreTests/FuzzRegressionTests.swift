@@ -21,3 +21,22 @@ import HTTPCore
         #expect(responses.first?.body == Array("{}".utf8))
     }
 }
+
+extension FuzzRegressionTests {
+    /// fuzz-http: a chunk size of 16 or more hex digits overflowed Int (a trap: the whole process died) before the
+    /// digit count was checked. A 15-digit size is still read (and refused by the body limit).
+    @Test(arguments: ["ffffffffffffffff", "1000000000000000", "fffffffffffffffffffff"])
+    func overlongChunkSizeIsABadResponseNotACrash(size: String) {
+        var parser = ResponseParser()
+        parser.append(Array("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\(size)\r\n".utf8))
+        guard case .failed(let error) = parser.next() else { Issue.record("accepted chunk size \(size)"); return }
+        #expect(error == HTTPParseError(.badGateway, "bad chunk size"))
+    }
+
+    @Test func fifteenDigitChunkSizeIsRefusedByTheBodyLimit() {
+        var parser = ResponseParser(maxBodyBytes: 1024)
+        parser.append(Array("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nfffffffffffffff\r\n".utf8))
+        guard case .failed(let error) = parser.next() else { Issue.record("accepted"); return }
+        #expect(error == HTTPParseError(.badGateway, "response too large"))
+    }
+}
