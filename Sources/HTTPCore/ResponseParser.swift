@@ -228,6 +228,10 @@ public struct ResponseParser: Sendable {
             }
             return .incomplete(lineStart - start)
         }
+        // The same limit when the whole head arrived in one read, so the answer does not depend on packet sizes.
+        if headerEnd + 1 - start > maxHeaderBytes {
+            return .failed(HTTPParseError(.badGateway, "response header section too large"))
+        }
         var lines: [String] = []
         var ls = start
         for i in start..<headerEnd where buffer[i] == 0x0A {

@@ -40,3 +40,22 @@ extension FuzzRegressionTests {
         #expect(error == HTTPParseError(.badGateway, "response too large"))
     }
 }
+
+extension FuzzRegressionTests {
+    /// fuzz-http: a response head over `maxHeaderBytes` was refused when it arrived in pieces but parsed when it
+    /// arrived in one read.
+    @Test(arguments: [1, 7, 4096])
+    func oversizeResponseHeadIsRefusedHoweverItArrives(pieceSize: Int) {
+        let bytes = Array(("HTTP/1.1 200 OK\r\nX-Big: " + String(repeating: "b", count: 600) + "\r\nContent-Length: 0\r\n\r\n").utf8)
+        var parser = ResponseParser(maxHeaderBytes: 512)
+        var outcome: ResponseParser.Event = .needMoreData
+        var start = 0
+        while start < bytes.count, case .needMoreData = outcome {
+            parser.append(Array(bytes[start..<min(bytes.count, start + pieceSize)]))
+            start += pieceSize
+            outcome = parser.next()
+        }
+        guard case .failed(let error) = outcome else { Issue.record("a \(bytes.count)-byte head was accepted"); return }
+        #expect(error == HTTPParseError(.badGateway, "response header section too large"))
+    }
+}
