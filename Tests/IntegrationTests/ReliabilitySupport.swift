@@ -9,8 +9,12 @@ import Postgres
 import Synchronization
 import TestSupport
 
-// What the fault, bad-input, isolation and rate-limit suites share: threads, a keep-alive SCIM client, database
-// fingerprints and the secret scan.
+// What the fault, bad-input, isolation, rate-limit and secret-handling suites share: threads, a keep-alive SCIM
+// client, database fingerprints and the secret scan.
+
+/// The reliability suites, one at a time: they load the 2-core machine (threads of requests, killed processes) and
+/// some of them measure latency or recovery time, which another of them running alongside would distort.
+@Suite(.serialized) struct Reliability {}
 
 /// Runs `body(i)` for i in 0..<count, each on its own thread, and waits for all of them.
 func onThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
