@@ -2,7 +2,7 @@
 # `make chaos`: the fault-injection suite (Tests/IntegrationTests/FaultTests.swift) with longer load phases and more
 # writers, for several rounds, printing each round's figures: a region killed with SIGKILL under writes,
 # PostgreSQL restarted and crashed (immediate stop) under load, the gateway killed and restarted. Loopback only; the
-# tests start their own processes and a scratch PostgreSQL cluster (.pg/reliability-faults) and stop only those.
+# tests start their own processes and a scratch PostgreSQL cluster (.pg/reliability) and stop only those.
 # Usage: scripts/chaos.sh [rounds] [scale]   (defaults 3 and 3; the scale multiplies load phases and writer threads)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

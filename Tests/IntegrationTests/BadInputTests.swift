@@ -201,7 +201,7 @@ extension Reliability {
         }
 
         @Test func everyBadInputGetsItsDocumentedAnswerAndWritesNothing() throws {
-            let d = try Deployment("badinput")
+            let d = try Deployment.reliability("badinput")
             defer { d.stop() }
             let t = try d.createTenant("bad-input", region: "us")
             let created = try d.scim(.post, "/scim/v2/Users", token: t.token, body: userBody("existing@example.com"))
@@ -275,7 +275,7 @@ extension Reliability {
         /// Slowloris: many connections trickling a request never complete it; each gets 408 at the request timeout and
         /// is closed, and a normal client is served quickly all along.
         @Test func slowClientsAreCutOffAndOthersKeepBeingServed() throws {
-            let d = try Deployment("slowloris", gatewayArguments: ["--request-timeout", "2"])
+            let d = try Deployment.reliability("slowloris", gatewayArguments: ["--request-timeout", "2"])
             defer { d.stop() }
             let t = try d.createTenant("slow", region: "us")
             let port = d.gateways[0].port

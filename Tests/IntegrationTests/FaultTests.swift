@@ -40,7 +40,7 @@ extension Reliability {
         }
 
         @Test func killNineOfARegionDuringWritesLosesNoAcknowledgedWrite() throws {
-            let d = try Deployment("fault_kill")
+            let d = try Deployment.reliability("fault_kill")
             defer { d.stop() }
             let us = try d.createTenant("kill-us", region: "us")
             let eu = try d.createTenant("kill-eu", region: "eu2")
@@ -130,9 +130,9 @@ extension Reliability {
         }
 
         @Test func postgresRestartAndCrashUnderLoad() throws {
-            let cluster = try PostgresCluster.scratch(named: "reliability-faults")
-            defer { try? cluster.stop() }
-            let d = try Deployment("fault_pg", cluster: cluster)
+            // The reliability suites' own cluster: restarting and crashing it disturbs no other suite.
+            let cluster = try #require(Reliability.cluster)
+            let d = try Deployment.reliability("fault_pg")
             defer { d.stop() }
             let us = try d.createTenant("pg-us", region: "us")
             let eu = try d.createTenant("pg-eu", region: "eu2")
@@ -230,7 +230,7 @@ extension Reliability {
         }
 
         @Test func gatewayKilledAndRestartedLosesNoTenantOrToken() throws {
-            let d = try Deployment("fault_gw")
+            let d = try Deployment.reliability("fault_gw")
             defer { d.stop() }
             // A control plane with some history: extra tokens, a rotation in its grace window, a revocation, a
             // deactivated integration.

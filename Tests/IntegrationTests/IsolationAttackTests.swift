@@ -61,7 +61,7 @@ extension Reliability {
         static let patchURN = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
         @Test func tenantACannotReachTenantB() throws {
-            let d = try Deployment("isolation")
+            let d = try Deployment.reliability("isolation")
             defer { d.stop() }
             let b = try Self.victim(d)
             let a = try d.createTenant("attacker-a", region: "us")
@@ -248,7 +248,7 @@ extension Reliability {
         /// Two tenants read and write concurrently through the same pooled region connections (which keep the tenant at
         /// session level between reads): every answer must belong to the tenant that asked.
         @Test func concurrentTenantsNeverSeeEachOthersRows() throws {
-            let d = try Deployment("isolation_race")
+            let d = try Deployment.reliability("isolation_race")
             defer { d.stop() }
             let tenants = try (0..<3).map { try d.createTenant("race-\($0)", region: "us") }
             var ids: [[String]] = []
@@ -306,7 +306,7 @@ extension Reliability {
         /// Row-level security on its own: the app role (what the region connects as) running statements that skip the
         /// `tenant_id = $1` scoping sees and changes nothing of another tenant.
         @Test func rowLevelSecurityHoldsWithoutApplicationScoping() throws {
-            let d = try Deployment("rls")
+            let d = try Deployment.reliability("rls")
             defer { d.stop() }
             let b = try Self.victim(d)
             let a = try d.createTenant("rls-a", region: "us")

@@ -15,7 +15,7 @@ extension Reliability {
     @Suite struct RateLimitTests {
         @Test func aTenantOverItsLimitGets429WithRetryAfterAndOthersAreUnaffected() throws {
             // Default for tenants without an override: 20/s (flag); the limited tenant overrides it with 5/s, burst 5.
-            let d = try Deployment("ratelimit", gatewayArguments: ["--tenant-rate", "20", "--tenant-burst", "20"])
+            let d = try Deployment.reliability("ratelimit", gatewayArguments: ["--tenant-rate", "20", "--tenant-burst", "20"])
             defer { d.stop() }
             let limited = try d.createTenant("limited", region: "us", rateLimit: 5)
             let other = try d.createTenant("default-limit", region: "eu2")
@@ -67,7 +67,7 @@ extension Reliability {
         /// tenant, no database) is the control: what the same request rate costs this 2-core machine by itself.
         /// Rounds alternate so machine noise hits every condition alike.
         @Test func aNoisyTenantDoesNotSlowAQuietOne() throws {
-            let d = try Deployment("noisy")
+            let d = try Deployment.reliability("noisy")
             defer { d.stop() }
             let quiet = try d.createTenant("quiet", region: "us")
             let noisy = try d.createTenant("noisy", region: "us", rateLimit: 50)
@@ -164,7 +164,7 @@ extension Reliability {
         }
 
         @Test func bruteForceGuessingIsThrottledPerSourceWhileAValidTokenKeepsWorking() throws {
-            let d = try Deployment("bruteforce", gatewayArguments: ["--auth-failure-burst", "10"])
+            let d = try Deployment.reliability("bruteforce", gatewayArguments: ["--auth-failure-burst", "10"])
             defer { d.stop() }
             let t = try d.createTenant("target", region: "us")
             let port = d.gateways[0].port

@@ -13,8 +13,34 @@ import TestSupport
 // client, database fingerprints and the secret scan.
 
 /// The reliability suites, one at a time: they load the 2-core machine (threads of requests, killed processes) and
-/// some of them measure latency or recovery time, which another of them running alongside would distort.
-@Suite(.serialized) struct Reliability {}
+/// some of them measure latency or recovery time, which another of them running alongside would distort. They run
+/// on their own PostgreSQL cluster: each deployment creates and drops three databases (a checkpoint each), which on
+/// the shared cluster waited behind the other suites' bulk writes, and the fault tests restart and crash the server.
+@Suite(.serialized, .ownPostgresCluster) struct Reliability {
+    /// The cluster the reliability suites' deployments use (set for the duration of the suite).
+    @TaskLocal static var cluster: PostgresCluster?
+}
+
+/// Starts a scratch cluster (`.pg/reliability`) around the suite it is applied to, and stops it afterwards.
+struct OwnPostgresCluster: SuiteTrait, TestScoping {
+    func provideScope(for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void) async throws {
+        let cluster = try PostgresCluster.scratch(named: "reliability")
+        defer { try? cluster.stop() }
+        try await Reliability.$cluster.withValue(cluster) { try await function() }
+    }
+}
+
+extension Trait where Self == OwnPostgresCluster {
+    /// Runs the suite on a private PostgreSQL cluster.
+    static var ownPostgresCluster: Self { Self() }
+}
+
+extension Deployment {
+    /// A deployment on the reliability suites' own cluster.
+    static func reliability(_ label: String, gateways: Int = 1, gatewayArguments: [String] = []) throws -> Deployment {
+        try Deployment(label, gateways: gateways, cluster: Reliability.cluster, gatewayArguments: gatewayArguments)
+    }
+}
 
 /// Runs `body(i)` for i in 0..<count, each on its own thread, and waits for all of them.
 func onThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {

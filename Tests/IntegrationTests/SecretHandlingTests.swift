@@ -19,7 +19,7 @@ extension Reliability {
         }
 
         @Test func secretsAreNeitherLoggedNorStoredInPlaintext() throws {
-            let d = try Deployment("secretstore")
+            let d = try Deployment.reliability("secretstore")
             defer { d.stop() }
             let t = try d.createTenant("secretive", region: "us")
             var tokens = [t.token]
@@ -66,7 +66,7 @@ extension Reliability {
             #expect(keySecrets.count >= 3)
             let secrets = secretForms(tokens + extra.filter { $0.hasPrefix("scim") }, admin: d.adminToken) + extra + keySecrets
             expectNoSecrets(secrets, in: d.logs, place: "gateway and region logs")
-            if let pgLog = getenv("SCIM_PG_LOG").flatMap({ readTextFile(String(cString: $0)) }) {
+            if let pgLog = Reliability.cluster?.logFile.flatMap(readTextFile) {
                 expectNoSecrets(secrets, in: pgLog, place: "the PostgreSQL server log")
             }
             // Stored: every row of every table, as text (bytea prints as hex, so hex forms are checked as well).
@@ -129,7 +129,7 @@ extension Reliability {
             let dir = makeTemporaryDirectory("tls")
             let (made, output) = runShell("openssl req -x509 -newkey rsa:2048 -nodes -keyout \(dir)/key.pem -out \(dir)/cert.pem -days 1 -subj /CN=localhost 2>&1")
             try #require(made == 0, "openssl: \(output)")
-            let d = try Deployment("tls", gatewayArguments: ["--tls-cert", "\(dir)/cert.pem", "--tls-key", "\(dir)/key.pem"])
+            let d = try Deployment.reliability("tls", gatewayArguments: ["--tls-cert", "\(dir)/cert.pem", "--tls-key", "\(dir)/key.pem"])
             defer { d.stop() }
             let t = try d.createTenant("tls", region: "us")
             let port = d.gateways[0].port
