@@ -307,9 +307,24 @@ extension Reliability {
                 #expect(try d.scim(.get, "/scim/v2/Users", token: t.token ?? "", gateway: third).status.code == 200)
             }
             #expect(try d.scim(.get, "/scim/v2/Users", token: live[1].token, gateway: third).status.code == 200)
+            // Every tenant the control plane knows is provisioned in its home region. (The reverse may not hold: a
+            // create killed between provisioning the region and committing leaves an empty region tenant behind.)
+            let control = try PostgresConnection(configuration: d.control.adminConfiguration)
+            let known = try control.query("SELECT id::text, home_region FROM tenants WHERE deleted_at IS NULL")
+            var unprovisioned = 0, orphans = 0
+            for region in d.regionIDs {
+                let rows = try d.regionAdmin(region).query("SELECT id::text FROM tenants")
+                let provisioned = Set((0..<rows.rowCount).compactMap { rows.string(row: $0, column: 0) })
+                let home = Set((0..<known.rowCount).filter { known.string(row: $0, column: 1) == region }
+                    .compactMap { known.string(row: $0, column: 0) })
+                unprovisioned += home.subtracting(provisioned).count
+                orphans += provisioned.subtracting(home).count
+            }
             report("gateway kill -9 + restart: tenants created before the kill=\(acknowledged.count) "
-                   + "tenants lost=\(lostTenants) tokens lost=\(lostTokens) (plus 4 earlier tenants, 3 extra tokens checked)")
+                   + "tenants lost=\(lostTenants) tokens lost=\(lostTokens) (plus 4 earlier tenants, 3 extra tokens checked); "
+                   + "control-plane tenants missing in their region=\(unprovisioned), region tenants without a control-plane row=\(orphans)")
             #expect(lostTenants == 0 && lostTokens == 0)
+            #expect(unprovisioned == 0)
             let tokens = [secondToken, rotatedNew, revoked] + live.map(\.token) + acknowledged.compactMap(\.token)
             expectNoSecrets(secretForms(tokens, admin: d.adminToken), in: d.logs, place: "process logs")
         }
