@@ -309,6 +309,7 @@ extension Reliability {
             }
             report("slowloris: \(connections.count) slow connections, \(timedOut) answered 408 and closed; "
                    + "a normal client meanwhile: \(latencies.count) requests, p50 \(percentile(latencies, 50)) ms, max \(latencies.max() ?? 0) ms")
+            expectNoSecrets(secretForms([t.token], admin: d.adminToken), in: d.logs, place: "process logs")
             #expect(timedOut == connections.count)
             #expect((latencies.max() ?? 0) < 1000)
             let rows = try d.regionAdmin("us").query("SELECT count(*) FROM users")

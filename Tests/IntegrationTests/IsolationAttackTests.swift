@@ -299,6 +299,7 @@ extension Reliability {
                 }
             }
             report("isolation under concurrency: \(answers.all.count) requests from 3 tenants on shared connections, \(foreign) foreign rows seen, \(failed) non-2xx")
+            expectNoSecrets(secretForms(tenants.map(\.token), admin: d.adminToken), in: d.logs, place: "process logs")
             #expect(foreign == 0)
             #expect(failed == 0)
             #expect(answers.all.count > 100)
@@ -364,6 +365,7 @@ extension Reliability {
             checks += 1
             #expect(try Self.victimRows(d, b.tenant).contains("bravo.secret@victim.example"))
             report("row-level security: \(checks) unscoped or cross-tenant statements as the app role, 0 rows of another tenant seen or changed")
+            expectNoSecrets(secretForms([a.token, b.token], admin: d.adminToken), in: d.logs, place: "process logs")
         }
 
         static func isRLSViolation<T>(_ result: Result<T, any Error>) -> Bool {

@@ -60,6 +60,7 @@ extension Reliability {
             #expect(relaxed.allSatisfy { $0 == 200 }, "\(relaxed)")
             report("rate limit: tenant at 5/s burst 5 sent 15 at once: \(allowed) served, \(refused.count) got 429 (Retry-After \(retryAfter) s); "
                    + "flag default 20/s: \(burst.filter { $0 == 200 }.count) of 30 served")
+            expectNoSecrets(secretForms([limited.token, other.token], admin: d.adminToken), in: d.logs, place: "process logs")
         }
 
         /// The quiet tenant's latency alone and while a noisy tenant floods the same gateway and region far beyond its
@@ -129,6 +130,7 @@ extension Reliability {
             report("noisy neighbour, quiet tenant GET by id (\(rounds * perRound) requests per condition): alone \(line(.none)); "
                    + "noisy tenant (limit 50/s) at 10x its limit \(line(.paced)); noisy tenant unpaced \(line(.unpaced)); "
                    + "control: unpaced /healthz flood \(line(.control))")
+            expectNoSecrets(secretForms([quiet.token, noisy.token], admin: d.adminToken), in: d.logs, place: "process logs")
             for flood in Flood.allCases {
                 #expect(!tallies[flood]!.latencies.contains(-1), "the quiet tenant got a non-200 (\(flood))")
                 #expect(tallies[flood]!.other == 0)
@@ -200,6 +202,7 @@ extension Reliability {
             report("brute force: 40 random guesses from one address: \(unauthorized) answered 401, \(throttled) got 429; "
                    + "10 guesses at a known token id: \(knownID.filter { $0 == 429 }.count) got 429; valid token from the same address: "
                    + "\(valid.filter { $0 == 200 }.count)/5 served; other address unaffected")
+            expectNoSecrets(secretForms([t.token], admin: d.adminToken), in: d.logs, place: "process logs")
         }
     }
 }
