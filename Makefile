@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CONFIG ?= release
 
-.PHONY: all build build-release run test bench fuzz clean help
+.PHONY: all build build-release run test bench fuzz chaos clean help
 
 all: build
 
@@ -11,7 +11,8 @@ help:
 	@echo "make test    all tests, unit and integration, against a throwaway real PostgreSQL"
 	@echo "make build   debug build"
 	@echo "make bench   benchmarks (see README: what exists today)"
-	@echo "make fuzz    bounded fuzzing runs"
+	@echo "make fuzz    bounded fuzzing runs of every libFuzzer target (FUZZ_SECONDS per target, default 60)"
+	@echo "make chaos   fault injection under load, several rounds (kill -9, PostgreSQL restart and crash)"
 	@echo "make clean   remove build output and local clusters"
 
 build:
@@ -30,7 +31,10 @@ bench:
 	@scripts/bench.sh
 
 fuzz:
-	@if [[ -x scripts/fuzz.sh ]]; then scripts/fuzz.sh; else echo "fuzz targets arrive with SCIMCore (issue 3)"; fi
+	@source scripts/swift-env.sh && scripts/fuzz.sh $(or $(FUZZ_SECONDS),60)
+
+chaos:
+	@scripts/chaos.sh
 
 clean:
 	-@scripts/pg.sh stop .pg/dev >/dev/null 2>&1 || true

@@ -1,37 +1,66 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets (swiftc -sanitize=fuzzer,address) for the JSON decoder, the filter parser and the
-# PATCH engine, then runs each for a bounded time on its seed corpus and prints the exec counts.
-# Usage: scripts/fuzz.sh [seconds-per-target]   (default 60)
+# Builds the libFuzzer targets (swiftc -sanitize=fuzzer,address) for the JSON decoder, the filter parser, the
+# PATCH engine, the HTTP/1.1 parsers and the bearer-token parser, then runs each for a bounded time on its seed
+# corpus and prints the exec counts.
+# Usage: scripts/fuzz.sh [seconds-per-target] [target...]   (default 60 seconds; targets: json filter patch http token)
 set -euo pipefail
 seconds=${1:-60}
+shift || true
+targets=("$@")
+[[ ${#targets[@]} -gt 0 ]] || targets=(json filter patch http token)
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=${FUZZ_BUILD_DIR:-$root/.build/fuzz}
 mkdir -p "$out"
 flags=(-sanitize=fuzzer,address -parse-as-library -O -g -swift-version 6
        -enable-upcoming-feature ExistentialAny -enable-upcoming-feature InternalImportsByDefault)
 
-# Compiler output is kept in a log; ld.gold's warnings about ASan symbols it cannot export are harmless.
+# build OUTPUT SWIFTC-ARGS...: skipped when the flags and every input file are unchanged since the last build
+# (CI runs this on every `make test`). Compiler output is kept in a log; ld.gold's warnings about ASan symbols it
+# cannot export are harmless.
 build() {
+    local output=$1 sum
+    shift
+    sum=$({ printf '%s\n' "${flags[@]}" "$@"; for a in "$@"; do if [[ -f $a ]]; then cat "$a"; fi; done; } | sha256sum | cut -d' ' -f1)
+    if [[ -f $output && -f $output.stamp && $(cat "$output.stamp") == "$sum" ]]; then return; fi
     if ! swiftc "${flags[@]}" "$@" >"$out/build.log" 2>&1; then
         grep -v 'ld.gold: warning' "$out/build.log" >&2
         echo "fuzz build failed" >&2
         exit 2
     fi
+    echo "$sum" >"$output.stamp"
 }
-# The modules are built as static libraries with coverage instrumentation, then linked into each target.
-build -module-name JSON -emit-module -emit-module-path "$out/JSON.swiftmodule" \
-    -emit-library -static -o "$out/libJSON.a" "$root"/Sources/JSON/*.swift
-build -module-name SCIMCore -I "$out" -emit-module -emit-module-path "$out/SCIMCore.swiftmodule" \
-    -emit-library -static -o "$out/libSCIMCore.a" "$root"/Sources/SCIMCore/*.swift
+# The modules are built as static libraries with coverage instrumentation, then linked into each target; only
+# those the chosen targets need.
+wants() { local t; for t in "${targets[@]}"; do [[ " $* " == *" $t "* ]] && return 0; done; return 1; }
+if wants json filter patch; then
+    build "$out/libJSON.a" -module-name JSON -emit-module -emit-module-path "$out/JSON.swiftmodule" \
+        -emit-library -static -o "$out/libJSON.a" "$root"/Sources/JSON/*.swift
+    build "$out/libSCIMCore.a" -module-name SCIMCore -I "$out" -emit-module -emit-module-path "$out/SCIMCore.swiftmodule" \
+        -emit-library -static -o "$out/libSCIMCore.a" "$root"/Sources/SCIMCore/*.swift
+fi
+if wants http; then
+    build "$out/libHTTPCore.a" -module-name HTTPCore -emit-module -emit-module-path "$out/HTTPCore.swiftmodule" \
+        -emit-library -static -o "$out/libHTTPCore.a" "$root"/Sources/HTTPCore/*.swift
+fi
+if wants token; then
+    # Crypto (CRC-32, Base62, HMAC over OpenSSL) for the token parser, which is compiled into its target as is.
+    build "$out/libCrypto.a" -module-name Crypto -I "$root/Sources/COpenSSL" -emit-module \
+        -emit-module-path "$out/Crypto.swiftmodule" -emit-library -static -o "$out/libCrypto.a" "$root"/Sources/Crypto/*.swift
+fi
 
 status=0
-for target in json filter patch; do
+total=0
+for target in "${targets[@]}"; do
     case $target in
-        json) src=JSONFuzz.swift ;;
-        filter) src=FilterFuzz.swift ;;
-        patch) src=PatchFuzz.swift ;;
+        json) inputs=("$root/Tests/Fuzz/JSONFuzz.swift" "$out/libSCIMCore.a" "$out/libJSON.a") ;;
+        filter) inputs=("$root/Tests/Fuzz/FilterFuzz.swift" "$out/libSCIMCore.a" "$out/libJSON.a") ;;
+        patch) inputs=("$root/Tests/Fuzz/PatchFuzz.swift" "$out/libSCIMCore.a" "$out/libJSON.a") ;;
+        http) inputs=("$root/Tests/Fuzz/HTTPParserFuzz.swift" "$out/libHTTPCore.a") ;;
+        token) inputs=("$root/Tests/Fuzz/TokenFuzz.swift" "$root/Sources/GatewayApp/TokenFormat.swift"
+                       -I "$root/Sources/COpenSSL" "$out/libCrypto.a" -lssl -lcrypto) ;;
+        *) echo "unknown fuzz target $target" >&2; exit 2 ;;
     esac
-    build -I "$out" "$root/Tests/Fuzz/$src" "$out/libSCIMCore.a" "$out/libJSON.a" -o "$out/fuzz-$target"
+    build "$out/fuzz-$target" -I "$out" "${inputs[@]}" -o "$out/fuzz-$target"
     work="$out/corpus-$target"
     mkdir -p "$work" "$out/artifacts-$target"
     cp -n "$root/Tests/Fuzz/corpus/$target"/* "$work"/ 2>/dev/null || true
@@ -44,7 +73,9 @@ for target in json filter patch; do
         status=1
     fi
     runs=$(grep -Eo 'Done [0-9]+ runs' "$log" | grep -Eo '[0-9]+' || grep -Eo 'stat::number_of_executed_units: *[0-9]+' "$log" | grep -Eo '[0-9]+$' || echo 0)
+    total=$((total + runs))
     echo "fuzz-$target: $result, $runs executions in ${seconds}s (log: $log)"
     [[ $result == ok ]] || grep -E 'ERROR|Fatal|fatal error|SUMMARY' "$log" | head -5
 done
+echo "fuzz: ${#targets[@]} targets, $total executions, $([[ $status -eq 0 ]] && echo "no crash" || echo "CRASHES (inputs in $out/artifacts-*)")"
 exit $status

@@ -37,6 +37,9 @@ export SCIM_BIN_DIR
 echo "== running tests (PostgreSQL on 127.0.0.1:$SCIM_PG_PORT)"
 swift test --skip-build "$@"
 if [[ $# -eq 0 ]]; then
+    # Every libFuzzer target briefly (its seed corpus and past crashes replay first); `make fuzz` runs longer.
+    echo "== fuzzing each target for ${SCIM_CI_FUZZ_SECONDS:-12} s"
+    scripts/fuzz.sh "${SCIM_CI_FUZZ_SECONDS:-12}"
     echo "== checking docker/ (no Docker engine needed)"
     if python3 -c 'import yaml' 2>/dev/null; then
         python3 scripts/check-docker.py

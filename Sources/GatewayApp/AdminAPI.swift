@@ -203,7 +203,10 @@ final class AdminAPI: HTTPResponder {
     }
 
     static func error(_ e: AdminError) -> HTTPResponse {
-        json(e.status, ["status": .number(JSONNumber(e.status)), "error": .string(e.code), "message": .string(e.message)])
+        var response = json(e.status, ["status": .number(JSONNumber(e.status)), "error": .string(e.code), "message": .string(e.message)])
+        // The control plane (or a region) is down for a moment: say when to retry, as the SCIM listener does.
+        if e.status == 503 { response.headers.add("Retry-After", "1") }
+        return response
     }
 
     func tenantOrThrow(_ reference: String) throws(AdminError) -> Tenant {

@@ -87,6 +87,8 @@ public struct ResponseParser: Sendable {
                 case .failed(let e):
                     return fail(e)
                 case .informational:
+                    // The interim response is consumed: the final one's head starts afresh at `readIndex`.
+                    state = .head(scanned: 0)
                     continue
                 case .complete(let response, let keepAlive, let framing):
                     body = []
@@ -117,10 +119,11 @@ public struct ResponseParser: Sendable {
                 if end > readIndex && buffer[end - 1] == 0x0D { end -= 1 }
                 var size = 0, digits = 0, i = readIndex
                 while i < end, let d = hexValue(buffer[i]) {
+                    // Checked before multiplying: a 16th hex digit would overflow Int and trap the process.
+                    if digits == 15 { return fail(HTTPParseError(.badGateway, "bad chunk size")) }
                     size = size * 16 + d
                     digits += 1
                     i += 1
-                    if digits > 15 { return fail(HTTPParseError(.badGateway, "bad chunk size")) }
                 }
                 guard digits > 0 else { return fail(HTTPParseError(.badGateway, "bad chunk size")) }
                 readIndex = lf + 1
@@ -224,6 +227,10 @@ public struct ResponseParser: Sendable {
                 return .failed(HTTPParseError(.badGateway, "response header section too large"))
             }
             return .incomplete(lineStart - start)
+        }
+        // The same limit when the whole head arrived in one read, so the answer does not depend on packet sizes.
+        if headerEnd + 1 - start > maxHeaderBytes {
+            return .failed(HTTPParseError(.badGateway, "response header section too large"))
         }
         // Parse from bytes: the status line, then `name: value` lines (no intermediate line strings).
         readIndex = headerEnd + 1

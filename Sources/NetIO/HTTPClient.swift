@@ -282,8 +282,10 @@ public final class HTTPClient: Sendable {
         let now = Timestamp.monotonicNanos()
         let maxIdle = configuration.idleTimeout.nanoseconds
         while let candidate = idle.withLock({ $0.popLast() }) {
-            // `lastUsed` may be newer than `now`: another thread checked it in after `now` was read.
-            if (now > candidate.lastUsed && now - candidate.lastUsed > maxIdle) || !isStillOpen(candidate.connection.fd) {
+            // Another thread may have checked this one in after `now` was read: it is fresh (and `now - lastUsed`
+            // would trap).
+            let age = now > candidate.lastUsed ? now - candidate.lastUsed : 0
+            if age > maxIdle || !isStillOpen(candidate.connection.fd) {
                 Self.discard(candidate.connection)
                 continue
             }

@@ -434,8 +434,16 @@ extension PostgresConnection.Handle {
             throw connectionError(context: "pipeline sync")
         }
         let syncStatus = PQresultStatus(sync)
+        if syncStatus != PGRES_PIPELINE_SYNC {
+            // The server went away at the sync (a restart's shutdown, a terminated backend): report what it said, or
+            // the lost connection, so callers see a transient error rather than a protocol violation.
+            let error = syncStatus == PGRES_FATAL_ERROR ? serverError(sync, context: "pipeline sync") : nil
+            PQclear(sync)
+            broken = true
+            throw firstError ?? error ?? connectionError(context: "pipeline sync")
+        }
         PQclear(sync)
-        guard syncStatus == PGRES_PIPELINE_SYNC, PQexitPipelineMode(pointer) == 1 else {
+        guard PQexitPipelineMode(pointer) == 1 else {
             broken = true
             throw PostgresError(.protocolViolation, context: "pipeline: could not leave pipeline mode")
         }

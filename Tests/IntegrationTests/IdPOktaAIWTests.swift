@@ -8,7 +8,7 @@ extension IdPReplay {
     /// no PATCH anywhere [S1][S8 OBS][S11 OBS].
     @Suite struct OktaAIW {
         /// GET-by-id, apply `edit` to the server's own representation, PUT it back (what Okta AIW does [S1][S8]).
-        func getThenPut(_ okta: IdPClient, _ path: String, _ edit: (inout JSONObject) -> Void) throws -> Exchange {
+        func getThenPut(_ okta: IdPClient, _ path: String, _ edit: (inout JSONObject) -> Void) throws -> IdPExchange {
             let fetched = try okta.send(.get, path)
             okta.expectResource(fetched)
             guard case .object(var o) = fetched.json else { return fetched }

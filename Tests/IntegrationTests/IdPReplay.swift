@@ -53,7 +53,7 @@ enum MediaType {
 }
 
 /// One answer, with what the assertions read from it.
-struct Exchange {
+struct IdPExchange {
     let response: HTTPResponse
     var status: Int { response.status.code }
     var json: JSONValue { (try? JSONDecoder.decode(response.body)) ?? .null }
@@ -107,7 +107,7 @@ struct IdPClient {
     }
 
     /// Sends a request as this IdP would.
-    func send(_ method: HTTPMethod, _ target: String, _ body: String? = nil, authorization: Authorization = .token) throws -> Exchange {
+    func send(_ method: HTTPMethod, _ target: String, _ body: String? = nil, authorization: Authorization = .token) throws -> IdPExchange {
         let client = HTTPClient(host: "127.0.0.1", port: deployment.gateways[0].port)
         var request = HTTPRequest(method: method, target: "/scim/v2" + target, headers: HTTPHeaders([("Host", region.host)] + headers))
         switch authorization {
@@ -119,12 +119,12 @@ struct IdPClient {
             if let bodyType { request.headers.add("Content-Type", bodyType) }
             request.body = Array(body.utf8)
         }
-        return Exchange(response: try client.send(request, timeout: .seconds(30)))
+        return IdPExchange(response: try client.send(request, timeout: .seconds(30)))
     }
 
     /// Creates a resource and checks the create contract (TRACES §0): 201, Content-Type, `Location` = `meta.location`,
     /// `ETag` = `meta.version`, a full body with `id`.
-    func create(_ endpoint: String, _ body: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> Exchange {
+    func create(_ endpoint: String, _ body: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> IdPExchange {
         let e = try send(.post, endpoint, body)
         #expect(e.status == 201, "\(name) POST \(endpoint): \(e.text)", sourceLocation: sourceLocation)
         expectResource(e, status: 201, sourceLocation: sourceLocation)
@@ -133,7 +133,7 @@ struct IdPClient {
 
     /// A resource answer: status, Content-Type, `ETag` = `meta.version`, `meta.location` under the public base URL,
     /// and for 201 `Location` = `meta.location`.
-    func expectResource(_ e: Exchange, status: Int = 200, sourceLocation: SourceLocation = #_sourceLocation) {
+    func expectResource(_ e: IdPExchange, status: Int = 200, sourceLocation: SourceLocation = #_sourceLocation) {
         #expect(e.status == status, "\(name): \(e.text)", sourceLocation: sourceLocation)
         #expect(e.contentType == expectedType, "\(name) Content-Type", sourceLocation: sourceLocation)
         let meta = e.json["meta"]
@@ -148,7 +148,7 @@ struct IdPClient {
 
     /// A ListResponse (RFC 7644 §3.4.2): 200, Content-Type, numbers as numbers; returns the resources.
     @discardableResult
-    func expectList(_ e: Exchange, total: Int, startIndex: Int = 1, itemsPerPage: Int? = nil,
+    func expectList(_ e: IdPExchange, total: Int, startIndex: Int = 1, itemsPerPage: Int? = nil,
                     sourceLocation: SourceLocation = #_sourceLocation) -> [JSONValue] {
         #expect(e.status == 200, "\(name): \(e.text)", sourceLocation: sourceLocation)
         #expect(e.contentType == expectedType, "\(name) Content-Type", sourceLocation: sourceLocation)
@@ -163,7 +163,7 @@ struct IdPClient {
     }
 
     /// A SCIM Error (RFC 7644 §3.12): status, Content-Type, Error schema, `status` as a string, a `detail`.
-    func expectError(_ e: Exchange, _ status: Int, scimType: String? = nil, sourceLocation: SourceLocation = #_sourceLocation) {
+    func expectError(_ e: IdPExchange, _ status: Int, scimType: String? = nil, sourceLocation: SourceLocation = #_sourceLocation) {
         #expect(e.status == status, "\(name): \(e.text)", sourceLocation: sourceLocation)
         #expect(e.contentType == expectedType, "\(name) error Content-Type", sourceLocation: sourceLocation)
         #expect(e.json["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"], sourceLocation: sourceLocation)

@@ -21,16 +21,23 @@ public final class Deployment: @unchecked Sendable {
     public private(set) var adminToken = ""
     public let regionIDs = ["us", "eu2"]
 
+    /// Extra `scim-gateway` flags for every gateway started (later flags override the defaults above them).
+    public let gatewayArguments: [String]
+
     public var keyringPath: String { directory + "/keyring" }
     /// Extra `scim-region` arguments (e.g. webhook timings for delivery tests).
     public let regionArguments: [String]
 
-    public init(_ label: String, gateways count: Int = 1, regionArguments: [String] = []) throws {
+    /// `cluster`: where the databases live (default: the shared test cluster; a scratch cluster for tests that
+    /// restart PostgreSQL).
+    public init(_ label: String, gateways count: Int = 1, cluster: PostgresCluster? = nil, gatewayArguments: [String] = [],
+                regionArguments: [String] = []) throws {
+        self.gatewayArguments = gatewayArguments
         self.regionArguments = regionArguments
         directory = makeTemporaryDirectory("deploy-\(label)")
-        control = try TestDatabase.create("\(label)_ctl")
+        control = try TestDatabase.create("\(label)_ctl", on: cluster)
         var dbs: [String: TestDatabase] = [:]
-        for id in regionIDs { dbs[id] = try TestDatabase.create("\(label)_\(id)") }
+        for id in regionIDs { dbs[id] = try TestDatabase.create("\(label)_\(id)", on: cluster) }
         regionDatabases = dbs
         _ = try KeyringFile(path: keyringPath, createIfMissing: true)
         for id in regionIDs { try startRegion(id) }
@@ -81,7 +88,7 @@ public final class Deployment: @unchecked Sendable {
                         "--admin-token-file", directory + "/admin-token", "--regions-dir", Self.repositoryRoot + "/Regions",
                         "--region-backends", backends, "--listen", "127.0.0.1:0", "--port-file", portFile,
                         "--admin-listen", "127.0.0.1:0", "--admin-port-file", adminFile, "--workers", "8",
-                        "--tenant-rate", "0", "--log-level", "info"],
+                        "--tenant-rate", "0", "--log-level", "info"] + gatewayArguments,
             logPath: directory + "/gateway-\(n).log")
         guard let port = waitForPortFile(portFile), let admin = waitForPortFile(adminFile) else {
             throw RawError.failed("scim-gateway did not start: \(process.log)")
@@ -144,6 +151,8 @@ public final class Deployment: @unchecked Sendable {
     }
 
     public func stop() {
+        // SIGTERM to every process first, so their graceful shutdowns overlap instead of adding up.
+        for p in gateways.map(\.process) + Array(regionProcesses.values) where p.isRunning { p.signal(SIGTERM) }
         for g in gateways { _ = g.process.stop() }
         for (_, p) in regionProcesses { _ = p.stop() }
         control.drop()

@@ -10,9 +10,19 @@ public final class RawConnection {
     private var parser = ResponseParser()
     public private(set) var closedByPeer = false
 
-    public init(port: Int, host: String = "127.0.0.1") throws {
+    /// `source`: a local address to send from (any of 127.0.0.0/8 works on Linux), e.g. to act as another client.
+    public init(port: Int, host: String = "127.0.0.1", source: String? = nil) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw RawError.failed("socket") }
+        if let source {
+            var local = sockaddr_in()
+            local.sin_family = sa_family_t(AF_INET)
+            inet_pton(AF_INET, source, &local.sin_addr)
+            let bound = withUnsafePointer(to: &local) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            guard bound == 0 else { close(fd); throw RawError.failed("bind \(source) errno \(errno)") }
+        }
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_port = UInt16(port).bigEndian

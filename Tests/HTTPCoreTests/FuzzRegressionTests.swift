@@ -1,0 +1,61 @@
+import Testing
+import HTTPCore
+
+/// Inputs the libFuzzer targets (Tests/Fuzz) found, kept as plain tests so they stay fixed.
+@Suite struct FuzzRegressionTests {
+    /// fuzz-http: after an interim (1xx) response whose head arrived in pieces, the parser resumed scanning the final
+    /// response's head at the interim head's offset, skipping bytes (here: the end of the head, so it never completed).
+    @Test(arguments: [1, 2, 3, 7, 20])
+    func interimResponseArrivingInPiecesDoesNotShiftTheNextHead(pieceSize: Int) throws {
+        let bytes = Array("HTTP/1.1 100 Continue\r\nX-Interim: yes\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\n{}".utf8)
+        var parser = ResponseParser()
+        var responses: [HTTPResponse] = []
+        var start = 0
+        while start < bytes.count {
+            parser.append(Array(bytes[start..<min(bytes.count, start + pieceSize)]))
+            start += pieceSize
+            while case .response(let r, _) = parser.next() { responses.append(r) }
+        }
+        #expect(responses.count == 1)
+        #expect(responses.first?.status.code == 201)
+        #expect(responses.first?.body == Array("{}".utf8))
+    }
+}
+
+extension FuzzRegressionTests {
+    /// fuzz-http: a chunk size of 16 or more hex digits overflowed Int (a trap: the whole process died) before the
+    /// digit count was checked. A 15-digit size is still read (and refused by the body limit).
+    @Test(arguments: ["ffffffffffffffff", "1000000000000000", "fffffffffffffffffffff"])
+    func overlongChunkSizeIsABadResponseNotACrash(size: String) {
+        var parser = ResponseParser()
+        parser.append(Array("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\(size)\r\n".utf8))
+        guard case .failed(let error) = parser.next() else { Issue.record("accepted chunk size \(size)"); return }
+        #expect(error == HTTPParseError(.badGateway, "bad chunk size"))
+    }
+
+    @Test func fifteenDigitChunkSizeIsRefusedByTheBodyLimit() {
+        var parser = ResponseParser(maxBodyBytes: 1024)
+        parser.append(Array("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nfffffffffffffff\r\n".utf8))
+        guard case .failed(let error) = parser.next() else { Issue.record("accepted"); return }
+        #expect(error == HTTPParseError(.badGateway, "response too large"))
+    }
+}
+
+extension FuzzRegressionTests {
+    /// fuzz-http: a response head over `maxHeaderBytes` was refused when it arrived in pieces but parsed when it
+    /// arrived in one read.
+    @Test(arguments: [1, 7, 4096])
+    func oversizeResponseHeadIsRefusedHoweverItArrives(pieceSize: Int) {
+        let bytes = Array(("HTTP/1.1 200 OK\r\nX-Big: " + String(repeating: "b", count: 600) + "\r\nContent-Length: 0\r\n\r\n").utf8)
+        var parser = ResponseParser(maxHeaderBytes: 512)
+        var outcome: ResponseParser.Event = .needMoreData
+        var start = 0
+        while start < bytes.count, case .needMoreData = outcome {
+            parser.append(Array(bytes[start..<min(bytes.count, start + pieceSize)]))
+            start += pieceSize
+            outcome = parser.next()
+        }
+        guard case .failed(let error) = outcome else { Issue.record("a \(bytes.count)-byte head was accepted"); return }
+        #expect(error == HTTPParseError(.badGateway, "response header section too large"))
+    }
+}

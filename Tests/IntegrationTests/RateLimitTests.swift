@@ -1,0 +1,208 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Testing
+import HTTPCore
+import JSON
+import NetIO
+import Postgres
+import Synchronization
+import TestSupport
+
+extension Reliability {
+    /// Per-tenant token buckets (429 + Retry-After, configurable by flag and per tenant), noisy-neighbour latency,
+    /// and the per-source throttle on failed authentication.
+    @Suite struct RateLimitTests {
+        @Test func aTenantOverItsLimitGets429WithRetryAfterAndOthersAreUnaffected() throws {
+            // Default for tenants without an override: 20/s (flag); the limited tenant overrides it with 5/s, burst 5.
+            let d = try Deployment.reliability("ratelimit", gatewayArguments: ["--tenant-rate", "20", "--tenant-burst", "20"])
+            defer { d.stop() }
+            let limited = try d.createTenant("limited", region: "us", rateLimit: 5)
+            let other = try d.createTenant("default-limit", region: "eu2")
+            let client = SCIMClient(port: d.gateways[0].port, token: limited.token)
+            var statuses: [Int] = []
+            var refused: [HTTPResponse] = []
+            for _ in 0..<15 {
+                let (response, exchange) = client.send(.get, "/scim/v2/Users?count=1")
+                statuses.append(exchange.status)
+                if exchange.status == 429, let response { refused.append(response) }
+            }
+            let allowed = statuses.filter { $0 == 200 }.count
+            // Burst 5; at most one more token refills at 5/s while the burst is sent.
+            #expect((5...6).contains(allowed), "\(statuses)")
+            #expect(statuses.prefix(5).allSatisfy { $0 == 200 })
+            #expect(allowed + refused.count == 15)
+            var retryAfter = 1
+            for r in refused {
+                let seconds = r.headers["Retry-After"].flatMap(Int.init)
+                #expect(seconds != nil && seconds! >= 1)
+                retryAfter = max(retryAfter, seconds ?? 1)
+                let body = json(r)
+                #expect(body?["status"]?.string == "429")
+                #expect(body?["schemas"]?[0]?.string == "urn:ietf:params:scim:api:messages:2.0:Error")
+                #expect(r.headers["Content-Type"]?.hasPrefix("application/scim+json") == true)
+            }
+            // Other tenants keep their own buckets.
+            #expect(try d.scim(.get, "/scim/v2/Users", token: other.token).status.code == 200)
+            // After Retry-After the limited tenant is served again.
+            sleepMillis(retryAfter * 1000)
+            #expect(client.send(.get, "/scim/v2/Users?count=1").1.status == 200)
+
+            // The flag's default applies to tenants without an override: 20 in a burst, then 429.
+            let defaultClient = SCIMClient(port: d.gateways[0].port, token: other.token)
+            let burst = (0..<30).map { _ in defaultClient.send(.get, "/scim/v2/Users?count=1").1.status }
+            #expect((19...22).contains(burst.filter { $0 == 200 }.count), "\(burst)")
+
+            // Limits are configurable at run time through the admin API.
+            #expect(try d.admin(.patch, "/admin/v1/tenants/\(limited.id)", ["rateLimit": ["perSecond": 1000, "burst": 1000]]).0 == 200)
+            sleepMillis(300)
+            let relaxed = (0..<30).map { _ in client.send(.get, "/scim/v2/Users?count=1").1.status }
+            #expect(relaxed.allSatisfy { $0 == 200 }, "\(relaxed)")
+            report("rate limit: tenant at 5/s burst 5 sent 15 at once: \(allowed) served, \(refused.count) got 429 (Retry-After \(retryAfter) s); "
+                   + "flag default 20/s: \(burst.filter { $0 == 200 }.count) of 30 served")
+            expectNoSecrets(secretForms([limited.token, other.token], admin: d.adminToken), in: d.logs, place: "process logs")
+        }
+
+        /// The quiet tenant's latency alone and while a noisy tenant floods the same gateway and region far beyond its
+        /// limit: paced at 10x its limit, and unpaced (as fast as 4 connections go). An unpaced flood of `/healthz` (no
+        /// tenant, no database) is the control: what the same request rate costs this 2-core machine by itself.
+        /// Rounds alternate so machine noise hits every condition alike.
+        @Test func aNoisyTenantDoesNotSlowAQuietOne() throws {
+            let d = try Deployment.reliability("noisy")
+            defer { d.stop() }
+            let quiet = try d.createTenant("quiet", region: "us")
+            let noisy = try d.createTenant("noisy", region: "us", rateLimit: 50)
+            let created = try d.scim(.post, "/scim/v2/Users", token: quiet.token, body: userBody("quiet@example.com"))
+            let quietUser = try #require(json(created)?["id"]?.string)
+            let port = d.gateways[0].port
+            let quietClient = SCIMClient(port: port, token: quiet.token)
+
+            func quietRound(_ n: Int) -> [Int] {
+                (0..<n).map { _ in
+                    let exchange = quietClient.send(.get, "/scim/v2/Users/\(quietUser)").1
+                    return exchange.status == 200 ? exchange.latency : -1
+                }
+            }
+            enum Flood: CaseIterable { case none, paced, unpaced, control }
+            struct Tally { var latencies: [Int] = []; var served = 0; var refused = 0; var other = 0; var millis = 0 }
+            var tallies: [Flood: Tally] = [:]
+            _ = quietRound(50)  // warm-up
+            let rounds = 2, perRound = 100
+            for _ in 0..<rounds {
+                for flood in Flood.allCases {
+                    let stop = StopFlag()
+                    let statuses = Collected<Int>()
+                    let started = monotonicMillis()
+                    let load: ThreadHandle? = flood == .none ? nil : background {
+                        onThreads(4) { _ in
+                            let c = SCIMClient(port: port, token: flood == .control ? nil : noisy.token)
+                            var next = monotonicMillis()
+                            while !stop.isRaised {
+                                statuses.append(c.send(.get, flood == .control ? "/healthz" : "/scim/v2/Users?count=10").1.status)
+                                if flood == .paced {
+                                    // 4 threads x 125/s = 500 requests/s, ten times the tenant's limit.
+                                    next += 8
+                                    let wait = next - monotonicMillis()
+                                    if wait > 0 { sleepMillis(wait) }
+                                }
+                            }
+                        }
+                    }
+                    if load != nil { sleepMillis(100) }
+                    let latencies = quietRound(perRound)
+                    stop.raise()
+                    load?.join()
+                    var t = tallies[flood] ?? Tally()
+                    t.latencies += latencies
+                    t.millis += monotonicMillis() - started
+                    t.served += statuses.all.filter { $0 == 200 }.count
+                    t.refused += statuses.all.filter { $0 == 429 }.count
+                    t.other += statuses.all.filter { $0 != 200 && $0 != 429 }.count
+                    tallies[flood] = t
+                }
+            }
+            func line(_ flood: Flood) -> String {
+                let t = tallies[flood]!
+                let rate = t.millis > 0 ? (t.served + t.refused) * 1000 / t.millis : 0
+                return "p50/p95/p99 \(percentile(t.latencies, 50))/\(percentile(t.latencies, 95))/\(percentile(t.latencies, 99)) ms"
+                    + (flood == .none ? "" : " (flood \(rate) req/s: \(t.served) 200, \(t.refused) 429)")
+            }
+            report("noisy neighbour, quiet tenant GET by id (\(rounds * perRound) requests per condition): alone \(line(.none)); "
+                   + "noisy tenant (limit 50/s) at 10x its limit \(line(.paced)); noisy tenant unpaced \(line(.unpaced)); "
+                   + "control: unpaced /healthz flood \(line(.control))")
+            expectNoSecrets(secretForms([quiet.token, noisy.token], admin: d.adminToken), in: d.logs, place: "process logs")
+            for flood in Flood.allCases {
+                #expect(!tallies[flood]!.latencies.contains(-1), "the quiet tenant got a non-200 (\(flood))")
+                #expect(tallies[flood]!.other == 0)
+            }
+            let alone = percentile(tallies[.none]!.latencies, 50)
+            let paced = percentile(tallies[.paced]!.latencies, 50)
+            let unpaced = percentile(tallies[.unpaced]!.latencies, 50)
+            let control = percentile(tallies[.control]!.latencies, 50)
+            #expect(tallies[.unpaced]!.refused > tallies[.unpaced]!.served, "the noisy tenant was not limited")
+            for flood in [Flood.paced, .unpaced] {
+                let t = tallies[flood]!
+                #expect(t.refused > 0, "the noisy tenant was not limited (\(flood))")
+                // Served noisy requests stay at the limit: 50/s over the flood time plus the bucket (burst 50) each round.
+                #expect(Double(t.served) <= 50 * Double(t.millis) / 1000 + Double(50 * rounds) + 10)
+            }
+            // At 10x its limit the noisy tenant costs the quiet one next to nothing...
+            #expect(paced <= max(2 * alone, alone + 3), "quiet p50 \(alone) ms alone, \(paced) ms beside a paced noisy tenant")
+            // ...and unpaced, no more than the same request rate of the cheapest request there is.
+            #expect(unpaced <= control * 3 / 2 + 3, "quiet p50 \(unpaced) ms beside an unpaced noisy tenant, \(control) ms beside /healthz")
+        }
+
+        /// A random `id:secret` credential (the key-pair form needs no checksum, so every guess reaches the lookup).
+        static func guess(id: String? = nil) -> String {
+            let alphabet = Array("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+            func random(_ n: Int) -> String { String((0..<n).map { _ in alphabet[Int.random(in: 0..<62)] }) }
+            return (id ?? random(16)) + ":" + random(32)
+        }
+
+        static func request(port: Int, source: String, token: String) throws -> HTTPResponse? {
+            let c = try RawConnection(port: port, source: source)
+            try c.send("GET /scim/v2/Users?count=1 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(token)\r\nConnection: close\r\n\r\n")
+            return try c.readResponse()
+        }
+
+        @Test func bruteForceGuessingIsThrottledPerSourceWhileAValidTokenKeepsWorking() throws {
+            let d = try Deployment.reliability("bruteforce", gatewayArguments: ["--auth-failure-burst", "10"])
+            defer { d.stop() }
+            let t = try d.createTenant("target", region: "us")
+            let port = d.gateways[0].port
+            let attacker = "127.0.0.2", bystander = "127.0.0.3"
+            // The IdP behind the same address has been provisioning already.
+            #expect(try Self.request(port: port, source: attacker, token: t.token)?.status.code == 200)
+
+            var statuses: [Int] = []
+            var retryAfter: [String?] = []
+            for _ in 0..<40 {
+                let r = try Self.request(port: port, source: attacker, token: Self.guess())
+                statuses.append(r?.status.code ?? 0)
+                if r?.status.code == 429 { retryAfter.append(r?.headers["Retry-After"]) }
+            }
+            let unauthorized = statuses.filter { $0 == 401 }.count, throttled = statuses.filter { $0 == 429 }.count
+            // Burst 10, refilled at 1/s: 10 (maybe 11 when a second passes) guesses reach the lookup, the rest are cut off.
+            #expect((10...12).contains(unauthorized), "\(statuses)")
+            #expect(unauthorized + throttled == 40)
+            #expect(retryAfter.allSatisfy { $0.flatMap(Int.init) ?? 0 >= 1 })
+            // Guessing the secret of a known token id gets no special treatment.
+            let tokenID = String(t.token.split(separator: "_")[1])
+            let knownID = try (0..<10).map { _ in try Self.request(port: port, source: attacker, token: Self.guess(id: tokenID))?.status.code ?? 0 }
+            #expect(knownID.allSatisfy { $0 == 429 }, "guesses against a known token id: \(knownID)")
+            // The valid token from the same address still works, through the throttle.
+            let valid = try (0..<5).map { _ in try Self.request(port: port, source: attacker, token: t.token)?.status.code ?? 0 }
+            #expect(valid.allSatisfy { $0 == 200 }, "\(valid)")
+            // The throttle is per source: another address is not affected.
+            #expect(try Self.request(port: port, source: bystander, token: Self.guess())?.status.code == 401)
+            #expect(try Self.request(port: port, source: bystander, token: t.token)?.status.code == 200)
+            // The bucket refills (1/s): a guess after a pause reaches the lookup again.
+            sleepMillis(1500)
+            #expect(try Self.request(port: port, source: attacker, token: Self.guess())?.status.code == 401)
+            report("brute force: 40 random guesses from one address: \(unauthorized) answered 401, \(throttled) got 429; "
+                   + "10 guesses at a known token id: \(knownID.filter { $0 == 429 }.count) got 429; valid token from the same address: "
+                   + "\(valid.filter { $0 == 200 }.count)/5 served; other address unaffected")
+            expectNoSecrets(secretForms([t.token], admin: d.adminToken), in: d.logs, place: "process logs")
+        }
+    }
+}
