@@ -219,9 +219,20 @@ enum ResourceStore {
                          active = $7::boolean, resource = $8::jsonb, deleted_at = NULL, version = version + 1,
                          last_modified = date_trunc('milliseconds', now())
         WHERE tenant_id = $1 AND (deleted_at IS NOT NULL OR active IS FALSE) AND id = (
-            SELECT id FROM users
-            WHERE tenant_id = $1 AND (user_name_key = $3 OR external_id = $4) AND (deleted_at IS NOT NULL OR active IS FALSE)
-            ORDER BY deleted_at IS NULL DESC, deleted_at DESC
+            -- Four branches, each served by one (partial) index; an OR across the two columns scanned the whole
+            -- tenant, which made every POST cost grow with the tenant's size.
+            SELECT c.id FROM (
+                SELECT id, deleted_at FROM users
+                WHERE tenant_id = $1 AND user_name_key = $3 AND deleted_at IS NULL AND active IS FALSE
+                UNION ALL
+                SELECT id, deleted_at FROM users
+                WHERE tenant_id = $1 AND external_id = $4 AND deleted_at IS NULL AND active IS FALSE
+                UNION ALL
+                SELECT id, deleted_at FROM users WHERE tenant_id = $1 AND user_name_key = $3 AND deleted_at IS NOT NULL
+                UNION ALL
+                SELECT id, deleted_at FROM users WHERE tenant_id = $1 AND external_id = $4 AND deleted_at IS NOT NULL
+            ) AS c
+            ORDER BY c.deleted_at IS NULL DESC, c.deleted_at DESC
             LIMIT 1)
         RETURNING id::text, resource::text, version, created_at, last_modified, NULL::text
         """)
