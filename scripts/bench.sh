@@ -22,4 +22,9 @@ echo "== building (release)"
 for product in scim-gateway scim-region scimctl; do swift build -c release --product "$product" >/dev/null; done
 BIN=$(swift build -c release --show-bin-path)
 scripts/pg.sh start .pg/bench >/dev/null
-exec python3 scripts/bench.py --bin "$BIN" --pg-env .pg/bench/env "$@"
+python3 scripts/bench.py --bin "$BIN" --pg-env .pg/bench/env "$@"
+if [[ -z ${BENCH_SKIP_HTTP:-} && -z ${BENCH_ONLY:-} ]]; then
+    echo
+    echo "== HTTP layer alone: scim-region /healthz vs nginx"
+    ROUNDS=${ROUNDS:-3} SECONDS_PER_RUN=${BENCH_SECONDS:-10} scripts/bench-http.sh
+fi
