@@ -113,9 +113,9 @@ enum ResourceStore {
     static let groupMembers = PreparedStatement(
         "SELECT m.member_id::text, m.member_type, \(FilterSQL.memberDisplay("m")) FROM group_members m"
             + " WHERE m.tenant_id = $1 AND m.group_id = $2::uuid ORDER BY m.seq")
-    /// The member count, but counting at most `$3` rows (a bounded index scan however large the group is).
-    static let memberCountUpTo = PreparedStatement(
-        "SELECT count(*) FROM (SELECT 1 FROM group_members WHERE tenant_id = $1 AND group_id = $2::uuid LIMIT $3) AS s")
+    /// The member count and version of a group (the count is kept by triggers, migration 4).
+    static let memberCount = PreparedStatement(
+        "SELECT member_count, version FROM groups WHERE tenant_id = $1 AND id = $2::uuid")
 
     /// Statements that read one resource (plus its related rows when `withRelated`).
     static func get(_ kind: ResourceKind, tenant: String, id: String, withRelated: Bool) -> [PostgresStatement] {

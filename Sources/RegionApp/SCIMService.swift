@@ -115,15 +115,14 @@ public final class SCIMService: Sendable {
     }
 
     /// The answer to a write: the resource, or 204 (with the new ETag) for a PUT/PATCH of a group with more members
-    /// than `groupResponseMemberLimit`, found with a bounded count so the members are never loaded.
+    /// than `groupResponseMemberLimit`, found from the group's trigger-kept count so the members are never loaded.
     func writeResponse(_ kind: ResourceKind, _ connection: PostgresConnection, _ context: TenantContext, id: String,
                        scope: RequestScope, query: String?, status: Int) throws -> SCIMOutcome {
         if kind == .group, status == 200, Self.projection(.group, context, query: query).includes("members") {
             let limit = settings.groupResponseMemberLimit
-            let counted = try connection.query(ResourceStore.memberCountUpTo, [.uuid(scope.tenant), .text(id), .int(Int64(limit + 1))])
+            let counted = try connection.query(ResourceStore.memberCount, [.uuid(scope.tenant), .text(id)])
             if (counted.int(row: 0, column: 0) ?? 0) > Int64(limit) {
-                let row = try connection.query(ResourceStore.getGroup, [.uuid(scope.tenant), .text(id)])
-                return .noContent(version: row.int(row: 0, column: 2))
+                return .noContent(version: counted.int(row: 0, column: 1))
             }
         }
         let stored = try reread(kind, connection, context, id: id, scope: scope, query: query)

@@ -137,6 +137,43 @@ import Testing
         #expect(remove.json["members"]?.array?.count == 3)
     }
 
+    /// The trigger-kept `member_count` (which decides between 200 and 204 for large groups) equals the rows after
+    /// every kind of membership change: add (with a duplicate), filtered remove, replace, PUT, user and group
+    /// deletion, and a group deleted with its members.
+    @Test func memberCountFollowsEveryMembershipChange() throws {
+        let t = region.tenant()
+        let database = try RegionTestDatabase.get()
+        let admin = try PostgresConnection(configuration: database.adminConfiguration)
+        func counts(_ g: String) throws -> (kept: Int64?, rows: Int64?) {
+            let r = try admin.query(
+                "SELECT member_count, (SELECT count(*) FROM group_members m WHERE m.tenant_id = g.tenant_id AND m.group_id = g.id) FROM groups g WHERE g.id = $1::uuid",
+                [.text(g)])
+            return (r.int(row: 0, column: 0), r.int(row: 0, column: 1))
+        }
+        let users = (0..<5).map { t.user("count\($0)@example.com") }
+        let child = t.group("Child", #","members":[{"value":"\#(users[0])"}]"#)
+        let g = t.group("Counted", #","members":[{"value":"\#(users[0])"},{"value":"\#(users[1])"},{"value":"\#(child)"}]"#)
+        #expect(try counts(g) == (3, 3))
+        #expect(try counts(child) == (1, 1))
+        // users[1] is already a member: only two rows are new.
+        let add = t.send(.patch, "/Groups/\(g)", patchOp(#"{"op":"add","path":"members","value":[{"value":"\#(users[1])"},{"value":"\#(users[2])"},{"value":"\#(users[3])"}]}"#))
+        #expect(add.status.code == 200)
+        #expect(try counts(g) == (5, 5))
+        #expect(t.send(.patch, "/Groups/\(g)", patchOp(#"{"op":"remove","path":"members[value eq \"\#(users[2])\"]"}"#)).status.code == 200)
+        #expect(try counts(g) == (4, 4))
+        #expect(t.send(.delete, "/Users/\(users[0])").status.code == 204)
+        #expect(try counts(g) == (3, 3))
+        #expect(try counts(child) == (0, 0))
+        #expect(t.send(.delete, "/Groups/\(child)").status.code == 204)
+        #expect(try counts(g) == (2, 2))
+        #expect(t.send(.patch, "/Groups/\(g)", patchOp(#"{"op":"replace","path":"members","value":[{"value":"\#(users[4])"}]}"#)).status.code == 200)
+        #expect(try counts(g) == (1, 1))
+        #expect(t.send(.put, "/Groups/\(g)", #"{"displayName":"Counted","members":[{"value":"\#(users[1])"},{"value":"\#(users[3])"},{"value":"\#(users[4])"}]}"#).status.code == 200)
+        #expect(try counts(g) == (3, 3))
+        #expect(t.send(.patch, "/Groups/\(g)", patchOp(#"{"op":"replace","path":"members","value":[]}"#)).status.code == 200)
+        #expect(try counts(g) == (0, 0))
+    }
+
     /// Adding one member to a 100k-member group is one INSERT: the group document is not rewritten and the members
     /// are not loaded (the answer is 204 above the limit). The group is built with SQL to keep the test fast.
     @Test func addingOneMemberToAHundredThousandMemberGroupStaysCheap() throws {
