@@ -5,6 +5,7 @@ import Synchronization
 import CLinuxIO
 public import HTTPCore
 import Telemetry
+import Locking
 
 /// Client settings for one upstream.
 public struct HTTPClientConfiguration: Sendable {
@@ -58,7 +59,7 @@ public final class HTTPClient: Sendable {
     public let host: String
     public let port: Int
     public let configuration: HTTPClientConfiguration
-    private let idle = Mutex<[IdleConnection]>([])
+    private let idle = Lock<[IdleConnection]>([])
     private let opened = Atomic<Int>(0)
     /// The TLS context (built once), or why it could not be built; nil for plain HTTP.
     private let tlsContext: Result<TLSClientContext, TLSError>?
@@ -108,7 +109,9 @@ public final class HTTPClient: Sendable {
         HTTPEncoder.encode(request, host: upstream, into: &bytes)
         var retried = false
         while true {
-            let (connection, reused) = try checkout(deadline: deadline)
+            // An idempotent request on a pooled connection the server has closed is retried below, so only the
+            // others pay for a liveness probe (a poll) before they are sent.
+            let (connection, reused) = try checkout(deadline: deadline, probe: !request.method.isIdempotent)
             let outcome = connection.tls.map { exchangeTLS(fd: connection.fd, tls: $0, bytes: bytes, isHead: request.method == .head, deadline: deadline) }
                 ?? exchange(fd: connection.fd, bytes: bytes, isHead: request.method == .head, deadline: deadline)
             switch outcome {
@@ -135,18 +138,21 @@ public final class HTTPClient: Sendable {
     }
 
     private func exchange(fd: Int32, bytes: [UInt8], isHead: Bool, deadline: UInt64) -> Exchange {
-        // Write everything.
+        // Write everything: straight away (a request fits the socket buffer), waiting only when the buffer is full.
         var offset = 0
         while offset < bytes.count {
-            guard waitFor(fd: fd, events: Int16(POLLOUT), deadline: deadline) else {
-                return .failed(HTTPClientError(kind: .timeout, upstream: upstream, detail: "sending request"),
-                               nothingReceived: true, writeFailed: false)
-            }
             let n = bytes.withUnsafeBytes { raw in
                 Glibc.send(fd, raw.baseAddress! + offset, raw.count - offset, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT))
             }
             if n < 0 {
-                if errno == EINTR || errno == EAGAIN { continue }
+                if errno == EINTR { continue }
+                if errno == EAGAIN {
+                    guard waitFor(fd: fd, events: Int16(POLLOUT), deadline: deadline) else {
+                        return .failed(HTTPClientError(kind: .timeout, upstream: upstream, detail: "sending request"),
+                                       nothingReceived: true, writeFailed: false)
+                    }
+                    continue
+                }
                 return .failed(HTTPClientError(kind: .connectionClosed, upstream: upstream, detail: "write failed"),
                                nothingReceived: true, writeFailed: offset == 0)
             }
@@ -168,11 +174,18 @@ public final class HTTPClient: Sendable {
             case .needMoreData:
                 break
             }
-            guard waitFor(fd: fd, events: Int16(POLLIN), deadline: deadline) else {
-                return .failed(HTTPClientError(kind: .timeout, upstream: upstream, detail: "waiting for the response"),
-                               nothingReceived: received == 0, writeFailed: false)
+            // The socket's receive timeout is the client's request timeout (set at connect): while the deadline is
+            // (nearly) that far away, a blocking recv waits for the answer in one system call instead of poll + recv.
+            // Otherwise poll enforces the nearer deadline. A recv that timed out (EAGAIN) comes back here.
+            let now = Timestamp.monotonicNanos()
+            let blocking = deadline > now && deadline - now + Self.receiveTimeoutSlackNanos >= configuration.requestTimeout.nanoseconds
+            if !blocking {
+                guard waitFor(fd: fd, events: Int16(POLLIN), deadline: deadline) else {
+                    return .failed(HTTPClientError(kind: .timeout, upstream: upstream, detail: "waiting for the response"),
+                                   nothingReceived: received == 0, writeFailed: false)
+                }
             }
-            let n = buffer.withUnsafeMutableBytes { raw in recv(fd, raw.baseAddress, raw.count, Int32(MSG_DONTWAIT)) }
+            let n = buffer.withUnsafeMutableBytes { raw in recv(fd, raw.baseAddress, raw.count, blocking ? 0 : Int32(MSG_DONTWAIT)) }
             if n > 0 {
                 received += n
                 buffer.withUnsafeBytes { parser.append(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
@@ -278,14 +291,17 @@ public final class HTTPClient: Sendable {
         }
     }
 
-    private func checkout(deadline: UInt64) throws(HTTPClientError) -> (Connection, reused: Bool) {
+    /// How far a blocking recv may overshoot the request's deadline (see `exchange`).
+    static let receiveTimeoutSlackNanos: UInt64 = 10_000_000
+
+    private func checkout(deadline: UInt64, probe: Bool) throws(HTTPClientError) -> (Connection, reused: Bool) {
         let now = Timestamp.monotonicNanos()
         let maxIdle = configuration.idleTimeout.nanoseconds
         while let candidate = idle.withLock({ $0.popLast() }) {
             // Another thread may have checked this one in after `now` was read: it is fresh (and `now - lastUsed`
             // would trap).
             let age = now > candidate.lastUsed ? now - candidate.lastUsed : 0
-            if age > maxIdle || !isStillOpen(candidate.connection.fd) {
+            if age > maxIdle || (probe && !isStillOpen(candidate.connection.fd)) {
                 Self.discard(candidate.connection)
                 continue
             }
@@ -307,7 +323,10 @@ public final class HTTPClient: Sendable {
         } catch {
             throw HTTPClientError(kind: .connectFailed, upstream: upstream, detail: error.description)
         }
-        guard let context else { return (Connection(fd: fd, tls: nil), false) }
+        guard let context else {
+            Sockets.setReceiveTimeout(fd, configuration.requestTimeout)
+            return (Connection(fd: fd, tls: nil), false)
+        }
         do {
             return (Connection(fd: fd, tls: try handshake(fd: fd, context: context, deadline: deadline)), false)
         } catch {

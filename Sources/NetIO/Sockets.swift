@@ -114,6 +114,13 @@ enum Sockets {
         setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
     }
 
+    /// SO_RCVTIMEO: a blocking recv gives up (EAGAIN) after `timeout`.
+    static func setReceiveTimeout(_ fd: Int32, _ timeout: Duration) {
+        let nanos = timeout.nanoseconds
+        var tv = timeval(tv_sec: Int(nanos / 1_000_000_000), tv_usec: Int((nanos % 1_000_000_000) / 1_000))
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+    }
+
     /// Connects with a timeout, returning a blocking socket with TCP_NODELAY.
     static func connect(host: String, port: Int, timeoutMillis: Int32) throws(IOError) -> Int32 {
         var address = try resolve(host: host, port: port)

@@ -69,6 +69,40 @@ import TestSupport
         }
     }
 
+    /// Without a per-call timeout the client waits in a blocking recv bounded by the socket's receive timeout (the
+    /// configured request timeout): a silent upstream still ends in `.timeout`, close to that bound.
+    @Test func configuredRequestTimeoutBoundsTheBlockingReceive() throws {
+        try withServer { server in
+            var configuration = HTTPClientConfiguration()
+            configuration.requestTimeout = .milliseconds(300)
+            let client = HTTPClient(host: "127.0.0.1", port: server.port, configuration: configuration)
+            let warm = try client.send(HTTPRequest(method: .get, target: "/warm"))
+            #expect(warm.bodyText == "/warm")
+            let start = monotonicMillis()
+            do {
+                _ = try client.send(HTTPRequest(method: .get, target: "/slow?ms=2000"))
+                Issue.record("expected a timeout")
+            } catch let error as HTTPClientError {
+                #expect(error.kind == .timeout)
+            }
+            let waited = monotonicMillis() - start
+            #expect(waited >= 250 && waited < 1500, "waited \(waited) ms")
+        }
+    }
+
+    /// Idempotent requests skip the liveness probe of pooled connections: one the server closed is retried.
+    @Test func idempotentRequestOnAClosedPooledConnectionIsRetried() throws {
+        try withServer({ $0.idleTimeout = .seconds(1) }) { server in
+            let client = HTTPClient(host: "127.0.0.1", port: server.port)
+            let first = try client.send(HTTPRequest(method: .get, target: "/one"))
+            #expect(first.bodyText == "/one")
+            sleepMillis(1600)  // the server closes the pooled connection
+            let second = try client.send(HTTPRequest(method: .get, target: "/two"))
+            #expect(second.bodyText == "/two")
+            #expect(client.connectionsOpened == 2)
+        }
+    }
+
     @Test func retriesWhenTheServerClosedAnIdleConnection() throws {
         try withServer({ $0.idleTimeout = .seconds(1) }) { server in
             let client = HTTPClient(host: "127.0.0.1", port: server.port)
