@@ -28,28 +28,29 @@ let package = Package(
         .target(name: "SCIMCore", dependencies: ["JSON"], swiftSettings: strict),
         .target(name: "HTTPCore", swiftSettings: strict),
         .target(name: "Flags", swiftSettings: strict),
-        .target(name: "Telemetry", swiftSettings: strict),
+        .target(name: "Locking", swiftSettings: strict),
+        .target(name: "Telemetry", dependencies: ["Locking"], swiftSettings: strict),
 
         // I/O modules.
         .target(name: "Crypto", dependencies: ["COpenSSL"], swiftSettings: strict),
-        .target(name: "NetIO", dependencies: ["HTTPCore", "CLinuxIO", "COpenSSL", "Telemetry"], swiftSettings: strict),
-        .target(name: "Postgres", dependencies: ["CLibPQ", "Telemetry"], swiftSettings: strict),
+        .target(name: "NetIO", dependencies: ["HTTPCore", "CLinuxIO", "COpenSSL", "Telemetry", "Locking"], swiftSettings: strict),
+        .target(name: "Postgres", dependencies: ["CLibPQ", "Telemetry", "Locking"], swiftSettings: strict),
 
         // The gateway→region hop: keyring, request signing and verification (HMAC, key ids, replay window).
-        .target(name: "RegionLink", dependencies: ["HTTPCore", "Crypto"], swiftSettings: strict),
+        .target(name: "RegionLink", dependencies: ["HTTPCore", "Crypto", "Locking"], swiftSettings: strict),
 
         // What every server process shares: common flags, logging set-up, health endpoints.
-        .target(name: "ServerRuntime", dependencies: ["HTTPCore", "NetIO", "Telemetry", "Flags", "JSON", "RegionLink"],
+        .target(name: "ServerRuntime", dependencies: ["HTTPCore", "NetIO", "Telemetry", "Flags", "JSON", "RegionLink", "Locking"],
                 swiftSettings: strict),
 
         // The services, as libraries.
         .target(name: "RegionApp",
                 dependencies: ["SCIMCore", "JSON", "HTTPCore", "NetIO", "Postgres", "Crypto", "Telemetry", "Flags",
-                               "ServerRuntime", "RegionLink"],
+                               "ServerRuntime", "RegionLink", "Locking"],
                 swiftSettings: strict),
         .target(name: "GatewayApp",
                 dependencies: ["SCIMCore", "JSON", "HTTPCore", "NetIO", "Postgres", "Crypto", "Telemetry", "Flags",
-                               "ServerRuntime", "RegionLink"],
+                               "ServerRuntime", "RegionLink", "Locking"],
                 exclude: ["admin-openapi.yaml"],
                 swiftSettings: strict),
 

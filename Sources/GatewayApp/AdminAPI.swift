@@ -9,6 +9,7 @@ import Postgres
 import RegionLink
 import Synchronization
 import Telemetry
+import Locking
 
 /// An admin API failure: HTTP status, a stable code, a message (never a secret).
 struct AdminError: Error, Sendable {
@@ -79,7 +80,7 @@ final class AdminAPI: HTTPResponder {
     let defaultRotationGraceSeconds: Int
     let metrics: MetricsRegistry
     private let router: Router<AdminHandler>
-    private let keyLock = Mutex<Void>(())
+    private let keyLock = Lock<Void>(())
 
     init(store: ControlStore, directory: RegionDirectory, keyringFile: KeyringFile, authenticator: TokenAuthenticator,
          logger: Logger, metrics: MetricsRegistry, defaultRotationGraceSeconds: Int = 86_400) {

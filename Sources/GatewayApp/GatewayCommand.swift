@@ -12,6 +12,7 @@ import SCIMCore
 import ServerRuntime
 import Synchronization
 import Telemetry
+import Locking
 
 /// `scim-gateway`: what every IdP talks to, plus the operator's admin API on its own listener.
 public enum GatewayCommand {
@@ -241,7 +242,7 @@ final class ControlPlaneListener: Service {
 /// Writes batched last-use times every few seconds and once more at shutdown.
 final class LastUsedFlusher: Service {
     private let authenticator: TokenAuthenticator
-    private let state = Mutex<(thread: ThreadHandle?, stopping: Bool)>((nil, false))
+    private let state = Lock<(thread: ThreadHandle?, stopping: Bool)>((nil, false))
     var name: String { "last-used-flusher" }
 
     init(authenticator: TokenAuthenticator) { self.authenticator = authenticator }

@@ -1,4 +1,5 @@
 import Synchronization
+import Locking
 
 /// A token bucket: `rate` tokens per second up to `burst`. Pure value; the owner keeps time.
 struct TokenBucket: Sendable, Equatable {
@@ -34,7 +35,7 @@ struct TokenBucket: Sendable, Equatable {
 /// so memory follows the set of recently active keys.
 final class KeyedRateLimiter: Sendable {
     private final class Shard: Sendable {
-        let buckets = Mutex<[String: TokenBucket]>([:])
+        let buckets = Lock<[String: TokenBucket]>([:])
     }
     private let shards: [Shard] = (0..<16).map { _ in Shard() }
     private let operations = Atomic<Int>(0)

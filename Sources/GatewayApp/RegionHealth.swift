@@ -5,6 +5,7 @@ import HTTPCore
 import NetIO
 import Synchronization
 import Telemetry
+import Locking
 
 /// Probes every region's `/readyz` every `interval` (in the background, so `/readyz` of the gateway never waits on
 /// a slow region) and remembers which are up.
@@ -12,8 +13,8 @@ final class RegionHealth: Service {
     private let directory: RegionDirectory
     private let interval: Duration
     private let logger: Logger
-    private let states = Mutex<[String: Bool]>([:])
-    private let control = Mutex<(thread: ThreadHandle?, stopping: Bool)>((nil, false))
+    private let states = Lock<[String: Bool]>([:])
+    private let control = Lock<(thread: ThreadHandle?, stopping: Bool)>((nil, false))
     var name: String { "region-health" }
 
     init(directory: RegionDirectory, interval: Duration = .seconds(2), logger: Logger) {

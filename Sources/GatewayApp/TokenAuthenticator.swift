@@ -3,6 +3,7 @@ import Postgres
 import RegionLink
 import Synchronization
 import Telemetry
+import Locking
 
 /// Who a valid bearer token belongs to.
 struct AuthenticatedTenant: Sendable {
@@ -34,8 +35,8 @@ final class TokenAuthenticator: Sendable {
     private let store: ControlStore
     private let keyring: @Sendable () -> Keyring
     private let logger: Logger
-    private let cache = Mutex<[String: Entry]>([:])
-    private let pendingUses = Mutex<[String: PostgresTimestamp]>([:])
+    private let cache = Lock<[String: Entry]>([:])
+    private let pendingUses = Lock<[String: PostgresTimestamp]>([:])
     /// Upper bound on how long a cached row is trusted without a notification.
     let positiveTTLNanos: UInt64
     let negativeTTLNanos: UInt64

@@ -5,6 +5,7 @@ import CLinuxIO
 import Synchronization
 import HTTPCore
 import Telemetry
+import Locking
 
 // The server's concurrency model (why it looks like this):
 //
@@ -45,7 +46,7 @@ final class Connection: @unchecked Sendable {
         /// An epoll event was delivered while the claim was held by the housekeeper (so it was not re-armed).
         var eventMissed = false
     }
-    let claim = Mutex<ClaimState>(ClaimState())
+    let claim = Lock<ClaimState>(ClaimState())
 
     init(fd: Int32, key: UInt64, remoteAddress: String, tls: TLSSession?, limits: HTTPLimits, now: UInt64) {
         self.fd = fd
@@ -65,11 +66,11 @@ final class Connection: @unchecked Sendable {
 /// contend on one lock (a single table lock was the top item in the profile).
 final class ConnectionTable: Sendable {
     private final class Shard: Sendable {
-        let slots = Mutex<[Int: Connection]>([:])
+        let slots = Lock<[Int: Connection]>([:])
     }
     private static let shardCount = 64
     private let shards: [Shard] = (0..<ConnectionTable.shardCount).map { _ in Shard() }
-    private let generations = Mutex<[Int32: UInt32]>([:])
+    private let generations = Lock<[Int32: UInt32]>([:])
     private let counter = Atomic<Int>(0)
 
     var count: Int { counter.load(ordering: .relaxed) }
@@ -133,9 +134,9 @@ final class ServerCore: Sendable {
     let epfd: Int32
     let wakeFD: Int32
     let tlsContext: TLSServerContext?
-    private let listener = Mutex<ListenerState>(ListenerState())
+    private let listener = Lock<ListenerState>(ListenerState())
     private let table = ConnectionTable()
-    private let lifecycle = Mutex<Lifecycle>(Lifecycle())
+    private let lifecycle = Lock<Lifecycle>(Lifecycle())
     let stopped = Atomic<Bool>(false)
     private let readBufferSize = 64 * 1024
 

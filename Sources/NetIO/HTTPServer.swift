@@ -5,6 +5,7 @@ import CLinuxIO
 import Synchronization
 public import HTTPCore
 public import Telemetry
+import Locking
 
 /// Answers requests. Runs on a worker thread and may block (PostgreSQL, an upstream call); must not trap.
 public protocol HTTPResponder: Sendable {
@@ -94,7 +95,7 @@ public final class HTTPServer: Sendable {
     public let configuration: HTTPServerConfiguration
     public let stats = HTTPServerStats()
     private let shared: ServerShared
-    private let runtime = Mutex<Runtime>(Runtime())
+    private let runtime = Lock<Runtime>(Runtime())
 
     private struct Runtime: Sendable {
         var core: ServerCore? = nil

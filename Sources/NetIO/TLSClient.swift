@@ -3,6 +3,7 @@ import Glibc
 #endif
 import COpenSSL
 import Synchronization
+import Locking
 
 /// How an HTTPS client verifies servers.
 public struct TLSClientConfiguration: Sendable, Equatable {
@@ -24,7 +25,7 @@ public struct TLSClientConfiguration: Sendable, Equatable {
 /// A client-side SSL_CTX: TLS 1.2 minimum, peer verification on, no compression or renegotiation.
 final class TLSClientContext: Sendable {
     // The SSL_CTX is configured here and afterwards only used to create sessions; the mutex makes that explicit.
-    private let context: Mutex<OpaquePointer>
+    private let context: Lock<OpaquePointer>
 
     init(_ configuration: TLSClientConfiguration) throws(TLSError) {
         guard let ctx = SSL_CTX_new(TLS_client_method()) else { throw TLSError(message: "SSL_CTX_new failed") }
@@ -39,7 +40,7 @@ final class TLSClientContext: Sendable {
             SSL_CTX_free(ctx)
             throw TLSError(message: "cannot load trusted CA certificates from \(file)")
         }
-        context = Mutex(ctx)
+        context = Lock(ctx)
     }
 
     deinit { context.withLock { SSL_CTX_free($0) } }
@@ -83,9 +84,9 @@ struct SSLHandle: @unchecked Sendable {
 final class TLSClientConnection: Sendable {
     // Used by one thread at a time (a connection is checked out for one exchange); the mutex makes it Sendable
     // so idle connections can sit in the client's pool.
-    private let handle: Mutex<SSLHandle>
+    private let handle: Lock<SSLHandle>
 
-    fileprivate init(_ ssl: OpaquePointer) { handle = Mutex(SSLHandle(pointer: ssl)) }
+    fileprivate init(_ ssl: OpaquePointer) { handle = Lock(SSLHandle(pointer: ssl)) }
 
     deinit { handle.withLock { SSL_free($0.pointer) } }
 

@@ -4,6 +4,7 @@ import Glibc
 import Synchronization
 import Telemetry
 import CLinuxIO
+import Locking
 
 /// A pthread mutex with a condition variable on CLOCK_MONOTONIC, guarding `State`.
 /// Swift's `Mutex` has no condition variable; worker queues and pools need to sleep until work arrives.
@@ -116,7 +117,7 @@ public final class WorkerPool: Sendable {
     public let name: String
     public let threadCount: Int
     private let queue = ConditionLock(Queue())
-    private let threads = Mutex<[ThreadHandle]>([])
+    private let threads = Lock<[ThreadHandle]>([])
 
     public init(name: String, threads: Int) {
         precondition(threads > 0)

@@ -1,6 +1,7 @@
 import CLibPQ
 import Glibc
 import Synchronization
+import Locking
 
 /// Transaction isolation levels for `transaction(isolation:…)`.
 public enum IsolationLevel: Sendable {
@@ -36,7 +37,7 @@ public final class PostgresConnection: Sendable {
         deinit { PQfinish(pointer) }
     }
 
-    let handle: Mutex<Handle>
+    let handle: Lock<Handle>
     /// The server process id of this session (for `pg_terminate_backend`, logs).
     public let backendPID: Int32
 
@@ -64,7 +65,7 @@ public final class PostgresConnection: Sendable {
         // message on an idle connection being terminated) may quote data, so they are dropped.
         PQsetNoticeProcessor(pointer, { _, _ in }, nil)
         self.backendPID = PQbackendPID(pointer)
-        self.handle = Mutex(Handle(pointer: pointer))
+        self.handle = Lock(Handle(pointer: pointer))
     }
 
     private static func connect(_ parameters: [(keyword: String, value: String)]) -> OpaquePointer? {

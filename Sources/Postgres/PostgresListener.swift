@@ -1,6 +1,7 @@
 import CLibPQ
 import Glibc
 import Synchronization
+import Locking
 
 /// A notification received on a LISTENed channel.
 public struct PostgresNotification: Sendable, Hashable {
@@ -41,7 +42,7 @@ public final class PostgresListener: Sendable {
     private let healthCheckInterval: Duration
     private let onNotification: @Sendable (PostgresNotification) -> Void
     private let onReconnect: @Sendable () -> Void
-    private let state = Mutex(State())
+    private let state = Lock(State())
     /// Writing a byte to `stopPipe.write` wakes the thread from any poll() for good.
     private let stopPipe: (read: Int32, write: Int32)
 

@@ -1,5 +1,6 @@
 import Dispatch
 import Synchronization
+import Locking
 
 /// Counters for `/metrics`.
 public struct PostgresPoolStatistics: Sendable, Equatable {
@@ -33,7 +34,7 @@ public final class PostgresPool: Sendable {
         var semaphores: [Int: DispatchSemaphore] = [:]
     }
 
-    private let locked: Mutex<Locked>
+    private let locked: Lock<Locked>
     /// The server this pool connects to.
     public let configuration: PostgresConfiguration
     /// How long `withConnection` waits for a free connection before `poolTimeout`.
@@ -48,7 +49,7 @@ public final class PostgresPool: Sendable {
         self.configuration = configuration
         self.checkoutTimeout = checkoutTimeout
         self.sessionSetup = sessionSetup
-        self.locked = Mutex(Locked(state: PoolState(maxConnections: maxConnections)))
+        self.locked = Lock(Locked(state: PoolState(maxConnections: maxConnections)))
     }
 
     deinit { close() }

@@ -4,6 +4,7 @@ import Postgres
 public import SCIMCore
 import Synchronization
 public import Telemetry
+import Locking
 
 /// How often each IdP quirk (SCIMCore's `IdPQuirk`) was needed, per tenant: which dialect a tenant's IdP speaks.
 ///
@@ -46,9 +47,9 @@ public final class QuirkCounts: Sendable {
         public var lastSeenMillis: Int64
     }
 
-    private let pending = Mutex<[String: Delta]>([:])
+    private let pending = Lock<[String: Delta]>([:])
     /// Held by a flush and by a read, so a read never sees a delta both in memory and in the database (or in neither).
-    private let flushing = Mutex<Void>(())
+    private let flushing = Lock<Void>(())
     private let counter: Counter?
     private let clock: @Sendable () -> Int64
 

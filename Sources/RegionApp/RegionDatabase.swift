@@ -4,6 +4,7 @@ public import Postgres
 import SCIMCore
 import Synchronization
 public import Telemetry
+import Locking
 
 /// The region's PostgreSQL access: tenant-scoped reads and writes, the tenant directory and the tenant API's SQL.
 ///
@@ -21,14 +22,14 @@ public final class RegionDatabase: Sendable {
     /// Auto-provision unknown tenants (development mode only).
     let autoProvision: Bool
     let logger: Logger
-    private let contexts = Mutex<[String: (context: TenantContext, loadedAt: UInt64)]>([:])
+    private let contexts = Lock<[String: (context: TenantContext, loadedAt: UInt64)]>([:])
     /// How long a cached tenant context is trusted without a notification.
     let contextTTLNanos: UInt64 = 30_000_000_000
     /// Tenant-API changes are announced here (payload: the tenant id).
     public static let tenantChannel = "scim_region_tenants"
     /// Which list-query shapes run as prepared statements.
     let shapes = StatementShapes()
-    private let cursorSecretStore = Mutex<[UInt8]?>(nil)
+    private let cursorSecretStore = Lock<[UInt8]?>(nil)
 
     /// A database front for one region; `autoProvision` only in development mode.
     public init(pool: PostgresPool, region: String, autoProvision: Bool, logger: Logger) {
@@ -232,7 +233,7 @@ public final class RegionDatabase: Sendable {
 /// Only the first `capacity` distinct shapes are prepared, so a client sending ever-new filter shapes cannot make
 /// every pooled session accumulate prepared statements without bound; later shapes run unprepared.
 final class StatementShapes: Sendable {
-    private let known = Mutex<Set<String>>([])
+    private let known = Lock<Set<String>>([])
     let capacity: Int
     let maxLength: Int
 

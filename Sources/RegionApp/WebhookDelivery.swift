@@ -9,6 +9,7 @@ import Postgres
 import SCIMCore
 import Synchronization
 public import Telemetry
+import Locking
 
 /// How the region delivers webhooks (flags of `scim-region`).
 public struct WebhookDeliverySettings: Sendable {
@@ -65,7 +66,7 @@ public final class WebhookDelivery: Service {
     let owner: String
     private let stopped = Atomic<Bool>(false)
     private let threads: [PeriodicThread]
-    private let clients = Mutex<[String: HTTPClient]>([:])
+    private let clients = Lock<[String: HTTPClient]>([:])
     /// Seconds since the epoch, for signatures (replaceable in tests).
     let clock: @Sendable () -> Int64
     /// Whether the schema is in place (nothing is tried before).

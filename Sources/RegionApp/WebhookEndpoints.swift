@@ -4,14 +4,15 @@ import Postgres
 public import RegionLink
 import SCIMCore
 import Synchronization
+import Locking
 
 /// The keyring's `webhook` keys, as this process currently knows them (updated when the keyring file changes).
 /// Endpoint secrets are sealed under the current key; any key still in the keyring opens what it sealed.
 public final class WebhookKeys: Sendable {
-    private let keyring: Mutex<Keyring>
+    private let keyring: Lock<Keyring>
 
     /// Keys from `keyring` (only its `webhook` entries are used).
-    public init(_ keyring: Keyring = Keyring()) { self.keyring = Mutex(keyring) }
+    public init(_ keyring: Keyring = Keyring()) { self.keyring = Lock(keyring) }
 
     /// Takes the keys of a reloaded keyring.
     public func update(_ keyring: Keyring) { self.keyring.withLock { $0 = keyring } }

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Synchronization
+import Locking
 
 /// The keyring on disk: loaded at start, reloaded when the file changes (so keys rotate without restarts), and
 /// saved atomically (temporary file with mode 0600, then rename) when the gateway rotates keys itself.
@@ -11,7 +12,7 @@ public final class KeyringFile: Sendable {
         var keyring: Keyring
         var stamp: FileStamp
     }
-    private let loaded: Mutex<Loaded>
+    private let loaded: Lock<Loaded>
 
     /// Loads `path`. With `createIfMissing`, a missing file is created with one current link key, one current
     /// pepper and one current webhook key (what `make run` uses; production provides the file from its secret store).
@@ -28,7 +29,7 @@ public final class KeyringFile: Sendable {
         guard let (ring, stamp) = try Self.read(path) else {
             throw KeyringError("cannot read keyring file \(path)")
         }
-        loaded = Mutex(Loaded(keyring: ring, stamp: stamp))
+        loaded = Lock(Loaded(keyring: ring, stamp: stamp))
     }
 
     public var keyring: Keyring { loaded.withLock { $0.keyring } }

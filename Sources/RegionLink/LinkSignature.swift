@@ -1,6 +1,7 @@
 public import HTTPCore
 import Crypto
 import Synchronization
+import Locking
 
 /// The headers the gateway adds to every request it forwards to a region. All of them are covered by the
 /// signature, so a region can trust the tenant id and base URL they carry.
@@ -80,12 +81,12 @@ public struct LinkContext: Sendable, Equatable {
 /// Verifies signed requests on the region side: known key id (current, previous or next), constant-time MAC
 /// comparison, timestamp within `window` seconds, and each nonce accepted once within that window.
 public final class LinkVerifier: Sendable {
-    private let keyring: Mutex<Keyring>
+    private let keyring: Lock<Keyring>
     public let windowSeconds: Int
-    private let seen = Mutex<NonceCache>(NonceCache())
+    private let seen = Lock<NonceCache>(NonceCache())
 
     public init(keyring: Keyring, windowSeconds: Int = 60) {
-        self.keyring = Mutex(keyring)
+        self.keyring = Lock(keyring)
         self.windowSeconds = windowSeconds
     }
 

@@ -4,6 +4,7 @@ public import Telemetry
 import Synchronization
 #if canImport(Glibc)
 import Glibc
+import Locking
 #endif
 
 /// Polls the keyring file (every `interval`) and hands a changed keyring to `onChange`, so link keys and peppers
@@ -13,7 +14,7 @@ public final class KeyringWatcher: Service {
     private let interval: Duration
     private let logger: Logger
     private let onChange: @Sendable (Keyring) -> Void
-    private let state = Mutex<(thread: ThreadHandle?, stopping: Bool)>((nil, false))
+    private let state = Lock<(thread: ThreadHandle?, stopping: Bool)>((nil, false))
     public var name: String { "keyring-watcher" }
 
     public init(file: KeyringFile, interval: Duration = .seconds(2), logger: Logger,

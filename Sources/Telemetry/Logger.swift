@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Synchronization
+import Locking
 
 /// A structured logger writing one JSON object per line (JSON-lines) to a sink, normally stderr.
 ///
@@ -112,8 +113,8 @@ public final class LogSink: Sendable {
         case memory
     }
     private let target: Target
-    private let captured = Mutex<[String]>([])
-    private let lock = Mutex<Void>(())
+    private let captured = Lock<[String]>([])
+    private let lock = Lock<Void>(())
 
     private init(target: Target) { self.target = target }
 

@@ -1,4 +1,5 @@
 import Synchronization
+import Locking
 
 /// Process metrics in the Prometheus text exposition format (version 0.0.4), without dependencies.
 ///
@@ -6,7 +7,7 @@ import Synchronization
 /// numbers are atomics, so recording is a sharded dictionary lookup plus an atomic add. Label values must be
 /// low-cardinality ids (tenant id, region, route template, status): never user data, never secrets.
 public final class MetricsRegistry: Sendable {
-    private let families = Mutex<[any MetricFamily]>([])
+    private let families = Lock<[any MetricFamily]>([])
 
     public init() {}
 
@@ -76,7 +77,7 @@ func formatNumber(_ v: Double) -> String {
 /// Series storage shared by the metric kinds: sharded by label values.
 final class SeriesTable<Series: AnyObject & Sendable>: Sendable {
     private final class Shard: Sendable {
-        let series = Mutex<[[String]: Series]>([:])
+        let series = Lock<[[String]: Series]>([:])
     }
     private let shards: [Shard] = (0..<16).map { _ in Shard() }
     private let make: @Sendable () -> Series
