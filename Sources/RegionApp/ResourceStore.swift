@@ -200,42 +200,62 @@ enum ResourceStore {
 
     // MARK: Writing users
 
-    static let insertUser = PreparedStatement(
+    /// A user POST in one statement, plus the email rows of whichever of these happened:
+    /// - Reactivating create: the user of this tenant whose userName or externalId matches and that is deactivated
+    ///   (`active` false; an absent `active` does not count) or soft-deleted takes the new document and keeps its id.
+    ///   The re-check in the UPDATE's WHERE runs again on the newest row version if another transaction changed the
+    ///   row meanwhile, so two revivals race safely: one wins, the other finds the user active and inserts instead.
+    /// - Otherwise an INSERT, which meets the unique indexes on a duplicate userName or externalId (23505 → 409).
+    /// Column 6 says whether a user was revived. (Two statements and round trips before, three when emails changed.)
+    /// Parameters: `userValues` ($1 tenant … $9 resource) and $10 the folded email keys (`emailValues`' array).
+    static let createUser = PreparedStatement(
         """
-        INSERT INTO users (tenant_id, id, user_name, user_name_key, external_id, display_name, display_name_key, active,
-                           resource, created_at, last_modified)
-        VALUES ($1, $2::uuid, $3, $4, $5, $6, $7, $8::boolean, $9::jsonb,
-                date_trunc('milliseconds', now()), date_trunc('milliseconds', now()))
-        RETURNING id::text, resource::text, version, created_at, last_modified, NULL::text
+        WITH revived AS (
+            UPDATE users SET user_name = $3, user_name_key = $4, external_id = $5, display_name = $6, display_name_key = $7,
+                             active = $8::boolean, resource = $9::jsonb, deleted_at = NULL, version = version + 1,
+                             last_modified = date_trunc('milliseconds', now())
+            WHERE tenant_id = $1 AND (deleted_at IS NOT NULL OR active IS FALSE) AND id = (
+                -- Four branches, each served by one (partial) index; an OR across the two columns scanned the whole
+                -- tenant, which made every POST cost grow with the tenant's size.
+                SELECT c.id FROM (
+                    SELECT id, deleted_at FROM users
+                    WHERE tenant_id = $1 AND user_name_key = $4 AND deleted_at IS NULL AND active IS FALSE
+                    UNION ALL
+                    SELECT id, deleted_at FROM users
+                    WHERE tenant_id = $1 AND external_id = $5 AND deleted_at IS NULL AND active IS FALSE
+                    UNION ALL
+                    SELECT id, deleted_at FROM users WHERE tenant_id = $1 AND user_name_key = $4 AND deleted_at IS NOT NULL
+                    UNION ALL
+                    SELECT id, deleted_at FROM users WHERE tenant_id = $1 AND external_id = $5 AND deleted_at IS NOT NULL
+                ) AS c
+                ORDER BY c.deleted_at IS NULL DESC, c.deleted_at DESC
+                LIMIT 1)
+            RETURNING id, resource, version, created_at, last_modified
+        ), inserted AS (
+            INSERT INTO users (tenant_id, id, user_name, user_name_key, external_id, display_name, display_name_key, active,
+                               resource, created_at, last_modified)
+            SELECT $1, $2::uuid, $3, $4, $5, $6, $7, $8::boolean, $9::jsonb,
+                   date_trunc('milliseconds', now()), date_trunc('milliseconds', now())
+            WHERE NOT EXISTS (SELECT 1 FROM revived)
+            RETURNING id, resource, version, created_at, last_modified
+        ), result AS (
+            SELECT id, resource, version, created_at, last_modified, true AS revived FROM revived
+            UNION ALL
+            SELECT id, resource, version, created_at, last_modified, false FROM inserted
+        ), gone AS (
+            DELETE FROM user_emails
+            WHERE tenant_id = $1 AND user_id IN (SELECT id FROM revived) AND NOT (email_key = ANY ($10::text[]))
+        ), emails AS (
+            INSERT INTO user_emails (tenant_id, user_id, email_key)
+            SELECT $1, r.id, k FROM result r, unnest($10::text[]) AS k
+            ON CONFLICT DO NOTHING
+        )
+        SELECT id::text, resource::text, version, created_at, last_modified, NULL::text, revived FROM result
         """)
 
-    /// Reactivating create: the user of this tenant whose userName or externalId matches and that is deactivated
-    /// (`active` false; an absent `active` does not count) or soft-deleted takes the new document and keeps its id. The re-check in the outer WHERE runs again on the
-    /// newest row version if another transaction changed the row meanwhile, so two revivals race safely: one wins,
-    /// the other finds the user active and falls through to an INSERT that meets the unique index (409).
-    static let reviveUser = PreparedStatement(
-        """
-        UPDATE users SET user_name = $2, user_name_key = $3, external_id = $4, display_name = $5, display_name_key = $6,
-                         active = $7::boolean, resource = $8::jsonb, deleted_at = NULL, version = version + 1,
-                         last_modified = date_trunc('milliseconds', now())
-        WHERE tenant_id = $1 AND (deleted_at IS NOT NULL OR active IS FALSE) AND id = (
-            -- Four branches, each served by one (partial) index; an OR across the two columns scanned the whole
-            -- tenant, which made every POST cost grow with the tenant's size.
-            SELECT c.id FROM (
-                SELECT id, deleted_at FROM users
-                WHERE tenant_id = $1 AND user_name_key = $3 AND deleted_at IS NULL AND active IS FALSE
-                UNION ALL
-                SELECT id, deleted_at FROM users
-                WHERE tenant_id = $1 AND external_id = $4 AND deleted_at IS NULL AND active IS FALSE
-                UNION ALL
-                SELECT id, deleted_at FROM users WHERE tenant_id = $1 AND user_name_key = $3 AND deleted_at IS NOT NULL
-                UNION ALL
-                SELECT id, deleted_at FROM users WHERE tenant_id = $1 AND external_id = $4 AND deleted_at IS NOT NULL
-            ) AS c
-            ORDER BY c.deleted_at IS NULL DESC, c.deleted_at DESC
-            LIMIT 1)
-        RETURNING id::text, resource::text, version, created_at, last_modified, NULL::text
-        """)
+    static func createValues(tenant: String, id: String, _ row: ResourceRow, _ document: JSONObject) -> [PostgresValue] {
+        userValues(tenant: tenant, id: id, row, document) + [.text(ArrayLiteral.text(row.emailKeys))]
+    }
 
     static let updateUser = PreparedStatement(
         """
@@ -259,13 +279,6 @@ enum ResourceStore {
         [.uuid(tenant), .text(id), .text(row.name), .text(row.nameKey), PostgresValue(row.externalID),
          PostgresValue(row.displayName), PostgresValue(row.displayNameKey), PostgresValue(row.active),
          .jsonb(String(decoding: JSONEncoder.encode(.object(document)), as: UTF8.self))]
-    }
-
-    /// `userValues` without the id (a revival keeps the id of the user it finds).
-    static func reviveValues(tenant: String, _ row: ResourceRow, _ document: JSONObject) -> [PostgresValue] {
-        var values = userValues(tenant: tenant, id: "", row, document)
-        values.remove(at: 1)
-        return values
     }
 
     static func emailValues(tenant: String, id: String, _ row: ResourceRow) -> [PostgresValue] {

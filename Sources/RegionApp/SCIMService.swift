@@ -143,20 +143,16 @@ public final class SCIMService: Sendable {
             let row = try ResourceRow(kind: kind, document: document)
             switch kind {
             case .user:
-                let revived = try connection.query(ResourceStore.reviveUser,
-                                                   ResourceStore.reviveValues(tenant: scope.tenant, row, document))
-                if revived.rowCount == 1, let id = revived.string(row: 0, column: 0) {
-                    try connection.query(ResourceStore.syncEmails, ResourceStore.emailValues(tenant: scope.tenant, id: id, row))
+                let created = try connection.query(ResourceStore.createUser,
+                                                   ResourceStore.createValues(tenant: scope.tenant, id: UUIDText.version7(), row, document))
+                guard created.rowCount == 1 else { throw SCIMError(status: 500, detail: "the user was not stored") }
+                if created.bool(row: 0, column: 6) == true, let id = created.string(row: 0, column: 0) {
                     logger.info("revived user", [("tenant.id", .string(scope.tenant)), ("user.id", .string(id)),
                                                  ("request.id", .string(scope.requestID))])
+                    // A deactivated user kept its groups: the answer re-reads them.
                     return try writeResponse(.user, connection, context, id: id, scope: scope, query: query, status: 201)
                 }
-                let id = UUIDText.version7()
-                let results = try connection.pipeline([
-                    .prepared(ResourceStore.insertUser, ResourceStore.userValues(tenant: scope.tenant, id: id, row, document)),
-                    .prepared(ResourceStore.syncEmails, ResourceStore.emailValues(tenant: scope.tenant, id: id, row)),
-                ])
-                var stored = try ResourceStore.decode(.user, results[0], row: 0, baseURL: scope.baseURL)
+                var stored = try ResourceStore.decode(.user, created, row: 0, baseURL: scope.baseURL)
                 stored.related = []
                 return respond(stored, .user, context, scope: scope, query: query, status: 201)
             case .group:

@@ -1,5 +1,6 @@
 import HTTPCore
 import JSON
+import Postgres
 @testable import RegionApp
 import SCIMCore
 import Testing
@@ -212,6 +213,28 @@ import Testing
         #expect(revived.json["active"] == true)
         #expect(t.send(.post, "/Users", #"{"userName":"okta.user@example.com","active":true}"#).status.code == 409)
         #expect(t.ids("/Users") == [id])
+    }
+
+    /// A revival answers with the groups the deactivated user kept, and its email rows follow the new document
+    /// (revive, insert and email rows are one statement).
+    @Test func revivalKeepsGroupsAndResyncsEmails() throws {
+        let t = region.tenant()
+        let id = t.user("mover@example.com", #","active":true,"emails":[{"value":"old@example.com","type":"work"},{"value":"kept@example.com"}]"#)
+        let g = t.group("Movers", #","members":[{"value":"\#(id)"}]"#)
+        t.send(.patch, "/Users/\(id)", patchOp(#"{"op":"replace","path":"active","value":false}"#))
+        let revived = t.send(.post, "/Users", #"{"userName":"mover@example.com","active":true,"emails":[{"value":"NEW@example.com"},{"value":"kept@example.com"}]}"#)
+        #expect(revived.status.code == 201)
+        #expect(revived.json["id"]?.string == id)
+        #expect(revived.json["groups"]?.array?.compactMap { $0["value"]?.string } == [g])
+        #expect(t.ids("/Users?filter=emails.value%20eq%20%22new@example.com%22") == [id])
+        #expect(t.ids("/Users?filter=emails.value%20eq%20%22kept@example.com%22") == [id])
+        #expect(t.ids("/Users?filter=emails.value%20eq%20%22old@example.com%22").isEmpty)
+        let admin = try PostgresConnection(configuration: RegionTestDatabase.get().adminConfiguration)
+        let rows = try admin.query("SELECT email_key FROM user_emails WHERE user_id = $1::uuid ORDER BY email_key", [.text(id)])
+        #expect((0..<rows.rowCount).compactMap { rows.string(row: $0, column: 0) } == ["kept@example.com", "new@example.com"])
+        // A new user's email rows are written by the same statement.
+        let fresh = t.user("fresh@example.com", #","emails":[{"value":"fresh.work@example.com"}]"#)
+        #expect(t.ids("/Users?filter=emails.value%20eq%20%22FRESH.work@example.com%22") == [fresh])
     }
 
     @Test func refusePolicyAnswers405AndKeepsTheUser() {
