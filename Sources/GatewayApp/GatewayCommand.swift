@@ -49,6 +49,8 @@ public enum GatewayCommand {
                   help: "Answer 421 for Host headers that belong to no region (production)"),
             .flag("trust-forwarded-proto", env: "SCIM_GATEWAY_TRUST_FORWARDED_PROTO",
                   help: "Use X-Forwarded-Proto from a TLS-terminating proxy for the public base URL"),
+            .value("trusted-proxies", "cidrs", env: "SCIM_GATEWAY_TRUSTED_PROXIES", default: "",
+                   help: "Load balancers whose X-Forwarded-For names the client (comma-separated addresses or CIDR blocks, e.g. 10.0.0.0/8); failed-authentication throttling then keys on that client (IPv6 by /64)"),
         ],
         epilogue: "Both listeners shut down gracefully on SIGTERM/SIGINT.")
 
@@ -135,6 +137,11 @@ public enum GatewayCommand {
         policy.failureBurst = Double(try options.int("auth-failure-burst", in: 1...1_000_000) ?? 20)
         policy.strictHosts = options.bool("strict-hosts")
         policy.trustForwardedProto = options.bool("trust-forwarded-proto")
+        do {
+            policy.clientSource = try ClientSource(parsing: options.string("trusted-proxies") ?? "")
+        } catch {
+            throw UsageError("--trusted-proxies: \(error)")
+        }
         policy.upstreamTimeout = .seconds(try options.int("upstream-timeout", in: 1...600) ?? 30)
 
         let metrics = GatewayMetrics()

@@ -22,6 +22,8 @@ struct GatewayPolicy: Sendable {
     var strictHosts = false
     /// Trust `X-Forwarded-Proto` from a TLS-terminating load balancer when building the base URL.
     var trustForwardedProto = false
+    /// How a request's source is found for the failure throttle (trusted proxies, IPv6 /64 grouping).
+    var clientSource = ClientSource()
     var upstreamTimeout: Duration = .seconds(30)
     var retryAfterSeconds = 5
 }
@@ -82,7 +84,7 @@ final class SCIMProxy: HTTPResponder {
 
         let presented = bearerToken(fromAuthorization: request.headers["Authorization"])
         let now = Timestamp.monotonicNanos()
-        let source = context.remoteAddress
+        let source = policy.clientSource.key(peer: context.remoteAddress, forwardedFor: request.headers["X-Forwarded-For"])
         if failureLimiter.isExhausted(source, rate: policy.failureRate, burst: policy.failureBurst, nowNanos: now)
             && !authenticator.isKnownGood(presented) {
             log.outcome = "source-throttled"

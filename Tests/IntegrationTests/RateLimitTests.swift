@@ -165,6 +165,41 @@ extension Reliability {
             return try c.readResponse()
         }
 
+        static func request(port: Int, peer: String, forwardedFor: String, token: String) throws -> HTTPResponse? {
+            let c = try RawConnection(port: port, source: peer)
+            try c.send("GET /scim/v2/Users?count=1 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(token)\r\n"
+                       + "X-Forwarded-For: \(forwardedFor)\r\nConnection: close\r\n\r\n")
+            return try c.readResponse()
+        }
+
+        /// Behind a load balancer (a trusted proxy) the throttle keys on the client named by X-Forwarded-For, so an
+        /// attacker does not throttle the other IdPs that come through the same balancer; IPv6 clients by /64.
+        @Test func behindATrustedProxyTheThrottleKeysOnTheForwardedClient() throws {
+            let d = try Deployment.reliability("proxied", gatewayArguments: ["--auth-failure-burst", "5", "--trusted-proxies", "127.0.0.4/32"])
+            defer { d.stop() }
+            let t = try d.createTenant("behind-lb", region: "us")
+            let port = d.gateways[0].port
+            let balancer = "127.0.0.4"
+            func codes(_ n: Int, _ forwardedFor: String, _ token: () -> String) throws -> [Int] {
+                try (0..<n).map { _ in try Self.request(port: port, peer: balancer, forwardedFor: forwardedFor, token: token())?.status.code ?? 0 }
+            }
+            // The attacker forges a left part; the balancer appended the real address.
+            let attack = try codes(12, "198.51.100.77, 203.0.113.9", { Self.guess() })
+            #expect(attack.filter { $0 == 401 }.count <= 7 && attack.suffix(4).allSatisfy { $0 == 429 }, "\(attack)")
+            // Another IdP behind the same balancer: its failures and successes are its own.
+            #expect(try codes(1, "198.51.100.77", { Self.guess() }) == [401])
+            #expect(try codes(1, "198.51.100.77", { t.token }) == [200])
+            // A client that is not the balancer cannot borrow someone else's identity with the header.
+            #expect(try Self.request(port: port, peer: "127.0.0.5", forwardedFor: "203.0.113.9", token: Self.guess())?.status.code == 401)
+            // IPv6: addresses inside one /64 share a bucket; the next /64 does not.
+            let v6 = try (0..<12).map { i in try Self.request(port: port, peer: balancer, forwardedFor: "2001:db8:1:2::\(i + 1)", token: Self.guess())?.status.code ?? 0 }
+            #expect(v6.suffix(4).allSatisfy { $0 == 429 }, "\(v6)")
+            #expect(try codes(1, "2001:db8:1:3::1", { Self.guess() }) == [401])
+            report("trusted proxy: attacker behind the balancer throttled (\(attack.filter { $0 == 429 }.count)/12 got 429); "
+                   + "another IdP behind the same balancer unaffected; forged header from an untrusted peer ignored; "
+                   + "12 IPv6 addresses in one /64 share a bucket (\(v6.filter { $0 == 429 }.count) got 429), the next /64 does not")
+        }
+
         @Test func bruteForceGuessingIsThrottledPerSourceWhileAValidTokenKeepsWorking() throws {
             let d = try Deployment.reliability("bruteforce", gatewayArguments: ["--auth-failure-burst", "10"])
             defer { d.stop() }
