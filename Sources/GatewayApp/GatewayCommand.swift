@@ -76,6 +76,13 @@ public enum GatewayCommand {
         adminConfig.limits.maxBodyBytes = 256 * 1024
         let level = try ServerOptions.logLevel(options)
         let logger = Logger(label: "scim-gateway", level: level)
+        // Checked before any connection is made: a typo fails at once.
+        let clientSource: ClientSource
+        do {
+            clientSource = try ClientSource(parsing: options.string("trusted-proxies") ?? "")
+        } catch {
+            throw UsageError("--trusted-proxies: \(error)")
+        }
 
         let regions: [RegionConfiguration]
         do {
@@ -137,11 +144,7 @@ public enum GatewayCommand {
         policy.failureBurst = Double(try options.int("auth-failure-burst", in: 1...1_000_000) ?? 20)
         policy.strictHosts = options.bool("strict-hosts")
         policy.trustForwardedProto = options.bool("trust-forwarded-proto")
-        do {
-            policy.clientSource = try ClientSource(parsing: options.string("trusted-proxies") ?? "")
-        } catch {
-            throw UsageError("--trusted-proxies: \(error)")
-        }
+        policy.clientSource = clientSource
         policy.upstreamTimeout = .seconds(try options.int("upstream-timeout", in: 1...600) ?? 30)
 
         let metrics = GatewayMetrics()
