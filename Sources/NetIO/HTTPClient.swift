@@ -158,47 +158,17 @@ public final class HTTPClient: Sendable {
             }
             offset += n
         }
-        // Read one response.
-        var parser = ResponseParser(maxBodyBytes: configuration.maxResponseBytes)
-        parser.expectingHeadResponse = isHead
-        // Uninitialised: recv fills it (zeroing 16 KiB per request showed up in profiles).
-        var buffer = [UInt8](unsafeUninitializedCapacity: 16 * 1024) { _, count in count = 16 * 1024 }
-        var received = 0
-        while true {
-            switch parser.next() {
-            case .response(let response, let keepAlive):
-                return .response(response, keepAlive: keepAlive && parser.bufferedByteCount == 0)
-            case .failed(let e):
-                return .failed(HTTPClientError(kind: .protocolError, upstream: upstream, detail: e.message),
-                               nothingReceived: false, writeFailed: false)
-            case .needMoreData:
-                break
-            }
-            // The socket's receive timeout is the client's request timeout (set at connect): while the deadline is
-            // (nearly) that far away, a blocking recv waits for the answer in one system call instead of poll + recv.
-            // Otherwise poll enforces the nearer deadline. A recv that timed out (EAGAIN) comes back here.
+        // Read one response. The socket's receive timeout is the client's request timeout (set at connect): while
+        // the deadline is (nearly) that far away, a blocking recv waits for the answer in one system call instead of
+        // poll + recv; otherwise poll enforces the nearer deadline. A recv that timed out (EAGAIN) just comes back.
+        return readResponse(isHead: isHead, idle: { true }) { buffer -> ReadStep in
             let now = Timestamp.monotonicNanos()
             let blocking = deadline > now && deadline - now + Self.receiveTimeoutSlackNanos >= configuration.requestTimeout.nanoseconds
-            if !blocking {
-                guard waitFor(fd: fd, events: Int16(POLLIN), deadline: deadline) else {
-                    return .failed(HTTPClientError(kind: .timeout, upstream: upstream, detail: "waiting for the response"),
-                                   nothingReceived: received == 0, writeFailed: false)
-                }
-            }
-            let n = buffer.withUnsafeMutableBytes { raw in recv(fd, raw.baseAddress, raw.count, blocking ? 0 : Int32(MSG_DONTWAIT)) }
-            if n > 0 {
-                received += n
-                buffer.withUnsafeBytes { parser.append(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
-            } else if n == 0 {
-                if case .response(let response, _) = parser.endOfStream() {
-                    return .response(response, keepAlive: false)
-                }
-                return .failed(HTTPClientError(kind: .connectionClosed, upstream: upstream, detail: "end of stream"),
-                               nothingReceived: received == 0, writeFailed: false)
-            } else if errno != EINTR && errno != EAGAIN {
-                return .failed(HTTPClientError(kind: .connectionClosed, upstream: upstream, detail: "read failed"),
-                               nothingReceived: received == 0, writeFailed: false)
-            }
+            if !blocking && !waitFor(fd: fd, events: Int16(POLLIN), deadline: deadline) { return .timedOut }
+            let n = recv(fd, buffer.baseAddress, buffer.count, blocking ? 0 : Int32(MSG_DONTWAIT))
+            if n > 0 { return .bytes(n) }
+            if n == 0 { return .end }
+            return errno == EINTR || errno == EAGAIN ? .bytes(0) : .failed
         }
     }
 
@@ -221,36 +191,67 @@ public final class HTTPClient: Sendable {
                                nothingReceived: true, writeFailed: offset == 0)
             }
         }
+        return readResponse(isHead: isHead, idle: { !tls.pending }) { buffer -> ReadStep in
+            let outcome = tls.read(into: buffer)
+            switch outcome {
+            case .bytes(let n):
+                return .bytes(n)
+            case .wantRead, .wantWrite:
+                return waitFor(fd: fd, events: Int16(outcome.isWantRead ? POLLIN : POLLOUT), deadline: deadline) ? .bytes(0) : .timedOut
+            case .closed, .failed:
+                // A server may end a response by closing (no Content-Length), with or without close_notify.
+                return .end
+            }
+        }
+    }
+
+    /// What one read step of `readResponse` brought.
+    private enum ReadStep {
+        /// Bytes received (0: nothing yet, try again).
+        case bytes(Int)
+        /// The peer closed the stream.
+        case end
+        /// The connection broke.
+        case failed
+        /// The deadline passed while waiting.
+        case timedOut
+    }
+
+    /// Reads and parses one response, plain or TLS alike: `read` fills the buffer one step at a time; `idle` says
+    /// whether nothing is left buffered below the parser (then the connection may be reused).
+    private func readResponse(isHead: Bool, idle: () -> Bool, read: (UnsafeMutableRawBufferPointer) -> ReadStep) -> Exchange {
         var parser = ResponseParser(maxBodyBytes: configuration.maxResponseBytes)
         parser.expectingHeadResponse = isHead
+        // Uninitialised: the read fills it (zeroing 16 KiB per request showed up in profiles).
         var buffer = [UInt8](unsafeUninitializedCapacity: 16 * 1024) { _, count in count = 16 * 1024 }
         var received = 0
         while true {
             switch parser.next() {
             case .response(let response, let keepAlive):
-                return .response(response, keepAlive: keepAlive && parser.bufferedByteCount == 0 && !tls.pending)
+                return .response(response, keepAlive: keepAlive && parser.bufferedByteCount == 0 && idle())
             case .failed(let e):
                 return .failed(HTTPClientError(kind: .protocolError, upstream: upstream, detail: e.message),
                                nothingReceived: false, writeFailed: false)
             case .needMoreData:
                 break
             }
-            let outcome = buffer.withUnsafeMutableBytes { tls.read(into: $0) }
-            switch outcome {
+            switch buffer.withUnsafeMutableBytes({ read($0) }) {
             case .bytes(let n):
-                received += n
-                buffer.withUnsafeBytes { parser.append(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
-            case .wantRead, .wantWrite:
-                guard waitFor(fd: fd, events: Int16(outcome.isWantRead ? POLLIN : POLLOUT), deadline: deadline) else {
-                    return .failed(HTTPClientError(kind: .timeout, upstream: upstream, detail: "waiting for the response"),
-                                   nothingReceived: received == 0, writeFailed: false)
+                if n > 0 {
+                    received += n
+                    buffer.withUnsafeBytes { parser.append(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
                 }
-            case .closed, .failed:
-                // A server may end a response by closing (no Content-Length), with or without close_notify.
+            case .end:
                 if case .response(let response, _) = parser.endOfStream() {
                     return .response(response, keepAlive: false)
                 }
                 return .failed(HTTPClientError(kind: .connectionClosed, upstream: upstream, detail: "end of stream"),
+                               nothingReceived: received == 0, writeFailed: false)
+            case .failed:
+                return .failed(HTTPClientError(kind: .connectionClosed, upstream: upstream, detail: "read failed"),
+                               nothingReceived: received == 0, writeFailed: false)
+            case .timedOut:
+                return .failed(HTTPClientError(kind: .timeout, upstream: upstream, detail: "waiting for the response"),
                                nothingReceived: received == 0, writeFailed: false)
             }
         }

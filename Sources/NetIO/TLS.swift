@@ -64,13 +64,7 @@ final class TLSSession {
 
     deinit { SSL_free(ssl) }
 
-    enum Outcome {
-        case bytes(Int)
-        case wantRead
-        case wantWrite
-        case closed
-        case failed
-    }
+    typealias Outcome = TLSOutcome
 
     func read(into buffer: UnsafeMutableRawBufferPointer) -> Outcome {
         ERR_clear_error()
@@ -90,12 +84,24 @@ final class TLSSession {
         _ = SSL_shutdown(ssl)
     }
 
-    private func outcome(_ rc: Int32) -> Outcome {
+    private func outcome(_ rc: Int32) -> Outcome { TLSOutcome(ssl, rc) }
+}
+
+/// What one SSL_read/SSL_write/SSL_do_handshake step did (server and client sessions alike).
+enum TLSOutcome {
+    case bytes(Int)
+    case wantRead
+    case wantWrite
+    case closed
+    case failed
+
+    /// The outcome of a call that returned `rc` <= 0, from `SSL_get_error`.
+    init(_ ssl: OpaquePointer, _ rc: Int32) {
         switch SSL_get_error(ssl, rc) {
-        case SSL_ERROR_WANT_READ: return .wantRead
-        case SSL_ERROR_WANT_WRITE: return .wantWrite
-        case SSL_ERROR_ZERO_RETURN: return .closed
-        default: return .failed
+        case SSL_ERROR_WANT_READ: self = .wantRead
+        case SSL_ERROR_WANT_WRITE: self = .wantWrite
+        case SSL_ERROR_ZERO_RETURN: self = .closed
+        default: self = .failed
         }
     }
 }

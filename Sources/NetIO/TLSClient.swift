@@ -95,13 +95,7 @@ final class TLSClientConnection: Sendable {
         handle.withLock { body($0.pointer) }
     }
 
-    enum Outcome {
-        case bytes(Int)
-        case wantRead
-        case wantWrite
-        case closed
-        case failed
-    }
+    typealias Outcome = TLSOutcome
 
     /// One step of the handshake: `.bytes(0)` when it is complete.
     func handshake() -> Outcome {
@@ -148,12 +142,5 @@ final class TLSClientConnection: Sendable {
         }
     }
 
-    private static func outcome(_ ssl: OpaquePointer, _ rc: Int32) -> Outcome {
-        switch SSL_get_error(ssl, rc) {
-        case SSL_ERROR_WANT_READ: return .wantRead
-        case SSL_ERROR_WANT_WRITE: return .wantWrite
-        case SSL_ERROR_ZERO_RETURN: return .closed
-        default: return .failed
-        }
-    }
+    private static func outcome(_ ssl: OpaquePointer, _ rc: Int32) -> Outcome { TLSOutcome(ssl, rc) }
 }
