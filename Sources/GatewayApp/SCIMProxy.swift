@@ -222,12 +222,13 @@ enum SCIMMediaType {
 func routeTemplate(_ path: Substring) -> String {
     let parts = Router<Int>.segments(path)
     guard parts.count >= 2, asciiCaseInsensitiveEquals(parts[0], "scim"), asciiCaseInsensitiveEquals(parts[1], "v2") else {
-        return path.utf8.count <= 32 ? String(path) : "other"
+        // Anything a client can make up would become a metric series of its own: a fixed set only.
+        return path == "/healthz" || path == "/readyz" ? String(path) : "other"
     }
     var out = "/scim/v2"
     for (i, part) in parts.dropFirst(2).enumerated() {
         if i == 0 {
-            out += "/" + (SCIMEndpoints.knownTypes.contains { asciiCaseInsensitiveEquals($0, part) } ? String(part) : ":type")
+            out += "/" + (SCIMEndpoints.knownTypes.first { asciiCaseInsensitiveEquals($0, part) } ?? ":type")
         } else if i == 1 && part != ".search" {
             out += "/:id"
         } else {

@@ -88,6 +88,8 @@ import Testing
         ("/scim/v2/Groups/abc", "/scim/v2/Groups/:id"), ("/scim/v2/Users/.search", "/scim/v2/Users/.search"),
         ("/scim/v2/Schemas/urn:x", "/scim/v2/Schemas/:id"), ("/scim/v2/secret-token-in-path", "/scim/v2/:type"),
         ("/healthz", "/healthz"),
+        // Client-chosen spellings and paths never become label values of their own.
+        ("/scim/v2/uSeRs/123", "/scim/v2/Users/:id"), ("/a1", "other"), ("/favicon.ico", "other"),
     ])
     func routeTemplatesHideIds(_ path: String, _ template: String) {
         #expect(routeTemplate(path[...]) == template)
