@@ -213,8 +213,6 @@ public struct JSONObject: Sendable, Hashable, RandomAccessCollection {
     }
 }
 
-/// ASCII case-insensitive string equality (non-ASCII bytes must match exactly; no Unicode normalisation).
-@inlinable
 /// Byte-exact UTF-8 equality (no Unicode canonical equivalence), with a contiguous-buffer fast path for native
 /// strings (the generic `elementsEqual` over UTF8View was a visible share of a GET's instructions).
 @usableFromInline
@@ -231,6 +229,8 @@ func utf8Equal(_ a: String, _ b: String) -> Bool {
     return a.utf8.elementsEqual(b.utf8)
 }
 
+/// ASCII case-insensitive string equality (non-ASCII bytes must match exactly; no Unicode normalisation).
+@inlinable
 public func asciiCaseInsensitiveEquals(_ a: String, _ b: String) -> Bool {
     // Native strings know their UTF-8 count in O(1): most mismatches end here, and most matches are exact.
     guard a.utf8.count == b.utf8.count else { return false }
