@@ -46,7 +46,6 @@ public final class EventRetention: Service {
 
     public func shutdown(gracePeriod: Duration) { thread.stop() }
 
-    static let setWorker = PreparedStatement("SELECT set_config('app.region_worker', 'on', true)")
     /// One batch: the oldest rows past the limit, found through the BRIN index on `occurred_at`.
     static let purgeBatch = PreparedStatement(
         """
@@ -60,7 +59,7 @@ public final class EventRetention: Service {
         var total = 0
         while true {
             let deleted = try pool.withConnection { connection in
-                try connection.pipeline([.prepared(Self.setWorker),
+                try connection.pipeline([.prepared(RegionDatabase.setWorker),
                                          .prepared(Self.purgeBatch, [.int(retentionSeconds), .int(Int64(batchSize))])])[1].affectedRows
             }
             total += deleted

@@ -40,6 +40,8 @@ public final class RegionDatabase: Sendable {
     }
 
     static let setTenant = PreparedStatement("SELECT set_config('app.tenant_id', $1, true)")
+    /// Background workers (event purge, webhook delivery) read across tenants through their own policies.
+    static let setWorker = PreparedStatement("SELECT set_config('app.region_worker', 'on', true)")
     static let setTenantForSession = PreparedStatement("SELECT set_config('app.tenant_id', $1, false)")
     static let tenantRow = PreparedStatement(
         "SELECT settings_version, name, deprovision_policy, schema_extensions::text, validators::text FROM tenants WHERE id = $1::uuid")

@@ -112,8 +112,6 @@ public final class WebhookDelivery: Service {
         var attempts: Int
     }
 
-    static let setWorker = PreparedStatement("SELECT set_config('app.region_worker', 'on', true)")
-    static let setTenant = PreparedStatement("SELECT set_config('app.tenant_id', $1, true)")
 
     /// The due endpoint waiting longest that has visible events and no live lease, leased to this process.
     static let claim = PreparedStatement(
@@ -134,7 +132,7 @@ public final class WebhookDelivery: Service {
     /// Leases one due endpoint (the region-worker scope: this query looks across tenants).
     func claimOne() throws -> Claim? {
         let result = try database.pool.withConnection { connection in
-            try connection.pipeline([.prepared(Self.setWorker), .prepared(Self.claim, [.text(owner), .int(settings.lease.milliseconds)])])[1]
+            try connection.pipeline([.prepared(RegionDatabase.setWorker), .prepared(Self.claim, [.text(owner), .int(settings.lease.milliseconds)])])[1]
         }
         guard result.rowCount == 1, let tenant = result.string(row: 0, column: 0), let url = result.string(row: 0, column: 1),
               let keyID = result.string(row: 0, column: 2), let sealed = result.bytes(row: 0, column: 3),
@@ -333,7 +331,9 @@ public final class WebhookDelivery: Service {
         UPDATE webhook_endpoints SET cursor_xid = $3::xid8, cursor_seq = $4, attempts = 0, next_attempt_at = now(),
             last_attempt_at = now(), last_status = $5, last_error = NULL, last_delivered_at = now(),
             delivered_events = delivered_events + $6, lease_until = now() + $7 * interval '1 millisecond', updated_at = now()
-        WHERE tenant_id = $1 AND lease_owner = $2
+        -- The lease names the process, not the thread: a thread of this process that stalled past its lease must not
+        -- move the cursor back behind a sibling that claimed the endpoint meanwhile.
+        WHERE tenant_id = $1 AND lease_owner = $2 AND (cursor_xid, cursor_seq) < ($3::xid8, $4)
         """)
     static let retry = PreparedStatement(
         """
@@ -359,7 +359,7 @@ public final class WebhookDelivery: Service {
     /// travel in one round trip.
     func scoped(_ tenant: String, _ statement: PreparedStatement, _ values: [PostgresValue]) throws -> Int {
         try database.pool.withConnection { connection in
-            try connection.pipeline([.prepared(Self.setTenant, [.text(tenant)]), .prepared(statement, values)])[1].affectedRows
+            try connection.pipeline([.prepared(RegionDatabase.setTenant, [.text(tenant)]), .prepared(statement, values)])[1].affectedRows
         }
     }
 

@@ -50,11 +50,10 @@ struct WebhookEndpoints: Sendable {
     let keys: WebhookKeys
     let allowInsecureHTTP: Bool
 
-    static let setTenant = PreparedStatement("SELECT set_config('app.tenant_id', $1, true)")
 
     /// Runs `body` in a read-write transaction scoped to the tenant.
     func transaction<R>(_ tenant: String, _ body: (PostgresConnection) throws -> R) throws -> R {
-        try database.pool.withTransaction(setup: [.prepared(Self.setTenant, [.text(tenant)])], body)
+        try database.pool.withTransaction(setup: [.prepared(RegionDatabase.setTenant, [.text(tenant)])], body)
     }
 
     // MARK: Configure
