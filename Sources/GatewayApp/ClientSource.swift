@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import HTTPCore
 
 /// Who a request comes from, as the key of the per-source brute-force throttle.
 ///
@@ -44,7 +45,7 @@ struct ClientSource: Sendable, Equatable {
     init(parsing list: String) throws(InvalidNetwork) {
         var networks: [Network] = []
         for item in list.split(separator: ",") {
-            let text = item.trimmingCharacters(in: " \t")
+            let text = String(trimOWS(item))
             guard !text.isEmpty else { continue }
             networks.append(try Self.network(text))
         }
@@ -65,12 +66,14 @@ struct ClientSource: Sendable, Equatable {
 
     /// The throttle key of a request that arrived from `peer` with the given `X-Forwarded-For` header.
     func key(peer: String, forwardedFor: String?) -> String {
+        // The common case, on every request: no proxies, an IPv4 peer (already in the dotted form `throttleKey` makes).
+        if trustedProxies.isEmpty && !peer.utf8.contains(UInt8(ascii: ":")) { return peer }
         guard let peerBytes = Self.address(peer) else { return peer }
         var source = peerBytes
         if !trustedProxies.isEmpty, isTrusted(peerBytes), let forwardedFor {
             // Right to left: skip our own proxies; the first other hop is the client as our proxies saw it.
             for hop in forwardedFor.split(separator: ",").reversed() {
-                guard let bytes = Self.address(hop.trimmingCharacters(in: " \t")) else { break }
+                guard let bytes = Self.address(String(trimOWS(hop))) else { break }
                 source = bytes
                 if !isTrusted(bytes) { break }
             }
@@ -103,15 +106,5 @@ struct ClientSource: Sendable, Equatable {
         if bytes.count == 4 { return bytes.map(String.init).joined(separator: ".") }
         let groups = stride(from: 0, to: 8, by: 2).map { String(UInt16(bytes[$0]) << 8 | UInt16(bytes[$0 + 1]), radix: 16) }
         return groups.joined(separator: ":") + "::/64"
-    }
-}
-
-extension StringProtocol {
-    fileprivate func trimmingCharacters(in set: String) -> String {
-        let characters = Set(set)
-        var slice = Substring(self)
-        while let first = slice.first, characters.contains(first) { slice = slice.dropFirst() }
-        while let last = slice.last, characters.contains(last) { slice = slice.dropLast() }
-        return String(slice)
     }
 }

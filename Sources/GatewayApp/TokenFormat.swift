@@ -108,11 +108,3 @@ func bearerToken(fromAuthorization value: String?) -> String? {
     while let last = bytes.last, last == 0x20 || last == 0x09 { bytes = bytes.dropLast() }
     return bytes.isEmpty ? nil : String(decoding: bytes, as: UTF8.self)
 }
-
-extension Substring {
-    func trimmingSuffix() -> Substring {
-        var s = self
-        while let last = s.last, last == " " || last == "\t" { s = s.dropLast() }
-        return s
-    }
-}

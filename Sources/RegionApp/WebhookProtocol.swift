@@ -1,4 +1,5 @@
 import Crypto
+import HTTPCore
 
 /// A webhook endpoint URL, parsed and checked against the delivery policy.
 ///
@@ -133,9 +134,9 @@ public enum WebhookSignature {
         for part in value.split(separator: ",") {
             let pair = part.split(separator: "=", maxSplits: 1)
             guard pair.count == 2 else { return .failure(.malformed) }
-            switch pair[0].trimmingSpaces {
-            case "t": timestamp = Int64(pair[1].trimmingSpaces)
-            case "v1": if let mac = Hex.decode(String(pair[1].trimmingSpaces)), mac.count == 32 { signatures.append(mac) }
+            switch trimOWS(pair[0]) {
+            case "t": timestamp = Int64(trimOWS(pair[1]))
+            case "v1": if let mac = Hex.decode(String(trimOWS(pair[1]))), mac.count == 32 { signatures.append(mac) }
             default: continue  // future schemes are ignored, not refused
             }
         }
@@ -155,15 +156,6 @@ public enum WebhookSignature {
     public static func isAcceptableSecret(_ secret: String) -> Bool {
         let bytes = Array(secret.utf8)
         return (24...256).contains(bytes.count) && bytes.allSatisfy { $0 > 0x20 && $0 < 0x7F }
-    }
-}
-
-extension Substring {
-    fileprivate var trimmingSpaces: Substring {
-        var s = self
-        while s.first == " " { s = s.dropFirst() }
-        while s.last == " " { s = s.dropLast() }
-        return s
     }
 }
 

@@ -32,7 +32,7 @@ public enum ResponseMediaType: Sendable, Equatable {
         var best = (specificity: 0, q: 0.0)
         for element in accept.split(separator: ",") {
             let parts = element.split(separator: ";")
-            guard let range = parts.first.map({ trimmed($0).lowercased() }), !range.isEmpty else { continue }
+            guard let range = parts.first.map({ $0.trimmingSpaces().lowercased() }), !range.isEmpty else { continue }
             let specificity: Int
             if range == type { specificity = 3 }
             else if range == "application/*" { specificity = 2 }
@@ -40,18 +40,11 @@ public enum ResponseMediaType: Sendable, Equatable {
             else { continue }
             var q = 1.0
             for parameter in parts.dropFirst() {
-                let p = trimmed(parameter)
+                let p = parameter.trimmingSpaces()
                 if p.count > 2, p.prefix(2).lowercased() == "q=", let value = Double(p.dropFirst(2)), value >= 0, value <= 1 { q = value }
             }
             if specificity > best.specificity { best = (specificity, q) }
         }
         return best
-    }
-
-    static func trimmed(_ s: Substring) -> Substring {
-        var t = s
-        while let c = t.first, c == " " || c == "\t" { t = t.dropFirst() }
-        while let c = t.last, c == " " || c == "\t" { t = t.dropLast() }
-        return t
     }
 }

@@ -4,8 +4,8 @@ public import Telemetry
 import Synchronization
 #if canImport(Glibc)
 import Glibc
-import Locking
 #endif
+import Locking
 
 /// Polls the keyring file (every `interval`) and hands a changed keyring to `onChange`, so link keys and peppers
 /// rotate without restarting processes.
