@@ -245,6 +245,32 @@ func ids(_ events: [JSONValue]) -> [String] { events.compactMap { $0["id"]?.stri
         #expect(h.receiver.maxInFlight == 1)
     }
 
+    /// Leases name the process: a thread of it that stalled past its lease, while a sibling delivered further, must
+    /// not move the cursor back when it finally records its own (older) success.
+    @Test func aStaleSuccessNeverMovesTheCursorBack() throws {
+        let h = try WebhookHarness()
+        defer { h.stop() }
+        let t = h.region.tenant()
+        _ = h.configure(t)
+        // Not started: its statements are driven by hand.
+        let delivery = WebhookDelivery(database: h.region.responder.service.database, keys: h.keys, settings: WebhookDeliverySettings(),
+                                       logger: Logger(label: "delivery", level: .error), owner: "process-1")
+        let admin = try PostgresConnection(configuration: h.database.adminConfiguration)
+        let start = try admin.query("UPDATE webhook_endpoints SET lease_owner = 'process-1', lease_until = now() + interval '1 minute' "
+                                    + "WHERE tenant_id = $1::uuid RETURNING cursor_xid::text", [.text(t.id)])
+        let xid = UInt64(start.string(row: 0, column: 0) ?? "") ?? 0
+        func cursor() throws -> String? {
+            try admin.query("SELECT cursor_xid::text || '/' || cursor_seq FROM webhook_endpoints WHERE tenant_id = $1::uuid", [.text(t.id)])
+                .string(row: 0, column: 0)
+        }
+        let newer = WebhookDelivery.Batch(body: [], count: 5, last: EventPosition(xid: xid + 10, seq: 50))
+        let older = WebhookDelivery.Batch(body: [], count: 2, last: EventPosition(xid: xid + 5, seq: 20))
+        #expect(try delivery.recordSuccess(t.id, batch: newer, status: 200))
+        #expect(try cursor() == "\(xid + 10)/50")
+        #expect(try !delivery.recordSuccess(t.id, batch: older, status: 200))
+        #expect(try cursor() == "\(xid + 10)/50")
+    }
+
     @Test func httpsDeliveryVerifiesTheReceiversCertificate() throws {
         let certs = try TestCertificates.get()
         let h = try WebhookHarness(tls: TLSConfiguration(certificateChainPath: certs.serverCertificateFile,
