@@ -252,27 +252,21 @@ final class ControlPlaneListener: Service {
 /// Writes batched last-use times every few seconds and once more at shutdown.
 final class LastUsedFlusher: Service {
     private let authenticator: TokenAuthenticator
-    private let state = Lock<(thread: ThreadHandle?, stopping: Bool)>((nil, false))
+    private let thread = PeriodicThread(name: "last-used")
     var name: String { "last-used-flusher" }
 
     init(authenticator: TokenAuthenticator) { self.authenticator = authenticator }
 
     func start() throws {
-        let thread = ThreadHandle.start(name: "last-used") { [self] in
-            var ticks = 0
-            while !state.withLock({ $0.stopping }) {
-                usleep(200_000)
-                ticks += 1
-                if ticks % 25 == 0 { authenticator.flushLastUsed() }
-            }
+        thread.start(interval: .seconds(5)) { [authenticator] in
             authenticator.flushLastUsed()
+            return true
         }
-        state.withLock { $0.thread = thread }
     }
 
     func shutdown(gracePeriod: Duration) {
-        let thread = state.withLock { s -> ThreadHandle? in s.stopping = true; return s.thread }
-        thread?.join()
+        thread.stop(wait: true)
+        authenticator.flushLastUsed()
     }
 }
 

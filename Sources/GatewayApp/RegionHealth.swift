@@ -3,6 +3,7 @@ import Glibc
 #endif
 import HTTPCore
 import NetIO
+import ServerRuntime
 import Synchronization
 import Telemetry
 import Locking
@@ -14,7 +15,7 @@ final class RegionHealth: Service {
     private let interval: Duration
     private let logger: Logger
     private let states = Lock<[String: Bool]>([:])
-    private let control = Lock<(thread: ThreadHandle?, stopping: Bool)>((nil, false))
+    private let thread = PeriodicThread(name: "region-health")
     var name: String { "region-health" }
 
     init(directory: RegionDirectory, interval: Duration = .seconds(2), logger: Logger) {
@@ -44,19 +45,11 @@ final class RegionHealth: Service {
 
     func start() throws {
         probeOnce()
-        let thread = ThreadHandle.start(name: "region-health") { [self] in
-            let steps = max(1, Int(interval.components.seconds * 10))
-            while !control.withLock({ $0.stopping }) {
-                for _ in 0..<steps where !control.withLock({ $0.stopping }) { usleep(100_000) }
-                if control.withLock({ $0.stopping }) { break }
-                probeOnce()
-            }
+        thread.start(interval: interval) { [self] in
+            probeOnce()
+            return true
         }
-        control.withLock { $0.thread = thread }
     }
 
-    func shutdown(gracePeriod: Duration) {
-        let thread = control.withLock { c -> ThreadHandle? in c.stopping = true; return c.thread }
-        thread?.join()
-    }
+    func shutdown(gracePeriod: Duration) { thread.stop(wait: true) }
 }

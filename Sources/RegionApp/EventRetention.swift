@@ -1,6 +1,7 @@
 public import NetIO
 public import Postgres
 
+import ServerRuntime
 import Synchronization
 public import Telemetry
 

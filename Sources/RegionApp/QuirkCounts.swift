@@ -2,6 +2,7 @@ public import JSON
 public import NetIO
 import Postgres
 public import SCIMCore
+import ServerRuntime
 import Synchronization
 public import Telemetry
 import Locking

@@ -8,32 +8,6 @@ import ServerRuntime
 import Synchronization
 public import Telemetry
 
-/// A background thread that runs `tick` every `interval` until stopped (sleeping on a condition variable, so
-/// shutdown does not wait for the interval to end).
-final class PeriodicThread: Sendable {
-    private let stopped = ConditionLock<Bool>(false)
-    private let name: String
-
-    init(name: String) { self.name = name }
-
-    /// Starts the loop; `tick` returns false to end it.
-    func start(interval: Duration, _ tick: @escaping @Sendable () -> Bool) {
-        let nanos = UInt64(interval.components.seconds) * 1_000_000_000 + UInt64(interval.components.attoseconds / 1_000_000_000)
-        _ = ThreadHandle.start(name: name) { [stopped] in
-            while true {
-                let stop = stopped.wait(deadlineNanos: Timestamp.monotonicNanos() + nanos) { $0 ? true : nil }
-                if stop == true { return }
-                if !tick() { return }
-            }
-        }
-    }
-
-    func stop() {
-        stopped.withLock { $0 = true }
-        stopped.broadcast()
-    }
-}
-
 /// Applies the region migrations at start. When the database is unreachable the process still starts (`/readyz`
 /// answers 503, SCIM requests 503) and keeps retrying every two seconds; a refused migration (edited or unknown
 /// version) stops the process.

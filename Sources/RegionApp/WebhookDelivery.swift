@@ -7,6 +7,7 @@ import JSON
 public import NetIO
 import Postgres
 import SCIMCore
+import ServerRuntime
 import Synchronization
 public import Telemetry
 import Locking

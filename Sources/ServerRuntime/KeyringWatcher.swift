@@ -14,7 +14,7 @@ public final class KeyringWatcher: Service {
     private let interval: Duration
     private let logger: Logger
     private let onChange: @Sendable (Keyring) -> Void
-    private let state = Lock<(thread: ThreadHandle?, stopping: Bool)>((nil, false))
+    private let thread = PeriodicThread(name: "keyring-watch")
     public var name: String { "keyring-watcher" }
 
     public init(file: KeyringFile, interval: Duration = .seconds(2), logger: Logger,
@@ -26,19 +26,10 @@ public final class KeyringWatcher: Service {
     }
 
     public func start() throws {
-        let thread = ThreadHandle.start(name: "keyring-watch") { [self] in
-            let stepMicros = UInt32(min(interval.components.seconds * 1_000_000 + interval.components.attoseconds / 1_000_000_000_000, 10_000_000))
-            while !state.withLock({ $0.stopping }) {
-                usleep(min(stepMicros, 100_000))
-                checkOnce()
-                var waited: UInt32 = 100_000
-                while waited < stepMicros && !state.withLock({ $0.stopping }) {
-                    usleep(100_000)
-                    waited += 100_000
-                }
-            }
+        thread.start(interval: interval) { [self] in
+            checkOnce()
+            return true
         }
-        state.withLock { $0.thread = thread }
     }
 
     /// One poll (also used by tests).
@@ -53,11 +44,5 @@ public final class KeyringWatcher: Service {
         }
     }
 
-    public func shutdown(gracePeriod: Duration) {
-        let thread = state.withLock { s -> ThreadHandle? in
-            s.stopping = true
-            return s.thread
-        }
-        thread?.join()
-    }
+    public func shutdown(gracePeriod: Duration) { thread.stop(wait: true) }
 }
