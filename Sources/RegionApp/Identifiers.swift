@@ -1,4 +1,5 @@
 import Crypto
+import Locking
 import Telemetry
 
 /// UUIDs in their canonical text form (`8-4-4-4-12` lowercase hex): resource ids and tenant ids.
@@ -24,16 +25,35 @@ public enum UUIDText {
         return String(decoding: out, as: UTF8.self)
     }
 
-    /// A new RFC 9562 version 7 UUID: 48 bits of Unix milliseconds, then 74 random bits. Ids sort by creation
-    /// time, so the primary key doubles as the stable default list order and inserts stay at the index's right edge.
+    /// A new RFC 9562 version 7 UUID: 48 bits of Unix milliseconds, a 12-bit counter, then 62 random bits. Ids sort
+    /// by creation time, so the primary key doubles as the stable default list order and inserts stay at the index's
+    /// right edge. Within one process ids are strictly increasing (RFC 9562 §6.2, method 1): ids made in the same
+    /// millisecond count up from a random start, and the clock never appears to go backwards. `nowMillis` (tests)
+    /// bypasses that state.
     public static func version7(nowMillis: Int64? = nil) -> String {
         var bytes = SecureRandom.bytes(16)
-        let ms = UInt64(max(0, nowMillis ?? Timestamp.nowEpochMillis()))
+        var ms = UInt64(max(0, nowMillis ?? Timestamp.nowEpochMillis()))
+        var counter = UInt16(bytes[6] & 0x07) << 8 | UInt16(bytes[7])  // a random start below 0x800 leaves room to count
+        if nowMillis == nil {
+            (ms, counter) = lastVersion7.withLock { last in
+                if ms > last.ms {
+                    last = (ms, counter)
+                } else if last.counter < 0x0FFF {
+                    last.counter += 1
+                } else {
+                    last = (last.ms + 1, 0)  // 4,096 ids in one millisecond: borrow the next one
+                }
+                return last
+            }
+        }
         for i in 0..<6 { bytes[i] = UInt8(truncatingIfNeeded: ms >> (8 * (5 - UInt64(i)))) }
-        bytes[6] = 0x70 | (bytes[6] & 0x0F)
+        bytes[6] = 0x70 | UInt8(counter >> 8)
+        bytes[7] = UInt8(truncatingIfNeeded: counter)
         bytes[8] = 0x80 | (bytes[8] & 0x3F)
         return format(bytes)
     }
+
+    private static let lastVersion7 = Lock<(ms: UInt64, counter: UInt16)>((0, 0))
 
     /// Formats 16 bytes as canonical text.
     static func format(_ bytes: [UInt8]) -> String {

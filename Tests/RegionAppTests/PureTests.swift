@@ -107,6 +107,14 @@ import Testing
         #expect("89ab".contains(variant))
     }
 
+    /// Many ids in the same millisecond still come out in creation order (the default list order relies on it).
+    @Test func version7IdsIncreaseStrictlyWithinAMillisecond() {
+        let ids = (0..<10_000).map { _ in UUIDText.version7() }
+        #expect(zip(ids, ids.dropFirst()).allSatisfy { $0 < $1 })
+        #expect(Set(ids).count == ids.count)
+        #expect(ids.allSatisfy { UUIDText.canonical($0) == $0 && $0[$0.index($0.startIndex, offsetBy: 14)] == "7" })
+    }
+
     @Test func foldingAndArrayLiterals() {
         #expect(CaseFold.fold("Alice@Example.COM") == "alice@example.com")
         #expect(CaseFold.fold("ÉMILE") == "émile")
