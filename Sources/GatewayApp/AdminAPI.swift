@@ -291,8 +291,9 @@ final class AdminAPI: HTTPResponder {
         return (try field("perSecond"), try field("burst"))
     }
 
-    /// The region-side settings a tenant may carry: schema extensions and per-attribute validators (the region
-    /// validates both when the tenant is provisioned, so a bad entry is a 400 and nothing is created).
+    /// The region-side settings a tenant may carry: schema extensions, per-attribute validators and whether
+    /// externalId is unique (the region validates them when the tenant is provisioned, so a bad entry is a 400 and
+    /// nothing is created or changed).
     private static func settings(_ body: JSONObject, base: JSONObject) throws(AdminError) -> JSONObject? {
         var s = base
         var given = false
@@ -300,6 +301,11 @@ final class AdminAPI: HTTPResponder {
             guard let v = body[key] else { continue }
             guard v.array != nil || v.isNull else { throw .badRequest("\(key) must be an array") }
             s.set(key, v)
+            given = true
+        }
+        if let v = body["uniqueExternalId"] {
+            guard v.bool != nil || v.isNull else { throw .badRequest("uniqueExternalId must be a boolean") }
+            s.set("uniqueExternalId", v)
             given = true
         }
         return given ? s : nil

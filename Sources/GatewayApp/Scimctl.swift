@@ -13,9 +13,10 @@ public enum ScimctlCommand {
     static let commands = """
         Commands:
           tenant create <name> --region <id> [--deprovision hard|soft|refuse] [--rate N] [--burst N] [--no-token]
+                        [--unique-external-id on|off]     (externalId is not unique by default, RFC 7643 §3.1)
           tenant list
           tenant show <tenant>
-          tenant update <tenant> [--name N] [--deprovision P] [--rate N] [--burst N]
+          tenant update <tenant> [--name N] [--deprovision P] [--rate N] [--burst N] [--unique-external-id on|off]
           tenant delete <tenant> --yes                 deletes the tenant and all its data in its region
           tenant quirks <tenant>                       which IdP quirks its requests needed (its IdP's dialect)
           token issue <tenant> [--label L] [--expires-in 90d|12h|3600]
@@ -63,6 +64,7 @@ public enum ScimctlCommand {
             .value("burst", "n", help: "Tenant burst"),
             .value("name", "name", help: "New tenant name"),
             .flag("no-token", help: "Create the tenant without a first token"),
+            .value("unique-external-id", "on|off", help: "Refuse a second live user with the same externalId (default off)"),
             .value("label", "text", help: "Token label"),
             .value("expires-in", "duration", help: "Token lifetime: seconds, or with s/m/h/d"),
             .value("grace", "duration", help: "How long a rotated token keeps working"),
@@ -128,6 +130,7 @@ public enum ScimctlCommand {
             if let p = options.string("deprovision") { body.set("deprovisionPolicy", .string(p)) }
             if let limit = try rateLimit(options) { body.set("rateLimit", limit) }
             if options.bool("no-token") { body.set("issueToken", false) }
+            if let u = try uniqueExternalID(options) { body.set("uniqueExternalId", .bool(u)) }
             result = try client.call(.post, "/admin/v1/tenants", body: .object(body))
         case "tenant list": result = try client.call(.get, "/admin/v1/tenants")
         case "tenant show": result = try client.call(.get, try tenantPath(2))
@@ -136,6 +139,7 @@ public enum ScimctlCommand {
             if let n = options.string("name") { body.set("name", .string(n)) }
             if let p = options.string("deprovision") { body.set("deprovisionPolicy", .string(p)) }
             if let limit = try rateLimit(options) { body.set("rateLimit", limit) }
+            if let u = try uniqueExternalID(options) { body.set("uniqueExternalId", .bool(u)) }
             result = try client.call(.patch, try tenantPath(2), body: .object(body))
         case "tenant quirks": result = try client.call(.get, try tenantPath(2) + "/quirks")
         case "tenant delete":
@@ -221,6 +225,16 @@ public enum ScimctlCommand {
         if let rate { o.set("perSecond", .number(JSONNumber(rate))) }
         if let burst { o.set("burst", .number(JSONNumber(burst))) }
         return .object(o)
+    }
+
+    /// `--unique-external-id on|off` (also true/false, yes/no).
+    static func uniqueExternalID(_ options: ParsedOptions) throws -> Bool? {
+        guard let text = options.string("unique-external-id") else { return nil }
+        switch text.lowercased() {
+        case "on", "true", "yes": return true
+        case "off", "false", "no": return false
+        default: throw UsageError("--unique-external-id takes on or off")
+        }
     }
 
     /// `3600`, `90s`, `15m`, `12h`, `90d`.

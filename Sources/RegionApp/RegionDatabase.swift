@@ -44,7 +44,10 @@ public final class RegionDatabase: Sendable {
     static let setWorker = PreparedStatement("SELECT set_config('app.region_worker', 'on', true)")
     static let setTenantForSession = PreparedStatement("SELECT set_config('app.tenant_id', $1, false)")
     static let tenantRow = PreparedStatement(
-        "SELECT settings_version, name, deprovision_policy, schema_extensions::text, validators::text FROM tenants WHERE id = $1::uuid")
+        """
+        SELECT settings_version, name, deprovision_policy, schema_extensions::text, validators::text, unique_external_id
+        FROM tenants WHERE id = $1::uuid
+        """)
 
     // MARK: Tenant-scoped transactions
 
@@ -147,7 +150,8 @@ public final class RegionDatabase: Sendable {
               case .array(let val)? = try? JSONDecoder.decode(validators) else {
             throw SCIMError(status: 500, detail: "the tenant's stored settings are unreadable")
         }
-        let settings = TenantSettings(name: name, deprovisionPolicy: policy, schemaExtensions: ext, validators: val)
+        let settings = TenantSettings(name: name, deprovisionPolicy: policy, schemaExtensions: ext, validators: val,
+                                      uniqueExternalId: row.bool(row: 0, column: 5) ?? false)
         let context = try TenantContext(id: tenant, version: version, settings: settings)
         let now = Timestamp.monotonicNanos()
         contexts.withLock { $0[tenant] = (context, now) }
@@ -177,19 +181,33 @@ public final class RegionDatabase: Sendable {
             ? """
               DO UPDATE SET name = EXCLUDED.name, deprovision_policy = EXCLUDED.deprovision_policy,
                   schema_extensions = EXCLUDED.schema_extensions, validators = EXCLUDED.validators,
+                  unique_external_id = EXCLUDED.unique_external_id,
                   settings_version = tenants.settings_version + 1, updated_at = now()
               """
             : "DO NOTHING"
         defer { invalidate(tenant: id) }
         return try pool.withTransaction(setup: [.prepared(Self.setTenant, [.text(id)])]) { connection in
+            if settings.uniqueExternalId {
+                // Turning uniqueness on over existing duplicates would make them uneditable: refuse, and say how many.
+                let duplicates = try connection.query(
+                    """
+                    SELECT count(*) FROM (SELECT external_id FROM users
+                                          WHERE tenant_id = $1::uuid AND deleted_at IS NULL AND external_id IS NOT NULL
+                                          GROUP BY external_id HAVING count(*) > 1) d
+                    """, [.text(id)]).int(row: 0, column: 0) ?? 0
+                if duplicates > 0 {
+                    throw SCIMError.uniqueness("'uniqueExternalId' cannot be turned on: \(duplicates) externalId values are held by more than one user")
+                }
+            }
             let result = try connection.query(
                 """
-                INSERT INTO tenants (id, name, deprovision_policy, schema_extensions, validators)
-                VALUES ($1::uuid, $2, $3, $4::jsonb, $5::jsonb)
+                INSERT INTO tenants (id, name, deprovision_policy, schema_extensions, validators, unique_external_id)
+                VALUES ($1::uuid, $2, $3, $4::jsonb, $5::jsonb, $6::boolean)
                 ON CONFLICT (id) \(conflict)
                 RETURNING (xmax = 0)
                 """,
-                [.text(id), .text(settings.name), .text(settings.deprovisionPolicy.rawValue), .jsonb(extensions), .jsonb(validators)])
+                [.text(id), .text(settings.name), .text(settings.deprovisionPolicy.rawValue), .jsonb(extensions), .jsonb(validators),
+                 .bool(settings.uniqueExternalId)])
             _ = try connection.query("SELECT pg_notify($1, $2)", [.text(Self.tenantChannel), .text(id)])
             return result.rowCount == 1 && result.bool(row: 0, column: 0) == true
         }

@@ -16,12 +16,15 @@ public import Postgres
 /// - The resource document (without `id`, `meta` and the row-backed `members`/`groups`) is `jsonb`; scalar columns
 ///   are derived from it by the one code path that writes rows (`ResourceRow`).
 /// - Uniqueness is enforced by partial unique indexes (never check-then-insert): userName among live (not
-///   soft-deleted) users, externalId likewise, group displayName per tenant.
+///   soft-deleted) users, group displayName per tenant. externalId is the client's identifier and not unique
+///   (RFC 7643 §3.1) unless a tenant opts in (`uniqueExternalId`, migration 5).
+/// - A POST always inserts a new row with a new id. A soft-deleted user is a tombstone for the operator: it takes
+///   no part in uniqueness and can never be updated again (a trigger refuses it), so a deleted id stays 404.
 /// - Group membership is one row per member, changed by single INSERT … ON CONFLICT DO NOTHING / DELETE statements,
 ///   so concurrent PATCHes never lose a member and a 100k-member group is never rewritten.
 public enum RegionSchema {
     /// All migrations, in order.
-    public static let migrations: [Migration] = [v1, v2, v3, v4]
+    public static let migrations: [Migration] = [v1, v2, v3, v4, v5]
 
     static let v1 = Migration(
         version: 1, name: "region_core",
@@ -230,5 +233,61 @@ public enum RegionSchema {
                 FOR EACH STATEMENT EXECUTE FUNCTION scim_group_member_count();
             CREATE TRIGGER group_member_count_delete AFTER DELETE ON group_members REFERENCING OLD TABLE AS old_rows
                 FOR EACH STATEMENT EXECUTE FUNCTION scim_group_member_count();
+            """)
+
+    /// A POST never takes over an existing account (issue 15):
+    /// - externalId is not unique (RFC 7643 §3.1: "the server does not enforce uniqueness"); a plain partial index
+    ///   serves `filter=externalId eq …`, which may now return several users. A tenant may opt in to uniqueness
+    ///   (`tenants.unique_external_id`), enforced by the write path under an advisory lock.
+    /// - Tombstones are final: nothing revives a soft-deleted user any more, and a trigger makes that a database
+    ///   rule (RFC 7644 §3.6: a deleted resource's id answers 404 forever; RFC 7643 §3.1: ids are never reassigned).
+    ///   The indexes that looked tombstones up by userName/externalId for "reactivating create" go.
+    /// - The user event trigger loses its "revived tombstone → user.created" branch.
+    static let v5 = Migration(
+        version: 5, name: "create_never_takes_over",
+        sql: """
+            DROP INDEX users_external_id_key;
+            CREATE INDEX users_external_id ON users (tenant_id, external_id)
+                WHERE deleted_at IS NULL AND external_id IS NOT NULL;
+            DROP INDEX users_deleted_user_name;
+            DROP INDEX users_deleted_external_id;
+
+            ALTER TABLE tenants ADD COLUMN unique_external_id boolean NOT NULL DEFAULT false;
+
+            CREATE FUNCTION scim_tombstone_is_final() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                RAISE EXCEPTION 'a deleted user cannot be changed or revived' USING ERRCODE = 'P0001',
+                    CONSTRAINT = 'users_tombstone_final';
+            END $$;
+            CREATE TRIGGER users_tombstone_final BEFORE UPDATE ON users FOR EACH ROW
+                WHEN (OLD.deleted_at IS NOT NULL) EXECUTE FUNCTION scim_tombstone_is_final();
+
+            CREATE OR REPLACE FUNCTION scim_events_user() RETURNS trigger LANGUAGE plpgsql AS $$
+            DECLARE
+                kind text;
+            BEGIN
+                IF TG_OP = 'DELETE' OR NEW.deleted_at IS NOT NULL THEN
+                    -- Hard delete, or soft delete (a tombstone).
+                    INSERT INTO events (tenant_id, type, resource_id, data)
+                    VALUES (OLD.tenant_id, 'user.deleted', OLD.id,
+                            jsonb_build_object('userName', OLD.user_name, 'externalId', OLD.external_id));
+                    RETURN NULL;
+                END IF;
+                IF TG_OP = 'INSERT' THEN
+                    kind := 'user.created';
+                ELSIF OLD.active IS NOT FALSE AND NEW.active IS FALSE THEN
+                    kind := 'user.deactivated';
+                ELSIF OLD.active IS FALSE AND NEW.active IS NOT FALSE THEN
+                    kind := 'user.reactivated';
+                ELSE
+                    kind := 'user.updated';
+                END IF;
+                INSERT INTO events (tenant_id, type, resource_id, data)
+                VALUES (NEW.tenant_id, kind, NEW.id,
+                        jsonb_build_object('resource', NEW.resource, 'version', NEW.version,
+                                           'created', (extract(epoch FROM NEW.created_at) * 1000)::bigint,
+                                           'lastModified', (extract(epoch FROM NEW.last_modified) * 1000)::bigint));
+                RETURN NULL;
+            END $$;
             """)
 }

@@ -200,57 +200,37 @@ enum ResourceStore {
 
     // MARK: Writing users
 
-    /// A user POST in one statement, plus the email rows of whichever of these happened:
-    /// - Reactivating create: the user of this tenant whose userName or externalId matches and that is deactivated
-    ///   (`active` false; an absent `active` does not count) or soft-deleted takes the new document and keeps its id.
-    ///   The re-check in the UPDATE's WHERE runs again on the newest row version if another transaction changed the
-    ///   row meanwhile, so two revivals race safely: one wins, the other finds the user active and inserts instead.
-    /// - Otherwise an INSERT, which meets the unique indexes on a duplicate userName or externalId (23505 → 409).
-    /// Column 6 says whether a user was revived. (Two statements and round trips before, three when emails changed.)
+    /// A user POST in one statement: a new row with a new id, and its email rows. It never looks at existing users:
+    /// a duplicate userName among live users (active or not) meets the unique index (23505 → 409 uniqueness), and a
+    /// soft-deleted user's tombstone takes no part (RFC 7644 §3.3, §3.6; issue 15: a POST never takes over an account).
     /// Parameters: `userValues` ($1 tenant … $9 resource) and $10 the folded email keys (`emailValues`' array).
     static let createUser = PreparedStatement(
         """
-        WITH revived AS (
-            UPDATE users SET user_name = $3, user_name_key = $4, external_id = $5, display_name = $6, display_name_key = $7,
-                             active = $8::boolean, resource = $9::jsonb, deleted_at = NULL, version = version + 1,
-                             last_modified = date_trunc('milliseconds', now())
-            WHERE tenant_id = $1 AND (deleted_at IS NOT NULL OR active IS FALSE) AND id = (
-                -- Four branches, each served by one (partial) index; an OR across the two columns scanned the whole
-                -- tenant, which made every POST cost grow with the tenant's size.
-                SELECT c.id FROM (
-                    SELECT id, deleted_at FROM users
-                    WHERE tenant_id = $1 AND user_name_key = $4 AND deleted_at IS NULL AND active IS FALSE
-                    UNION ALL
-                    SELECT id, deleted_at FROM users
-                    WHERE tenant_id = $1 AND external_id = $5 AND deleted_at IS NULL AND active IS FALSE
-                    UNION ALL
-                    SELECT id, deleted_at FROM users WHERE tenant_id = $1 AND user_name_key = $4 AND deleted_at IS NOT NULL
-                    UNION ALL
-                    SELECT id, deleted_at FROM users WHERE tenant_id = $1 AND external_id = $5 AND deleted_at IS NOT NULL
-                ) AS c
-                ORDER BY c.deleted_at IS NULL DESC, c.deleted_at DESC
-                LIMIT 1)
-            RETURNING id, resource, version, created_at, last_modified
-        ), inserted AS (
+        WITH inserted AS (
             INSERT INTO users (tenant_id, id, user_name, user_name_key, external_id, display_name, display_name_key, active,
                                resource, created_at, last_modified)
-            SELECT $1, $2::uuid, $3, $4, $5, $6, $7, $8::boolean, $9::jsonb,
-                   date_trunc('milliseconds', now()), date_trunc('milliseconds', now())
-            WHERE NOT EXISTS (SELECT 1 FROM revived)
+            VALUES ($1, $2::uuid, $3, $4, $5, $6, $7, $8::boolean, $9::jsonb,
+                    date_trunc('milliseconds', now()), date_trunc('milliseconds', now()))
             RETURNING id, resource, version, created_at, last_modified
-        ), result AS (
-            SELECT id, resource, version, created_at, last_modified, true AS revived FROM revived
-            UNION ALL
-            SELECT id, resource, version, created_at, last_modified, false FROM inserted
-        ), gone AS (
-            DELETE FROM user_emails
-            WHERE tenant_id = $1 AND user_id IN (SELECT id FROM revived) AND NOT (email_key = ANY ($10::text[]))
         ), emails AS (
             INSERT INTO user_emails (tenant_id, user_id, email_key)
-            SELECT $1, r.id, k FROM result r, unnest($10::text[]) AS k
+            SELECT $1, i.id, k FROM inserted i, unnest($10::text[]) AS k
             ON CONFLICT DO NOTHING
         )
-        SELECT id::text, resource::text, version, created_at, last_modified, NULL::text, revived FROM result
+        SELECT id::text, resource::text, version, created_at, last_modified, NULL::text FROM inserted
+        """)
+
+    /// For tenants that opted in to unique externalIds (`uniqueExternalId`): serialises writers of one externalId
+    /// with a transaction-scoped advisory lock keyed by tenant and value, then (`externalIDTaken`, a separate
+    /// statement so that under READ COMMITTED its snapshot is taken after the lock is held and sees the previous
+    /// holder's commit) says whether another live user holds it. The value's 64-bit hash may collide, which costs a
+    /// needless wait, never a wrong answer. $1 tenant, $2 externalId; $3 the writing user's id (NULL on create).
+    static let lockExternalID = PreparedStatement(
+        "SELECT pg_advisory_xact_lock(hashtextextended($1::text || '/' || $2, 7643))")
+    static let externalIDTaken = PreparedStatement(
+        """
+        SELECT EXISTS (SELECT 1 FROM users WHERE tenant_id = $1 AND external_id = $2 AND deleted_at IS NULL
+                       AND ($3::uuid IS NULL OR id <> $3::uuid))
         """)
 
     static func createValues(tenant: String, id: String, _ row: ResourceRow, _ document: JSONObject) -> [PostgresValue] {

@@ -58,7 +58,6 @@ extension SCIMError {
         if error.kind == .uniqueViolation {
             switch error.constraint {
             case "users_user_name_key": return .uniqueness("userName is already in use in this tenant")
-            case "users_external_id_key": return .uniqueness("externalId is already in use in this tenant")
             case "groups_display_name_key": return .uniqueness("a group with this displayName already exists")
             default: return .uniqueness("a unique attribute is already in use")
             }

@@ -131,8 +131,9 @@ public final class SCIMService: Sendable {
 
     // MARK: Create
 
-    /// POST /Users or /Groups. A user POST whose userName or externalId matches a deactivated or soft-deleted user
-    /// revives that user (same id, 201) instead of answering 409: Okta and Entra re-POST exactly then.
+    /// POST /Users or /Groups: always a new resource with a new id, or an error. A user POST never replaces a live
+    /// user (same userName, active or not: 409 uniqueness) and never revives a deleted one (its id stays 404); an
+    /// externalId match means nothing unless the tenant made externalId unique (then 409).
     public func create(_ kind: ResourceKind, body: JSONValue, scope: RequestScope, query: String?) throws -> SCIMOutcome {
         // Quirks are counted once the write committed (a retried transaction normalises again: assigned, not added).
         var quirks = QuirkSet()
@@ -143,15 +144,10 @@ public final class SCIMService: Sendable {
             let row = try ResourceRow(kind: kind, document: document)
             switch kind {
             case .user:
+                try claimExternalID(row, connection, context, user: nil)
                 let created = try connection.query(ResourceStore.createUser,
                                                    ResourceStore.createValues(tenant: scope.tenant, id: UUIDText.version7(), row, document))
                 guard created.rowCount == 1 else { throw SCIMError(status: 500, detail: "the user was not stored") }
-                if created.bool(row: 0, column: 6) == true, let id = created.string(row: 0, column: 0) {
-                    logger.info("revived user", [("tenant.id", .string(scope.tenant)), ("user.id", .string(id)),
-                                                 ("request.id", .string(scope.requestID))])
-                    // A deactivated user kept its groups: the answer re-reads them.
-                    return try writeResponse(.user, connection, context, id: id, scope: scope, query: query, status: 201)
-                }
                 var stored = try ResourceStore.decode(.user, created, row: 0, baseURL: scope.baseURL)
                 stored.related = []
                 return respond(stored, .user, context, scope: scope, query: query, status: 201)
@@ -185,7 +181,7 @@ public final class SCIMService: Sendable {
             quirks = normalised.quirks
             var changed = false
             if normalised.document != current.document {
-                try update(kind, connection, tenant: scope.tenant, id: id, old: current.document, new: normalised.document)
+                try update(kind, connection, context, tenant: scope.tenant, id: id, old: current.document, new: normalised.document)
                 changed = true
             }
             if kind == .group {
@@ -200,11 +196,14 @@ public final class SCIMService: Sendable {
     }
 
     /// Writes a changed document and its derived columns (and a user's email rows when they changed).
-    func update(_ kind: ResourceKind, _ connection: PostgresConnection, tenant: String, id: String, old: JSONObject,
-                new: JSONObject) throws {
+    func update(_ kind: ResourceKind, _ connection: PostgresConnection, _ context: TenantContext, tenant: String, id: String,
+                old: JSONObject, new: JSONObject) throws {
         let row = try ResourceRow(kind: kind, document: new)
         switch kind {
         case .user:
+            if row.externalID != (try? ResourceRow(kind: .user, document: old))?.externalID {
+                try claimExternalID(row, connection, context, user: id)
+            }
             var statements: [PostgresStatement] = [.prepared(ResourceStore.updateUser,
                                                               ResourceStore.userValues(tenant: tenant, id: id, row, new))]
             let oldKeys = (try? ResourceRow(kind: .user, document: old))?.emailKeys
@@ -214,6 +213,19 @@ public final class SCIMService: Sendable {
             _ = try connection.pipeline(statements)
         case .group:
             try connection.query(ResourceStore.updateGroup, ResourceStore.groupValues(tenant: tenant, id: id, row, new))
+        }
+    }
+
+    /// A tenant with `uniqueExternalId` refuses a second live user with the same externalId (409); for everyone
+    /// else externalId is the client's business (RFC 7643 §3.1) and this costs nothing.
+    func claimExternalID(_ row: ResourceRow, _ connection: PostgresConnection, _ context: TenantContext, user: String?) throws {
+        guard context.settings.uniqueExternalId, let externalID = row.externalID else { return }
+        let results = try connection.pipeline([
+            .prepared(ResourceStore.lockExternalID, [.uuid(context.id), .text(externalID)]),
+            .prepared(ResourceStore.externalIDTaken, [.uuid(context.id), .text(externalID), user.map { .text($0) } ?? .null]),
+        ])
+        if results[1].bool(row: 0, column: 0) == true {
+            throw SCIMError.uniqueness("externalId is already in use in this tenant (this tenant keeps externalIds unique)")
         }
     }
 
@@ -238,7 +250,7 @@ public final class SCIMService: Sendable {
             let result = try Self.schema(kind, context).applyPatch(request, to: current.document)
             quirks = result.quirks
             if result.documentChanged {
-                try update(kind, connection, tenant: scope.tenant, id: id, old: current.document, new: result.document)
+                try update(kind, connection, context, tenant: scope.tenant, id: id, old: current.document, new: result.document)
             }
             if kind == .group {
                 var delta = 0

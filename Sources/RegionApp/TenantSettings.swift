@@ -5,8 +5,9 @@ public import SCIMCore
 public enum DeprovisionPolicy: String, Sendable, Hashable, CaseIterable {
     /// The row is deleted (GET answers 404 afterwards).
     case hard
-    /// A tombstone: GET answers 404, the userName is free again, and a POST with the same userName or externalId
-    /// revives the user with the same id.
+    /// A tombstone kept for the operator: the id answers 404 forever, its group memberships are removed in the same
+    /// transaction, and its userName and externalId are free again. A later POST with them creates a new user with
+    /// a new id; nothing ever revives a tombstone.
     case soft
     /// DELETE is refused with 405 (Profit.co-style products that never delete users; deactivate instead).
     case refuse
@@ -36,6 +37,9 @@ public struct TenantSettings: Sendable, Equatable {
     public var schemaExtensions: [JSONValue]
     /// Validated validator entries, in their JSON form.
     public var validators: [JSONValue]
+    /// Refuse (409) a second live user with the same externalId. Off by default: RFC 7643 §3.1 leaves externalId's
+    /// uniqueness to the client, and IdPs reuse one externalId across re-created users.
+    public var uniqueExternalId: Bool
 
     /// Settings for a tenant created implicitly in development mode.
     public static func development(id: String) -> TenantSettings {
@@ -44,11 +48,12 @@ public struct TenantSettings: Sendable, Equatable {
 
     /// Settings from validated parts.
     public init(name: String, deprovisionPolicy: DeprovisionPolicy, schemaExtensions: [JSONValue] = [],
-                validators: [JSONValue] = []) {
+                validators: [JSONValue] = [], uniqueExternalId: Bool = false) {
         self.name = name
         self.deprovisionPolicy = deprovisionPolicy
         self.schemaExtensions = schemaExtensions
         self.validators = validators
+        self.uniqueExternalId = uniqueExternalId
     }
 
     /// Parses and validates a `PUT /internal/v1/tenants/{id}` body; the error detail names the offending field.
@@ -66,8 +71,13 @@ public struct TenantSettings: Sendable, Equatable {
         }
         let extensions = try list(o["schemaExtensions"], "schemaExtensions")
         let validators = try list(o["validators"], "validators")
+        var uniqueExternalId = false
+        if let u = o["uniqueExternalId"], !u.isNull {
+            guard let b = u.bool else { throw .invalidValue("'uniqueExternalId' must be a boolean") }
+            uniqueExternalId = b
+        }
         let settings = TenantSettings(name: name, deprovisionPolicy: policy, schemaExtensions: extensions,
-                                      validators: validators)
+                                      validators: validators, uniqueExternalId: uniqueExternalId)
         _ = try settings.registry()  // every entry must build
         return settings
     }
@@ -87,6 +97,7 @@ public struct TenantSettings: Sendable, Equatable {
         .object([
             "name": .string(name), "deprovisionPolicy": .string(deprovisionPolicy.rawValue),
             "schemaExtensions": .array(schemaExtensions), "validators": .array(validators),
+            "uniqueExternalId": .bool(uniqueExternalId),
         ])
     }
 

@@ -84,7 +84,8 @@ import Testing
         let body = #"{"name":"acme","deprovisionPolicy":"soft"}"#
         let created = region.send(.put, "/internal/v1/tenants/\(id)", tenant: id, body: body)
         #expect(created.status.code == 201)
-        #expect(created.json == ["id": .string(id), "name": "acme", "deprovisionPolicy": "soft", "schemaExtensions": [], "validators": []])
+        #expect(created.json == ["id": .string(id), "name": "acme", "deprovisionPolicy": "soft", "schemaExtensions": [], "validators": [],
+                               "uniqueExternalId": false])
         #expect(region.send(.put, "/internal/v1/tenants/\(id)", tenant: id, body: body).status.code == 200)
         #expect(region.send(.get, "/internal/v1/tenants/\(id)", tenant: id).json["deprovisionPolicy"] == "soft")
         // The signed tenant must be the path's tenant.

@@ -54,20 +54,54 @@ import Testing
         }
     }
 
-    @Test func userNameIsUniqueCaseInsensitivelyAndExternalIdIsUnique() {
+    @Test func userNameIsUniqueCaseInsensitivelyAndExternalIdIsNot() {
         let t = region.tenant()
-        t.user("Runscope300Hfluaklab151@example.com", #","externalId":"ext-1""#)
+        let first = t.user("Runscope300Hfluaklab151@example.com", #","externalId":"ext-1""#)
         let duplicate = t.send(.post, "/Users", #"{"userName":"RUNSCOPE300HFLUAKLAB151@example.com"}"#)
         #expect(duplicate.status.code == 409)
         #expect(duplicate.scimType == "uniqueness")
         #expect(duplicate.detail == "userName is already in use in this tenant")
-        let sameExternal = t.send(.post, "/Users", #"{"userName":"other","externalId":"ext-1"}"#)
-        #expect(sameExternal.status.code == 409)
-        #expect(sameExternal.detail == "externalId is already in use in this tenant")
+        // RFC 7643 §3.1: the server does not enforce externalId uniqueness. Both exist, the filter returns both.
+        let second = t.user("other", #","externalId":"ext-1""#)
+        #expect(second != first)
+        #expect(Set(t.ids("/Users?filter=externalId%20eq%20%22ext-1%22")) == [first, second])
         // externalId is caseExact: a different case is a different value.
-        t.user("third", #","externalId":"EXT-1""#)
+        let third = t.user("third", #","externalId":"EXT-1""#)
+        #expect(t.ids("/Users?filter=externalId%20eq%20%22EXT-1%22") == [third])
         // Okta SPEC R9: the lookup in another case finds the user.
         #expect(t.ids("/Users?filter=userName%20eq%20%22RUNSCOPE300HFLUAKLAB151@example.com%22").count == 1)
+    }
+
+    /// The per-tenant opt-in: a second live user with the same externalId is a 409 on POST, PUT and PATCH; a deleted
+    /// user's externalId is free; turning it on over existing duplicates is refused.
+    @Test func uniqueExternalIdIsATenantOptIn() {
+        let t = region.tenant(policy: .hard, extra: #","uniqueExternalId":true"#)
+        let a = t.user("a@example.com", #","externalId":"x-1""#)
+        let post = t.send(.post, "/Users", #"{"userName":"b@example.com","externalId":"x-1"}"#)
+        #expect(post.status.code == 409)
+        #expect(post.scimType == "uniqueness")
+        let b = t.user("b@example.com", #","externalId":"x-2""#)
+        #expect(t.send(.patch, "/Users/\(b)", patchOp(#"{"op":"replace","path":"externalId","value":"x-1"}"#)).status.code == 409)
+        #expect(t.send(.put, "/Users/\(b)", #"{"userName":"b@example.com","externalId":"x-1"}"#).status.code == 409)
+        // Writing its own value again is no conflict.
+        #expect(t.send(.put, "/Users/\(a)", #"{"userName":"a@example.com","externalId":"x-1","title":"t"}"#).status.code == 200)
+        #expect(t.send(.delete, "/Users/\(a)").status.code == 204)
+        #expect(t.send(.patch, "/Users/\(b)", patchOp(#"{"op":"replace","path":"externalId","value":"x-1"}"#)).status.code == 200)
+        // Twenty concurrent creators of one externalId: exactly one wins (the advisory lock serialises them).
+        let statuses = Collected<Int>()
+        onThreads(20) { i in
+            statuses.append(t.send(.post, "/Users", #"{"userName":"race\#(i)@example.com","externalId":"x-race"}"#).status.code)
+        }
+        #expect(statuses.all.filter { $0 == 201 }.count == 1)
+        #expect(statuses.all.filter { $0 == 409 }.count == 19)
+        // Off by default, and cannot be turned on while duplicates exist.
+        let open = region.tenant()
+        open.user("p@example.com", #","externalId":"dup""#)
+        open.user("q@example.com", #","externalId":"dup""#)
+        let turnOn = region.send(.put, "/internal/v1/tenants/\(open.id)", tenant: open.id,
+                                 body: #"{"name":"t","deprovisionPolicy":"hard","uniqueExternalId":true}"#)
+        #expect(turnOn.status.code == 409)
+        #expect(turnOn.detail?.contains("1 externalId values are held by more than one user") == true)
     }
 
     @Test func anotherTenantMayUseTheSameUserName() {
@@ -179,62 +213,80 @@ import Testing
         #expect(again != id)
     }
 
-    @Test func softDeleteIsATombstoneAndRePostRevivesTheSameId() {
+    /// Soft delete: a tombstone that answers 404 to every operation forever; a later POST with its userName or
+    /// externalId creates a new user with a new id and none of the old one's groups (issue 15).
+    @Test func softDeletedIdStays404AndARePostIsANewUserWithoutGroups() throws {
         let t = region.tenant(policy: .soft)
         let id = t.user("soft@example.com", #","externalId":"e-1","title":"Before""#)
+        let admins = t.group("Admins", #","members":[{"value":"\#(id)"}]"#)
         #expect(t.send(.delete, "/Users/\(id)").status.code == 204)
-        #expect(t.send(.get, "/Users/\(id)").status.code == 404)
+        // Deprovisioning removed the membership in the same transaction.
+        #expect(t.send(.get, "/Groups/\(admins)").json["members"] == nil)
         #expect(t.ids("/Users?filter=userName%20eq%20%22soft@example.com%22").isEmpty)
-        #expect(t.send(.delete, "/Users/\(id)").status.code == 404)
-        // Re-POST by userName revives the same id with the new document.
-        let revived = t.send(.post, "/Users", #"{"userName":"Soft@Example.com","active":true,"displayName":"Back","externalId":"e-1"}"#)
-        #expect(revived.status.code == 201)
-        #expect(revived.json["id"]?.string == id)
-        #expect(revived.headers["Location"] == "https://eu2-api.example.com/scim/v2/Users/\(id)")
-        #expect(revived.json["title"] == nil)
-        #expect(revived.json["displayName"] == "Back")
-        #expect(revived.json["userName"] == "Soft@Example.com")
-        #expect(t.send(.get, "/Users/\(id)").status.code == 200)
-        // Deleted again, then revived by externalId with a new userName.
-        #expect(t.send(.delete, "/Users/\(id)").status.code == 204)
+        let again = t.send(.post, "/Users", #"{"userName":"Soft@Example.com","active":true,"displayName":"Back","externalId":"e-1"}"#)
+        #expect(again.status.code == 201)
+        let newID = try #require(again.json["id"]?.string)
+        #expect(newID != id)
+        #expect(again.json["title"] == nil)
+        #expect(again.json["groups"] == nil)
+        #expect(again.json["meta"]?["version"] == "W/\"1\"")
+        // By externalId only, with a new userName: also a new user.
         let byExternal = t.send(.post, "/Users", #"{"userName":"renamed@example.com","externalId":"e-1"}"#)
-        #expect(byExternal.json["id"]?.string == id)
-        #expect(byExternal.json["userName"] == "renamed@example.com")
-    }
-
-    @Test func rePostOfADeactivatedUserRevivesItButAnActiveOneIsAConflict() {
-        let t = region.tenant()
-        let id = t.user("okta.user@example.com", #","externalId":"00u1","active":true"#)
-        #expect(t.send(.post, "/Users", #"{"userName":"okta.user@example.com","active":true}"#).status.code == 409)
-        t.send(.patch, "/Users/\(id)", patchOp(#"{"op":"replace","value":{"active":false}}"#))
-        let revived = t.send(.post, "/Users", #"{"userName":"OKTA.USER@example.com","externalId":"00u1","active":true}"#)
-        #expect(revived.status.code == 201)
-        #expect(revived.json["id"]?.string == id)
-        #expect(revived.json["active"] == true)
-        #expect(t.send(.post, "/Users", #"{"userName":"okta.user@example.com","active":true}"#).status.code == 409)
-        #expect(t.ids("/Users") == [id])
-    }
-
-    /// A revival answers with the groups the deactivated user kept, and its email rows follow the new document
-    /// (revive, insert and email rows are one statement).
-    @Test func revivalKeepsGroupsAndResyncsEmails() throws {
-        let t = region.tenant()
-        let id = t.user("mover@example.com", #","active":true,"emails":[{"value":"old@example.com","type":"work"},{"value":"kept@example.com"}]"#)
-        let g = t.group("Movers", #","members":[{"value":"\#(id)"}]"#)
-        t.send(.patch, "/Users/\(id)", patchOp(#"{"op":"replace","path":"active","value":false}"#))
-        let revived = t.send(.post, "/Users", #"{"userName":"mover@example.com","active":true,"emails":[{"value":"NEW@example.com"},{"value":"kept@example.com"}]}"#)
-        #expect(revived.status.code == 201)
-        #expect(revived.json["id"]?.string == id)
-        #expect(revived.json["groups"]?.array?.compactMap { $0["value"]?.string } == [g])
-        #expect(t.ids("/Users?filter=emails.value%20eq%20%22new@example.com%22") == [id])
-        #expect(t.ids("/Users?filter=emails.value%20eq%20%22kept@example.com%22") == [id])
-        #expect(t.ids("/Users?filter=emails.value%20eq%20%22old@example.com%22").isEmpty)
+        #expect(byExternal.status.code == 201)
+        #expect(byExternal.json["id"]?.string != id)
+        // The old id is 404 for every operation, for good.
+        #expect(t.send(.get, "/Users/\(id)").status.code == 404)
+        #expect(t.send(.delete, "/Users/\(id)").status.code == 404)
+        #expect(t.send(.put, "/Users/\(id)", #"{"userName":"soft@example.com"}"#).status.code == 404)
+        #expect(t.send(.patch, "/Users/\(id)", patchOp(#"{"op":"replace","path":"active","value":true}"#)).status.code == 404)
+        #expect(t.send(.patch, "/Groups/\(admins)", patchOp(#"{"op":"add","path":"members","value":[{"value":"\#(id)"}]}"#)).status.code == 400)
+        #expect(t.send(.get, "/Groups/\(admins)").json["members"] == nil)
+        // The tombstone keeps its data for the operator, and the database refuses to bring it back.
         let admin = try PostgresConnection(configuration: RegionTestDatabase.get().adminConfiguration)
-        let rows = try admin.query("SELECT email_key FROM user_emails WHERE user_id = $1::uuid ORDER BY email_key", [.text(id)])
-        #expect((0..<rows.rowCount).compactMap { rows.string(row: $0, column: 0) } == ["kept@example.com", "new@example.com"])
-        // A new user's email rows are written by the same statement.
-        let fresh = t.user("fresh@example.com", #","emails":[{"value":"fresh.work@example.com"}]"#)
+        let row = try admin.query("SELECT user_name, deleted_at IS NOT NULL FROM users WHERE id = $1::uuid", [.text(id)])
+        #expect(row.string(row: 0, column: 0) == "soft@example.com")
+        #expect(row.bool(row: 0, column: 1) == true)
+        #expect(throws: PostgresError.self) {
+            try admin.query("UPDATE users SET deleted_at = NULL WHERE id = $1::uuid", [.text(id)])
+        }
+    }
+
+    /// A deactivated user still exists (`active` is only an attribute): a POST with its userName is a 409 and
+    /// changes nothing; one with only its externalId creates someone else and takes over nothing.
+    @Test func postNeverTakesOverADeactivatedUser() throws {
+        let t = region.tenant()
+        let id = t.user("omalley@example.com", #","externalId":"00u1","active":true,"title":"Site engineer""#)
+        let admins = t.group("Admins", #","members":[{"value":"\#(id)"}]"#)
+        t.send(.patch, "/Users/\(id)", patchOp(#"{"op":"replace","value":{"active":false}}"#))
+        let sameName = t.send(.post, "/Users", #"{"userName":"OMALLEY@example.com","externalId":"00u1","active":true}"#)
+        #expect(sameName.status.code == 409)
+        #expect(sameName.scimType == "uniqueness")
+        let kept = t.send(.get, "/Users/\(id)").json
+        #expect(kept["title"] == "Site engineer")
+        #expect(kept["active"] == false)
+        #expect(kept["meta"]?["version"] == "W/\"2\"")
+        // Same externalId, different userName: a new person with a new id and no groups.
+        let newHire = t.send(.post, "/Users", #"{"userName":"newhire@example.com","externalId":"00u1","active":true}"#)
+        #expect(newHire.status.code == 201)
+        let newID = try #require(newHire.json["id"]?.string)
+        #expect(newID != id)
+        #expect(newHire.json["groups"] == nil)
+        #expect(t.send(.get, "/Users/\(newID)").json["groups"] == nil)
+        #expect(t.send(.get, "/Groups/\(admins)").json["members"]?.array?.compactMap { $0["value"]?.string } == [id])
+        #expect(t.ids("/Users?filter=userName%20eq%20%22omalley@example.com%22") == [id])
+        #expect(Set(t.ids("/Users?filter=externalId%20eq%20%2200u1%22")) == [id, newID])
+        // Reactivation is a PATCH of the existing user, as Okta and Entra do it.
+        #expect(t.send(.patch, "/Users/\(id)", patchOp(#"{"op":"replace","path":"active","value":true}"#)).json["active"] == true)
+    }
+
+    /// A new user's email rows are written by the same statement as the user.
+    @Test func createWritesEmailRows() throws {
+        let t = region.tenant()
+        let fresh = t.user("fresh@example.com", #","emails":[{"value":"fresh.work@example.com"},{"value":"Other@Example.com"}]"#)
         #expect(t.ids("/Users?filter=emails.value%20eq%20%22FRESH.work@example.com%22") == [fresh])
+        let admin = try PostgresConnection(configuration: RegionTestDatabase.get().adminConfiguration)
+        let rows = try admin.query("SELECT email_key FROM user_emails WHERE user_id = $1::uuid ORDER BY email_key", [.text(fresh)])
+        #expect((0..<rows.rowCount).compactMap { rows.string(row: $0, column: 0) } == ["fresh.work@example.com", "other@example.com"])
     }
 
     @Test func refusePolicyAnswers405AndKeepsTheUser() {
