@@ -148,10 +148,10 @@ final class AdminAPI: HTTPResponder {
             switch router.match(request.method, path: request.path) {
             case .notFound:
                 response = Self.error(AdminError.notFound("no such endpoint"))
-            case .methodNotAllowed(let allowed):
+            case .methodNotAllowed(let allowed, _):
                 response = Self.error(AdminError(status: 405, code: "method_not_allowed", message: "method not allowed"))
                 response.headers.add("Allow", allowed.map(\.description).joined(separator: ", "))
-            case .found(let handler, let parameters):
+            case .found(let handler, let parameters, _):
                 switch authenticate(request) {
                 case .failure(let e):
                     response = Self.error(e)

@@ -20,7 +20,9 @@ public enum GatewayCommand {
         command: "scim-gateway",
         summary: "SCIM 2.0 gateway: resolves the tenant from the bearer token and routes to its home region",
         usage: "scim-gateway --control-database-url <url> --keyring-file <path> [options]",
-        options: ServerOptions.common(envPrefix: "SCIM_GATEWAY_", defaultListen: "127.0.0.1:8080", defaultWorkers: 32) + [
+        options: ServerOptions.common(envPrefix: "SCIM_GATEWAY_", defaultListen: "127.0.0.1:8080", defaultWorkers: 4,
+                                      workersHelp: "Threads reading requests and running the checks (a request waiting on a region holds none)",
+                                      defaultMaxConnections: 16384) + [
             .value("admin-listen", "host:port", env: "SCIM_GATEWAY_ADMIN_LISTEN", default: "127.0.0.1:9090",
                    help: "Admin API listener (keep it private)"),
             .value("admin-port-file", "path", env: "SCIM_GATEWAY_ADMIN_PORT_FILE", help: "Write the admin port here once listening"),
@@ -43,8 +45,26 @@ public enum GatewayCommand {
                    help: "Failed authentications per source before it is throttled (refills 1/s)"),
             .value("rotation-grace", "seconds", env: "SCIM_GATEWAY_ROTATION_GRACE", default: "86400",
                    help: "Default grace window of a rotated token"),
-            .value("upstream-timeout", "seconds", env: "SCIM_GATEWAY_UPSTREAM_TIMEOUT", default: "30",
-                   help: "Longest wait for a region's answer (then 503)"),
+            .value("upstream-threads", "n", env: "SCIM_GATEWAY_UPSTREAM_THREADS", default: "2",
+                   help: "Threads driving region connections (non-blocking; they read answers and write them to clients)"),
+            .value("region-max-in-flight", "n", env: "SCIM_GATEWAY_REGION_MAX_IN_FLIGHT", default: "64",
+                   help: "Per region: requests in flight at once (one connection each); the bulkhead's cap"),
+            .value("region-max-queued", "n", env: "SCIM_GATEWAY_REGION_MAX_QUEUED", default: "64",
+                   help: "Per region: requests waiting for a free connection; beyond that 503 at once"),
+            .value("region-queue-timeout", "duration", env: "SCIM_GATEWAY_REGION_QUEUE_TIMEOUT", default: "500ms",
+                   help: "Per region: longest wait in that queue (then 503)"),
+            .value("upstream-connect-timeout", "duration", env: "SCIM_GATEWAY_UPSTREAM_CONNECT_TIMEOUT", default: "1s",
+                   help: "TCP connect to a region (then 503)"),
+            .value("upstream-first-byte-timeout", "duration", env: "SCIM_GATEWAY_UPSTREAM_FIRST_BYTE_TIMEOUT", default: "10s",
+                   help: "From a request sent to the first byte of the region's answer (then 503)"),
+            .value("upstream-timeout", "duration", env: "SCIM_GATEWAY_UPSTREAM_TIMEOUT", default: "20s",
+                   help: "Whole region call, queue wait included (then 503)"),
+            .value("breaker-failures", "n", env: "SCIM_GATEWAY_BREAKER_FAILURES", default: "5",
+                   help: "Consecutive failed region calls that open its circuit breaker"),
+            .value("breaker-open", "duration", env: "SCIM_GATEWAY_BREAKER_OPEN", default: "2s",
+                   help: "How long an open breaker refuses before letting one trial through"),
+            .value("health-interval", "duration", env: "SCIM_GATEWAY_HEALTH_INTERVAL", default: "1s",
+                   help: "How often each region's /readyz is probed (a failed probe opens its breaker)"),
             .flag("strict-hosts", env: "SCIM_GATEWAY_STRICT_HOSTS",
                   help: "Answer 421 for Host headers that belong to no region (production)"),
             .flag("trust-forwarded-proto", env: "SCIM_GATEWAY_TRUST_FORWARDED_PROTO",
@@ -96,11 +116,22 @@ public enum GatewayCommand {
             guard parts.count == 2 else { throw UsageError("--region-backends expects id=url pairs") }
             overrides[String(parts[0])] = String(parts[1])
         }
-        var clientConfig = HTTPClientConfiguration()
-        clientConfig.maxIdleConnections = max(64, publicConfig.workerThreads * 2)
+        var link = RegionLinkSettings()
+        link.upstream.maxConnections = try options.int("region-max-in-flight", in: 1...10_000) ?? 64
+        link.upstream.maxIdleConnections = link.upstream.maxConnections
+        link.upstream.maxQueued = try options.int("region-max-queued", in: 0...100_000) ?? 64
+        link.upstream.queueTimeout = try options.duration("region-queue-timeout", in: .milliseconds(1)...(.seconds(60))) ?? .milliseconds(500)
+        link.upstream.connectTimeout = try options.duration("upstream-connect-timeout", in: .milliseconds(10)...(.seconds(60))) ?? .seconds(1)
+        link.upstream.firstByteTimeout = try options.duration("upstream-first-byte-timeout", in: .milliseconds(10)...(.seconds(600))) ?? .seconds(10)
+        link.upstream.totalTimeout = try options.duration("upstream-timeout", in: .milliseconds(10)...(.seconds(600))) ?? .seconds(20)
+        link.breakerFailures = try options.int("breaker-failures", in: 1...10_000) ?? 5
+        link.breakerOpenDuration = try options.duration("breaker-open", in: .milliseconds(10)...(.seconds(600))) ?? .seconds(2)
+        link.client.maxIdleConnections = 8
+        let healthInterval = try options.duration("health-interval", in: .milliseconds(50)...(.seconds(60))) ?? .seconds(1)
+        let upstreamLoop = UpstreamLoop(name: "upstream", threads: try options.int("upstream-threads", in: 1...64) ?? 2)
         let directory: RegionDirectory
         do {
-            directory = try RegionDirectory(regions: regions, backendOverrides: overrides, clientConfiguration: clientConfig)
+            directory = try RegionDirectory(regions: regions, backendOverrides: overrides, loop: upstreamLoop, settings: link)
         } catch {
             throw UsageError(error.description)
         }
@@ -145,28 +176,25 @@ public enum GatewayCommand {
         policy.strictHosts = options.bool("strict-hosts")
         policy.trustForwardedProto = options.bool("trust-forwarded-proto")
         policy.clientSource = clientSource
-        policy.upstreamTimeout = .seconds(try options.int("upstream-timeout", in: 1...600) ?? 30)
 
         let metrics = GatewayMetrics()
-        let regionHealth = RegionHealth(directory: directory, logger: logger)
-        metrics.registry.gaugeFunction("scim_gateway_region_up", "Whether the region answered /readyz at the last probe.",
-                                       labels: ["region"]) {
-            regionHealth.snapshot.sorted { $0.key < $1.key }.map { ([$0.key], $0.value ? 1 : 0) }
-        }
+        let regionHealth = RegionHealth(directory: directory, interval: healthInterval, logger: logger)
+        let controlHealth = ControlPlaneHealth(pool: pool, interval: healthInterval)
+        metrics.registerRegions(directory: directory, health: regionHealth)
         let proxy = SCIMProxy(authenticator: authenticator, directory: directory,
                               keyring: { [keyringFile] in keyringFile.keyring }, policy: policy, logger: logger,
                               metrics: metrics,
-                              readiness: { [pool] in
+                              readiness: {
                                   // Ready while the control plane answers and at least one region does: a single region
-                                  // outage must not take every tenant's traffic off this gateway.
-                                  let regions = regionHealth.snapshot.sorted { $0.key < $1.key }
-                                  let detail = regions.map { "\($0.key): \($0.value ? "ready" : "unreachable")" }.joined(separator: ", ")
-                                  do {
-                                      _ = try pool.withConnection(timeout: .seconds(2)) { try $0.query("SELECT 1") }
-                                  } catch {
-                                      return (false, "control plane unreachable; regions: " + detail)
+                                  // outage must not take every tenant's traffic off this gateway. Read from the
+                                  // background probes: answering /readyz never waits on anything.
+                                  let regions = directory.ids.map { id -> (String, Bool, String) in
+                                      (id, regionHealth.snapshot[id] ?? false, directory.routes[id]?.breaker.state.rawValue ?? "-")
                                   }
-                                  guard regions.contains(where: { $0.value }) else { return (false, "no region reachable: " + detail) }
+                                  let detail = regions.map { "\($0.0): \($0.1 ? "ready" : "unreachable") (breaker \($0.2))" }
+                                      .joined(separator: ", ")
+                                  guard controlHealth.isUp else { return (false, "control plane unreachable; regions: " + detail) }
+                                  guard regions.contains(where: { $0.1 }) else { return (false, "no region reachable: " + detail) }
                                   return (true, "control plane reachable; regions: " + detail)
                               })
         var publicServer = publicConfig
@@ -182,10 +210,13 @@ public enum GatewayCommand {
         let watcher = KeyringWatcher(file: keyringFile, logger: logger) { _ in
             // Readers call `keyringFile.keyring` on every use; nothing to swap. Cached token rows stay valid.
         }
-        let publicHTTP = HTTPServer(configuration: publicServer, responder: proxy, logger: logger)
+        let publicHTTP = HTTPServer(configuration: publicServer, deferred: proxy, logger: logger)
         let adminHTTP = HTTPServer(configuration: adminConfig, responder: admin, logger: logger)
         metrics.registry.gaugeFunction("scim_gateway_connections_open", "Open client connections on the public listener.") {
             [([], Double(publicHTTP.stats.snapshot.connectionsOpen))]
+        }
+        metrics.registry.gaugeFunction("scim_gateway_requests_waiting", "Client requests waiting for a region's answer (they hold no thread).") {
+            [([], Double(publicHTTP.parkedRequests))]
         }
         metrics.registry.gaugeFunction("scim_gateway_control_pool_connections", "Control-plane database connections by state.",
                                        labels: ["state"]) {
@@ -196,7 +227,8 @@ public enum GatewayCommand {
             [([], Double(authenticator.cachedCount))]
         }
         return ServiceRunner.run([
-            watcher, listener, LastUsedFlusher(authenticator: authenticator), regionHealth,
+            watcher, listener, LastUsedFlusher(authenticator: authenticator), controlHealth,
+            UpstreamLoopService(loop: upstreamLoop), regionHealth,
             publicHTTP, adminHTTP,
             PortAnnouncer(server: publicHTTP, path: options.string("port-file")),
             PortAnnouncer(server: adminHTTP, path: options.string("admin-port-file")),
@@ -247,6 +279,46 @@ final class ControlPlaneListener: Service {
     }
 
     func shutdown(gracePeriod: Duration) { listener.stop() }
+}
+
+/// Runs the region connections' threads; stopped after the public listener has drained (services stop in reverse).
+final class UpstreamLoopService: Service {
+    let loop: UpstreamLoop
+    var name: String { "upstream-loop" }
+    init(loop: UpstreamLoop) { self.loop = loop }
+    func start() throws { loop.start() }
+    func shutdown(gracePeriod: Duration) { loop.shutdown() }
+}
+
+/// Checks the control plane in the background so `/readyz` answers from memory.
+final class ControlPlaneHealth: Service {
+    private let pool: PostgresPool
+    private let interval: Duration
+    private let up = Atomic<Bool>(true)
+    private let thread = PeriodicThread(name: "control-health")
+    var name: String { "control-health" }
+
+    init(pool: PostgresPool, interval: Duration) {
+        self.pool = pool
+        self.interval = interval
+    }
+
+    var isUp: Bool { up.load(ordering: .relaxed) }
+
+    func probe() {
+        let ok = (try? pool.withConnection(timeout: .seconds(2)) { try $0.query("SELECT 1") }) != nil
+        up.store(ok, ordering: .relaxed)
+    }
+
+    func start() throws {
+        probe()
+        thread.start(interval: interval) { [self] in
+            probe()
+            return true
+        }
+    }
+
+    func shutdown(gracePeriod: Duration) { thread.stop(wait: true) }
 }
 
 /// Writes batched last-use times every few seconds and once more at shutdown.

@@ -22,6 +22,40 @@ struct GatewayMetrics: Sendable {
                                        labels: ["tenant", "cause"])
     }
 
+    /// Per-region data-plane gauges, sampled when scraped: bulkhead occupancy, pool counters, breaker state, health.
+    func registerRegions(directory: RegionDirectory, health: RegionHealth) {
+        let ids = directory.ids
+        func sample(_ value: @escaping @Sendable (RegionRoute) -> Double) -> @Sendable () -> [([String], Double)] {
+            { ids.compactMap { id in directory.routes[id].map { ([id], value($0)) } } }
+        }
+        registry.gaugeFunction("scim_gateway_region_up", "Whether the region answered /readyz at the last probe.",
+                               labels: ["region"]) {
+            let snapshot = health.snapshot
+            return ids.map { ([$0], snapshot[$0] == true ? 1 : 0) }
+        }
+        registry.gaugeFunction("scim_gateway_region_breaker_open",
+                               "The region's circuit breaker: 0 closed, 1 open (requests refused at once), 0.5 half-open.",
+                               labels: ["region"], sample { route in
+                                   switch route.breaker.state { case .closed: 0; case .open: 1; case .halfOpen: 0.5 }
+                               })
+        registry.gaugeFunction("scim_gateway_region_in_flight", "Requests a region is working on (bulkhead slots in use).",
+                               labels: ["region"], sample { Double($0.pool.statistics.inFlight) })
+        registry.gaugeFunction("scim_gateway_region_queued", "Requests waiting for one of the region's slots.",
+                               labels: ["region"], sample { Double($0.pool.statistics.queued) })
+        registry.gaugeFunction("scim_gateway_region_idle_connections", "Idle keep-alive connections to the region.",
+                               labels: ["region"], sample { Double($0.pool.statistics.idle) })
+        registry.gaugeFunction("scim_gateway_region_connections_opened_total", "Connections ever opened to the region.",
+                               labels: ["region"], sample { Double($0.pool.statistics.connectionsOpened) })
+        registry.gaugeFunction("scim_gateway_region_rejected_total",
+                               "Requests refused at once because the region's bulkhead (in-flight cap and queue) was full.",
+                               labels: ["region"], sample { Double($0.pool.statistics.rejected + $0.pool.statistics.queueTimeouts) })
+        registry.gaugeFunction("scim_gateway_region_timeouts_total", "Region calls that hit a connect, first-byte or total timeout.",
+                               labels: ["region"], sample { Double($0.pool.statistics.timeouts) })
+        registry.gaugeFunction("scim_gateway_region_retries_total",
+                               "Idempotent requests retried once on a fresh connection after a pooled one was found closed.",
+                               labels: ["region"], sample { Double($0.pool.statistics.retried) })
+    }
+
     func record(_ log: RequestLog) {
         requests.increment([log.tenant ?? "-", log.region ?? "-", log.route, String(log.status)])
         latency.observe([log.region ?? "-", log.route], log.durationMillis / 1000)

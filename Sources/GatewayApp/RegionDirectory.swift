@@ -9,10 +9,24 @@ import JSON
 /// A region as the gateway reaches it.
 struct RegionRoute: Sendable {
     var configuration: RegionConfiguration
+    /// The data plane: non-blocking keep-alive pool with the region's bulkhead (in-flight cap, short queue).
+    var pool: UpstreamPool
+    /// Whether the region gets traffic at all (health probes and live failures feed it).
+    var breaker: RegionBreaker
+    /// The control plane's blocking client (admin relays, tenant provisioning, health probes): its own
+    /// connections, never the data plane's, so operator calls and probes cannot starve tenants' traffic.
     var client: HTTPClient
     var backendHost: String
     var backendPort: Int
     var id: String { configuration.id }
+}
+
+/// How the gateway reaches every region: the data-plane pool's limits and timeouts, and the breaker's thresholds.
+struct RegionLinkSettings: Sendable {
+    var upstream = UpstreamConfiguration()
+    var breakerFailures = 5
+    var breakerOpenDuration: Duration = .seconds(2)
+    var client = HTTPClientConfiguration()
 }
 
 /// The regions the gateway routes to, and which public host names belong to which region.
@@ -20,9 +34,10 @@ final class RegionDirectory: Sendable {
     let routes: [String: RegionRoute]
     private let hostToRegion: [String: String]
 
-    /// `backendOverrides` (`id → http://host:port`) replace the files' `backendURL` (make run, tests).
-    init(regions: [RegionConfiguration], backendOverrides: [String: String],
-         clientConfiguration: HTTPClientConfiguration) throws(UsageErrorText) {
+    /// `backendOverrides` (`id → http://host:port`) replace the files' `backendURL` (make run, tests). Each region
+    /// gets its own pool on `loop`: one region can never use another's connections or slots.
+    init(regions: [RegionConfiguration], backendOverrides: [String: String], loop: UpstreamLoop,
+         settings: RegionLinkSettings) throws(UsageErrorText) {
         var routes: [String: RegionRoute] = [:]
         var hosts: [String: String] = [:]
         for region in regions {
@@ -31,7 +46,10 @@ final class RegionDirectory: Sendable {
                 throw UsageErrorText("\(region.source): backendURL '\(url)' must be http://host:port")
             }
             routes[region.id] = RegionRoute(configuration: region,
-                                            client: HTTPClient(host: host, port: port, configuration: clientConfiguration),
+                                            pool: loop.pool(host: host, port: port, configuration: settings.upstream),
+                                            breaker: RegionBreaker(failureThreshold: settings.breakerFailures,
+                                                                   openDuration: settings.breakerOpenDuration),
+                                            client: HTTPClient(host: host, port: port, configuration: settings.client),
                                             backendHost: host, backendPort: port)
             for h in region.publicHosts { hosts[h.lowercased()] = region.id }
         }

@@ -24,14 +24,19 @@ struct GatewayPolicy: Sendable {
     var trustForwardedProto = false
     /// How a request's source is found for the failure throttle (trusted proxies, IPv6 /64 grouping).
     var clientSource = ClientSource()
-    var upstreamTimeout: Duration = .seconds(30)
+    /// `Retry-After` when a region failed or timed out (a full bulkhead says 1, an open breaker its remaining time).
     var retryAfterSeconds = 5
 }
 
 /// The public listener: `/scim/v2/...` from IdPs. Authenticates, enforces the integration lifecycle and rate
 /// limits, and forwards to the tenant's home region over a signed keep-alive connection. Never forwards the
 /// IdP's token; rewrites nothing in the body (the region builds URLs from the signed base URL).
-final class SCIMProxy: HTTPResponder {
+///
+/// It never parks a thread on a region: the worker that read the request runs the checks, hands the signed
+/// request to the region's non-blocking pool and returns; the answer is written by whichever thread receives it
+/// (`DeferredHTTPResponder`). Each region has its own bulkhead and circuit breaker, so a hung region costs its own
+/// tenants a fast 503 + `Retry-After` and nobody else anything.
+final class SCIMProxy: DeferredHTTPResponder {
     let authenticator: TokenAuthenticator
     let directory: RegionDirectory
     let keyring: @Sendable () -> Keyring
@@ -58,28 +63,83 @@ final class SCIMProxy: HTTPResponder {
     static let droppedResponseHeaders = ["Connection", "Keep-Alive", "Transfer-Encoding", "Content-Length", "Date",
                                          "X-SCIM-Tenant", "Server"]
 
-    func respond(to request: HTTPRequest, context: RequestContext) -> HTTPResponse {
+    /// What the checks decided: answer now, or forward to a region.
+    enum Decision {
+        case answer(HTTPResponse)
+        case forward(HTTPRequest, RegionRoute, trial: Bool)
+    }
+
+    func respond(to request: HTTPRequest, context: RequestContext, reply: any HTTPReply) {
         let started = Timestamp.monotonicNanos()
         let requestID = Self.requestID(from: request.headers["X-Request-Id"])
-        var log = RequestLog(requestID: requestID, method: request.method.description, route: routeTemplate(request.path))
-        var response = handle(request, context: context, requestID: requestID, log: &log)
-        response.headers.set("X-Request-Id", requestID)
+        var log = RequestLog(requestID: requestID, method: request.method.description,
+                             route: Self.routes.match(request.method, path: request.path).template ?? Self.unmatchedRoute(request.path))
+        switch decide(request, context: context, requestID: requestID, log: &log) {
+        case .answer(let response):
+            finish(response, log: log, started: started, reply: reply)
+        case .forward(let upstream, let home, let trial):
+            let accept = request.headers["Accept"]
+            let sent = log
+            home.pool.send(upstream) { [self] result in
+                var log = sent
+                let response = answer(result, from: home, trial: trial, accept: accept, requestID: requestID, log: &log)
+                finish(response, log: log, started: started, reply: reply)
+            }
+        }
+    }
+
+    private func finish(_ response: HTTPResponse, log: RequestLog, started: UInt64, reply: any HTTPReply) {
+        var response = response
+        var log = log
+        response.headers.set("X-Request-Id", log.requestID)
         log.status = response.status.code
         log.durationMillis = Double(Timestamp.monotonicNanos() - started) / 1e6
         log.emit(logger)
         if log.route != "/healthz" && log.route != "/readyz" { metrics.record(log) }
-        return response
+        reply.send(response)
     }
 
-    private func handle(_ request: HTTPRequest, context: RequestContext, requestID: String, log: inout RequestLog) -> HTTPResponse {
+    /// The region's answer (its own headers stripped), or a 503 saying why there is none.
+    private func answer(_ result: Result<HTTPResponse, UpstreamError>, from home: RegionRoute, trial: Bool, accept: String?,
+                        requestID: String, log: inout RequestLog) -> HTTPResponse {
+        let now = Timestamp.monotonicNanos()
+        switch result {
+        case .success(var response):
+            // The region's own 503 (its database is unreachable) counts against it like a timeout.
+            home.breaker.record(success: response.status.code != 503, trial: trial, now: now)
+            for name in Self.droppedResponseHeaders { response.headers.remove(name) }
+            return response
+        case .failure(let error):
+            log.outcome = "upstream-\(error.kind.rawValue)"
+            switch error.kind {
+            case .overloaded, .queueTimeout:
+                // The bulkhead is full: the region is slow or busy, which its in-flight requests will show; this
+                // request never reached it.
+                if trial { home.breaker.record(success: false, trial: true, now: now) }
+                return unavailable(accept, detail: "region \(home.id) is at capacity; retry later", retryAfter: 1)
+            case .shuttingDown:
+                return unavailable(accept, detail: "the gateway is shutting down; retry later", retryAfter: 1)
+            case .connectFailed, .connectTimeout, .firstByteTimeout, .totalTimeout, .connectionClosed, .protocolError:
+                home.breaker.record(success: false, trial: trial, now: now)
+                logger.warning("region call failed", [("request.id", .string(requestID)), ("region", .string(home.id)),
+                                                      ("error", .string(error.kind.rawValue)),
+                                                      ("may_have_reached", .bool(error.mayHaveReached))])
+                return unavailable(accept, detail: "region \(home.id) is unavailable; retry later",
+                                   retryAfter: policy.retryAfterSeconds)
+            }
+        }
+    }
+
+    private func decide(_ request: HTTPRequest, context: RequestContext, requestID: String, log: inout RequestLog) -> Decision {
         let path = request.path
-        if path == "/healthz" { return ServerHealth.alive(service: "scim-gateway") }
+        let accept = request.headers["Accept"]
+        if path == "/healthz" { return .answer(ServerHealth.alive(service: "scim-gateway")) }
         if path == "/readyz" {
             let (ok, detail) = readiness()
-            return ServerHealth.ready(ok, detail: detail)
+            return .answer(ServerHealth.ready(ok, detail: detail))
         }
         guard path.lowercased().hasPrefix("/scim/v2") && (path.count == 8 || path.dropFirst(8).hasPrefix("/")) else {
-            return scimError(request, SCIMError(status: 404, detail: "no such endpoint; SCIM lives under /scim/v2"))
+            return .answer(scimError(accept, SCIMError(status: 404, detail: "no such endpoint; SCIM lives under /scim/v2")))
         }
 
         let presented = bearerToken(fromAuthorization: request.headers["Authorization"])
@@ -88,8 +148,8 @@ final class SCIMProxy: HTTPResponder {
         if failureLimiter.isExhausted(source, rate: policy.failureRate, burst: policy.failureBurst, nowNanos: now)
             && !authenticator.isKnownGood(presented) {
             log.outcome = "source-throttled"
-            return tooMany(request, retryAfter: Int((1 / max(policy.failureRate, 0.01)).rounded(.up)),
-                           detail: "too many failed authentication attempts from this source")
+            return .answer(tooMany(accept, retryAfter: Int((1 / max(policy.failureRate, 0.01)).rounded(.up)),
+                                   detail: "too many failed authentication attempts from this source"))
         }
 
         let tenant: Tenant
@@ -97,16 +157,16 @@ final class SCIMProxy: HTTPResponder {
         case .invalid(let reason):
             log.outcome = "auth-\(reason)"
             _ = failureLimiter.take(source, rate: policy.failureRate, burst: policy.failureBurst, nowNanos: now)
-            return unauthorized(request, detail: presented == nil
-                                ? "missing bearer token (Authorization: Bearer <token>)"
-                                : "invalid, revoked or expired token")
+            return .answer(unauthorized(accept, detail: presented == nil
+                                        ? "missing bearer token (Authorization: Bearer <token>)"
+                                        : "invalid, revoked or expired token"))
         case .deactivated(let t):
             log.tenant = t.id
             log.outcome = "integration-deactivated"
-            return unauthorized(request, detail: "integration deactivated: this tenant's SCIM integration is switched off; nothing was changed")
+            return .answer(unauthorized(accept, detail: "integration deactivated: this tenant's SCIM integration is switched off; nothing was changed"))
         case .unavailable:
             log.outcome = "control-plane-unavailable"
-            return unavailable(request, detail: "authentication temporarily unavailable")
+            return .answer(unavailable(accept, detail: "authentication temporarily unavailable", retryAfter: policy.retryAfterSeconds))
         case .authenticated(let auth):
             tenant = auth.tenant
             log.tenant = tenant.id
@@ -118,12 +178,13 @@ final class SCIMProxy: HTTPResponder {
         let (allowed, retryAfter) = tenantLimiter.take(tenant.id, rate: rate, burst: burst, nowNanos: now)
         guard allowed else {
             log.outcome = "rate-limited"
-            return tooMany(request, retryAfter: retryAfter, detail: "rate limit exceeded for this tenant")
+            return .answer(tooMany(accept, retryAfter: retryAfter, detail: "rate limit exceeded for this tenant"))
         }
 
         guard let home = directory.routes[tenant.homeRegion] else {
             log.outcome = "region-not-configured"
-            return unavailable(request, detail: "home region \(tenant.homeRegion) is not configured on this gateway")
+            return .answer(unavailable(accept, detail: "home region \(tenant.homeRegion) is not configured on this gateway",
+                                       retryAfter: policy.retryAfterSeconds))
         }
         log.region = home.id
         let host = request.headers["Host"]
@@ -132,15 +193,15 @@ final class SCIMProxy: HTTPResponder {
             guard hostRegion.id == home.id else {
                 // Data residency: the tenant's data lives in another region; tell the IdP where.
                 log.outcome = "misdirected"
-                return scimError(request, SCIMError(status: 421, detail:
-                    "tenant is homed in region \(home.id); use the SCIM base URL \(home.configuration.publicBaseURL)"))
+                return .answer(scimError(accept, SCIMError(status: 421, detail:
+                    "tenant is homed in region \(home.id); use the SCIM base URL \(home.configuration.publicBaseURL)")))
             }
             baseURL = home.configuration.publicBaseURL
         } else {
             if policy.strictHosts {
                 log.outcome = "unknown-host"
-                return scimError(request, SCIMError(status: 421, detail:
-                    "unknown host; use the SCIM base URL \(home.configuration.publicBaseURL)"))
+                return .answer(scimError(accept, SCIMError(status: 421, detail:
+                    "unknown host; use the SCIM base URL \(home.configuration.publicBaseURL)")))
             }
             var scheme = context.isTLS ? "https" : "http"
             if policy.trustForwardedProto, let proto = request.headers["X-Forwarded-Proto"]?.lowercased(),
@@ -148,7 +209,16 @@ final class SCIMProxy: HTTPResponder {
             baseURL = "\(scheme)://\(host ?? "\(home.backendHost)")/scim/v2"
         }
         guard let key = keyring().current(.link) else {
-            return unavailable(request, detail: "gateway has no current link key")
+            return .answer(unavailable(accept, detail: "gateway has no current link key", retryAfter: policy.retryAfterSeconds))
+        }
+        // The region's breaker: open means a fast refusal, no connection, no slot.
+        var trial = false
+        switch home.breaker.admit(now: now) {
+        case .allowed: break
+        case .trial: trial = true
+        case .refused(let seconds):
+            log.outcome = "circuit-open"
+            return .answer(unavailable(accept, detail: "region \(home.id) is unavailable; retry later", retryAfter: seconds))
         }
 
         var upstream = HTTPRequest(method: request.method, target: request.target, body: request.body)
@@ -158,41 +228,32 @@ final class SCIMProxy: HTTPResponder {
         }
         LinkSignature.sign(&upstream, tenant: tenant.id, baseURL: baseURL, requestID: requestID, key: key,
                            nowSeconds: Int(Timestamp.nowEpochMillis() / 1000))
-        do {
-            var response = try home.client.send(upstream, timeout: policy.upstreamTimeout)
-            for name in Self.droppedResponseHeaders { response.headers.remove(name) }
-            return response
-        } catch {
-            log.outcome = "upstream-\(error.kind)"
-            logger.warning("region unreachable", [("request.id", .string(requestID)), ("region", .string(home.id)),
-                                                  ("error", .string(error.description))])
-            return unavailable(request, detail: "region \(home.id) is unavailable; retry later")
-        }
+        return .forward(upstream, home, trial: trial)
     }
 
     // MARK: - Answers
 
-    func scimError(_ request: HTTPRequest, _ error: SCIMError) -> HTTPResponse {
+    func scimError(_ accept: String?, _ error: SCIMError) -> HTTPResponse {
         HTTPResponse(status: HTTPStatus(code: error.status),
-                     headers: ["Content-Type": SCIMMediaType.responseType(accept: request.headers["Accept"])],
+                     headers: ["Content-Type": SCIMMediaType.responseType(accept: accept)],
                      body: error.body)
     }
 
-    private func unauthorized(_ request: HTTPRequest, detail: String) -> HTTPResponse {
-        var r = scimError(request, SCIMError(status: 401, detail: detail))
+    private func unauthorized(_ accept: String?, detail: String) -> HTTPResponse {
+        var r = scimError(accept, SCIMError(status: 401, detail: detail))
         r.headers.add("WWW-Authenticate", "Bearer realm=\"scim\", error=\"invalid_token\"")
         return r
     }
 
-    private func tooMany(_ request: HTTPRequest, retryAfter: Int, detail: String) -> HTTPResponse {
-        var r = scimError(request, SCIMError(status: 429, detail: detail))
-        r.headers.add("Retry-After", String(retryAfter))
+    private func tooMany(_ accept: String?, retryAfter: Int, detail: String) -> HTTPResponse {
+        var r = scimError(accept, SCIMError(status: 429, detail: detail))
+        r.headers.add("Retry-After", String(max(1, retryAfter)))
         return r
     }
 
-    private func unavailable(_ request: HTTPRequest, detail: String) -> HTTPResponse {
-        var r = scimError(request, SCIMError(status: 503, detail: detail))
-        r.headers.add("Retry-After", String(policy.retryAfterSeconds))
+    private func unavailable(_ accept: String?, detail: String, retryAfter: Int) -> HTTPResponse {
+        var r = scimError(accept, SCIMError(status: 503, detail: detail))
+        r.headers.add("Retry-After", String(max(1, retryAfter)))
         return r
     }
 
@@ -218,28 +279,32 @@ enum SCIMMediaType {
     }
 }
 
-/// The route a request took, with ids replaced, for logs and metrics (never raw ids or queries).
-func routeTemplate(_ path: Substring) -> String {
-    let parts = Router<Int>.segments(path)
-    guard parts.count >= 2, asciiCaseInsensitiveEquals(parts[0], "scim"), asciiCaseInsensitiveEquals(parts[1], "v2") else {
-        // Anything a client can make up would become a metric series of its own: a fixed set only.
-        return path == "/healthz" || path == "/readyz" ? String(path) : "other"
-    }
-    var out = "/scim/v2"
-    for (i, part) in parts.dropFirst(2).enumerated() {
-        if i == 0 {
-            out += "/" + (SCIMEndpoints.knownTypes.first { asciiCaseInsensitiveEquals($0, part) } ?? ":type")
-        } else if i == 1 && part != ".search" {
-            out += "/:id"
-        } else {
-            out += "/" + (part == ".search" ? ".search" : ":x")
+extension SCIMProxy {
+    /// The SCIM routes, for their templates (logs and metrics): the gateway forwards whatever it gets under
+    /// `/scim/v2` and the region answers; these are only the names requests are counted under.
+    static let routes: Router<Void> = {
+        var r = Router<Void>(caseInsensitiveLiterals: true)
+        for type in ["Users", "Groups"] {
+            r.add(.get, "/scim/v2/\(type)", ())
+            r.add(.post, "/scim/v2/\(type)", ())
+            r.add(.post, "/scim/v2/\(type)/.search", ())
+            for method in [HTTPMethod.get, .put, .patch, .delete] { r.add(method, "/scim/v2/\(type)/:id", ()) }
         }
-    }
-    return out
-}
+        r.add(.post, "/scim/v2/Bulk", ())
+        r.add(.post, "/scim/v2/.search", ())
+        for method in [HTTPMethod.get, .post, .put, .patch, .delete] { r.add(method, "/scim/v2/Me", ()) }
+        for type in ["Schemas", "ResourceTypes"] {
+            r.add(.get, "/scim/v2/\(type)", ())
+            r.add(.get, "/scim/v2/\(type)/:id", ())
+        }
+        r.add(.get, "/scim/v2/ServiceProviderConfig", ())
+        r.add(.get, "/healthz", ())
+        r.add(.get, "/readyz", ())
+        return r
+    }()
 
-private enum SCIMEndpoints {
-    static let knownTypes = ["Users", "Groups", "Bulk", "Me", "Schemas", "ResourceTypes", "ServiceProviderConfig", ".search"]
+    /// Anything a client can make up would become a metric series of its own: one fixed name for the rest.
+    static func unmatchedRoute(_ path: Substring) -> String { "other" }
 }
 
 /// One log line per request.

@@ -237,12 +237,12 @@ public enum ScimctlCommand {
         }
     }
 
-    /// `3600`, `90s`, `15m`, `12h`, `90d`.
+    /// `3600`, `90s`, `15m`, `12h`, `90d` as whole seconds.
     static func seconds(_ text: String, _ option: String) throws -> Int {
-        let units: [Character: Int] = ["s": 1, "m": 60, "h": 3600, "d": 86_400]
-        if let unit = text.last, let factor = units[unit], let n = Int(text.dropLast()), n >= 0 { return n * factor }
-        if let n = Int(text), n >= 0 { return n }
-        throw UsageError("\(option) expects seconds or a number with s, m, h or d (e.g. 24h)")
+        guard let d = Duration.parse(text), d.components.attoseconds == 0 else {
+            throw UsageError("\(option) expects seconds or a number with s, m, h or d (e.g. 24h)")
+        }
+        return Int(d.components.seconds)
     }
 
     // MARK: - Text output

@@ -1,5 +1,7 @@
 /// Maps (method, path) to a handler. Built once with `add`, then only read (it is a value type: a frozen copy
 /// is what the server holds). Patterns are literal segments or `:name` captures, e.g. `/scim/v2/Users/:id`.
+/// A match names the pattern it matched (`template`): that, never the raw path, is what logs and metrics record,
+/// so ids and names stay out of them and clients cannot invent metric series.
 public struct Router<Handler: Sendable>: Sendable {
     private enum Segment: Sendable, Equatable {
         case literal(String)
@@ -10,14 +12,23 @@ public struct Router<Handler: Sendable>: Sendable {
         var method: HTTPMethod
         var segments: [Segment]
         var handler: Handler
+        var template: String
     }
 
     /// Result of a lookup.
     public enum Match: Sendable {
-        case found(Handler, parameters: RouteParameters)
+        case found(Handler, parameters: RouteParameters, template: String)
         /// The path exists but not for this method; `allowed` lists the methods that do.
-        case methodNotAllowed(allowed: [HTTPMethod])
+        case methodNotAllowed(allowed: [HTTPMethod], template: String)
         case notFound
+
+        /// The matched pattern, or nil when nothing matched.
+        public var template: String? {
+            switch self {
+            case .found(_, _, let t), .methodNotAllowed(_, let t): t
+            case .notFound: nil
+            }
+        }
     }
 
     private var routes: [Route] = []
@@ -34,7 +45,13 @@ public struct Router<Handler: Sendable>: Sendable {
         let segments = pattern.split(separator: "/", omittingEmptySubsequences: true).map { part -> Segment in
             part.hasPrefix(":") ? .capture(String(part.dropFirst())) : .literal(String(part))
         }
-        routes.append(Route(method: method, segments: segments, handler: handler))
+        let template = "/" + segments.map { segment -> String in
+            switch segment {
+            case .literal(let l): l
+            case .capture(let c): ":" + c
+            }
+        }.joined(separator: "/")
+        routes.append(Route(method: method, segments: segments, handler: handler, template: template))
         bySegmentCount[segments.count, default: []].append(routes.count - 1)
     }
 
@@ -44,21 +61,25 @@ public struct Router<Handler: Sendable>: Sendable {
         let parts = Self.segments(path)
         guard let candidates = bySegmentCount[parts.count] else { return .notFound }
         var allowed: [HTTPMethod] = []
+        var allowedTemplate = ""
         var headFallback: Int? = nil
         for index in candidates {
             let route = routes[index]
             guard literalsMatch(route.segments, parts) else { continue }
             if route.method == method {
-                if let params = captures(route.segments, parts) { return .found(route.handler, parameters: params) }
+                if let params = captures(route.segments, parts) {
+                    return .found(route.handler, parameters: params, template: route.template)
+                }
                 continue
             }
             if method == .head && route.method == .get { headFallback = index }
+            if allowed.isEmpty { allowedTemplate = route.template }
             if !allowed.contains(route.method) { allowed.append(route.method) }
         }
         if let index = headFallback, let params = captures(routes[index].segments, parts) {
-            return .found(routes[index].handler, parameters: params)
+            return .found(routes[index].handler, parameters: params, template: routes[index].template)
         }
-        return allowed.isEmpty ? .notFound : .methodNotAllowed(allowed: allowed)
+        return allowed.isEmpty ? .notFound : .methodNotAllowed(allowed: allowed, template: allowedTemplate)
     }
 
     /// Splits on `/` by bytes (Character-based splitting is slow), skipping empty segments.

@@ -19,6 +19,14 @@ import Locking
 // Ownership is explicit: a connection is touched only by the thread that holds its claim (`Connection.claim`).
 // Re-arming happens under the claim lock, so an event cannot fire for a connection that is still owned and be
 // lost; an event that arrives while the housekeeper holds the claim is remembered and re-armed on release.
+//
+// Deferred answers (the gateway's proxy path, `DeferredHTTPResponder`): the worker runs the handler, which starts
+// the upstream exchange and returns at once; the worker then *parks* the connection (not owned, not armed: it
+// reads nothing more until answered) and goes back to epoll. Whoever calls `reply.send` later — an upstream loop
+// thread, a timer — claims the parked connection, writes the answer, serves any pipelined request behind it and
+// re-arms it, exactly as a worker would. An answer that arrives before the worker has parked the connection is
+// left in the claim (`early`) and the worker writes it itself. So a request waiting on a slow region holds a
+// connection record and no thread.
 
 /// One client connection.
 final class Connection: @unchecked Sendable {
@@ -45,6 +53,10 @@ final class Connection: @unchecked Sendable {
         var closed = false
         /// An epoll event was delivered while the claim was held by the housekeeper (so it was not re-armed).
         var eventMissed = false
+        /// Waiting for a deferred answer: nobody owns the connection and epoll does not watch it.
+        var parked = false
+        /// A deferred answer that came while the handling worker still owned the connection.
+        var early: HTTPResponse? = nil
     }
     let claim = Lock<ClaimState>(ClaimState())
 
@@ -61,15 +73,23 @@ final class Connection: @unchecked Sendable {
     var writeRemaining: Int { writeBuffer.count - writeOffset }
 }
 
+/// Something kept in a `ConnectionTable`: a socket with the table's key (fd and generation).
+protocol TableEntry: AnyObject, Sendable {
+    var fd: Int32 { get }
+    var key: UInt64 { get }
+}
+
+extension Connection: TableEntry {}
+
 /// Connections by file descriptor, with a generation so a stale event for a closed fd never reaches the
 /// connection that reused the number. Sharded by fd so workers looking up different connections do not
 /// contend on one lock (a single table lock was the top item in the profile).
-final class ConnectionTable: Sendable {
+final class ConnectionTable<Entry: TableEntry>: Sendable {
     private final class Shard: Sendable {
-        let slots = Lock<[Int: Connection]>([:])
+        let slots = Lock<[Int: Entry]>([:])
     }
-    private static let shardCount = 64
-    private let shards: [Shard] = (0..<ConnectionTable.shardCount).map { _ in Shard() }
+    private static var shardCount: Int { 64 }
+    private let shards: [Shard] = (0..<64).map { _ in Shard() }
     private let generations = Lock<[Int32: UInt32]>([:])
     private let counter = Atomic<Int>(0)
 
@@ -77,19 +97,19 @@ final class ConnectionTable: Sendable {
 
     private func shard(_ fd: Int32) -> Shard { shards[Int(fd) & (Self.shardCount - 1)] }
 
-    func insert(fd: Int32, make: (UInt64) -> Connection) -> Connection {
+    func insert(fd: Int32, make: (UInt64) -> Entry) -> Entry {
         let generation = generations.withLock { g -> UInt32 in
             let next = (g[fd] ?? 0) &+ 1
             g[fd] = next
             return next
         }
-        let connection = make(UInt64(UInt32(bitPattern: fd)) << 32 | UInt64(generation))
-        shard(fd).slots.withLock { $0[Int(fd)] = connection }
+        let entry = make(UInt64(UInt32(bitPattern: fd)) << 32 | UInt64(generation))
+        shard(fd).slots.withLock { $0[Int(fd)] = entry }
         counter.add(1, ordering: .relaxed)
-        return connection
+        return entry
     }
 
-    func lookup(_ key: UInt64) -> Connection? {
+    func lookup(_ key: UInt64) -> Entry? {
         let fd = Int32(truncatingIfNeeded: key >> 32)
         return shard(fd).slots.withLock { slots in
             guard let c = slots[Int(fd)], c.key == key else { return nil }
@@ -97,18 +117,18 @@ final class ConnectionTable: Sendable {
         }
     }
 
-    /// Removes the connection; returns the number of connections left.
-    func remove(_ connection: Connection) -> Int {
-        let removed = shard(connection.fd).slots.withLock { slots -> Bool in
-            guard let c = slots[Int(connection.fd)], c === connection else { return false }
-            slots[Int(connection.fd)] = nil
+    /// Removes the entry; returns the number of entries left.
+    func remove(_ entry: Entry) -> Int {
+        let removed = shard(entry.fd).slots.withLock { slots -> Bool in
+            guard let c = slots[Int(entry.fd)], c === entry else { return false }
+            slots[Int(entry.fd)] = nil
             return true
         }
         if removed { return counter.subtract(1, ordering: .relaxed).newValue }
         return counter.load(ordering: .relaxed)
     }
 
-    var all: [Connection] { shards.flatMap { $0.slots.withLock { Array($0.values) } } }
+    var all: [Entry] { shards.flatMap { $0.slots.withLock { Array($0.values) } } }
 }
 
 /// Per-thread cache of the `Date` header value (a shared one was a contended lock).
@@ -135,10 +155,14 @@ final class ServerCore: Sendable {
     let wakeFD: Int32
     let tlsContext: TLSServerContext?
     private let listener = Lock<ListenerState>(ListenerState())
-    private let table = ConnectionTable()
+    private let table = ConnectionTable<Connection>()
     private let lifecycle = Lock<Lifecycle>(Lifecycle())
     let stopped = Atomic<Bool>(false)
     private let readBufferSize = 64 * 1024
+    private let parked = Atomic<Int>(0)
+
+    /// Connections waiting for a deferred answer.
+    var parkedCount: Int { parked.load(ordering: .relaxed) }
 
     struct ListenerState {
         var fd: Int32 = -1
@@ -260,7 +284,12 @@ final class ServerCore: Sendable {
             switch conn.parser.next() {
             case .request(let request):
                 conn.requestStartedAt = conn.parser.isIdle ? nil : Timestamp.monotonicNanos()
-                handle(request, on: conn, date: &date)
+                if case .deferred = shared.handler, conn.writeRemaining > 0 {
+                    // Earlier pipelined answers go out before the connection may park.
+                    guard flush(conn, now: Timestamp.monotonicNanos()) else { return }
+                }
+                // Parked: whoever answers continues this connection.
+                guard handle(request, on: conn, date: &date) else { return }
                 // Pipelined answers are batched into one write unless a lot is queued.
                 if conn.writeRemaining >= 64 * 1024 {
                     guard flush(conn, now: Timestamp.monotonicNanos()) else { return }
@@ -285,17 +314,67 @@ final class ServerCore: Sendable {
         release(conn)
     }
 
-    private func handle(_ request: HTTPRequest, on conn: Connection, date: inout DateHeader) {
+    /// Runs the handler for one request. Returns false when the connection was parked for a deferred answer (it is
+    /// then no longer this thread's to touch).
+    private func handle(_ request: HTTPRequest, on conn: Connection, date: inout DateHeader) -> Bool {
         let context = RequestContext(remoteAddress: conn.remoteAddress, connectionID: conn.key,
                                      isTLS: conn.tls != nil, receivedAtNanos: Timestamp.monotonicNanos())
-        let response = shared.responder.respond(to: request, context: context)
-        let keepAlive = request.keepAlive && !isDraining && !response.headers.hasToken("close", in: "Connection")
+        let headOnly = request.method == .head
+        switch shared.handler {
+        case .immediate(let responder):
+            let response = responder.respond(to: request, context: context)
+            encodeAnswer(response, on: conn, keepAlive: request.keepAlive, headOnly: headOnly, date: date.current())
+            return true
+        case .deferred(let responder):
+            let reply = DeferredReply(core: self, connection: conn, keepAlive: request.keepAlive, headOnly: headOnly)
+            responder.respond(to: request, context: context, reply: reply)
+            let early = conn.claim.withLock { c -> HTTPResponse? in
+                if let r = c.early {
+                    c.early = nil
+                    return r
+                }
+                c.parked = true
+                c.owned = false
+                return nil
+            }
+            guard let early else {
+                parked.add(1, ordering: .relaxed)
+                return false
+            }
+            encodeAnswer(early, on: conn, keepAlive: request.keepAlive, headOnly: headOnly, date: date.current())
+            return true
+        }
+    }
+
+    /// A deferred answer (any thread): written now if the connection is parked, else left for the worker that
+    /// still owns it. Dropped when the connection is gone.
+    fileprivate func deliver(_ response: HTTPResponse, for reply: DeferredReply) {
+        let conn = reply.connection
+        let takeOver = conn.claim.withLock { c -> Bool in
+            if c.closed { return false }
+            guard c.parked else {
+                c.early = response
+                return false
+            }
+            c.parked = false
+            c.owned = true
+            return true
+        }
+        guard takeOver else { return }
+        parked.subtract(1, ordering: .relaxed)
+        var date = DateHeader()
+        encodeAnswer(response, on: conn, keepAlive: reply.keepAlive, headOnly: reply.headOnly, date: date.current())
+        process(conn, date: &date)
+    }
+
+    private func encodeAnswer(_ response: HTTPResponse, on conn: Connection, keepAlive requested: Bool, headOnly: Bool,
+                              date: String) {
+        let keepAlive = requested && !isDraining && !response.headers.hasToken("close", in: "Connection")
         if conn.writeOffset > 0 && conn.writeRemaining == 0 {
             conn.writeBuffer.removeAll(keepingCapacity: true)
             conn.writeOffset = 0
         }
-        HTTPEncoder.encode(response, keepAlive: keepAlive, headOnly: request.method == .head,
-                           date: date.current(), into: &conn.writeBuffer)
+        HTTPEncoder.encode(response, keepAlive: keepAlive, headOnly: headOnly, date: date, into: &conn.writeBuffer)
         shared.stats.requestsServed.add(1, ordering: .relaxed)
         if !keepAlive { conn.closeAfterWrite = true }
     }
@@ -519,6 +598,13 @@ final class ServerCore: Sendable {
             for conn in table.all {
                 let claimed = conn.claim.withLock { c -> Bool in
                     if c.owned || c.closed { return false }
+                    // A parked request is answered by its upstream's own timeouts; only a shutdown past its
+                    // deadline takes the connection away (the late answer is then dropped).
+                    if c.parked {
+                        guard pastDeadline else { return false }
+                        c.parked = false
+                        self.parked.subtract(1, ordering: .relaxed)
+                    }
                     c.owned = true
                     return true
                 }
@@ -578,5 +664,26 @@ final class ServerCore: Sendable {
             l.fd = -1
             l.armed = false
         }
+    }
+}
+
+/// The reply handle of one deferred request: the connection it belongs to and how its answer is framed.
+final class DeferredReply: HTTPReply {
+    let core: ServerCore
+    let connection: Connection
+    let keepAlive: Bool
+    let headOnly: Bool
+    private let sent = Atomic<Bool>(false)
+
+    init(core: ServerCore, connection: Connection, keepAlive: Bool, headOnly: Bool) {
+        self.core = core
+        self.connection = connection
+        self.keepAlive = keepAlive
+        self.headOnly = headOnly
+    }
+
+    func send(_ response: HTTPResponse) {
+        guard sent.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else { return }
+        core.deliver(response, for: self)
     }
 }

@@ -7,27 +7,6 @@ public import HTTPCore
 public import Telemetry
 import Locking
 
-/// Answers requests. Runs on a worker thread and may block (PostgreSQL, an upstream call); must not trap.
-public protocol HTTPResponder: Sendable {
-    func respond(to request: HTTPRequest, context: RequestContext) -> HTTPResponse
-}
-
-/// What the server knows about a request besides its bytes.
-public struct RequestContext: Sendable {
-    /// Peer IP address (no port).
-    public var remoteAddress: String
-    public var connectionID: UInt64
-    public var isTLS: Bool
-    /// Monotonic nanoseconds at which the request was complete.
-    public var receivedAtNanos: UInt64
-    public init(remoteAddress: String, connectionID: UInt64, isTLS: Bool, receivedAtNanos: UInt64) {
-        self.remoteAddress = remoteAddress
-        self.connectionID = connectionID
-        self.isTLS = isTLS
-        self.receivedAtNanos = receivedAtNanos
-    }
-}
-
 /// Server settings. Every limit is explicit; see `HTTPLimits` for the request-size ones.
 public struct HTTPServerConfiguration: Sendable {
     /// Used in thread names and logs.
@@ -36,7 +15,8 @@ public struct HTTPServerConfiguration: Sendable {
     /// 0 picks a free ephemeral port (tests); read the bound port from `HTTPServer.port`.
     public var port = 0
     public var limits = HTTPLimits()
-    /// Threads running handlers. Each in-flight request holds one.
+    /// Threads running handlers. A synchronous responder's request holds one until it is answered; a deferred
+    /// responder's request holds one only while its handler runs.
     public var workerThreads = 16
     /// Connections beyond this wait in the kernel's accept queue (back-pressure), they are not refused.
     public var maxConnections = 4096
@@ -103,10 +83,20 @@ public final class HTTPServer: Sendable {
         var stopped = false
     }
 
+    /// A server whose handler answers on the worker thread (it may block).
     public init(configuration: HTTPServerConfiguration, responder: any HTTPResponder, logger: Logger) {
         self.configuration = configuration
-        self.shared = ServerShared(configuration: configuration, responder: responder, logger: logger, stats: stats)
+        self.shared = ServerShared(configuration: configuration, handler: .immediate(responder), logger: logger, stats: stats)
     }
+
+    /// A server whose handler may answer later from another thread (see `DeferredHTTPResponder`).
+    public init(configuration: HTTPServerConfiguration, deferred responder: any DeferredHTTPResponder, logger: Logger) {
+        self.configuration = configuration
+        self.shared = ServerShared(configuration: configuration, handler: .deferred(responder), logger: logger, stats: stats)
+    }
+
+    /// Requests whose deferred answer is still outstanding (their connections are parked).
+    public var parkedRequests: Int { runtime.withLock { $0.core }?.parkedCount ?? 0 }
 
     /// The bound port (after `start`).
     public var port: Int { runtime.withLock { $0.port } }
@@ -142,25 +132,24 @@ public final class HTTPServer: Sendable {
     }
 }
 
-extension Duration {
-    /// Whole nanoseconds (non-negative durations).
-    var nanoseconds: UInt64 {
-        let (seconds, attoseconds) = components
-        return UInt64(max(0, seconds)) * 1_000_000_000 + UInt64(max(0, attoseconds) / 1_000_000_000)
-    }
-}
 
 /// Configuration and collaborators every server thread reads.
 final class ServerShared: Sendable {
+    /// The application's handler, in one of its two shapes.
+    enum Handler: Sendable {
+        case immediate(any HTTPResponder)
+        case deferred(any DeferredHTTPResponder)
+    }
+
     let configuration: HTTPServerConfiguration
-    let responder: any HTTPResponder
+    let handler: Handler
     let logger: Logger
     let stats: HTTPServerStats
     let draining = Atomic<Bool>(false)
 
-    init(configuration: HTTPServerConfiguration, responder: any HTTPResponder, logger: Logger, stats: HTTPServerStats) {
+    init(configuration: HTTPServerConfiguration, handler: Handler, logger: Logger, stats: HTTPServerStats) {
         self.configuration = configuration
-        self.responder = responder
+        self.handler = handler
         self.logger = logger
         self.stats = stats
     }

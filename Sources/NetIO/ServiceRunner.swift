@@ -22,6 +22,13 @@ public enum ServiceRunner {
     /// so every thread inherits the mask and only `run` receives the signals.
     public static func prepareProcess() {
         signal(SIGPIPE, SIG_IGN)
+        // Every connection is a descriptor: take the hard limit (the soft default, often 1024, would cap a gateway's
+        // idle keep-alive connections far below --max-connections).
+        var limit = rlimit()
+        if getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 && limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = limit.rlim_max
+            _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        }
         var set = terminationSignals()
         pthread_sigmask(SIG_BLOCK, &set, nil)
     }

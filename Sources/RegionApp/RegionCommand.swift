@@ -198,20 +198,8 @@ extension RegionDatabase {
     }
 }
 
-/// `500ms`, `5s`, `15m`, `1h`, `14d`, or plain seconds.
-func parseDuration(_ text: String) -> Duration? {
-    let units: [(String, Int64)] = [("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000), ("d", 86_400_000)]
-    for (suffix, millis) in units where text.hasSuffix(suffix) {
-        let number = text.dropLast(suffix.count)
-        // "ms" ends in "s" too: only take "s" when what is left is a number.
-        guard let n = Int64(number), n >= 0 else { continue }
-        return .milliseconds(n * millis)
-    }
-    return Int64(text).flatMap { $0 >= 0 ? .seconds($0) : nil }
-}
-
 private func durationOption(_ options: ParsedOptions, _ name: String) throws(UsageError) -> Duration {
-    guard let text = options.string(name), let duration = parseDuration(text), duration > .zero else {
+    guard let text = options.string(name), let duration = Duration.parse(text), duration > .zero else {
         throw UsageError("--\(name) expects a duration such as 500ms, 10s, 15m, 1h or 14d")
     }
     return duration

@@ -135,11 +135,11 @@ public final class RegionResponder: HTTPResponder {
         switch router.match(request.method, path: request.path) {
         case .notFound:
             return Self.error(.notFound("no such endpoint"), contentType)
-        case .methodNotAllowed(let allowed):
+        case .methodNotAllowed(let allowed, _):
             var response = Self.error(SCIMError(status: 405, detail: "\(request.method) is not allowed here"), contentType)
             response.headers.set("Allow", allowed.map(\.description).joined(separator: ", "))
             return response
-        case .found(let found, let parameters):
+        case .found(let found, let parameters, _):
             exchange.template = found.template
             return dispatch(found.endpoint, request, parameters, contentType, &exchange)
         }

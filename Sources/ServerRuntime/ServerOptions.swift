@@ -7,13 +7,14 @@ public import Telemetry
 public enum ServerOptions {
     /// `--listen`, `--workers`, limits, timeouts, TLS and logging options, with `prefix` on the env names
     /// (e.g. `SCIM_REGION_`).
-    public static func common(envPrefix: String, defaultListen: String, defaultWorkers: Int) -> [Option] {
+    public static func common(envPrefix: String, defaultListen: String, defaultWorkers: Int,
+                              workersHelp: String = "Handler threads (each in-flight request holds one)",
+                              defaultMaxConnections: Int = 4096) -> [Option] {
         [
             .value("listen", "host:port", env: envPrefix + "LISTEN", default: defaultListen,
                    help: "Address to serve on; port 0 picks a free port"),
-            .value("workers", "n", env: envPrefix + "WORKERS", default: String(defaultWorkers),
-                   help: "Handler threads (each in-flight request holds one)"),
-            .value("max-connections", "n", env: envPrefix + "MAX_CONNECTIONS", default: "4096",
+            .value("workers", "n", env: envPrefix + "WORKERS", default: String(defaultWorkers), help: workersHelp),
+            .value("max-connections", "n", env: envPrefix + "MAX_CONNECTIONS", default: String(defaultMaxConnections),
                    help: "Open connections before new ones wait in the accept queue"),
             .value("max-body-bytes", "bytes", env: envPrefix + "MAX_BODY_BYTES", default: "1048576",
                    help: "Largest request body accepted; larger answers 413"),

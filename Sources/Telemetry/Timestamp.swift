@@ -66,3 +66,13 @@ public enum Timestamp {
         return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
     }
 }
+
+extension Duration {
+    /// Whole nanoseconds; negative durations count as zero (deadlines and timeouts are never negative).
+    public var nanoseconds: UInt64 {
+        let (seconds, attoseconds) = components
+        guard seconds >= 0, attoseconds >= 0 else { return 0 }
+        let (whole, overflow) = UInt64(seconds).multipliedReportingOverflow(by: 1_000_000_000)
+        return overflow ? .max : whole &+ UInt64(attoseconds / 1_000_000_000)
+    }
+}

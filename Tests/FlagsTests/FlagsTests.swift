@@ -50,4 +50,29 @@ import Testing
     @Test func doubleDashEndsOptions() throws {
         #expect(try spec.parse(["--", "--port"]).positionals == ["--port"])
     }
+
+    @Test(arguments: [
+        ("500ms", Duration.milliseconds(500)), ("10s", .seconds(10)), ("15m", .seconds(900)), ("1h", .seconds(3600)),
+        ("14d", .seconds(14 * 86_400)), ("30", .seconds(30)), ("0", .zero),
+    ])
+    func durationsParse(_ text: String, _ expected: Duration) {
+        #expect(Duration.parse(text) == expected)
+    }
+
+    @Test(arguments: ["-1s", "soon", "", "1.5s", "10 s", "99999999999999999999d", "9223372036854775807s"])
+    func durationsRefused(_ text: String) {
+        #expect(Duration.parse(text) == nil)
+    }
+
+    @Test func durationOptionsCheckTheirRange() throws {
+        let spec = CommandLineSpec(command: "t", summary: "t", options: [.value("timeout", help: "t")])
+        #expect(try spec.parse(["--timeout", "250ms"]).duration("timeout", in: .milliseconds(100)...(.seconds(60))) == .milliseconds(250))
+        #expect(try spec.parse([]).duration("timeout", in: .zero...(.seconds(1))) == nil)
+        #expect(throws: UsageError("option --timeout must be between 100ms and 1m")) {
+            try spec.parse(["--timeout", "2m"]).duration("timeout", in: .milliseconds(100)...(.seconds(60)))
+        }
+        #expect(throws: UsageError("option --timeout expects a duration such as 500ms, 10s, 15m, 1h or 14d, got 'x'")) {
+            try spec.parse(["--timeout", "x"]).duration("timeout", in: .zero...(.seconds(1)))
+        }
+    }
 }

@@ -123,20 +123,26 @@ import Testing
         router.add(.post, "/scim/v2/Users", "create")
         router.add(.get, "/scim/v2/Users/:id", "get")
         router.add(.post, "/scim/v2/Users/.search", "search")
-        guard case .found(let h, let p) = router.match(.get, path: "/scim/v2/users/abc%20d") else {
+        guard case .found(let h, let p, let template) = router.match(.get, path: "/scim/v2/users/abc%20d") else {
             Issue.record("no match"); return
         }
         #expect(h == "get")
         #expect(p["id"] == "abc d")
-        if case .found(let h2, _) = router.match(.post, path: "/scim/v2/Users/.search") { #expect(h2 == "search") }
+        // The template is the pattern as registered: never the client's spelling, never the id.
+        #expect(template == "/scim/v2/Users/:id")
+        if case .found(let h2, _, _) = router.match(.post, path: "/scim/v2/Users/.search") { #expect(h2 == "search") }
         else { Issue.record("search not matched") }
-        if case .found(let h3, _) = router.match(.head, path: "/scim/v2/Users") { #expect(h3 == "list") }
-        else { Issue.record("HEAD fallback") }
-        guard case .methodNotAllowed(let allowed) = router.match(.delete, path: "/scim/v2/Users") else {
+        if case .found(let h3, _, let t3) = router.match(.head, path: "/scim/v2/Users") {
+            #expect(h3 == "list")
+            #expect(t3 == "/scim/v2/Users")
+        } else { Issue.record("HEAD fallback") }
+        guard case .methodNotAllowed(let allowed, let t4) = router.match(.delete, path: "/scim/v2/Users") else {
             Issue.record("expected 405"); return
         }
         #expect(allowed == [.get, .post])
+        #expect(t4 == "/scim/v2/Users")
         guard case .notFound = router.match(.get, path: "/nope") else { Issue.record("expected 404"); return }
+        #expect(router.match(.get, path: "/nope").template == nil)
     }
 
     @Test func percentEncodeRoundTrip() {

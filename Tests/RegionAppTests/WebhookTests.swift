@@ -470,17 +470,6 @@ func ids(_ events: [JSONValue]) -> [String] { events.compactMap { $0["id"]?.stri
     func refusedURLs(text: String, problem: WebhookURL.Problem) {
         #expect(WebhookURL.parse(text, allowInsecure: false) == .failure(problem))
     }
-
-    @Test func durationsParse() {
-        #expect(parseDuration("500ms") == .milliseconds(500))
-        #expect(parseDuration("10s") == .seconds(10))
-        #expect(parseDuration("15m") == .seconds(900))
-        #expect(parseDuration("1h") == .seconds(3600))
-        #expect(parseDuration("14d") == .seconds(14 * 86_400))
-        #expect(parseDuration("30") == .seconds(30))
-        #expect(parseDuration("-1s") == nil)
-        #expect(parseDuration("soon") == nil)
-    }
 }
 
 extension String {
