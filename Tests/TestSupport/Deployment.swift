@@ -30,14 +30,15 @@ public final class Deployment: @unchecked Sendable {
 
     /// `cluster`: where the databases live (default: the shared test cluster; a scratch cluster for tests that
     /// restart PostgreSQL).
+    /// `regionClusters` puts a region's database on a cluster of its own (tests that pause one region's PostgreSQL).
     public init(_ label: String, gateways count: Int = 1, cluster: PostgresCluster? = nil, gatewayArguments: [String] = [],
-                regionArguments: [String] = []) throws {
+                regionArguments: [String] = [], regionClusters: [String: PostgresCluster] = [:]) throws {
         self.gatewayArguments = gatewayArguments
         self.regionArguments = regionArguments
         directory = makeTemporaryDirectory("deploy-\(label)")
         control = try TestDatabase.create("\(label)_ctl", on: cluster)
         var dbs: [String: TestDatabase] = [:]
-        for id in regionIDs { dbs[id] = try TestDatabase.create("\(label)_\(id)", on: cluster) }
+        for id in regionIDs { dbs[id] = try TestDatabase.create("\(label)_\(id)", on: regionClusters[id] ?? cluster) }
         regionDatabases = dbs
         _ = try KeyringFile(path: keyringPath, createIfMissing: true)
         for id in regionIDs { try startRegion(id) }
@@ -77,11 +78,12 @@ public final class Deployment: @unchecked Sendable {
         if kill { p.signal(SIGKILL); p.wait(timeoutMillis: 5000) } else { _ = p.stop() }
     }
 
+    /// Starts one more gateway; `backendPorts` points a region at another port (a fake or broken backend).
     @discardableResult
-    public func startGateway() throws -> Int {
+    public func startGateway(backendPorts: [String: Int] = [:]) throws -> Int {
         let n = gateways.count
         let portFile = directory + "/gateway-\(n).port", adminFile = directory + "/gateway-\(n).admin.port"
-        let backends = regionIDs.map { "\($0)=http://127.0.0.1:\(regionPorts[$0]!)" }.joined(separator: ",")
+        let backends = regionIDs.map { "\($0)=http://127.0.0.1:\(backendPorts[$0] ?? regionPorts[$0]!)" }.joined(separator: ",")
         let process = try ChildProcess(
             executable: binaryDirectory() + "/scim-gateway",
             arguments: ["--control-database-url", control.appURL, "--keyring-file", keyringPath,

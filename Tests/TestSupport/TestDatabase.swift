@@ -1,4 +1,4 @@
-import Glibc
+public import Glibc
 public import Postgres
 import Synchronization
 
@@ -64,6 +64,31 @@ public struct PostgresCluster: Sendable {
         try pgCtl(["restart", "-m", "fast", "-w", "-t", "30"] + (logFile.map { ["-l", $0] } ?? []))
     }
 
+    /// Every process of the running server: the postmaster (first line of `postmaster.pid`) and its children.
+    public func serverProcesses() -> [pid_t] {
+        guard let text = try? Self.readFile(dataDirectory + "/postmaster.pid"),
+              let first = text.split(separator: "\n").first, let postmaster = pid_t(first) else { return [] }
+        var pids = [postmaster]
+        for name in (try? listDirectory("/proc")) ?? [] {
+            guard let pid = pid_t(name), let stat = try? Self.readFile("/proc/\(name)/stat"),
+                  let close = stat.lastIndex(of: ")") else { continue }
+            // "pid (comm) state ppid ...": the fields after the command name.
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            if fields.count > 1, pid_t(fields[1]) == postmaster { pids.append(pid) }
+        }
+        return pids
+    }
+
+    /// SIGSTOP to every server process: PostgreSQL hangs (connections stay open, nothing answers) — a paused VM
+    /// or a dead disk, as far as its clients can tell. `resume()` sends SIGCONT.
+    public func pause() {
+        for pid in serverProcesses() { kill(pid, SIGSTOP) }
+    }
+
+    public func resume() {
+        for pid in serverProcesses() { kill(pid, SIGCONT) }
+    }
+
     /// `pg_ctl stop -m fast`.
     public func stop() throws {
         try pgCtl(["stop", "-m", "fast", "-w", "-t", "30"])
@@ -112,7 +137,7 @@ public struct PostgresCluster: Sendable {
         }
     }
 
-    private static func readFile(_ path: String) throws -> String {
+    static func readFile(_ path: String) throws -> String {
         guard let file = fopen(path, "r") else { throw TestDatabaseError("cannot read \(path)") }
         defer { fclose(file) }
         var bytes: [UInt8] = []
@@ -210,3 +235,4 @@ public struct TestDatabase: Sendable {
         return result
     }
 }
+

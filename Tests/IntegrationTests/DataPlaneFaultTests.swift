@@ -1,0 +1,239 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Testing
+import HTTPCore
+import JSON
+import NetIO
+import Synchronization
+import TestSupport
+
+extension Reliability {
+    /// Issue 14: one region's fault never reaches another region's tenants. Real processes on loopback: the us
+    /// region hangs (its process stopped with SIGSTOP, its PostgreSQL stopped with SIGSTOP, or a backend that
+    /// accepts TCP and never answers) while 100 connections of a us tenant keep calling; the eu2 tenant must keep
+    /// getting 200s at its usual latency, new us requests must get 503 + Retry-After fast, the region must serve
+    /// again soon after it resumes, and no request may be left without an answer.
+    @Suite struct DataPlaneFaultTests {
+        /// What one run measured.
+        struct Outcome {
+            var quietBefore: [Exchange]
+            var quietDuring: [Exchange]
+            var noisy: [Exchange]
+            var probesDuring: [Exchange]
+            var faultAt: Int
+            var resumedAt: Int?
+            var firstSuccessAfterResume: Int?
+        }
+
+        static func p99(_ exchanges: [Exchange]) -> Int {
+            let sorted = exchanges.map(\.latency).sorted()
+            guard !sorted.isEmpty else { return 0 }
+            return sorted[min(sorted.count - 1, Int((Double(sorted.count) * 0.99).rounded(.up)) - 1)]
+        }
+
+        /// Runs the load, injects the fault after a baseline, lifts it (when `resume` is given) and collects.
+        static func run(_ d: Deployment, gateway: Int = 0, noisyConnections: Int = 100, fault: () -> Void,
+                        resume: (() -> Void)?) throws -> Outcome {
+            let us = try d.createTenant("noisy-us-\(monotonicMillis())", region: "us")
+            let eu = try d.createTenant("quiet-eu-\(monotonicMillis())", region: "eu2")
+            let port = d.gateways[gateway].port
+            // Set-up goes through the first gateway (whose backends are the real regions).
+            let setupPort = d.gateways[0].port
+            let usSetup = SCIMClient(port: setupPort, token: us.token), euSetup = SCIMClient(port: setupPort, token: eu.token)
+            let usUser = try #require(usSetup.send(.post, "/scim/v2/Users", body: userBody("noisy@us.example")).0
+                .flatMap { try? JSONDecoder.decode($0.body) }?["id"]?.string)
+            let euUser = try #require(euSetup.send(.post, "/scim/v2/Users", body: userBody("quiet@eu.example")).0
+                .flatMap { try? JSONDecoder.decode($0.body) }?["id"]?.string)
+
+            let stop = StopFlag()
+            let noisy = Collected<Exchange>(), quiet = Collected<Exchange>()
+            let start = monotonicMillis()
+            let load = background {
+                onThreads(noisyConnections + 2) { i in
+                    if i < noisyConnections {
+                        // A us IdP: its own keep-alive connection, reads and some writes; after a 503 it backs off
+                        // briefly before calling again (IdPs retry, not spin).
+                        let client = SCIMClient(port: port, token: us.token)
+                        var n = 0
+                        while !stop.isRaised {
+                            n += 1
+                            let exchange = n % 10 == 0
+                                ? client.send(.post, "/scim/v2/Users", body: userBody("n\(i)-\(n)@us.example"), timeout: .seconds(40)).1
+                                : client.send(.get, "/scim/v2/Users/\(usUser)", timeout: .seconds(40)).1
+                            noisy.append(exchange)
+                            if exchange.status != 200 && exchange.status != 201 { sleepMillis(200) }
+                        }
+                    } else {
+                        // The quiet eu2 tenant: one request at a time with a little think time.
+                        let client = SCIMClient(port: port, token: eu.token)
+                        while !stop.isRaised {
+                            quiet.append(client.send(.get, "/scim/v2/Users/\(euUser)", timeout: .seconds(40)).1)
+                            sleepMillis(10)
+                        }
+                    }
+                }
+            }
+            sleepMillis(4000)
+            let faultAt = monotonicMillis()
+            fault()
+            // New us requests once the fault is established: each on a fresh connection, timed.
+            sleepMillis(3000)
+            var probes: [Exchange] = []
+            for _ in 0..<5 {
+                probes.append(SCIMClient(port: port, token: us.token).send(.get, "/scim/v2/Users/\(usUser)", timeout: .seconds(40)).1)
+                sleepMillis(300)
+            }
+            sleepMillis(max(0, faultAt + 7000 - monotonicMillis()))
+            var resumedAt: Int? = nil
+            var firstSuccess: Int? = nil
+            if let resume {
+                resumedAt = monotonicMillis()
+                resume()
+                let client = SCIMClient(port: port, token: us.token)
+                while monotonicMillis() - resumedAt! < 15_000 {
+                    let e = client.send(.get, "/scim/v2/Users/\(usUser)", timeout: .seconds(5)).1
+                    if e.status == 200 { firstSuccess = e.endMillis; break }
+                    sleepMillis(100)
+                }
+            }
+            sleepMillis(1500)
+            stop.raise()
+            load.join()
+            _ = start
+            let quietAll = quiet.all
+            return Outcome(quietBefore: quietAll.filter { $0.startMillis >= start + 1000 && $0.endMillis < faultAt },
+                           quietDuring: quietAll.filter { $0.startMillis >= faultAt && $0.startMillis < faultAt + 7000 },
+                           noisy: noisy.all, probesDuring: probes, faultAt: faultAt, resumedAt: resumedAt,
+                           firstSuccessAfterResume: firstSuccess)
+        }
+
+        /// The checks every variant shares; returns a line for the report.
+        static func verify(_ o: Outcome, label: String, expectRecovery: Bool) -> String {
+            let before = p99(o.quietBefore), during = p99(o.quietDuring)
+            // The other region's tenant: every request 200, p99 no worse than twice its value before the fault.
+            #expect(o.quietDuring.count > 50, "\(label): too few quiet requests during the fault")
+            let quietStatuses = Set(o.quietDuring.map(\.status))
+            #expect(quietStatuses == [200], "\(label): quiet tenant got \(quietStatuses)")
+            // 2× its p99 before, with a 5 ms floor: below that the scheduler of a loaded 2-core machine is what shows.
+            #expect(during <= max(2 * before, 5), "\(label): quiet p99 \(during) ms during the fault vs \(before) ms before")
+            // New requests for the hung region: 503 + Retry-After within 2 s.
+            for probe in o.probesDuring {
+                #expect(probe.status == 503 && probe.retryAfter != nil, "\(label): probe got \(probe.status)")
+                #expect(probe.latency <= 2000, "\(label): probe waited \(probe.latency) ms")
+            }
+            // Every request got an answer: 2xx, or 503 with Retry-After; never silence, never another error.
+            let unanswered = o.noisy.filter { $0.status == 0 }
+            #expect(unanswered.isEmpty, "\(label): \(unanswered.count) requests without an answer: \(unanswered.first?.body ?? "")")
+            let odd = o.noisy.filter { !(200...299).contains($0.status) && !($0.status == 503 && $0.retryAfter != nil) }
+            #expect(odd.isEmpty, "\(label): unexpected answers \(Set(odd.map(\.status)))")
+            // Requests that started once the fault was established were refused fast.
+            let late = o.noisy.filter { $0.startMillis > o.faultAt + 3000 && $0.startMillis < o.faultAt + 6500 }
+            let slowLate = late.filter { $0.latency > 2000 }
+            #expect(slowLate.isEmpty, "\(label): \(slowLate.count) of \(late.count) requests after the fault took over 2 s")
+            var recovery = "-"
+            if expectRecovery, let resumed = o.resumedAt {
+                let first = o.firstSuccessAfterResume.map { $0 - resumed }
+                #expect(first != nil && first! <= 5000, "\(label): served again after \(first.map(String.init) ?? "never") ms")
+                recovery = first.map { "\($0) ms" } ?? "never"
+            }
+            let refused = o.noisy.filter { $0.status == 503 }.count
+            return "\(label): quiet p99 before=\(before) ms during=\(during) ms (\(o.quietDuring.count) requests, all 200); "
+                + "noisy requests=\(o.noisy.count) 503=\(refused) unanswered=\(unanswered.count); "
+                + "new requests answered 503 in \(o.probesDuring.map(\.latency).max() ?? -1) ms max; served again after \(recovery)"
+        }
+
+        @Test func aStoppedRegionProcessCostsOnlyItsOwnTenants() throws {
+            let d = try Deployment.reliability("dp_sigstop")
+            defer {
+                d.regionProcesses["us"]?.signal(SIGCONT)
+                d.stop()
+            }
+            let outcome = try Self.run(d, fault: { d.regionProcesses["us"]?.signal(SIGSTOP) },
+                                       resume: { d.regionProcesses["us"]?.signal(SIGCONT) })
+            report("DATA PLANE " + Self.verify(outcome, label: "region SIGSTOP", expectRecovery: true))
+        }
+
+        @Test func aPausedRegionDatabaseCostsOnlyItsOwnTenants() throws {
+            let usCluster = try PostgresCluster.scratch(named: "dataplane-us")
+            defer { usCluster.resume(); try? usCluster.stop() }
+            let d = try Deployment("dp_pgpause", cluster: Reliability.cluster, regionClusters: ["us": usCluster])
+            defer {
+                usCluster.resume()
+                d.stop()
+            }
+            let outcome = try Self.run(d, fault: { usCluster.pause() }, resume: { usCluster.resume() })
+            report("DATA PLANE " + Self.verify(outcome, label: "region PostgreSQL SIGSTOP", expectRecovery: true))
+        }
+
+        @Test func aBackendThatAcceptsButNeverAnswersCostsOnlyItsOwnTenants() throws {
+            let blackhole = try Blackhole()
+            defer { blackhole.close() }
+            let d = try Deployment.reliability("dp_blackhole")
+            defer { d.stop() }
+            // A second gateway whose us backend accepts connections and reads requests but never answers. Tenants are
+            // created through the first one (the second is used for traffic only).
+            let second = try d.startGateway(backendPorts: ["us": blackhole.port])
+            let outcome = try Self.run(d, gateway: second, fault: {}, resume: nil)
+            report("DATA PLANE " + Self.verify(outcome, label: "backend accepts, never answers", expectRecovery: false))
+            #expect(blackhole.accepted > 0)
+        }
+    }
+}
+
+/// A TCP listener that accepts every connection and reads what arrives but never answers.
+final class Blackhole: @unchecked Sendable {
+    // @unchecked: `fd` is set once; the counters are atomics.
+    let fd: Int32
+    let port: Int
+    private final class Flags: Sendable {
+        let stopped = Atomic<Bool>(false)
+        let accepted = Atomic<Int>(0)
+    }
+    private let flags = Flags()
+    private var thread: ThreadHandle? = nil
+
+    init() throws {
+        let listenFD = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listenFD, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0, listen(listenFD, 1024) == 0 else { throw RawError.failed("blackhole: bind/listen failed") }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listenFD, $0, &length) }
+        }
+        fd = listenFD
+        port = Int(UInt16(bigEndian: address.sin_port))
+        let flags = self.flags
+        thread = ThreadHandle.start(name: "blackhole") {
+            var clients: [Int32] = []
+            while !flags.stopped.load(ordering: .relaxed) {
+                var pfd = pollfd(fd: listenFD, events: Int16(POLLIN), revents: 0)
+                if poll(&pfd, 1, 100) > 0 {
+                    let c = accept(listenFD, nil, nil)
+                    if c >= 0 {
+                        clients.append(c)
+                        flags.accepted.add(1, ordering: .relaxed)
+                    }
+                }
+                // Drain whatever was sent, so the requests really left the gateway; answer nothing.
+                var buffer = [UInt8](repeating: 0, count: 4096)
+                for c in clients { _ = recv(c, &buffer, buffer.count, Int32(MSG_DONTWAIT)) }
+            }
+            for c in clients { Glibc.close(c) }
+        }
+    }
+
+    var accepted: Int { flags.accepted.load(ordering: .relaxed) }
+
+    func close() {
+        flags.stopped.store(true, ordering: .relaxed)
+        thread?.join()
+        Glibc.close(fd)
+    }
+}
