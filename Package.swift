@@ -25,7 +25,7 @@ let package = Package(
 
         // Pure modules: no I/O, no C.
         .target(name: "JSON", swiftSettings: strict),
-        .target(name: "SCIMCore", dependencies: ["JSON"], swiftSettings: strict),
+        .target(name: "SCIMCore", dependencies: ["JSON", "HTTPCore"], swiftSettings: strict),
         .target(name: "HTTPCore", swiftSettings: strict),
         .target(name: "Flags", swiftSettings: strict),
         .target(name: "Locking", swiftSettings: strict),
@@ -40,7 +40,7 @@ let package = Package(
         .target(name: "RegionLink", dependencies: ["HTTPCore", "Crypto", "Locking"], swiftSettings: strict),
 
         // What every server process shares: common flags, logging set-up, health endpoints.
-        .target(name: "ServerRuntime", dependencies: ["HTTPCore", "NetIO", "Telemetry", "Flags", "JSON", "RegionLink", "Locking"],
+        .target(name: "ServerRuntime", dependencies: ["HTTPCore", "NetIO", "Telemetry", "Flags", "JSON", "RegionLink", "Crypto", "Locking"],
                 swiftSettings: strict),
 
         // The services, as libraries.
@@ -68,12 +68,12 @@ let package = Package(
                 path: "Tests/TestSupport", swiftSettings: strict),
 
         .testTarget(name: "JSONTests", dependencies: ["JSON"], swiftSettings: strict),
-        .testTarget(name: "SCIMCoreTests", dependencies: ["SCIMCore", "JSON"], swiftSettings: strict),
+        .testTarget(name: "SCIMCoreTests", dependencies: ["SCIMCore", "JSON", "HTTPCore"], swiftSettings: strict),
         .testTarget(name: "HTTPCoreTests", dependencies: ["HTTPCore"], swiftSettings: strict),
         .testTarget(name: "FlagsTests", dependencies: ["Flags"], swiftSettings: strict),
         .testTarget(name: "TelemetryTests", dependencies: ["Telemetry"], swiftSettings: strict),
         .testTarget(name: "CryptoTests", dependencies: ["Crypto"], swiftSettings: strict),
-        .testTarget(name: "ServerRuntimeTests", dependencies: ["ServerRuntime", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "ServerRuntimeTests", dependencies: ["ServerRuntime", "TestSupport", "HTTPCore", "Telemetry"], swiftSettings: strict),
         .testTarget(name: "GatewayAppTests", dependencies: ["GatewayApp", "TestSupport", "Postgres", "RegionLink", "JSON"],
                     swiftSettings: strict),
         .testTarget(name: "RegionLinkTests", dependencies: ["RegionLink", "HTTPCore"], swiftSettings: strict),

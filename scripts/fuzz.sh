@@ -32,15 +32,16 @@ build() {
 # The modules are built as static libraries with coverage instrumentation, then linked into each target; only
 # those the chosen targets need.
 wants() { local t; for t in "${targets[@]}"; do [[ " $* " == *" $t "* ]] && return 0; done; return 1; }
+if wants json filter patch http; then
+    build "$out/libHTTPCore.a" -module-name HTTPCore -emit-module -emit-module-path "$out/HTTPCore.swiftmodule" \
+        -emit-library -static -o "$out/libHTTPCore.a" "$root"/Sources/HTTPCore/*.swift
+fi
 if wants json filter patch; then
     build "$out/libJSON.a" -module-name JSON -emit-module -emit-module-path "$out/JSON.swiftmodule" \
         -emit-library -static -o "$out/libJSON.a" "$root"/Sources/JSON/*.swift
+    # SCIMCore renders its errors through HTTPCore's error protocol.
     build "$out/libSCIMCore.a" -module-name SCIMCore -I "$out" -emit-module -emit-module-path "$out/SCIMCore.swiftmodule" \
         -emit-library -static -o "$out/libSCIMCore.a" "$root"/Sources/SCIMCore/*.swift
-fi
-if wants http; then
-    build "$out/libHTTPCore.a" -module-name HTTPCore -emit-module -emit-module-path "$out/HTTPCore.swiftmodule" \
-        -emit-library -static -o "$out/libHTTPCore.a" "$root"/Sources/HTTPCore/*.swift
 fi
 if wants token; then
     # Crypto (CRC-32, Base62, HMAC over OpenSSL) for the token parser, which is compiled into its target as is.
@@ -52,9 +53,9 @@ status=0
 total=0
 for target in "${targets[@]}"; do
     case $target in
-        json) inputs=("$root/Tests/Fuzz/JSONFuzz.swift" "$out/libSCIMCore.a" "$out/libJSON.a") ;;
-        filter) inputs=("$root/Tests/Fuzz/FilterFuzz.swift" "$out/libSCIMCore.a" "$out/libJSON.a") ;;
-        patch) inputs=("$root/Tests/Fuzz/PatchFuzz.swift" "$out/libSCIMCore.a" "$out/libJSON.a") ;;
+        json) inputs=("$root/Tests/Fuzz/JSONFuzz.swift" "$out/libSCIMCore.a" "$out/libJSON.a" "$out/libHTTPCore.a") ;;
+        filter) inputs=("$root/Tests/Fuzz/FilterFuzz.swift" "$out/libSCIMCore.a" "$out/libJSON.a" "$out/libHTTPCore.a") ;;
+        patch) inputs=("$root/Tests/Fuzz/PatchFuzz.swift" "$out/libSCIMCore.a" "$out/libJSON.a" "$out/libHTTPCore.a") ;;
         http) inputs=("$root/Tests/Fuzz/HTTPParserFuzz.swift" "$out/libHTTPCore.a") ;;
         token) inputs=("$root/Tests/Fuzz/TokenFuzz.swift" "$root/Sources/GatewayApp/TokenFormat.swift"
                        -I "$root/Sources/COpenSSL" "$out/libCrypto.a" -lssl -lcrypto) ;;

@@ -7,12 +7,14 @@ import JSON
 import NetIO
 import Postgres
 import RegionLink
+import ServerRuntime
 import Synchronization
 import Telemetry
 import Locking
 
-/// An admin API failure: HTTP status, a stable code, a message (never a secret).
-struct AdminError: Error, Sendable {
+/// An admin API failure: HTTP status, a stable code, a message (never a secret). Renders as
+/// `{"status": 404, "error": "not_found", "message": "…"}` (see `HTTPResponseError`).
+struct AdminError: HTTPResponseError {
     var status: Int
     var code: String
     var message: String
@@ -22,10 +24,19 @@ struct AdminError: Error, Sendable {
     static func conflict(_ m: String) -> AdminError { AdminError(status: 409, code: "conflict", message: m) }
     static func unavailable(_ m: String) -> AdminError { AdminError(status: 503, code: "unavailable", message: m) }
 
-    init(status: Int, code: String, message: String) {
+    /// Extra headers (`WWW-Authenticate` on 401, `Allow` on 405).
+    var responseHeaders: [(String, String)] = []
+
+    init(status: Int, code: String, message: String, headers: [(String, String)] = []) {
         self.status = status
         self.code = code
         self.message = message
+        self.responseHeaders = headers
+    }
+
+    func responseBody(accept: String?) -> (contentType: String, body: [UInt8]) {
+        ("application/json", JSONValue.object(["status": .number(JSONNumber(status)), "error": .string(code),
+                                               "message": .string(message)]).encoded())
     }
 
     /// Any error from a handler's collaborators, mapped to a status.
@@ -79,7 +90,6 @@ final class AdminAPI: HTTPResponder {
     let authenticator: TokenAuthenticator
     let defaultRotationGraceSeconds: Int
     let metrics: MetricsRegistry
-    private let router: Router<AdminHandler>
     private let keyLock = Lock<Void>(())
 
     init(store: ControlStore, directory: RegionDirectory, keyringFile: KeyringFile, authenticator: TokenAuthenticator,
@@ -92,6 +102,10 @@ final class AdminAPI: HTTPResponder {
         self.logger = logger
         self.authenticator = authenticator
         self.defaultRotationGraceSeconds = defaultRotationGraceSeconds
+    }
+
+    /// Every admin route; the templates are what logs and metrics record.
+    static let routes: Router<AdminHandler> = {
         var r = Router<AdminHandler>(caseInsensitiveLiterals: false)
         r.add(.get, "/admin/v1/tenants", { try $0.listTenants($1) })
         r.add(.post, "/admin/v1/tenants", { try $0.createTenant($1) })
@@ -124,20 +138,14 @@ final class AdminAPI: HTTPResponder {
         r.add(.post, "/admin/v1/keys/link/:key/retire", { try $0.retireKey($1, .link) })
         r.add(.get, "/admin/v1/audit", { try $0.auditLog($1) })
         r.add(.get, "/admin/v1/regions", { try $0.listRegions($1) })
-        router = r
-    }
+        return r
+    }()
 
     func respond(to request: HTTPRequest, context: RequestContext) -> HTTPResponse {
-        let started = Timestamp.monotonicNanos()
-        let requestID = SCIMProxy.requestID(from: request.headers["X-Request-Id"])
-        var status = 500
-        var actor = "-"
-        defer {
-            logger.info("admin request", [("request.id", .string(requestID)), ("method", .string(request.method.description)),
-                                          ("route", .string(adminRouteTemplate(request.path))), ("status", .int(Int64(status))),
-                                          ("actor", .string(actor)),
-                                          ("duration_ms", .double(Double(Timestamp.monotonicNanos() - started) / 1e6))])
-        }
+        let match = Self.routes.match(request.method, path: request.path)
+        var record = RequestRecord(requestID: RequestID.accept(request.headers["X-Request-Id"]), method: request.method,
+                                   route: match.template ?? (request.path == "/healthz" || request.path == "/metrics"
+                                                             ? String(request.path) : "unmatched"))
         var response: HTTPResponse
         if request.path == "/healthz" {
             response = HTTPResponse(status: .ok, contentType: "application/json", body: "{\"status\":\"ok\",\"service\":\"scim-gateway-admin\"}")
@@ -145,40 +153,41 @@ final class AdminAPI: HTTPResponder {
             // Unauthenticated for Prometheus scrapers: the admin listener is private. Ids only, no secrets.
             response = HTTPResponse(status: .ok, contentType: MetricsRegistry.contentType, body: metrics.render())
         } else {
-            switch router.match(request.method, path: request.path) {
-            case .notFound:
-                response = Self.error(AdminError.notFound("no such endpoint"))
-            case .methodNotAllowed(let allowed, _):
-                response = Self.error(AdminError(status: 405, code: "method_not_allowed", message: "method not allowed"))
-                response.headers.add("Allow", allowed.map(\.description).joined(separator: ", "))
-            case .found(let handler, let parameters, _):
-                switch authenticate(request) {
-                case .failure(let e):
-                    response = Self.error(e)
-                    response.headers.add("WWW-Authenticate", "Bearer realm=\"scim-admin\"")
-                case .success(let keyID):
-                    actor = "admin:\(keyID)"
-                    let call = AdminCall(request: request, parameters: parameters,
-                                         query: QueryParameters(request.query) ?? QueryParameters([]),
-                                         actor: actor, requestID: requestID)
-                    do {
-                        response = try handler(self, call)
-                    } catch let error as AdminError {
-                        response = Self.error(error)
-                    } catch {
-                        response = Self.error(.unavailable("internal error"))
-                    }
-                }
+            do {
+                response = try handle(request, match, record: &record)
+            } catch let error as AdminError {
+                response = HTTPResponse(error: error)
+            } catch {
+                response = HTTPResponse(error: AdminError.unavailable("internal error"))
             }
         }
-        response.headers.set("X-Request-Id", requestID)
+        response.headers.set("X-Request-Id", record.requestID)
         response.headers.set("Cache-Control", "no-store")
-        status = response.status.code
+        record.finish(status: response.status.code)
+        record.log(logger, message: "admin request")
         return response
     }
 
+    private func handle(_ request: HTTPRequest, _ match: Router<AdminHandler>.Match, record: inout RequestRecord) throws -> HTTPResponse {
+        switch match {
+        case .notFound:
+            throw AdminError.notFound("no such endpoint")
+        case .methodNotAllowed(let allowed, _):
+            throw AdminError(status: 405, code: "method_not_allowed", message: "method not allowed",
+                             headers: [("Allow", allowed.map(\.description).joined(separator: ", "))])
+        case .found(let handler, let parameters, _):
+            let keyID = try authenticate(request).get()
+            record.actor = "admin:\(keyID)"
+            let call = AdminCall(request: request, parameters: parameters,
+                                 query: QueryParameters(request.query) ?? QueryParameters([]),
+                                 actor: record.actor!, requestID: record.requestID)
+            return try handler(self, call)
+        }
+    }
+
     private func authenticate(_ request: HTTPRequest) -> Result<String, AdminError> {
-        let unauthorized = AdminError(status: 401, code: "unauthorized", message: "admin credentials required (Authorization: Bearer scimadm_…)")
+        let unauthorized = AdminError(status: 401, code: "unauthorized", message: "admin credentials required (Authorization: Bearer scimadm_…)",
+                                      headers: [("WWW-Authenticate", "Bearer realm=\"scim-admin\"")])
         guard let presented = bearerToken(fromAuthorization: request.headers["Authorization"]),
               case .success(let credential) = TokenCredential.parse(presented, kind: .admin) else { return .failure(unauthorized) }
         let key: ControlStore.AdminKey?
@@ -203,12 +212,7 @@ final class AdminAPI: HTTPResponder {
         HTTPResponse(status: HTTPStatus(code: status), headers: ["Content-Type": "application/json"], body: value.encoded())
     }
 
-    static func error(_ e: AdminError) -> HTTPResponse {
-        var response = json(e.status, ["status": .number(JSONNumber(e.status)), "error": .string(e.code), "message": .string(e.message)])
-        // The control plane (or a region) is down for a moment: say when to retry, as the SCIM listener does.
-        if e.status == 503 { response.headers.add("Retry-After", "1") }
-        return response
-    }
+    static func error(_ e: AdminError) -> HTTPResponse { HTTPResponse(error: e) }
 
     func tenantOrThrow(_ reference: String) throws(AdminError) -> Tenant {
         do {
@@ -626,19 +630,6 @@ final class AdminAPI: HTTPResponder {
     }
 }
 
-func adminRouteTemplate(_ path: Substring) -> String {
-    let parts = path.split(separator: "/")
-    var out: [String] = []
-    for (i, p) in parts.enumerated() {
-        let previous = i > 0 ? parts[i - 1] : ""
-        if previous == "tenants" || previous == "tokens" || previous == "groups" || (previous == "pepper" && p != "rotate") || (previous == "link" && p != "rotate" && p != "promote") {
-            out.append(":id")
-        } else {
-            out.append(String(p))
-        }
-    }
-    return "/" + out.joined(separator: "/")
-}
 
 func usleepMillis(_ ms: Int) {
     usleep(UInt32(ms) * 1000)

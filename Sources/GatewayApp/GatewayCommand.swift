@@ -199,8 +199,7 @@ public enum GatewayCommand {
                               })
         var publicServer = publicConfig
         publicServer.errorResponse = { status, message in
-            HTTPResponse(status: status, headers: ["Content-Type": SCIMMediaType.scim],
-                         body: SCIMError(status: status.code, detail: message).body)
+            HTTPResponse(error: SCIMError(status: status.code, detail: message))
         }
         let admin = AdminAPI(store: store, directory: directory, keyringFile: keyringFile, authenticator: authenticator,
                              logger: logger.with("listener", "admin"), metrics: metrics.registry,

@@ -1,4 +1,5 @@
 import Telemetry
+import ServerRuntime
 
 /// What the gateway counts (exposed at `/metrics` on the admin listener, which is private).
 struct GatewayMetrics: Sendable {
@@ -56,9 +57,9 @@ struct GatewayMetrics: Sendable {
                                labels: ["region"], sample { Double($0.pool.statistics.retried) })
     }
 
-    func record(_ log: RequestLog) {
+    func record(_ log: RequestRecord) {
         requests.increment([log.tenant ?? "-", log.region ?? "-", log.route, String(log.status)])
-        latency.observe([log.region ?? "-", log.route], log.durationMillis / 1000)
+        latency.observe([log.region ?? "-", log.route], log.durationSeconds)
         if let outcome = log.outcome {
             if outcome.hasPrefix("auth-") { authFailures.increment([String(outcome.dropFirst(5))]) }
             else if outcome.hasPrefix("upstream-") { upstreamErrors.increment([log.region ?? "-", String(outcome.dropFirst(9))]) }

@@ -63,45 +63,46 @@ final class SCIMProxy: DeferredHTTPResponder {
     static let droppedResponseHeaders = ["Connection", "Keep-Alive", "Transfer-Encoding", "Content-Length", "Date",
                                          "X-SCIM-Tenant", "Server"]
 
-    /// What the checks decided: answer now, or forward to a region.
+    /// What the checks decided: answer now (health), refuse, or forward to a region.
     enum Decision {
         case answer(HTTPResponse)
+        case refuse(SCIMError)
         case forward(HTTPRequest, RegionRoute, trial: Bool)
     }
 
     func respond(to request: HTTPRequest, context: RequestContext, reply: any HTTPReply) {
-        let started = Timestamp.monotonicNanos()
-        let requestID = Self.requestID(from: request.headers["X-Request-Id"])
-        var log = RequestLog(requestID: requestID, method: request.method.description,
-                             route: Self.routes.match(request.method, path: request.path).template ?? Self.unmatchedRoute(request.path))
-        switch decide(request, context: context, requestID: requestID, log: &log) {
+        let requestID = RequestID.accept(request.headers["X-Request-Id"])
+        var record = RequestRecord(requestID: requestID, method: request.method,
+                                   route: Self.routes.match(request.method, path: request.path).template ?? Self.unmatchedRoute)
+        let accept = request.headers["Accept"]
+        switch decide(request, context: context, requestID: requestID, record: &record) {
         case .answer(let response):
-            finish(response, log: log, started: started, reply: reply)
+            finish(response, record: record, reply: reply)
+        case .refuse(let error):
+            finish(HTTPResponse(error: error, accept: accept), record: record, reply: reply)
         case .forward(let upstream, let home, let trial):
-            let accept = request.headers["Accept"]
-            let sent = log
+            let sent = record
             home.pool.send(upstream) { [self] result in
-                var log = sent
-                let response = answer(result, from: home, trial: trial, accept: accept, requestID: requestID, log: &log)
-                finish(response, log: log, started: started, reply: reply)
+                var record = sent
+                let response = answer(result, from: home, trial: trial, accept: accept, record: &record)
+                finish(response, record: record, reply: reply)
             }
         }
     }
 
-    private func finish(_ response: HTTPResponse, log: RequestLog, started: UInt64, reply: any HTTPReply) {
+    private func finish(_ response: HTTPResponse, record: RequestRecord, reply: any HTTPReply) {
         var response = response
-        var log = log
-        response.headers.set("X-Request-Id", log.requestID)
-        log.status = response.status.code
-        log.durationMillis = Double(Timestamp.monotonicNanos() - started) / 1e6
-        log.emit(logger)
-        if log.route != "/healthz" && log.route != "/readyz" { metrics.record(log) }
+        var record = record
+        response.headers.set("X-Request-Id", record.requestID)
+        record.finish(status: response.status.code)
+        record.log(logger)
+        if !record.isProbe { metrics.record(record) }
         reply.send(response)
     }
 
     /// The region's answer (its own headers stripped), or a 503 saying why there is none.
     private func answer(_ result: Result<HTTPResponse, UpstreamError>, from home: RegionRoute, trial: Bool, accept: String?,
-                        requestID: String, log: inout RequestLog) -> HTTPResponse {
+                        record: inout RequestRecord) -> HTTPResponse {
         let now = Timestamp.monotonicNanos()
         switch result {
         case .success(var response):
@@ -110,36 +111,36 @@ final class SCIMProxy: DeferredHTTPResponder {
             for name in Self.droppedResponseHeaders { response.headers.remove(name) }
             return response
         case .failure(let error):
-            log.outcome = "upstream-\(error.kind.rawValue)"
+            record.outcome = "upstream-\(error.kind.rawValue)"
+            let refusal: SCIMError
             switch error.kind {
             case .overloaded, .queueTimeout:
                 // The bulkhead is full: the region is slow or busy, which its in-flight requests will show; this
                 // request never reached it.
                 if trial { home.breaker.record(success: false, trial: true, now: now) }
-                return unavailable(accept, detail: "region \(home.id) is at capacity; retry later", retryAfter: 1)
+                refusal = .unavailable("region \(home.id) is at capacity; retry later", retryAfter: 1)
             case .shuttingDown:
-                return unavailable(accept, detail: "the gateway is shutting down; retry later", retryAfter: 1)
+                refusal = .unavailable("the gateway is shutting down; retry later", retryAfter: 1)
             case .connectFailed, .connectTimeout, .firstByteTimeout, .totalTimeout, .connectionClosed, .protocolError:
                 home.breaker.record(success: false, trial: trial, now: now)
-                logger.warning("region call failed", [("request.id", .string(requestID)), ("region", .string(home.id)),
+                logger.warning("region call failed", [("request.id", .string(record.requestID)), ("region", .string(home.id)),
                                                       ("error", .string(error.kind.rawValue)),
                                                       ("may_have_reached", .bool(error.mayHaveReached))])
-                return unavailable(accept, detail: "region \(home.id) is unavailable; retry later",
-                                   retryAfter: policy.retryAfterSeconds)
+                refusal = .unavailable("region \(home.id) is unavailable; retry later", retryAfter: policy.retryAfterSeconds)
             }
+            return HTTPResponse(error: refusal, accept: accept)
         }
     }
 
-    private func decide(_ request: HTTPRequest, context: RequestContext, requestID: String, log: inout RequestLog) -> Decision {
+    private func decide(_ request: HTTPRequest, context: RequestContext, requestID: String, record log: inout RequestRecord) -> Decision {
         let path = request.path
-        let accept = request.headers["Accept"]
         if path == "/healthz" { return .answer(ServerHealth.alive(service: "scim-gateway")) }
         if path == "/readyz" {
             let (ok, detail) = readiness()
             return .answer(ServerHealth.ready(ok, detail: detail))
         }
         guard path.lowercased().hasPrefix("/scim/v2") && (path.count == 8 || path.dropFirst(8).hasPrefix("/")) else {
-            return .answer(scimError(accept, SCIMError(status: 404, detail: "no such endpoint; SCIM lives under /scim/v2")))
+            return .refuse(SCIMError(status: 404, detail: "no such endpoint; SCIM lives under /scim/v2"))
         }
 
         let presented = bearerToken(fromAuthorization: request.headers["Authorization"])
@@ -148,8 +149,8 @@ final class SCIMProxy: DeferredHTTPResponder {
         if failureLimiter.isExhausted(source, rate: policy.failureRate, burst: policy.failureBurst, nowNanos: now)
             && !authenticator.isKnownGood(presented) {
             log.outcome = "source-throttled"
-            return .answer(tooMany(accept, retryAfter: Int((1 / max(policy.failureRate, 0.01)).rounded(.up)),
-                                   detail: "too many failed authentication attempts from this source"))
+            return .refuse(.tooMany(requests: "too many failed authentication attempts from this source",
+                                    retryAfter: Int((1 / max(policy.failureRate, 0.01)).rounded(.up))))
         }
 
         let tenant: Tenant
@@ -157,16 +158,16 @@ final class SCIMProxy: DeferredHTTPResponder {
         case .invalid(let reason):
             log.outcome = "auth-\(reason)"
             _ = failureLimiter.take(source, rate: policy.failureRate, burst: policy.failureBurst, nowNanos: now)
-            return .answer(unauthorized(accept, detail: presented == nil
-                                        ? "missing bearer token (Authorization: Bearer <token>)"
-                                        : "invalid, revoked or expired token"))
+            return .refuse(.unauthorized(presented == nil
+                                         ? "missing bearer token (Authorization: Bearer <token>)"
+                                         : "invalid, revoked or expired token"))
         case .deactivated(let t):
             log.tenant = t.id
             log.outcome = "integration-deactivated"
-            return .answer(unauthorized(accept, detail: "integration deactivated: this tenant's SCIM integration is switched off; nothing was changed"))
+            return .refuse(.unauthorized("integration deactivated: this tenant's SCIM integration is switched off; nothing was changed"))
         case .unavailable:
             log.outcome = "control-plane-unavailable"
-            return .answer(unavailable(accept, detail: "authentication temporarily unavailable", retryAfter: policy.retryAfterSeconds))
+            return .refuse(.unavailable("authentication temporarily unavailable", retryAfter: policy.retryAfterSeconds))
         case .authenticated(let auth):
             tenant = auth.tenant
             log.tenant = tenant.id
@@ -178,13 +179,13 @@ final class SCIMProxy: DeferredHTTPResponder {
         let (allowed, retryAfter) = tenantLimiter.take(tenant.id, rate: rate, burst: burst, nowNanos: now)
         guard allowed else {
             log.outcome = "rate-limited"
-            return .answer(tooMany(accept, retryAfter: retryAfter, detail: "rate limit exceeded for this tenant"))
+            return .refuse(.tooMany(requests: "rate limit exceeded for this tenant", retryAfter: retryAfter))
         }
 
         guard let home = directory.routes[tenant.homeRegion] else {
             log.outcome = "region-not-configured"
-            return .answer(unavailable(accept, detail: "home region \(tenant.homeRegion) is not configured on this gateway",
-                                       retryAfter: policy.retryAfterSeconds))
+            return .refuse(.unavailable("home region \(tenant.homeRegion) is not configured on this gateway",
+                                        retryAfter: policy.retryAfterSeconds))
         }
         log.region = home.id
         let host = request.headers["Host"]
@@ -193,15 +194,15 @@ final class SCIMProxy: DeferredHTTPResponder {
             guard hostRegion.id == home.id else {
                 // Data residency: the tenant's data lives in another region; tell the IdP where.
                 log.outcome = "misdirected"
-                return .answer(scimError(accept, SCIMError(status: 421, detail:
-                    "tenant is homed in region \(home.id); use the SCIM base URL \(home.configuration.publicBaseURL)")))
+                return .refuse(SCIMError(status: 421, detail:
+                    "tenant is homed in region \(home.id); use the SCIM base URL \(home.configuration.publicBaseURL)"))
             }
             baseURL = home.configuration.publicBaseURL
         } else {
             if policy.strictHosts {
                 log.outcome = "unknown-host"
-                return .answer(scimError(accept, SCIMError(status: 421, detail:
-                    "unknown host; use the SCIM base URL \(home.configuration.publicBaseURL)")))
+                return .refuse(SCIMError(status: 421, detail:
+                    "unknown host; use the SCIM base URL \(home.configuration.publicBaseURL)"))
             }
             var scheme = context.isTLS ? "https" : "http"
             if policy.trustForwardedProto, let proto = request.headers["X-Forwarded-Proto"]?.lowercased(),
@@ -209,7 +210,7 @@ final class SCIMProxy: DeferredHTTPResponder {
             baseURL = "\(scheme)://\(host ?? "\(home.backendHost)")/scim/v2"
         }
         guard let key = keyring().current(.link) else {
-            return .answer(unavailable(accept, detail: "gateway has no current link key", retryAfter: policy.retryAfterSeconds))
+            return .refuse(.unavailable("gateway has no current link key", retryAfter: policy.retryAfterSeconds))
         }
         // The region's breaker: open means a fast refusal, no connection, no slot.
         var trial = false
@@ -218,7 +219,7 @@ final class SCIMProxy: DeferredHTTPResponder {
         case .trial: trial = true
         case .refused(let seconds):
             log.outcome = "circuit-open"
-            return .answer(unavailable(accept, detail: "region \(home.id) is unavailable; retry later", retryAfter: seconds))
+            return .refuse(.unavailable("region \(home.id) is unavailable; retry later", retryAfter: seconds))
         }
 
         var upstream = HTTPRequest(method: request.method, target: request.target, body: request.body)
@@ -231,52 +232,6 @@ final class SCIMProxy: DeferredHTTPResponder {
         return .forward(upstream, home, trial: trial)
     }
 
-    // MARK: - Answers
-
-    func scimError(_ accept: String?, _ error: SCIMError) -> HTTPResponse {
-        HTTPResponse(status: HTTPStatus(code: error.status),
-                     headers: ["Content-Type": SCIMMediaType.responseType(accept: accept)],
-                     body: error.body)
-    }
-
-    private func unauthorized(_ accept: String?, detail: String) -> HTTPResponse {
-        var r = scimError(accept, SCIMError(status: 401, detail: detail))
-        r.headers.add("WWW-Authenticate", "Bearer realm=\"scim\", error=\"invalid_token\"")
-        return r
-    }
-
-    private func tooMany(_ accept: String?, retryAfter: Int, detail: String) -> HTTPResponse {
-        var r = scimError(accept, SCIMError(status: 429, detail: detail))
-        r.headers.add("Retry-After", String(max(1, retryAfter)))
-        return r
-    }
-
-    private func unavailable(_ accept: String?, detail: String, retryAfter: Int) -> HTTPResponse {
-        var r = scimError(accept, SCIMError(status: 503, detail: detail))
-        r.headers.add("Retry-After", String(max(1, retryAfter)))
-        return r
-    }
-
-    /// A caller-supplied request id when it is short and plain, otherwise a fresh one.
-    static func requestID(from header: String?) -> String {
-        if let h = header, (1...64).contains(h.utf8.count),
-           h.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x61 && $0 <= 0x7A) || $0 == 0x2D || $0 == 0x5F || $0 == 0x2E }) {
-            return h
-        }
-        return UniqueID.next()
-    }
-}
-
-/// SCIM media types (RFC 7644 §3.1; TRACES.md §0 and §4: Entra wants scim+json, OneLogin plain json).
-enum SCIMMediaType {
-    static let scim = "application/scim+json; charset=utf-8"
-    static let json = "application/json; charset=utf-8"
-
-    /// `application/scim+json` unless the client's Accept prefers `application/json` (q-values count), as the
-    /// region negotiates its own answers (`ResponseMediaType`).
-    static func responseType(accept: String?) -> String {
-        ResponseMediaType.negotiate(accept: accept).contentType
-    }
 }
 
 extension SCIMProxy {
@@ -304,28 +259,22 @@ extension SCIMProxy {
     }()
 
     /// Anything a client can make up would become a metric series of its own: one fixed name for the rest.
-    static func unmatchedRoute(_ path: Substring) -> String { "other" }
+    static let unmatchedRoute = "other"
 }
 
-/// One log line per request.
-struct RequestLog {
-    var requestID: String
-    var method: String
-    var route: String
-    var tenant: String? = nil
-    var token: String? = nil
-    var region: String? = nil
-    var status = 0
-    var durationMillis = 0.0
-    var outcome: String? = nil
+extension SCIMError {
+    /// 401 with the bearer challenge (RFC 6750 §3).
+    static func unauthorized(_ detail: String) -> SCIMError {
+        SCIMError(status: 401, detail: detail, challenge: "Bearer realm=\"scim\", error=\"invalid_token\"")
+    }
 
-    func emit(_ logger: Logger) {
-        var md: Logger.Metadata = [("request.id", .string(requestID)), ("method", .string(method)), ("route", .string(route)),
-                                   ("status", .int(Int64(status))), ("duration_ms", .double((durationMillis * 1000).rounded() / 1000))]
-        if let tenant { md.append(("tenant.id", .string(tenant))) }
-        if let token { md.append(("token.id", .string(token))) }
-        if let region { md.append(("region", .string(region))) }
-        if let outcome { md.append(("outcome", .string(outcome))) }
-        logger.info("request", md)
+    /// 429: the tenant's (or source's) rate, and when to come back.
+    static func tooMany(requests detail: String, retryAfter: Int) -> SCIMError {
+        SCIMError(status: 429, detail: detail, retryAfterSeconds: retryAfter)
+    }
+
+    /// 503: nobody can answer this now, and when to try again.
+    static func unavailable(_ detail: String, retryAfter: Int) -> SCIMError {
+        SCIMError(status: 503, detail: detail, retryAfterSeconds: retryAfter)
     }
 }

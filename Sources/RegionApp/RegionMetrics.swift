@@ -1,4 +1,5 @@
 import HTTPCore
+import ServerRuntime
 public import Telemetry
 
 /// What a region counts, exposed at `/metrics` (Prometheus text). Labels are ids and route templates only.
@@ -15,8 +16,8 @@ public struct RegionMetrics: Sendable {
                                      labels: ["method", "route"])
     }
 
-    func record(tenant: String, route: String, method: HTTPMethod, status: Int, seconds: Double) {
-        requests.increment([tenant.isEmpty ? "-" : tenant, method.description, route, String(status)])
-        latency.observe([method.description, route], seconds)
+    func record(_ r: RequestRecord) {
+        requests.increment([r.tenant ?? "-", r.method.description, r.route, String(r.status)])
+        latency.observe([r.method.description, r.route], r.durationSeconds)
     }
 }

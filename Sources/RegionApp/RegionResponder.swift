@@ -1,6 +1,5 @@
 public import HTTPCore
 import JSON
-public import NetIO
 import Postgres
 import RegionLink
 public import SCIMCore
@@ -32,12 +31,6 @@ public final class RegionResponder: HTTPResponder {
         case events, users, groups, groupMembers, putWebhook, getWebhook, deleteWebhook, redeliverWebhook
     }
 
-    struct Route: Sendable {
-        var endpoint: Endpoint
-        /// The pattern, for logs (never the raw path: ids and names stay out of logs).
-        var template: String
-    }
-
     /// The SCIM behaviour.
     public let service: SCIMService
     /// Signature (or development-mode) checks.
@@ -49,7 +42,7 @@ public final class RegionResponder: HTTPResponder {
     let logger: Logger
     let metrics: RegionMetrics
     let region: String
-    let router: Router<Route>
+    let router: Router<Endpoint>
 
     /// Builds the route table once; the responder is immutable afterwards.
     public init(service: SCIMService, authenticator: Authenticator, readiness: Readiness, region: String, logger: Logger,
@@ -61,10 +54,8 @@ public final class RegionResponder: HTTPResponder {
         self.readiness = readiness
         self.region = region
         self.logger = logger
-        var router = Router<Route>()
-        func add(_ method: HTTPMethod, _ pattern: String, _ endpoint: Endpoint) {
-            router.add(method, pattern, Route(endpoint: endpoint, template: pattern))
-        }
+        var router = Router<Endpoint>()
+        func add(_ method: HTTPMethod, _ pattern: String, _ endpoint: Endpoint) { router.add(method, pattern, endpoint) }
         add(.get, "/healthz", .healthz)
         add(.get, "/readyz", .readyz)
         add(.get, "/metrics", .metrics)
@@ -102,51 +93,45 @@ public final class RegionResponder: HTTPResponder {
         self.router = router
     }
 
-    /// What the per-request log line says.
-    struct Exchange {
-        var template = "unmatched"
-        var tenant = ""
-        var requestID = ""
-    }
-
     /// Answers one request and writes its log line.
     public func respond(to request: HTTPRequest, context: RequestContext) -> HTTPResponse {
-        let start = Timestamp.monotonicNanos()
-        var exchange = Exchange()
+        let match = router.match(request.method, path: request.path)
         // Until authentication says otherwise, echo a well-formed request id the caller sent.
-        exchange.requestID = request.headers[LinkHeader.requestID].flatMap { Authenticator.isPrintableToken($0) ? $0 : nil } ?? ""
-        var response = handle(request, &exchange)
-        if !exchange.requestID.isEmpty { response.headers.set("X-Request-Id", exchange.requestID) }
-        if exchange.template != "/healthz" && exchange.template != "/readyz" && exchange.template != "/metrics" {
-            let millis = Double(Timestamp.monotonicNanos() - start) / 1_000_000
-            metrics.record(tenant: exchange.tenant, route: exchange.template, method: request.method,
-                           status: response.status.code, seconds: millis / 1000)
-            logger.info("request", [
-                ("request.id", .string(exchange.requestID)), ("tenant.id", .string(exchange.tenant)),
-                ("method", .string(request.method.description)), ("route", .string(exchange.template)),
-                ("status", .int(Int64(response.status.code))), ("duration_ms", .double((millis * 1000).rounded() / 1000)),
-            ])
+        let callerID = request.headers[LinkHeader.requestID].flatMap { Authenticator.isPrintableToken($0) ? $0 : nil } ?? ""
+        var record = RequestRecord(requestID: callerID, method: request.method, route: match.template ?? "unmatched")
+        let accept = request.headers["Accept"]
+        var response: HTTPResponse
+        do {
+            response = try handle(request, match, record: &record)
+        } catch let error as SCIMError {
+            response = HTTPResponse(error: error, accept: accept)
+        } catch let error as PostgresError {
+            logger.error("database error", [("request.id", .string(record.requestID)), ("error", .string(error.description))])
+            response = HTTPResponse(error: SCIMError.from(error, region: region), accept: accept)
+        } catch {
+            logger.error("unexpected error", [("request.id", .string(record.requestID)), ("error", .string(String(describing: type(of: error))))])
+            response = HTTPResponse(error: SCIMError(status: 500, detail: "internal error"), accept: accept)
+        }
+        if !record.requestID.isEmpty { response.headers.set("X-Request-Id", record.requestID) }
+        record.finish(status: response.status.code)
+        if !record.isProbe {
+            metrics.record(record)
+            record.log(logger)
         }
         return response
     }
 
-    func handle(_ request: HTTPRequest, _ exchange: inout Exchange) -> HTTPResponse {
-        let contentType = Self.responseContentType(request)
-        switch router.match(request.method, path: request.path) {
+    func handle(_ request: HTTPRequest, _ match: Router<Endpoint>.Match, record: inout RequestRecord) throws -> HTTPResponse {
+        let endpoint: Endpoint, parameters: RouteParameters
+        switch match {
         case .notFound:
-            return Self.error(.notFound("no such endpoint"), contentType)
+            throw SCIMError.notFound("no such endpoint")
         case .methodNotAllowed(let allowed, _):
-            var response = Self.error(SCIMError(status: 405, detail: "\(request.method) is not allowed here"), contentType)
-            response.headers.set("Allow", allowed.map(\.description).joined(separator: ", "))
-            return response
-        case .found(let found, let parameters, _):
-            exchange.template = found.template
-            return dispatch(found.endpoint, request, parameters, contentType, &exchange)
+            throw SCIMError(status: 405, detail: "\(request.method) is not allowed here")
+                .allowing(allowed.map(\.description).joined(separator: ", "))
+        case .found(let e, let p, _):
+            (endpoint, parameters) = (e, p)
         }
-    }
-
-    func dispatch(_ endpoint: Endpoint, _ request: HTTPRequest, _ parameters: RouteParameters, _ contentType: String,
-                  _ exchange: inout Exchange) -> HTTPResponse {
         switch endpoint {
         case .healthz: return Health.alive(service: "scim-region", extra: [("region", region)])
         case .readyz: return readyz()
@@ -156,27 +141,10 @@ public final class RegionResponder: HTTPResponder {
             return HTTPResponse(status: .ok, contentType: MetricsRegistry.contentType, body: metrics.registry.render())
         default: break
         }
-        let scope: RequestScope
-        switch authenticator.authenticate(request) {
-        case .failure(let error):
-            return Self.error(error, contentType)
-        case .success(let s):
-            scope = s
-        }
-        exchange.tenant = scope.tenant
-        exchange.requestID = scope.requestID
-        do {
-            let outcome = try perform(endpoint, request, parameters, scope)
-            return Self.render(outcome, contentType)
-        } catch let error as SCIMError {
-            return Self.error(error, contentType)
-        } catch let error as PostgresError {
-            logger.error("database error", [("request.id", .string(scope.requestID)), ("error", .string(error.description))])
-            return Self.error(.from(error, region: region), contentType)
-        } catch {
-            logger.error("unexpected error", [("request.id", .string(scope.requestID)), ("error", .string(String(describing: type(of: error))))])
-            return Self.error(SCIMError(status: 500, detail: "internal error"), contentType)
-        }
+        let scope = try authenticator.authenticate(request).get()
+        record.tenant = scope.tenant
+        record.requestID = scope.requestID
+        return Self.render(try perform(endpoint, request, parameters, scope), Self.responseContentType(request))
     }
 
     func perform(_ endpoint: Endpoint, _ request: HTTPRequest, _ parameters: RouteParameters, _ scope: RequestScope) throws
@@ -329,10 +297,8 @@ public final class RegionResponder: HTTPResponder {
         }
     }
 
-    /// A SCIM Error response (RFC 7644 §3.12); 503 carries Retry-After.
+    /// A SCIM Error response (RFC 7644 §3.12), as every server renders failures (`HTTPResponseError`).
     public static func error(_ error: SCIMError, _ contentType: String = scimJSON) -> HTTPResponse {
-        var response = HTTPResponse(status: HTTPStatus(code: error.status), headers: ["Content-Type": contentType], body: error.body)
-        if error.status == 503 { response.headers.add("Retry-After", "1") }
-        return response
+        HTTPResponse(error: error, accept: contentType.hasPrefix("application/json") ? "application/json" : nil)
     }
 }

@@ -17,12 +17,26 @@ public struct SCIMError: Error, Sendable, Hashable, CustomStringConvertible {
     public var scimType: SCIMType?
     /// Human-readable detail for the client.
     public var detail: String?
+    /// Seconds the client should wait before retrying (429, 503); nil: the default (see `HTTPResponseError`).
+    public var retryAfterSeconds: Int?
+    /// Headers the answer carries besides the body's (`WWW-Authenticate` on 401, `Allow` on 405).
+    public var headers: [String: String]
 
     /// Creates an error.
-    public init(status: Int, scimType: SCIMType? = nil, detail: String? = nil) {
+    public init(status: Int, scimType: SCIMType? = nil, detail: String? = nil, retryAfterSeconds: Int? = nil,
+                challenge: String? = nil) {
         self.status = status
         self.scimType = scimType
         self.detail = detail
+        self.retryAfterSeconds = retryAfterSeconds
+        self.headers = challenge.map { ["WWW-Authenticate": $0] } ?? [:]
+    }
+
+    /// The same error answering 405 with the methods the resource allows.
+    public func allowing(_ methods: String) -> SCIMError {
+        var copy = self
+        copy.headers["Allow"] = methods
+        return copy
     }
 
     public var description: String {
