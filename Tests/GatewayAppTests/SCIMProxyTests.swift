@@ -1,0 +1,179 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Testing
+import HTTPCore
+import JSON
+import NetIO
+import RegionLink
+import ServerRuntime
+import Telemetry
+import TestSupport
+@testable import GatewayApp
+
+/// A fake region on loopback: checks the gateway's signature, remembers what it was sent, answers by path.
+/// `/scim/v2/Users/ok` → 200 (with headers the gateway must strip), `/down` → 503, `/slow` → waits 2 s.
+final class FakeRegion: HTTPResponder, @unchecked Sendable {
+    // @unchecked: `seen` is a ConditionLock.
+    let verifier: LinkVerifier
+    private let seen = ConditionLock<[(HTTPRequest, LinkContext?)]>([])
+
+    init(keyring: Keyring) { verifier = LinkVerifier(keyring: keyring) }
+
+    func respond(to request: HTTPRequest, context: RequestContext) -> HTTPResponse {
+        let link = try? verifier.verify(request, nowSeconds: Int(Timestamp.nowEpochMillis() / 1000)).get()
+        seen.withLock { $0.append((request, link)) }
+        switch request.path {
+        case "/scim/v2/Users/down": return HTTPResponse(status: .serviceUnavailable, contentType: "application/scim+json", body: "{}")
+        case "/scim/v2/Users/slow": sleepMillis(2000)
+        default: break
+        }
+        return HTTPResponse(status: .ok, headers: ["Content-Type": "application/scim+json", "Server": "region",
+                                                   "X-SCIM-Tenant": link?.tenant ?? "-"],
+                            body: Array(#"{"id":"ok"}"#.utf8))
+    }
+
+    var requests: [(HTTPRequest, LinkContext?)] { seen.withLock { $0 } }
+}
+
+/// Collects a deferred answer.
+final class CapturedReply: HTTPReply, @unchecked Sendable {
+    // @unchecked: `answer` is a ConditionLock.
+    private let answer = ConditionLock<(HTTPResponse, Int)?>(nil)
+    let start = monotonicMillis()
+
+    func send(_ response: HTTPResponse) {
+        let at = monotonicMillis() - start
+        answer.withLock { if $0 == nil { $0 = (response, at) } }
+        answer.broadcast()
+    }
+
+    func wait(_ millis: Int = 10_000) -> (response: HTTPResponse, millis: Int)? {
+        answer.wait(deadlineNanos: Timestamp.monotonicNanos() + UInt64(millis) * 1_000_000) { $0 }.map { ($0.0, $0.1) }
+    }
+}
+
+/// The SCIM proxy in-process (no gateway process), against a fake region on loopback and a real control plane.
+final class ProxyFixture: @unchecked Sendable {
+    // @unchecked: set up once, then only read.
+    let control: ControlPlaneFixture
+    let region = FakeRegion(keyring: Keyring())
+    let server: HTTPServer
+    let loop = UpstreamLoop(name: "proxy-test", threads: 2, tick: .milliseconds(20))
+    let proxy: SCIMProxy
+    let directory: RegionDirectory
+
+    init(_ label: String, link: RegionLinkSettings = RegionLinkSettings(), policy: GatewayPolicy = GatewayPolicy()) throws {
+        control = try ControlPlaneFixture(label)
+        region.verifier.update(control.ring)
+        var config = HTTPServerConfiguration()
+        config.workerThreads = 8
+        server = HTTPServer(configuration: config, responder: region, logger: Logger(label: "fake-region", level: .critical))
+        try server.start()
+        loop.start()
+        let regions = try RegionConfiguration.loadAll(directory: Deployment.repositoryRoot + "/Regions")
+        directory = try RegionDirectory(regions: regions, backendOverrides: ["us": "http://127.0.0.1:\(server.port)",
+                                                                            "eu2": "http://127.0.0.1:\(server.port)"],
+                                        loop: loop, settings: link)
+        let ring = control.ring
+        proxy = SCIMProxy(authenticator: control.authenticator(), directory: directory, keyring: { ring }, policy: policy,
+                          logger: Logger(label: "proxy", level: .critical), metrics: GatewayMetrics(), readiness: { (true, "ok") })
+    }
+
+    deinit {
+        loop.shutdown()
+        server.shutdown(gracePeriod: .seconds(1))
+    }
+
+    /// A tenant with a token.
+    func tenant(_ name: String, region: String = "us") throws -> (Tenant, String) {
+        let t = try control.tenant(name + "-\(monotonicMillis())", region: region)
+        let issued = try control.store.issueToken(tenantID: t.id, label: "t", expiresAt: nil, pepper: control.pepper, actor: "test")
+        return (t, issued.credential.token)
+    }
+
+    func send(_ method: HTTPMethod, _ target: String, token: String?, host: String = "127.0.0.1:8080",
+              headers: [(String, String)] = []) -> (response: HTTPResponse, millis: Int)? {
+        var request = HTTPRequest(method: method, target: target, headers: HTTPHeaders([("Host", host)] + headers))
+        if let token { request.headers.add("Authorization", "Bearer \(token)") }
+        let reply = CapturedReply()
+        proxy.respond(to: request, context: RequestContext(remoteAddress: "127.0.0.1", connectionID: 1, isTLS: false,
+                                                           receivedAtNanos: Timestamp.monotonicNanos()), reply: reply)
+        return reply.wait()
+    }
+}
+
+@Suite(.serialized) struct SCIMProxyTests {
+    @Test func forwardsSignedForTheTenantWithoutTheTokenAndStripsRegionHeaders() throws {
+        let f = try ProxyFixture("proxy_sign")
+        let (tenant, token) = try f.tenant("acme")
+        let answer = try #require(f.send(.get, "/scim/v2/Users/ok", token: token, headers: [("X-Request-Id", "idp-123")]))
+        #expect(answer.response.status.code == 200)
+        #expect(answer.response.bodyText == #"{"id":"ok"}"#)
+        #expect(answer.response.headers["X-Request-Id"] == "idp-123")
+        #expect(answer.response.headers["Server"] == nil && answer.response.headers["X-SCIM-Tenant"] == nil)
+        let (request, link) = try #require(f.region.requests.last)
+        #expect(link?.tenant == tenant.id)
+        #expect(link?.requestID == "idp-123")
+        #expect(link?.baseURL == "http://127.0.0.1:8080/scim/v2")
+        #expect(request.headers["Authorization"] == nil)
+    }
+
+    @Test func refusalsNeverReachTheRegion() throws {
+        let f = try ProxyFixture("proxy_refuse")
+        let (_, token) = try f.tenant("acme")
+        let misdirected = try #require(f.send(.get, "/scim/v2/Users/ok", token: token, host: "eu2-api.example.com"))
+        #expect(misdirected.response.status.code == 421)
+        #expect(misdirected.response.bodyText.contains("https://api.example.com/scim/v2"))
+        let noToken = try #require(f.send(.get, "/scim/v2/Users/ok", token: nil))
+        #expect(noToken.response.status.code == 401)
+        #expect(noToken.response.headers["WWW-Authenticate"]?.hasPrefix("Bearer") == true)
+        let notSCIM = try #require(f.send(.get, "/other", token: token))
+        #expect(notSCIM.response.status.code == 404)
+        #expect(f.region.requests.isEmpty)
+    }
+
+    @Test func aRegionThatKeepsFailingIsCutOffByItsBreaker() throws {
+        var link = RegionLinkSettings()
+        link.breakerFailures = 3
+        link.breakerOpenDuration = .seconds(30)
+        let f = try ProxyFixture("proxy_breaker", link: link)
+        let (_, token) = try f.tenant("acme")
+        for _ in 0..<3 { #expect(f.send(.get, "/scim/v2/Users/down", token: token)?.response.status.code == 503) }
+        let refused = try #require(f.send(.get, "/scim/v2/Users/ok", token: token))
+        #expect(refused.response.status.code == 503)
+        #expect(refused.response.headers["Retry-After"].flatMap(Int.init).map { $0 >= 29 } == true)
+        #expect(refused.millis < 100)
+        #expect(f.region.requests.count == 3)
+        // A healthy probe closes it.
+        f.directory.routes["us"]!.breaker.probe(up: true, now: Timestamp.monotonicNanos())
+        #expect(f.send(.get, "/scim/v2/Users/ok", token: token)?.response.status.code == 200)
+        // The other region's breaker never moved.
+        #expect(f.directory.routes["eu2"]!.breaker.state == .closed)
+    }
+
+    @Test func aSlowRegionAnswers503AtTheFirstByteDeadlineAndAFullBulkheadAtOnce() throws {
+        var link = RegionLinkSettings()
+        link.upstream.firstByteTimeout = .milliseconds(300)
+        link.upstream.maxConnections = 1
+        link.upstream.maxQueued = 0
+        let f = try ProxyFixture("proxy_slow", link: link)
+        let (_, token) = try f.tenant("acme")
+        let (_, euToken) = try f.tenant("acme-eu", region: "eu2")
+        let slowReply = CapturedReply()
+        var slow = HTTPRequest(method: .get, target: "/scim/v2/Users/slow", headers: ["Host": "127.0.0.1"])
+        slow.headers.add("Authorization", "Bearer \(token)")
+        f.proxy.respond(to: slow, context: RequestContext(remoteAddress: "127.0.0.1", connectionID: 1, isTLS: false,
+                                                          receivedAtNanos: 0), reply: slowReply)
+        // The one slot is taken: the next us request is refused at once, the eu2 one (its own bulkhead) is served.
+        let full = try #require(f.send(.get, "/scim/v2/Users/ok", token: token))
+        #expect(full.response.status.code == 503)
+        #expect(full.response.headers["Retry-After"] == "1")
+        #expect(full.millis < 100)
+        #expect(f.send(.get, "/scim/v2/Users/ok", token: euToken)?.response.status.code == 200)
+        let timedOut = try #require(slowReply.wait())
+        #expect(timedOut.response.status.code == 503)
+        #expect(timedOut.response.headers["Retry-After"] == "5")
+        #expect(timedOut.millis >= 280 && timedOut.millis < 1000)
+    }
+}
