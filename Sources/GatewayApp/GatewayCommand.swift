@@ -41,6 +41,8 @@ public enum GatewayCommand {
             .value("tenant-rate", "rps", env: "SCIM_GATEWAY_TENANT_RATE", default: "200",
                    help: "Default requests per second per tenant (0 = unlimited; tenants may override)"),
             .value("tenant-burst", "n", env: "SCIM_GATEWAY_TENANT_BURST", default: "400", help: "Default burst per tenant"),
+            .value("rate-limit-max-delay", "duration", env: "SCIM_GATEWAY_RATE_LIMIT_MAX_DELAY", default: "1s",
+                   help: "A tenant over its rate waits up to this long for its turn (holding no thread) before a 429; 0 refuses at once"),
             .value("auth-failure-burst", "n", env: "SCIM_GATEWAY_AUTH_FAILURE_BURST", default: "20",
                    help: "Failed authentications per source before it is throttled (refills 1/s)"),
             .value("rotation-grace", "seconds", env: "SCIM_GATEWAY_ROTATION_GRACE", default: "86400",
@@ -176,6 +178,7 @@ public enum GatewayCommand {
         policy.strictHosts = options.bool("strict-hosts")
         policy.trustForwardedProto = options.bool("trust-forwarded-proto")
         policy.clientSource = clientSource
+        policy.rateLimitMaxDelay = try options.duration("rate-limit-max-delay", in: .zero...(.seconds(30))) ?? .seconds(1)
 
         let metrics = GatewayMetrics()
         let regionHealth = RegionHealth(directory: directory, interval: healthInterval, logger: logger)
@@ -184,6 +187,7 @@ public enum GatewayCommand {
         let proxy = SCIMProxy(authenticator: authenticator, directory: directory,
                               keyring: { [keyringFile] in keyringFile.keyring }, policy: policy, logger: logger,
                               metrics: metrics,
+                              schedule: { [upstreamLoop] delay, task in upstreamLoop.schedule(after: delay, task) },
                               readiness: {
                                   // Ready while the control plane answers and at least one region does: a single region
                                   // outage must not take every tenant's traffic off this gateway. Read from the

@@ -9,6 +9,7 @@ struct GatewayMetrics: Sendable {
     let upstreamErrors: Counter
     let authFailures: Counter
     let rateLimited: Counter
+    let shaped: Counter
 
     init(registry: MetricsRegistry = MetricsRegistry()) {
         self.registry = registry
@@ -21,6 +22,9 @@ struct GatewayMetrics: Sendable {
         authFailures = registry.counter("scim_gateway_auth_failures_total", "Refused credentials by reason.", labels: ["reason"])
         rateLimited = registry.counter("scim_gateway_rate_limited_total", "Requests refused with 429, by tenant and cause.",
                                        labels: ["tenant", "cause"])
+        shaped = registry.counter("scim_gateway_rate_shaped_total",
+                                  "Requests over their tenant's rate that waited for their turn (instead of a 429), by tenant.",
+                                  labels: ["tenant"])
     }
 
     /// Per-region data-plane gauges, sampled when scraped: bulkhead occupancy, pool counters, breaker state, health.

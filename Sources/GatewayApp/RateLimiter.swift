@@ -25,6 +25,36 @@ struct TokenBucket: Sendable, Equatable {
         return (false, max(1, Int(wait.rounded(.up))))
     }
 
+    /// Shaping instead of refusing: a request beyond the bucket may wait for its token, up to `maxDelay` seconds.
+    /// Waiting requests each take their token ahead of time (the bucket goes into debt), so the tenant is held to
+    /// `rate` however many requests it sends at once, and a waiting request's delay is fixed when it arrives (a
+    /// virtual queue in the order requests came). Refused (429) only when the wait would exceed `maxDelay`; then
+    /// `retryAfterSeconds` says when one would be admitted again.
+    mutating func reserve(rate: Double, burst: Double, maxDelay: Double, nowNanos: UInt64) -> Reservation {
+        if nowNanos > lastNanos {
+            tokens = min(burst, tokens + Double(nowNanos - lastNanos) / 1e9 * rate)
+            lastNanos = nowNanos
+        }
+        if tokens >= 1 {
+            tokens -= 1
+            return .now
+        }
+        guard rate > 0 else { return .refused(retryAfterSeconds: 60) }
+        let wait = (1 - tokens) / rate
+        if wait <= maxDelay {
+            tokens -= 1
+            return .after(seconds: wait)
+        }
+        return .refused(retryAfterSeconds: max(1, Int((wait - maxDelay).rounded(.up))))
+    }
+
+    enum Reservation: Equatable {
+        case now
+        /// Admitted; forward after this many seconds.
+        case after(seconds: Double)
+        case refused(retryAfterSeconds: Int)
+    }
+
     func isFull(rate: Double, burst: Double, nowNanos: UInt64) -> Bool {
         let refilled = tokens + Double(nowNanos &- lastNanos) / 1e9 * rate
         return refilled >= burst
@@ -48,6 +78,20 @@ final class KeyedRateLimiter: Sendable {
         let result = shard.buckets.withLock { b -> (Bool, Int) in
             var bucket = b[key] ?? TokenBucket(burst: burst, nowNanos: nowNanos)
             let r = bucket.take(rate: rate, burst: burst, nowNanos: nowNanos)
+            b[key] = bucket
+            return r
+        }
+        if operations.add(1, ordering: .relaxed).newValue % 50_000 == 0 { prune(rate: rate, burst: burst, nowNanos: nowNanos) }
+        return result
+    }
+
+    /// `TokenBucket.reserve` on the key's bucket (unlimited when `rate` ≤ 0).
+    func reserve(_ key: String, rate: Double, burst: Double, maxDelay: Double, nowNanos: UInt64) -> TokenBucket.Reservation {
+        if rate <= 0 { return .now }
+        let shard = shards[Int(UInt(bitPattern: key.hashValue) % 16)]
+        let result = shard.buckets.withLock { b -> TokenBucket.Reservation in
+            var bucket = b[key] ?? TokenBucket(burst: burst, nowNanos: nowNanos)
+            let r = bucket.reserve(rate: rate, burst: burst, maxDelay: maxDelay, nowNanos: nowNanos)
             b[key] = bucket
             return r
         }

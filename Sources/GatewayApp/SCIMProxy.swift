@@ -26,6 +26,9 @@ struct GatewayPolicy: Sendable {
     var clientSource = ClientSource()
     /// `Retry-After` when a region failed or timed out (a full bulkhead says 1, an open breaker its remaining time).
     var retryAfterSeconds = 5
+    /// Rate shaping: a tenant over its rate waits up to this long for its turn (holding no thread) before a 429;
+    /// 0 refuses at once.
+    var rateLimitMaxDelay: Duration = .seconds(1)
 }
 
 /// The public listener: `/scim/v2/...` from IdPs. Authenticates, enforces the integration lifecycle and rate
@@ -46,9 +49,14 @@ final class SCIMProxy: DeferredHTTPResponder {
     let failureLimiter = KeyedRateLimiter()
     let readiness: @Sendable () -> (Bool, String)
     let metrics: GatewayMetrics
+    /// Runs a task later without holding a thread (the upstream loop's timer): requests waiting for their rate.
+    let schedule: @Sendable (Duration, @escaping @Sendable () -> Void) -> Void
 
     init(authenticator: TokenAuthenticator, directory: RegionDirectory, keyring: @escaping @Sendable () -> Keyring,
-         policy: GatewayPolicy, logger: Logger, metrics: GatewayMetrics, readiness: @escaping @Sendable () -> (Bool, String)) {
+         policy: GatewayPolicy, logger: Logger, metrics: GatewayMetrics,
+         schedule: @escaping @Sendable (Duration, @escaping @Sendable () -> Void) -> Void,
+         readiness: @escaping @Sendable () -> (Bool, String)) {
+        self.schedule = schedule
         self.metrics = metrics
         self.authenticator = authenticator
         self.directory = directory
@@ -63,11 +71,12 @@ final class SCIMProxy: DeferredHTTPResponder {
     static let droppedResponseHeaders = ["Connection", "Keep-Alive", "Transfer-Encoding", "Content-Length", "Date",
                                          "X-SCIM-Tenant", "Server"]
 
-    /// What the checks decided: answer now (health), refuse, or forward to a region.
+    /// What the checks decided: answer now (health), refuse, or forward to a region (after `delay` seconds when the
+    /// tenant is over its rate).
     enum Decision {
         case answer(HTTPResponse)
         case refuse(SCIMError)
-        case forward(HTTPRequest, RegionRoute, trial: Bool)
+        case forward(HTTPRequest, RegionRoute, delay: Double)
     }
 
     func respond(to request: HTTPRequest, context: RequestContext, reply: any HTTPReply) {
@@ -80,13 +89,39 @@ final class SCIMProxy: DeferredHTTPResponder {
             finish(response, record: record, reply: reply)
         case .refuse(let error):
             finish(HTTPResponse(error: error, accept: accept), record: record, reply: reply)
-        case .forward(let upstream, let home, let trial):
-            let sent = record
-            home.pool.send(upstream) { [self] result in
-                var record = sent
-                let response = answer(result, from: home, trial: trial, accept: accept, record: &record)
-                finish(response, record: record, reply: reply)
+        case .forward(let upstream, let home, let delay):
+            if delay > 0 {
+                record.outcome = "rate-shaped"
+                metrics.shaped.increment([record.tenant ?? "-"])
+                let waiting = record
+                schedule(.nanoseconds(Int64(delay * 1e9))) { [self] in
+                    dispatch(upstream, to: home, accept: accept, record: waiting, reply: reply)
+                }
+            } else {
+                dispatch(upstream, to: home, accept: accept, record: record, reply: reply)
             }
+        }
+    }
+
+    /// Sends a checked request to its region, unless the region's breaker refuses it (no connection, no slot).
+    private func dispatch(_ upstream: HTTPRequest, to home: RegionRoute, accept: String?, record: RequestRecord,
+                          reply: any HTTPReply) {
+        var record = record
+        var trial = false
+        switch home.breaker.admit(now: Timestamp.monotonicNanos()) {
+        case .allowed: break
+        case .trial: trial = true
+        case .refused(let seconds):
+            record.outcome = "circuit-open"
+            let refusal = SCIMError.unavailable("region \(home.id) is unavailable; retry later", retryAfter: seconds)
+            finish(HTTPResponse(error: refusal, accept: accept), record: record, reply: reply)
+            return
+        }
+        let sent = record, isTrial = trial
+        home.pool.send(upstream) { [self] result in
+            var record = sent
+            let response = answer(result, from: home, trial: isTrial, accept: accept, record: &record)
+            finish(response, record: record, reply: reply)
         }
     }
 
@@ -176,8 +211,12 @@ final class SCIMProxy: DeferredHTTPResponder {
 
         let rate = tenant.rateLimitPerSecond.map(Double.init) ?? policy.tenantRate
         let burst = tenant.rateLimitBurst.map(Double.init) ?? max(policy.tenantBurst, rate)
-        let (allowed, retryAfter) = tenantLimiter.take(tenant.id, rate: rate, burst: burst, nowNanos: now)
-        guard allowed else {
+        let delay: Double
+        switch tenantLimiter.reserve(tenant.id, rate: rate, burst: burst, maxDelay: Double(policy.rateLimitMaxDelay.nanoseconds) / 1e9,
+                                     nowNanos: now) {
+        case .now: delay = 0
+        case .after(let seconds): delay = seconds
+        case .refused(let retryAfter):
             log.outcome = "rate-limited"
             return .refuse(.tooMany(requests: "rate limit exceeded for this tenant", retryAfter: retryAfter))
         }
@@ -212,16 +251,6 @@ final class SCIMProxy: DeferredHTTPResponder {
         guard let key = keyring().current(.link) else {
             return .refuse(.unavailable("gateway has no current link key", retryAfter: policy.retryAfterSeconds))
         }
-        // The region's breaker: open means a fast refusal, no connection, no slot.
-        var trial = false
-        switch home.breaker.admit(now: now) {
-        case .allowed: break
-        case .trial: trial = true
-        case .refused(let seconds):
-            log.outcome = "circuit-open"
-            return .refuse(.unavailable("region \(home.id) is unavailable; retry later", retryAfter: seconds))
-        }
-
         var upstream = HTTPRequest(method: request.method, target: request.target, body: request.body)
         upstream.headers.add("Host", "\(home.backendHost):\(home.backendPort)")
         for name in Self.forwardedRequestHeaders {
@@ -229,7 +258,7 @@ final class SCIMProxy: DeferredHTTPResponder {
         }
         LinkSignature.sign(&upstream, tenant: tenant.id, baseURL: baseURL, requestID: requestID, key: key,
                            nowSeconds: Int(Timestamp.nowEpochMillis() / 1000))
-        return .forward(upstream, home, trial: trial)
+        return .forward(upstream, home, delay: delay)
     }
 
 }

@@ -88,6 +88,8 @@ public final class UpstreamLoop: Sendable {
     private let threadCount: Int
     /// How often deadlines are checked.
     let tick: Duration
+    /// Delayed work (rate shaping): a min-heap by deadline, run by the timer thread, which sleeps until the earliest.
+    private let timers = ConditionLock<TimerHeap>(TimerHeap())
 
     /// `threads` loop threads (each handles one ready connection at a time); `tick` is the timer's period.
     public init(name: String = "upstream", threads: Int = 2, tick: Duration = .milliseconds(50)) {
@@ -126,12 +128,31 @@ public final class UpstreamLoop: Sendable {
         threads.withLock { $0 = started }
     }
 
+    /// Runs `task` on the timer thread after `delay` (at once when the loop is stopping). Waiting holds no thread:
+    /// a request delayed by rate shaping is an entry in a heap. The task must not block.
+    public func schedule(after delay: Duration, _ task: @escaping @Sendable () -> Void) {
+        let deadline = Timestamp.monotonicNanos() + delay.nanoseconds
+        let accepted = timers.withLock { heap -> Bool in
+            guard !heap.closed else { return false }
+            heap.push(deadline, task)
+            return true
+        }
+        if accepted { timers.signal() } else { task() }
+    }
+
     /// Stops the threads, then fails whatever is still pending and closes every connection.
     public func shutdown() {
         guard !stopped.exchange(true, ordering: .acquiringAndReleasing) else { return }
         var one: UInt64 = 1
         _ = write(wakeFD, &one, 8)  // level-triggered, never read: wakes every thread
+        timers.broadcast()
         for thread in threads.withLock({ $0 }) { thread.join() }
+        // Delayed work still waiting runs now (its requests then fail fast as the pools close).
+        let pending = timers.withLock { heap -> [@Sendable () -> Void] in
+            heap.closed = true
+            return heap.drain()
+        }
+        for task in pending { task() }
         // No loop or timer thread runs any more: nobody else holds a connection.
         for pool in pools.withLock({ $0 }) { pool.close() }
         close(wakeFD)
@@ -153,12 +174,76 @@ public final class UpstreamLoop: Sendable {
     }
 
     private func timerLoop() {
-        let period = UInt32(min(tick.nanoseconds / 1000, 1_000_000))
+        let period = tick.nanoseconds
+        var nextSweep = Timestamp.monotonicNanos() + period
         while !stopped.load(ordering: .relaxed) {
-            usleep(period)
+            // Sleep until the next sweep or the earliest delayed task, whichever comes first; a task scheduled
+            // earlier than that wakes the wait to recompute it.
+            let until = timers.withLock { min(nextSweep, $0.earliest ?? .max) }
+            let due = timers.wait(deadlineNanos: until) { heap -> [@Sendable () -> Void]? in
+                if self.stopped.load(ordering: .relaxed) { return [] }
+                let ready = heap.popDue(now: Timestamp.monotonicNanos())
+                if !ready.isEmpty { return ready }
+                if let earliest = heap.earliest, earliest < until { return [] }
+                return nil
+            } ?? []
+            for task in due { task() }
             let now = Timestamp.monotonicNanos()
-            for pool in pools.withLock({ $0 }) { pool.sweep(now: now) }
+            if now >= nextSweep {
+                for pool in pools.withLock({ $0 }) { pool.sweep(now: now) }
+                nextSweep = now + period
+            }
         }
+    }
+}
+
+/// Delayed tasks by deadline (a binary min-heap; ties in insertion order do not matter here).
+struct TimerHeap: Sendable {
+    private var entries: [(deadline: UInt64, task: @Sendable () -> Void)] = []
+    var closed = false
+
+    var count: Int { entries.count }
+
+    mutating func push(_ deadline: UInt64, _ task: @escaping @Sendable () -> Void) {
+        entries.append((deadline, task))
+        var i = entries.count - 1
+        while i > 0 {
+            let parent = (i - 1) / 2
+            guard entries[parent].deadline > entries[i].deadline else { break }
+            entries.swapAt(parent, i)
+            i = parent
+        }
+    }
+
+    /// Every task whose deadline has come, earliest first.
+    mutating func popDue(now: UInt64) -> [@Sendable () -> Void] {
+        var due: [@Sendable () -> Void] = []
+        while let first = entries.first, first.deadline <= now {
+            due.append(first.task)
+            let last = entries.removeLast()
+            guard !entries.isEmpty else { break }
+            entries[0] = last
+            var i = 0
+            while true {
+                let l = 2 * i + 1, r = l + 1
+                var smallest = i
+                if l < entries.count && entries[l].deadline < entries[smallest].deadline { smallest = l }
+                if r < entries.count && entries[r].deadline < entries[smallest].deadline { smallest = r }
+                if smallest == i { break }
+                entries.swapAt(i, smallest)
+                i = smallest
+            }
+        }
+        return due
+    }
+
+    /// The earliest deadline, if any.
+    var earliest: UInt64? { entries.first?.deadline }
+
+    mutating func drain() -> [@Sendable () -> Void] {
+        let all = entries.sorted { $0.deadline < $1.deadline }.map(\.task)
+        entries = []
+        return all
     }
 }
 

@@ -77,7 +77,8 @@ final class ProxyFixture: @unchecked Sendable {
                                         loop: loop, settings: link)
         let ring = control.ring
         proxy = SCIMProxy(authenticator: control.authenticator(), directory: directory, keyring: { ring }, policy: policy,
-                          logger: Logger(label: "proxy", level: .critical), metrics: GatewayMetrics(), readiness: { (true, "ok") })
+                          logger: Logger(label: "proxy", level: .critical), metrics: GatewayMetrics(),
+                          schedule: { [loop] delay, task in loop.schedule(after: delay, task) }, readiness: { (true, "ok") })
     }
 
     deinit {

@@ -72,6 +72,46 @@ import Testing
         #expect(!b.take(rate: 1, burst: 3, nowNanos: 100_000_000_000).allowed)
     }
 
+    /// Shaping: past the bucket a request waits its turn (each 1/rate after the previous), up to the bound; beyond
+    /// it, 429 with the time until one would be admitted again. However many arrive, no more than the rate pass.
+    @Test func shapingDelaysInArrivalOrderAndRefusesBeyondTheBound() {
+        var b = TokenBucket(burst: 2, nowNanos: 0)
+        #expect(b.reserve(rate: 10, burst: 2, maxDelay: 1, nowNanos: 0) == .now)
+        #expect(b.reserve(rate: 10, burst: 2, maxDelay: 1, nowNanos: 0) == .now)
+        var delays: [Double] = []
+        while case .after(let seconds) = b.reserve(rate: 10, burst: 2, maxDelay: 1, nowNanos: 0) { delays.append(seconds) }
+        // 10 waiters, 0.1 s apart, the last at exactly the bound.
+        #expect(delays.count == 10)
+        for (i, d) in delays.enumerated() { #expect(abs(d - Double(i + 1) / 10) < 1e-9) }
+        guard case .refused(let retryAfter) = b.reserve(rate: 10, burst: 2, maxDelay: 1, nowNanos: 0) else {
+            Issue.record("expected a refusal past the bound"); return
+        }
+        #expect(retryAfter == 1)
+        // Half a second later five of the waiters have gone through: five places are free again.
+        var admitted = 0
+        while case .after = b.reserve(rate: 10, burst: 2, maxDelay: 1, nowNanos: 500_000_000) { admitted += 1 }
+        #expect(admitted == 5)
+        // With no bound, nothing waits.
+        var c = TokenBucket(burst: 1, nowNanos: 0)
+        #expect(c.reserve(rate: 10, burst: 1, maxDelay: 0, nowNanos: 0) == .now)
+        #expect(c.reserve(rate: 10, burst: 1, maxDelay: 0, nowNanos: 0) == .refused(retryAfterSeconds: 1))
+    }
+
+    @Test func shapingHoldsAFloodToItsRate() {
+        // 1,000 requests a second for 10 s against 50/s, burst 50, 1 s of waiting allowed.
+        var b = TokenBucket(burst: 50, nowNanos: 0)
+        var admitted = 0
+        for ms in 0..<10_000 {
+            switch b.reserve(rate: 50, burst: 50, maxDelay: 1, nowNanos: UInt64(ms) * 1_000_000) {
+            case .now, .after: admitted += 1
+            case .refused: break
+            }
+        }
+        // The burst, ten seconds at the rate, and the second of waiting that is admitted ahead.
+        #expect(admitted <= 50 + 500 + 50 + 1)
+        #expect(admitted >= 500)
+    }
+
     @Test func keysAreIndependentAndZeroRateIsUnlimited() {
         let limiter = KeyedRateLimiter()
         for _ in 0..<5 { #expect(limiter.take("noisy", rate: 1, burst: 5, nowNanos: 0).allowed) }

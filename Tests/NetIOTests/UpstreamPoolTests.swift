@@ -236,3 +236,50 @@ final class SilentListener: @unchecked Sendable {
         Glibc.close(fd)
     }
 }
+
+/// The loop's timer: delayed tasks run in deadline order, no earlier than asked, without a thread each.
+@Suite struct TimerTests {
+    @Test func heapPopsInDeadlineOrder() {
+        var heap = TimerHeap()
+        let order = ConditionLock<[Int]>([])
+        for (i, d) in [50, 10, 40, 20, 30, 10].enumerated() { heap.push(UInt64(d), { order.withLock { $0.append(i) } }) }
+        #expect(heap.earliest == 10)
+        for task in heap.popDue(now: 25) { task() }
+        #expect(Set(order.withLock { $0 }) == [1, 3, 5])
+        #expect(heap.count == 3)
+        for task in heap.popDue(now: 100) { task() }
+        #expect(order.withLock { $0 }.suffix(3) == [4, 2, 0])
+    }
+
+    @Test func scheduledTasksRunAfterTheirDelay() {
+        let loop = UpstreamLoop(name: "timer-test", threads: 1, tick: .milliseconds(500))
+        loop.start()
+        defer { loop.shutdown() }
+        let start = monotonicMillis()
+        let ran = ConditionLock<[(Int, Int)]>([])
+        // A long delay first, then short ones: the timer must not oversleep the later, earlier deadlines.
+        for (tag, delay) in [(0, 400), (1, 30), (2, 120), (3, 0)] {
+            loop.schedule(after: .milliseconds(delay)) {
+                ran.withLock { $0.append((tag, monotonicMillis() - start)) }
+                ran.broadcast()
+            }
+        }
+        let all = ran.wait(deadlineNanos: Timestamp.monotonicNanos() + 3_000_000_000) { $0.count == 4 ? $0 : nil } ?? []
+        #expect(all.map(\.0) == [3, 1, 2, 0])
+        for (tag, at) in all {
+            let wanted = [400, 30, 120, 0][tag]
+            #expect(at >= wanted - 2 && at < wanted + 60, "task \(tag) ran at \(at) ms, wanted \(wanted)")
+        }
+    }
+
+    @Test func tasksStillWaitingRunAtShutdown() {
+        let loop = UpstreamLoop(name: "timer-test", threads: 1)
+        loop.start()
+        let ran = ConditionLock<Int>(0)
+        for _ in 0..<5 { loop.schedule(after: .seconds(60)) { ran.withLock { $0 += 1 } } }
+        loop.shutdown()
+        #expect(ran.withLock { $0 } == 5)
+        loop.schedule(after: .seconds(60)) { ran.withLock { $0 += 1 } }
+        #expect(ran.withLock { $0 } == 6)
+    }
+}
