@@ -397,7 +397,7 @@ try:
                                  "--regions-dir", os.path.join(ROOT, "Regions"), "--log-level", "error",
                                  "--region-max-in-flight", "512", "--region-max-queued", "512", "--region-queue-timeout", "60s",
                                  "--upstream-first-byte-timeout", "60s", "--upstream-timeout", "90s",
-                                 "--breaker-failures", "100000", "--health-interval", "60s",
+                                 "--breaker-failures", "10000", "--health-interval", "60s",
                                  "--region-backends", ",".join(f"{r}=http://127.0.0.1:{regions[r][1]}" for r in regions)])
         GW2 = wait_port(gw2_port, gw2, "gateway2")
         http("GET", GW2, "/scim/v2/Users?count=1", token)  # warm: token cached, a connection to us

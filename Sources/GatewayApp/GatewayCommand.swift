@@ -20,7 +20,9 @@ public enum GatewayCommand {
         command: "scim-gateway",
         summary: "SCIM 2.0 gateway: resolves the tenant from the bearer token and routes to its home region",
         usage: "scim-gateway --control-database-url <url> --keyring-file <path> [options]",
-        options: ServerOptions.common(envPrefix: "SCIM_GATEWAY_", defaultListen: "127.0.0.1:8080", defaultWorkers: 4,
+        options: ServerOptions.common(envPrefix: "SCIM_GATEWAY_", defaultListen: "127.0.0.1:8080",
+                                      // Workers never wait on a region: one per core (at least two) keeps them busy.
+                                      defaultWorkers: max(2, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))),
                                       workersHelp: "Threads reading requests and running the checks (a request waiting on a region holds none)",
                                       defaultMaxConnections: 16384) + [
             .value("admin-listen", "host:port", env: "SCIM_GATEWAY_ADMIN_LISTEN", default: "127.0.0.1:9090",
@@ -47,8 +49,8 @@ public enum GatewayCommand {
                    help: "Failed authentications per source before it is throttled (refills 1/s)"),
             .value("rotation-grace", "seconds", env: "SCIM_GATEWAY_ROTATION_GRACE", default: "86400",
                    help: "Default grace window of a rotated token"),
-            .value("upstream-threads", "n", env: "SCIM_GATEWAY_UPSTREAM_THREADS", default: "2",
-                   help: "Threads driving region connections (non-blocking; they read answers and write them to clients)"),
+            .value("upstream-threads", "n", env: "SCIM_GATEWAY_UPSTREAM_THREADS", default: "0",
+                   help: "Threads of their own for region connections; 0: the --workers drive them (one event loop for client and region connections)"),
             .value("region-max-in-flight", "n", env: "SCIM_GATEWAY_REGION_MAX_IN_FLIGHT", default: "64",
                    help: "Per region: requests in flight at once (one connection each); the bulkhead's cap"),
             .value("region-max-queued", "n", env: "SCIM_GATEWAY_REGION_MAX_QUEUED", default: "64",
@@ -130,7 +132,8 @@ public enum GatewayCommand {
         link.breakerOpenDuration = try options.duration("breaker-open", in: .milliseconds(10)...(.seconds(600))) ?? .seconds(2)
         link.client.maxIdleConnections = 8
         let healthInterval = try options.duration("health-interval", in: .milliseconds(50)...(.seconds(60))) ?? .seconds(1)
-        let upstreamLoop = UpstreamLoop(name: "upstream", threads: try options.int("upstream-threads", in: 1...64) ?? 2)
+        let upstreamThreads = try options.int("upstream-threads", in: 0...64) ?? 0
+        let upstreamLoop = UpstreamLoop(name: "upstream", threads: upstreamThreads)
         let directory: RegionDirectory
         do {
             directory = try RegionDirectory(regions: regions, backendOverrides: overrides, loop: upstreamLoop, settings: link)
@@ -202,6 +205,7 @@ public enum GatewayCommand {
                                   return (true, "control plane reachable; regions: " + detail)
                               })
         var publicServer = publicConfig
+        if upstreamThreads == 0 { publicServer.drives = upstreamLoop }
         publicServer.errorResponse = { status, message in
             HTTPResponse(error: SCIMError(status: status.code, detail: message))
         }

@@ -149,6 +149,8 @@ struct DateHeader {
 final class ServerCore: Sendable {
     static let listenerKey: UInt64 = .max
     static let wakeKey: UInt64 = .max - 1
+    /// An attached upstream loop's epoll set (nested in ours): its connections' readiness reaches the same workers.
+    static let upstreamKey: UInt64 = .max - 2
 
     let shared: ServerShared
     let epfd: Int32
@@ -189,6 +191,16 @@ final class ServerCore: Sendable {
     private var isDraining: Bool { shared.draining.load(ordering: .relaxed) }
 
     func start() {
+        if let upstream = shared.configuration.drives {
+            // The upstream loop's epoll fd is readable while any of its connections is ready: one shared event loop
+            // for client and upstream connections, so whichever worker is free takes the next ready thing (a worker
+            // that just sent a request often finds an answer ready instead of sleeping). ONESHOT: one worker drains
+            // it, then re-arms it.
+            var ev = epoll_event()
+            ev.events = clinuxio_epollin() | clinuxio_epolloneshot()
+            ev.data.u64 = Self.upstreamKey
+            epoll_ctl(epfd, EPOLL_CTL_ADD, upstream.epfd, &ev)
+        }
         var wake = epoll_event()
         wake.events = clinuxio_epollin()
         wake.data.u64 = Self.wakeKey
@@ -237,26 +249,40 @@ final class ServerCore: Sendable {
         let readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: readBufferSize, alignment: 16)
         defer { readBuffer.deallocate() }
         var date = DateHeader()
-        var event = epoll_event()
+        // A handler that may block takes one event at a time: a connection taken is a connection no other worker can
+        // serve meanwhile. A deferred handler never blocks, so a worker takes what is ready in one call (fewer
+        // epoll_wait calls under load, the same fairness: each event is one unit of non-blocking work).
+        let batch: Int32
+        if case .deferred = shared.handler { batch = 16 } else { batch = 1 }
+        var events = [epoll_event](repeating: epoll_event(), count: Int(batch))
         while !stopped.load(ordering: .relaxed) {
-            // One event at a time: a connection taken is a connection no other worker can serve meanwhile.
-            let n = epoll_wait(epfd, &event, 1, 500)
+            let n = epoll_wait(epfd, &events, batch, 500)
             if n <= 0 { continue }
-            let key = event.data.u64
-            if key == Self.wakeKey { continue }
-            if key == Self.listenerKey {
-                acceptConnections()
-                continue
+            for i in 0..<Int(n) {
+                let key = events[i].data.u64
+                if key == Self.wakeKey { continue }
+                if key == Self.listenerKey {
+                    acceptConnections()
+                    continue
+                }
+                if key == Self.upstreamKey, let upstream = shared.configuration.drives {
+                    upstream.drainReady(buffer: readBuffer)
+                    var ev = epoll_event()
+                    ev.events = clinuxio_epollin() | clinuxio_epolloneshot()
+                    ev.data.u64 = Self.upstreamKey
+                    epoll_ctl(epfd, EPOLL_CTL_MOD, upstream.epfd, &ev)
+                    continue
+                }
+                guard let conn = table.lookup(key) else { continue }
+                let claimed = conn.claim.withLock { c -> Bool in
+                    if c.closed { return false }
+                    if c.owned { c.eventMissed = true; return false }
+                    c.owned = true
+                    return true
+                }
+                guard claimed else { continue }
+                serve(conn, events: events[i].events, readBuffer: readBuffer, date: &date)
             }
-            guard let conn = table.lookup(key) else { continue }
-            let claimed = conn.claim.withLock { c -> Bool in
-                if c.closed { return false }
-                if c.owned { c.eventMissed = true; return false }
-                c.owned = true
-                return true
-            }
-            guard claimed else { continue }
-            serve(conn, events: event.events, readBuffer: readBuffer, date: &date)
         }
     }
 

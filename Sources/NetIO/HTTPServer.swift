@@ -30,6 +30,9 @@ public struct HTTPServerConfiguration: Sendable {
     public var writeTimeout: Duration = .seconds(30)
     /// When set, the listener speaks HTTPS.
     public var tls: TLSConfiguration? = nil
+    /// An upstream loop whose connections this server's workers drive (nested epoll set): upstream answers are read
+    /// by the same threads as client requests. The loop then needs no threads of its own (`UpstreamLoop(threads: 0)`).
+    public var drives: UpstreamLoop? = nil
     /// Renders the answer to a request the server could not read (400, 408, 413, 431, 501, 505).
     public var errorResponse: @Sendable (HTTPStatus, String) -> HTTPResponse = { status, message in
         HTTPResponse(status: status, contentType: "text/plain; charset=utf-8", body: message + "\n")

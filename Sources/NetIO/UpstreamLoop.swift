@@ -91,10 +91,11 @@ public final class UpstreamLoop: Sendable {
     /// Delayed work (rate shaping): a min-heap by deadline, run by the timer thread, which sleeps until the earliest.
     private let timers = ConditionLock<TimerHeap>(TimerHeap())
 
-    /// `threads` loop threads (each handles one ready connection at a time); `tick` is the timer's period.
+    /// `threads` loop threads of its own, or 0 when an `HTTPServer` drives it (`HTTPServerConfiguration.drives`);
+    /// `tick` is the timer's period.
     public init(name: String = "upstream", threads: Int = 2, tick: Duration = .milliseconds(50)) {
         self.name = name
-        self.threadCount = max(1, threads)
+        self.threadCount = max(0, threads)
         self.tick = tick
         epfd = epoll_create1(Int32(EPOLL_CLOEXEC))
         wakeFD = eventfd(0, Int32(EFD_NONBLOCK) | Int32(EFD_CLOEXEC))
@@ -159,17 +160,36 @@ public final class UpstreamLoop: Sendable {
         close(epfd)
     }
 
+    /// Handles whatever is ready now, without waiting (for a server whose workers drive this loop).
+    public func drainReady(buffer: UnsafeMutableRawBufferPointer) {
+        var events = [epoll_event](repeating: epoll_event(), count: 32)
+        while true {
+            let n = epoll_wait(epfd, &events, 32, 0)
+            if n <= 0 { return }
+            for i in 0..<Int(n) {
+                let key = events[i].data.u64
+                if key == Self.wakeKey { continue }
+                guard let connection = table.lookup(key), connection.claimForEvent() else { continue }
+                connection.ready(events: events[i].events, buffer: buffer)
+            }
+            if n < 32 { return }
+        }
+    }
+
     private func eventLoop() {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
         defer { buffer.deallocate() }
-        var event = epoll_event()
+        // Handling an event never blocks, so one call takes whatever is ready.
+        var events = [epoll_event](repeating: epoll_event(), count: 32)
         while !stopped.load(ordering: .relaxed) {
-            let n = epoll_wait(epfd, &event, 1, 500)
+            let n = epoll_wait(epfd, &events, 32, 500)
             if n <= 0 { continue }
-            let key = event.data.u64
-            if key == Self.wakeKey { continue }
-            guard let connection = table.lookup(key), connection.claimForEvent() else { continue }
-            connection.ready(events: event.events, buffer: buffer)
+            for i in 0..<Int(n) {
+                let key = events[i].data.u64
+                if key == Self.wakeKey { continue }
+                guard let connection = table.lookup(key), connection.claimForEvent() else { continue }
+                connection.ready(events: events[i].events, buffer: buffer)
+            }
         }
     }
 
