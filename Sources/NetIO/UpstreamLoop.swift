@@ -163,34 +163,28 @@ public final class UpstreamLoop: Sendable {
     /// Handles whatever is ready now, without waiting (for a server whose workers drive this loop).
     public func drainReady(buffer: UnsafeMutableRawBufferPointer) {
         var events = [epoll_event](repeating: epoll_event(), count: 32)
-        while true {
-            let n = epoll_wait(epfd, &events, 32, 0)
-            if n <= 0 { return }
-            for i in 0..<Int(n) {
-                let key = events[i].data.u64
-                if key == Self.wakeKey { continue }
-                guard let connection = table.lookup(key), connection.claimForEvent() else { continue }
-                connection.ready(events: events[i].events, buffer: buffer)
-            }
-            if n < 32 { return }
-        }
+        while handleReady(&events, timeoutMillis: 0, buffer: buffer) == events.count {}
     }
 
     private func eventLoop() {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
         defer { buffer.deallocate() }
-        // Handling an event never blocks, so one call takes whatever is ready.
         var events = [epoll_event](repeating: epoll_event(), count: 32)
-        while !stopped.load(ordering: .relaxed) {
-            let n = epoll_wait(epfd, &events, 32, 500)
-            if n <= 0 { continue }
-            for i in 0..<Int(n) {
-                let key = events[i].data.u64
-                if key == Self.wakeKey { continue }
-                guard let connection = table.lookup(key), connection.claimForEvent() else { continue }
-                connection.ready(events: events[i].events, buffer: buffer)
-            }
+        while !stopped.load(ordering: .relaxed) { _ = handleReady(&events, timeoutMillis: 500, buffer: buffer) }
+    }
+
+    /// One epoll_wait and the events it returned (handling an event never blocks, so one call takes whatever is
+    /// ready). Returns how many events came.
+    private func handleReady(_ events: inout [epoll_event], timeoutMillis: Int32, buffer: UnsafeMutableRawBufferPointer) -> Int {
+        let n = Int(epoll_wait(epfd, &events, Int32(events.count), timeoutMillis))
+        guard n > 0 else { return 0 }
+        for i in 0..<n {
+            let key = events[i].data.u64
+            if key == Self.wakeKey { continue }
+            guard let connection = table.lookup(key), connection.claimForEvent() else { continue }
+            connection.ready(events: events[i].events, buffer: buffer)
         }
+        return n
     }
 
     private func timerLoop() {

@@ -168,7 +168,7 @@ extension Reliability {
         }
 
         @Test func aBackendThatAcceptsButNeverAnswersCostsOnlyItsOwnTenants() throws {
-            let blackhole = try Blackhole()
+            let blackhole = try SilentListener()
             defer { blackhole.close() }
             let d = try Deployment.reliability("dp_blackhole")
             defer { d.stop() }
@@ -179,62 +179,5 @@ extension Reliability {
             report("DATA PLANE " + Self.verify(outcome, label: "backend accepts, never answers", expectRecovery: false))
             #expect(blackhole.accepted > 0)
         }
-    }
-}
-
-/// A TCP listener that accepts every connection and reads what arrives but never answers.
-final class Blackhole: @unchecked Sendable {
-    // @unchecked: `fd` is set once; the counters are atomics.
-    let fd: Int32
-    let port: Int
-    private final class Flags: Sendable {
-        let stopped = Atomic<Bool>(false)
-        let accepted = Atomic<Int>(0)
-    }
-    private let flags = Flags()
-    private var thread: ThreadHandle? = nil
-
-    init() throws {
-        let listenFD = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listenFD, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard bound == 0, listen(listenFD, 1024) == 0 else { throw RawError.failed("blackhole: bind/listen failed") }
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listenFD, $0, &length) }
-        }
-        fd = listenFD
-        port = Int(UInt16(bigEndian: address.sin_port))
-        let flags = self.flags
-        thread = ThreadHandle.start(name: "blackhole") {
-            var clients: [Int32] = []
-            while !flags.stopped.load(ordering: .relaxed) {
-                var pfd = pollfd(fd: listenFD, events: Int16(POLLIN), revents: 0)
-                if poll(&pfd, 1, 100) > 0 {
-                    let c = accept(listenFD, nil, nil)
-                    if c >= 0 {
-                        clients.append(c)
-                        flags.accepted.add(1, ordering: .relaxed)
-                    }
-                }
-                // Drain whatever was sent, so the requests really left the gateway; answer nothing.
-                var buffer = [UInt8](repeating: 0, count: 4096)
-                for c in clients { _ = recv(c, &buffer, buffer.count, Int32(MSG_DONTWAIT)) }
-            }
-            for c in clients { Glibc.close(c) }
-        }
-    }
-
-    var accepted: Int { flags.accepted.load(ordering: .relaxed) }
-
-    func close() {
-        flags.stopped.store(true, ordering: .relaxed)
-        thread?.join()
-        Glibc.close(fd)
     }
 }

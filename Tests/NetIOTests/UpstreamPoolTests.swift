@@ -191,52 +191,6 @@ func withLoop(_ body: (UpstreamLoop) throws -> Void) rethrows {
     }
 }
 
-/// Accepts connections, reads what arrives, never answers.
-final class SilentListener: @unchecked Sendable {
-    // @unchecked: fields set once in init; the thread's state is its own.
-    let port: Int
-    private let fd: Int32
-    private let stop = ConditionLock<Bool>(false)
-    private var thread: ThreadHandle? = nil
-
-    init() throws {
-        let listenFD = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listenFD, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard bound == 0, listen(listenFD, 128) == 0 else { throw RawError.failed("silent listener") }
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listenFD, $0, &length) }
-        }
-        fd = listenFD
-        port = Int(UInt16(bigEndian: address.sin_port))
-        let stop = self.stop
-        thread = ThreadHandle.start(name: "silent") {
-            var clients: [Int32] = []
-            var buffer = [UInt8](repeating: 0, count: 4096)
-            while !stop.withLock({ $0 }) {
-                var pfd = pollfd(fd: listenFD, events: Int16(POLLIN), revents: 0)
-                if poll(&pfd, 1, 20) > 0 {
-                    let c = accept(listenFD, nil, nil)
-                    if c >= 0 { clients.append(c) }
-                }
-                for c in clients { _ = recv(c, &buffer, buffer.count, Int32(MSG_DONTWAIT)) }
-            }
-            for c in clients { Glibc.close(c) }
-        }
-    }
-
-    func close() {
-        stop.withLock { $0 = true }
-        thread?.join()
-        Glibc.close(fd)
-    }
-}
-
 /// The loop's timer: delayed tasks run in deadline order, no earlier than asked, without a thread each.
 @Suite struct TimerTests {
     @Test func heapPopsInDeadlineOrder() {
