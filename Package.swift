@@ -85,7 +85,7 @@ let package = Package(
                                    "RegionLink", "Crypto", "Telemetry"],
                     swiftSettings: strict),
         .testTarget(name: "IntegrationTests",
-                    dependencies: ["TestSupport", "JSON", "HTTPCore", "NetIO", "Postgres"],
+                    dependencies: ["TestSupport", "JSON", "HTTPCore", "NetIO", "Postgres", "Telemetry"],
                     swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
