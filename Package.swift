@@ -28,29 +28,34 @@ let package = Package(
         .target(name: "SCIMCore", dependencies: ["JSON", "HTTPCore"], swiftSettings: strict),
         .target(name: "HTTPCore", swiftSettings: strict),
         .target(name: "Flags", swiftSettings: strict),
+        // Synchronisation primitives (a glibc mutex around a value, and the same with a condition variable).
         .target(name: "Locking", swiftSettings: strict),
         .target(name: "Telemetry", dependencies: ["Locking"], swiftSettings: strict),
+        // Threads and long-running services: thread handles, periodic threads, Service and its runner (signals,
+        // graceful shutdown in reverse start order).
+        .target(name: "Lifecycle", dependencies: ["Locking", "Telemetry", "CLinuxIO"], swiftSettings: strict),
 
         // I/O modules.
         .target(name: "Crypto", dependencies: ["COpenSSL"], swiftSettings: strict),
-        .target(name: "NetIO", dependencies: ["HTTPCore", "CLinuxIO", "COpenSSL", "Telemetry", "Locking"], swiftSettings: strict),
+        .target(name: "NetIO", dependencies: ["HTTPCore", "CLinuxIO", "COpenSSL", "Telemetry", "Locking", "Lifecycle"],
+                swiftSettings: strict),
         .target(name: "Postgres", dependencies: ["CLibPQ", "Telemetry", "Locking"], swiftSettings: strict),
 
         // The gateway→region hop: keyring, request signing and verification (HMAC, key ids, replay window).
         .target(name: "RegionLink", dependencies: ["HTTPCore", "Crypto", "Locking"], swiftSettings: strict),
 
         // What every server process shares: common flags, logging set-up, health endpoints.
-        .target(name: "ServerRuntime", dependencies: ["HTTPCore", "NetIO", "Telemetry", "Flags", "JSON", "RegionLink", "Crypto", "Locking"],
+        .target(name: "ServerRuntime", dependencies: ["HTTPCore", "NetIO", "Telemetry", "Flags", "JSON", "RegionLink", "Crypto", "Locking", "Lifecycle"],
                 swiftSettings: strict),
 
         // The services, as libraries.
         .target(name: "RegionApp",
                 dependencies: ["SCIMCore", "JSON", "HTTPCore", "NetIO", "Postgres", "Crypto", "Telemetry", "Flags",
-                               "ServerRuntime", "RegionLink", "Locking"],
+                               "ServerRuntime", "RegionLink", "Locking", "Lifecycle"],
                 swiftSettings: strict),
         .target(name: "GatewayApp",
                 dependencies: ["SCIMCore", "JSON", "HTTPCore", "NetIO", "Postgres", "Crypto", "Telemetry", "Flags",
-                               "ServerRuntime", "RegionLink", "Locking"],
+                               "ServerRuntime", "RegionLink", "Locking", "Lifecycle"],
                 exclude: ["admin-openapi.yaml"],
                 swiftSettings: strict),
 

@@ -13,6 +13,7 @@ import ServerRuntime
 import Synchronization
 import Telemetry
 import Locking
+import Lifecycle
 
 /// `scim-gateway`: what every IdP talks to, plus the operator's admin API on its own listener.
 public enum GatewayCommand {

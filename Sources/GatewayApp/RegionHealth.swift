@@ -7,6 +7,7 @@ import ServerRuntime
 import Synchronization
 import Telemetry
 import Locking
+import Lifecycle
 
 /// Probes every region's `/readyz` on its own thread (a hung region delays only its own probe) every `interval`,
 /// with a short timeout, and feeds the region's circuit breaker; `/readyz` of the gateway reads the last results

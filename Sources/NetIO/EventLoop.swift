@@ -6,6 +6,7 @@ import Synchronization
 import HTTPCore
 import Telemetry
 import Locking
+import Lifecycle
 
 // The server's concurrency model (why it looks like this):
 //

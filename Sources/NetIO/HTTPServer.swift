@@ -6,6 +6,7 @@ import Synchronization
 public import HTTPCore
 public import Telemetry
 import Locking
+public import Lifecycle
 
 /// Server settings. Every limit is explicit; see `HTTPLimits` for the request-size ones.
 public struct HTTPServerConfiguration: Sendable {
@@ -156,4 +157,8 @@ final class ServerShared: Sendable {
         self.logger = logger
         self.stats = stats
     }
+}
+
+extension HTTPServer: Service {
+    public var name: String { configuration.name }
 }

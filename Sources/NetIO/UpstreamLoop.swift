@@ -6,6 +6,7 @@ import Synchronization
 public import HTTPCore
 import Telemetry
 import Locking
+import Lifecycle
 
 // The gateway's non-blocking client side (why it looks like this):
 //

@@ -4,6 +4,7 @@ public import Postgres
 import ServerRuntime
 import Synchronization
 public import Telemetry
+public import Lifecycle
 
 /// Deletes events older than the retention period, in bounded batches (short transactions, no long lock on the
 /// table), periodically. Retention applies to webhook backlogs too: an endpoint stopped for longer than the

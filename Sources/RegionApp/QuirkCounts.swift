@@ -6,6 +6,7 @@ import ServerRuntime
 import Synchronization
 public import Telemetry
 import Locking
+public import Lifecycle
 
 /// How often each IdP quirk (SCIMCore's `IdPQuirk`) was needed, per tenant: which dialect a tenant's IdP speaks.
 ///

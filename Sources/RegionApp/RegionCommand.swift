@@ -9,6 +9,7 @@ import RegionLink
 import SCIMCore
 import ServerRuntime
 import Telemetry
+import Lifecycle
 
 /// `scim-region`: the SCIM service provider for one region.
 public enum RegionCommand {

@@ -5,6 +5,7 @@ import SCIMCore
 import Synchronization
 public import Telemetry
 import Locking
+import Lifecycle
 
 /// The region's PostgreSQL access: tenant-scoped reads and writes, the tenant directory and the tenant API's SQL.
 ///

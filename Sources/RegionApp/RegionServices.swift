@@ -7,6 +7,7 @@ public import RegionLink
 import ServerRuntime
 import Synchronization
 public import Telemetry
+public import Lifecycle
 
 /// Applies the region migrations at start. When the database is unreachable the process still starts (`/readyz`
 /// answers 503, SCIM requests 503) and keeps retrying every two seconds; a refused migration (edited or unknown

@@ -11,6 +11,7 @@ import ServerRuntime
 import Synchronization
 public import Telemetry
 import Locking
+public import Lifecycle
 
 /// How the region delivers webhooks (flags of `scim-region`).
 public struct WebhookDeliverySettings: Sendable {

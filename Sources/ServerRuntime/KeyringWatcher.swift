@@ -6,6 +6,7 @@ import Synchronization
 import Glibc
 #endif
 import Locking
+public import Lifecycle
 
 /// Polls the keyring file (every `interval`) and hands a changed keyring to `onChange`, so link keys and peppers
 /// rotate without restarting processes.

@@ -1,4 +1,5 @@
 public import NetIO
+public import Lifecycle
 
 /// A pseudo-service that writes the server's bound port to a file once it listens (`--port-file`).
 public struct PortAnnouncer: Service {

@@ -10,6 +10,7 @@ import ServerRuntime
 import Telemetry
 import TestSupport
 @testable import GatewayApp
+import Locking
 
 /// A fake region on loopback: checks the gateway's signature, remembers what it was sent, answers by path.
 /// `/scim/v2/Users/ok` → 200 (with headers the gateway must strip), `/down` → 503, `/slow` → waits 2 s.

@@ -9,6 +9,7 @@ import Postgres
 import Synchronization
 import Telemetry
 import TestSupport
+import Lifecycle
 
 extension Reliability {
     /// Per-tenant token buckets (shaping first, then 429 + Retry-After; configurable by flag and per tenant),

@@ -8,6 +8,7 @@ import NetIO
 import Postgres
 import Synchronization
 import TestSupport
+import Lifecycle
 
 // What the fault, bad-input, isolation, rate-limit and secret-handling suites share: threads, a keep-alive SCIM
 // client, database fingerprints and the secret scan.

@@ -2,6 +2,8 @@ import Testing
 import HTTPCore
 import NetIO
 import TestSupport
+import Locking
+import Lifecycle
 
 /// Found by `make chaos`: the gateway crashed (arithmetic overflow trap) while a region was killed under load.
 /// `HTTPClient.checkout` aged idle connections as `now - lastUsed` with `now` read before taking one from the idle

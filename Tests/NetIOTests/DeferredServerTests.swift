@@ -6,6 +6,7 @@ import HTTPCore
 import NetIO
 import Telemetry
 import TestSupport
+import Lifecycle
 
 /// Answers `/later?ms=N` from another thread after N ms, `/now` inside `respond`, `/twice` twice.
 struct LaterResponder: DeferredHTTPResponder {

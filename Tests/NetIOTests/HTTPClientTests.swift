@@ -3,6 +3,8 @@ import HTTPCore
 import NetIO
 import Telemetry
 import TestSupport
+import Locking
+import Lifecycle
 
 @Suite(.serialized) struct HTTPClientTests {
     @Test func reusesKeepAliveConnections() throws {

@@ -6,6 +6,8 @@ import HTTPCore
 import NetIO
 import Telemetry
 import TestSupport
+import Locking
+import Lifecycle
 
 /// A responder for server tests: `/echo/...` answers the target, `/slow?ms=N` sleeps, `/body` answers the body size.
 struct TestResponder: HTTPResponder {

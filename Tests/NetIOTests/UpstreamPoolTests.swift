@@ -6,6 +6,7 @@ import HTTPCore
 @testable import NetIO
 import Telemetry
 import TestSupport
+import Locking
 
 /// Completions collected from loop threads, waited for with a deadline.
 final class Answers: Sendable {

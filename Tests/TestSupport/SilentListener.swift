@@ -2,6 +2,8 @@
 import Glibc
 #endif
 import NetIO
+import Locking
+import Lifecycle
 
 /// A TCP listener on loopback that accepts every connection and reads what arrives, but never answers: a backend
 /// that is up as far as TCP can tell and hung as far as HTTP can.

@@ -1,5 +1,4 @@
 import Locking
-public import NetIO
 import Telemetry
 
 /// A background thread that runs `tick` every `interval` until stopped. It sleeps on a condition variable, so

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 public import Telemetry
+import Locking
 
 /// A long-running part of a process (a listener, a background worker).
 public protocol Service: Sendable {
@@ -9,10 +10,6 @@ public protocol Service: Sendable {
     func start() throws
     /// Stops within `gracePeriod`: no new work, in-flight work finished or abandoned at the deadline.
     func shutdown(gracePeriod: Duration)
-}
-
-extension HTTPServer: Service {
-    public var name: String { configuration.name }
 }
 
 /// Runs services until SIGINT or SIGTERM, then stops them in reverse start order (swift-service-lifecycle's
