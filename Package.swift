@@ -59,10 +59,14 @@ let package = Package(
                 exclude: ["admin-openapi.yaml"],
                 swiftSettings: strict),
 
+        // The operator's CLI over the admin API: HTTP and JSON only (no database driver, no gateway code).
+        .target(name: "Scimctl", dependencies: ["Flags", "HTTPCore", "JSON", "NetIO", "RegionLink", "Telemetry"],
+                swiftSettings: strict),
+
         // Executables: wiring only.
         .executableTarget(name: "scim-gateway", dependencies: ["GatewayApp"], swiftSettings: strict),
         .executableTarget(name: "scim-region", dependencies: ["RegionApp"], swiftSettings: strict),
-        .executableTarget(name: "scimctl", dependencies: ["GatewayApp"], swiftSettings: strict),
+        .executableTarget(name: "scimctl", dependencies: ["Scimctl"], swiftSettings: strict),
 
         // Micro-benchmarks of the pure modules (release build): swift run -c release scimcore-bench
         .executableTarget(name: "scimcore-bench", dependencies: ["SCIMCore", "JSON"], path: "Tests/Benchmarks/scimcore-bench",

@@ -561,7 +561,7 @@ final class AdminAPI: HTTPResponder {
         while true {
             notReady = directory.ids.filter { id in !regions.accepts(key: next, on: directory.routes[id]!) }
             if notReady.isEmpty || Timestamp.monotonicNanos() >= deadline { break }
-            usleepMillis(500)
+            usleep(500_000)
         }
         guard notReady.isEmpty else {
             return Self.json(202, ["staged": .string(next.id), "regionsNotReady": .array(notReady.map { .string($0) }),
@@ -631,6 +631,3 @@ final class AdminAPI: HTTPResponder {
 }
 
 
-func usleepMillis(_ ms: Int) {
-    usleep(UInt32(ms) * 1000)
-}

@@ -160,7 +160,7 @@ public enum GatewayCommand {
         }
         if let passwordFile = options.string("database-password-file") {
             guard let bytes = readFileBytes(passwordFile) else { throw UsageError("cannot read --database-password-file \(passwordFile)") }
-            dbConfig = dbConfig.withUser(dbConfig.user ?? "scim", password: String(decoding: bytes, as: UTF8.self).trimmingCharacters())
+            dbConfig = dbConfig.withUser(dbConfig.user ?? "scim", password: String(decoding: bytes, as: UTF8.self).trimmingWhitespace())
         }
         let pool = PostgresPool(configuration: dbConfig, maxConnections: try options.int("db-pool-size", in: 1...500) ?? 8)
         let store = ControlStore(pool: pool)
@@ -247,7 +247,7 @@ public enum GatewayCommand {
     static func bootstrapAdminToken(path: String, store: ControlStore, keyring: Keyring, logger: Logger) throws {
         guard let pepper = keyring.current(.pepper) else { throw UsageError("keyring has no current pepper") }
         if let bytes = readFileBytes(path) {
-            let text = String(decoding: bytes, as: UTF8.self).trimmingCharacters()
+            let text = String(decoding: bytes, as: UTF8.self).trimmingWhitespace()
             guard case .success(let credential) = TokenCredential.parse(text, kind: .admin) else {
                 throw UsageError("\(path) does not hold a valid admin token")
             }
@@ -350,11 +350,3 @@ final class LastUsedFlusher: Service {
     }
 }
 
-extension String {
-    func trimmingCharacters() -> String {
-        var s = Substring(self)
-        while let f = s.first, f.isWhitespace { s = s.dropFirst() }
-        while let l = s.last, l.isWhitespace { s = s.dropLast() }
-        return String(s)
-    }
-}

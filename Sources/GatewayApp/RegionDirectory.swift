@@ -42,7 +42,7 @@ final class RegionDirectory: Sendable {
         var hosts: [String: String] = [:]
         for region in regions {
             let url = backendOverrides[region.id] ?? region.backendURL
-            guard let (host, port) = parseHTTPURL(url) else {
+            guard let (host, port) = HTTPURL.hostAndPort(url) else {
                 throw UsageErrorText("\(region.source): backendURL '\(url)' must be http://host:port")
             }
             routes[region.id] = RegionRoute(configuration: region,
@@ -78,23 +78,6 @@ struct UsageErrorText: Error, CustomStringConvertible {
     init(_ d: String) { description = d }
 }
 
-/// `http://host:port[/]` → (host, port).
-func parseHTTPURL(_ url: String) -> (String, Int)? {
-    guard url.hasPrefix("http://") else { return nil }
-    var rest = url.dropFirst(7)
-    if let slash = rest.firstIndex(of: "/") { rest = rest[..<slash] }
-    if rest.hasPrefix("["), let close = rest.firstIndex(of: "]") {
-        let host = String(rest[rest.index(after: rest.startIndex)..<close])
-        let after = rest[rest.index(after: close)...]
-        guard after.hasPrefix(":"), let port = Int(after.dropFirst()) else { return (host, 80) }
-        return (host, port)
-    }
-    if let colon = rest.lastIndex(of: ":") {
-        guard let port = Int(rest[rest.index(after: colon)...]), (1...65535).contains(port) else { return nil }
-        return (String(rest[..<colon]), port)
-    }
-    return rest.isEmpty ? nil : (String(rest), 80)
-}
 
 /// Signs and sends internal calls (tenant provisioning, key probes) to a region.
 struct RegionInternalClient: Sendable {
@@ -169,9 +152,3 @@ struct RegionInternalClient: Sendable {
     }
 }
 
-extension JSONObject {
-    /// Sets `key` (replacing an existing exact key).
-    mutating func set(_ key: String, _ value: JSONValue) {
-        if let i = index(forKey: key) { setValue(value, at: i) } else { appendUnchecked(key: key, value: value) }
-    }
-}

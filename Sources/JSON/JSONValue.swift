@@ -327,3 +327,10 @@ extension JSONValue: CustomStringConvertible {
     /// Compact JSON text of the value.
     public var description: String { String(decoding: JSONEncoder.encode(self), as: UTF8.self) }
 }
+
+extension JSONObject {
+    /// Sets `key` (replacing the value of an existing exact key, else appending it).
+    public mutating func set(_ key: String, _ value: JSONValue) {
+        if let i = index(forKey: key) { setValue(value, at: i) } else { appendUnchecked(key: key, value: value) }
+    }
+}

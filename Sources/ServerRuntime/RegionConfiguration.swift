@@ -2,6 +2,7 @@
 import Glibc
 #endif
 public import JSON
+import Flags
 
 /// One region, as described by `Regions/<id>.json`. Adding a region is adding a file (and a database), not code.
 ///
@@ -161,16 +162,3 @@ public struct RegionConfigurationError: Error, Sendable, CustomStringConvertible
     }
 }
 
-/// Reads a whole file, or nil.
-public func readFileBytes(_ path: String) -> [UInt8]? {
-    guard let f = fopen(path, "rb") else { return nil }
-    defer { fclose(f) }
-    var bytes: [UInt8] = []
-    var buffer = [UInt8](repeating: 0, count: 65536)
-    while true {
-        let n = fread(&buffer, 1, buffer.count, f)
-        if n > 0 { bytes.append(contentsOf: buffer[0..<n]) }
-        if n < buffer.count { break }
-    }
-    return bytes
-}

@@ -1,4 +1,4 @@
-import GatewayApp
+import Scimctl
 import Glibc
 
 exit(ScimctlCommand.main())

@@ -153,7 +153,7 @@ import Testing
         ("http://[::1]:9000", "::1", 9000),
     ])
     func backendURLs(_ url: String, _ host: String, _ port: Int) {
-        let parsed = parseHTTPURL(url)
+        let parsed = HTTPURL.hostAndPort(url)
         #expect(parsed?.0 == host)
         #expect(parsed?.1 == port)
     }

@@ -6,7 +6,6 @@ import HTTPCore
 import JSON
 import NetIO
 import RegionLink
-import ServerRuntime
 
 /// `scimctl`: the operator's CLI over the admin API.
 public enum ScimctlCommand {
@@ -168,7 +167,7 @@ public enum ScimctlCommand {
             var body: JSONObject = ["url": .string(try arg(3, "<https-url>"))]
             if let path = options.string("secret-file") {
                 guard let bytes = readFileBytes(path) else { throw CLIError(message: "cannot read \(path)") }
-                body.set("secret", .string(String(decoding: bytes, as: UTF8.self).trimmingCharacters()))
+                body.set("secret", .string(String(decoding: bytes, as: UTF8.self).trimmingWhitespace()))
             }
             if options.bool("rotate-secret") { body.set("rotateSecret", true) }
             if let from = options.string("from") { body.set("from", .string(from)) }
@@ -342,17 +341,17 @@ struct AdminClient {
 
     init(_ options: ParsedOptions) throws {
         var url = options.string("url")
-        if url == nil, let port = readFileBytes(".run/admin.port").map({ String(decoding: $0, as: UTF8.self).trimmingCharacters() }) {
+        if url == nil, let port = readFileBytes(".run/admin.port").map({ String(decoding: $0, as: UTF8.self).trimmingWhitespace() }) {
             url = "http://127.0.0.1:\(port)"
         }
         let base = url ?? "http://127.0.0.1:9090"
-        guard let (host, port) = parseHTTPURL(base) else {
+        guard let (host, port) = HTTPURL.hostAndPort(base) else {
             throw UsageError("--url must be http://host:port (the admin listener; keep it on a private network)")
         }
         var token = options.string("admin-token")
         if token == nil {
             let path = options.string("admin-token-file") ?? ".run/admin-token"
-            if let bytes = readFileBytes(path) { token = String(decoding: bytes, as: UTF8.self).trimmingCharacters() }
+            if let bytes = readFileBytes(path) { token = String(decoding: bytes, as: UTF8.self).trimmingWhitespace() }
         }
         guard let token, !token.isEmpty else {
             throw UsageError("no admin credential: pass --admin-token-file (or SCIMCTL_ADMIN_TOKEN_FILE)")
@@ -414,7 +413,7 @@ extension ScimctlCommand {
             }
             guard follow else { return 0 }
             after = page["next"]?.string ?? after
-            if page["hasMore"]?.bool != true { usleepMillis(1000) }
+            if page["hasMore"]?.bool != true { usleep(1_000_000) }
         }
     }
 
