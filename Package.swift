@@ -49,9 +49,19 @@ let package = Package(
                 swiftSettings: strict),
 
         // The services, as libraries.
+        // The region: its SCIM service provider (storage, tenancy, schema, the service), the events and webhooks
+        // subsystem beside it, and the process that composes them (HTTP surface, wiring, background services).
+        .target(name: "RegionSCIM",
+                dependencies: ["SCIMCore", "JSON", "HTTPCore", "Postgres", "Crypto", "Telemetry", "RegionLink", "Locking",
+                               "Lifecycle"],
+                swiftSettings: strict),
+        .target(name: "RegionEvents",
+                dependencies: ["RegionSCIM", "SCIMCore", "JSON", "HTTPCore", "NetIO", "Postgres", "Crypto", "Telemetry",
+                               "RegionLink", "Locking", "Lifecycle"],
+                swiftSettings: strict),
         .target(name: "RegionApp",
-                dependencies: ["SCIMCore", "JSON", "HTTPCore", "NetIO", "Postgres", "Crypto", "Telemetry", "Flags",
-                               "ServerRuntime", "RegionLink", "Locking", "Lifecycle"],
+                dependencies: ["RegionSCIM", "RegionEvents", "SCIMCore", "JSON", "HTTPCore", "NetIO", "Postgres", "Crypto",
+                               "Telemetry", "Flags", "ServerRuntime", "RegionLink", "Locking", "Lifecycle"],
                 swiftSettings: strict),
         .target(name: "GatewayApp",
                 dependencies: ["SCIMCore", "JSON", "HTTPCore", "NetIO", "Postgres", "Crypto", "Telemetry", "Flags",
@@ -90,7 +100,7 @@ let package = Package(
         .testTarget(name: "NetIOTests", dependencies: ["NetIO", "HTTPCore", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "RegionAppTests",
-                    dependencies: ["RegionApp", "TestSupport", "SCIMCore", "JSON", "HTTPCore", "NetIO", "Postgres",
+                    dependencies: ["RegionApp", "RegionSCIM", "RegionEvents", "TestSupport", "SCIMCore", "JSON", "HTTPCore", "NetIO", "Postgres",
                                    "RegionLink", "Crypto", "Telemetry"],
                     swiftSettings: strict),
         .testTarget(name: "IntegrationTests",

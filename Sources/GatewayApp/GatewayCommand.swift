@@ -16,7 +16,7 @@ import Locking
 import Lifecycle
 
 /// `scim-gateway`: what every IdP talks to, plus the operator's admin API on its own listener.
-public enum GatewayCommand {
+package enum GatewayCommand {
     static let spec = CommandLineSpec(
         command: "scim-gateway",
         summary: "SCIM 2.0 gateway: resolves the tenant from the bearer token and routes to its home region",
@@ -79,7 +79,7 @@ public enum GatewayCommand {
         ],
         epilogue: "Both listeners shut down gracefully on SIGTERM/SIGINT.")
 
-    public static func main() -> Int32 {
+    package static func main() -> Int32 {
         ServiceRunner.prepareProcess()
         let options = spec.parseOrExit()
         do {

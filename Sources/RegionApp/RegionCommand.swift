@@ -10,9 +10,11 @@ import SCIMCore
 import ServerRuntime
 import Telemetry
 import Lifecycle
+import RegionSCIM
+import RegionEvents
 
 /// `scim-region`: the SCIM service provider for one region.
-public enum RegionCommand {
+package enum RegionCommand {
     static let spec = CommandLineSpec(
         command: "scim-region",
         summary: "SCIM 2.0 service provider for one region, on its own PostgreSQL database",
@@ -57,7 +59,7 @@ public enum RegionCommand {
         })
 
     /// Parses the command line, loads the region file, and serves until SIGTERM/SIGINT; returns the exit status.
-    public static func main() -> Int32 {
+    package static func main() -> Int32 {
         ServiceRunner.prepareProcess()
         let options = spec.parseOrExit()
         let environment = ProcessEnvironment.current
@@ -159,7 +161,7 @@ public enum RegionCommand {
         let quirks = QuirkCounts(metrics: metrics.registry)
         let service = SCIMService(database: database, settings: settings, logger: logger, quirkCounts: quirks)
         let readiness = Readiness()
-        let events = RegionEvents(database: database, keys: webhookKeys, allowInsecureHTTP: webhooks.allowInsecureHTTP)
+        let events = EventsAPI(database: database, keys: webhookKeys, allowInsecureHTTP: webhooks.allowInsecureHTTP)
         let responder = RegionResponder(service: service, authenticator: Authenticator(verifier: verifier, developmentMode: development),
                                         readiness: readiness, region: region.id, logger: logger, metrics: metrics, events: events)
         server.errorResponse = { status, message in

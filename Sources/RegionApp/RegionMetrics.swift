@@ -1,14 +1,16 @@
 import HTTPCore
 import ServerRuntime
-public import Telemetry
+package import Telemetry
+import RegionSCIM
+import RegionEvents
 
 /// What a region counts, exposed at `/metrics` (Prometheus text). Labels are ids and route templates only.
-public struct RegionMetrics: Sendable {
-    public let registry: MetricsRegistry
+package struct RegionMetrics: Sendable {
+    package let registry: MetricsRegistry
     let requests: Counter
     let latency: Histogram
 
-    public init(registry: MetricsRegistry = MetricsRegistry()) {
+    package init(registry: MetricsRegistry = MetricsRegistry()) {
         self.registry = registry
         requests = registry.counter("scim_region_requests_total", "Requests by tenant, method, route and status.",
                                     labels: ["tenant", "method", "route", "status"])

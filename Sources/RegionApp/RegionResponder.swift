@@ -1,26 +1,17 @@
-public import HTTPCore
+package import HTTPCore
 import JSON
 import Postgres
 import RegionLink
-public import SCIMCore
+package import SCIMCore
 import ServerRuntime
 import Synchronization
-public import Telemetry
-
-/// Whether the database schema is in place (`/readyz`).
-public final class Readiness: Sendable {
-    private let migrated = Atomic<Bool>(false)
-    /// Not ready until `markMigrated`.
-    public init() {}
-    /// Whether the migrations have been applied.
-    public var isMigrated: Bool { migrated.load(ordering: .acquiring) }
-    /// Records that the schema is current.
-    public func markMigrated() { migrated.store(true, ordering: .releasing) }
-}
+package import Telemetry
+package import RegionSCIM
+package import RegionEvents
 
 /// The region's HTTP surface: routing, authentication, content negotiation, SCIM error rendering and one log line
 /// per request. All behaviour lives in `SCIMService`.
-public final class RegionResponder: HTTPResponder {
+package final class RegionResponder: HTTPResponder {
     enum Endpoint: Sendable {
         case healthz, readyz, metrics
         case serviceProviderConfig, resourceTypes, resourceType, schemas, schema
@@ -32,24 +23,24 @@ public final class RegionResponder: HTTPResponder {
     }
 
     /// The SCIM behaviour.
-    public let service: SCIMService
+    package let service: SCIMService
     /// Signature (or development-mode) checks.
-    public let authenticator: Authenticator
+    package let authenticator: Authenticator
     /// What `/readyz` reports besides the database ping.
-    public let readiness: Readiness
+    package let readiness: Readiness
     /// The events, webhook and read API (`/internal/v1/tenants/{id}/…`).
-    public let events: RegionEvents
+    package let events: EventsAPI
     let logger: Logger
     let metrics: RegionMetrics
     let region: String
     let router: Router<Endpoint>
 
     /// Builds the route table once; the responder is immutable afterwards.
-    public init(service: SCIMService, authenticator: Authenticator, readiness: Readiness, region: String, logger: Logger,
-                metrics: RegionMetrics = RegionMetrics(), events: RegionEvents? = nil) {
+    package init(service: SCIMService, authenticator: Authenticator, readiness: Readiness, region: String, logger: Logger,
+                metrics: RegionMetrics = RegionMetrics(), events: EventsAPI? = nil) {
         self.metrics = metrics
         self.service = service
-        self.events = events ?? RegionEvents(database: service.database, keys: WebhookKeys())
+        self.events = events ?? EventsAPI(database: service.database, keys: WebhookKeys())
         self.authenticator = authenticator
         self.readiness = readiness
         self.region = region
@@ -94,7 +85,7 @@ public final class RegionResponder: HTTPResponder {
     }
 
     /// Answers one request and writes its log line.
-    public func respond(to request: HTTPRequest, context: RequestContext) -> HTTPResponse {
+    package func respond(to request: HTTPRequest, context: RequestContext) -> HTTPResponse {
         let match = router.match(request.method, path: request.path)
         // Until authentication says otherwise, echo a well-formed request id the caller sent.
         let callerID = request.headers[LinkHeader.requestID].flatMap { Authenticator.isPrintableToken($0) ? $0 : nil } ?? ""
@@ -252,7 +243,7 @@ public final class RegionResponder: HTTPResponder {
     // MARK: Content negotiation and rendering
 
     /// The default response media type.
-    public static let scimJSON = "application/scim+json; charset=utf-8"
+    package static let scimJSON = "application/scim+json; charset=utf-8"
 
     /// `application/scim+json` unless the client's Accept prefers `application/json` (OneLogin asks for plain JSON
     /// [O1]; Entra needs scim+json [E11]); q-values count (`ResponseMediaType`).
@@ -298,7 +289,7 @@ public final class RegionResponder: HTTPResponder {
     }
 
     /// A SCIM Error response (RFC 7644 §3.12), as every server renders failures (`HTTPResponseError`).
-    public static func error(_ error: SCIMError, _ contentType: String = scimJSON) -> HTTPResponse {
+    package static func error(_ error: SCIMError, _ contentType: String = scimJSON) -> HTTPResponse {
         HTTPResponse(error: error, accept: contentType.hasPrefix("application/json") ? "application/json" : nil)
     }
 }

@@ -144,8 +144,8 @@ extension ResolvedFilter {
     }
 
     static func compareStrings(_ a: String, _ b: String, _ op: CompareOperator, caseExact: Bool) -> Bool {
-        let x = caseExact ? a : foldCase(a)
-        let y = caseExact ? b : foldCase(b)
+        let x = caseExact ? a : CaseFold.fold(a)
+        let y = caseExact ? b : CaseFold.fold(b)
         // Byte comparison, not Swift's canonical-equivalence `==`, so results match a SQL byte/C-collation compare.
         switch op {
         case .eq: return x.utf8.elementsEqual(y.utf8)
@@ -160,17 +160,6 @@ extension ResolvedFilter {
     }
 }
 
-/// Case folding used for caseExact=false comparisons: ASCII fast path, Unicode lowercasing otherwise.
-func foldCase(_ s: String) -> String {
-    var ascii = true
-    var hasUpper = false
-    for c in s.utf8 {
-        if c >= 0x80 { ascii = false; break }
-        if c >= 0x41 && c <= 0x5A { hasUpper = true }
-    }
-    if ascii && !hasUpper { return s }
-    return s.lowercased()
-}
 
 /// An xsd:dateTime instant (RFC 7643 §2.3.5), parsed without Foundation.
 public struct SCIMDateTime: Sendable, Hashable, Comparable {

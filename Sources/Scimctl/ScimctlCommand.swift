@@ -8,7 +8,7 @@ import NetIO
 import RegionLink
 
 /// `scimctl`: the operator's CLI over the admin API.
-public enum ScimctlCommand {
+package enum ScimctlCommand {
     static let commands = """
         Commands:
           tenant create <name> --region <id> [--deprovision hard|soft|refuse] [--rate N] [--burst N] [--no-token]
@@ -82,7 +82,7 @@ public enum ScimctlCommand {
         ],
         epilogue: commands)
 
-    public static func main() -> Int32 {
+    package static func main() -> Int32 {
         let options = spec.parseOrExit()
         do {
             return try run(options)

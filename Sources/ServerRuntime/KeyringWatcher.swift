@@ -1,4 +1,4 @@
-public import NetIO
+import NetIO
 public import RegionLink
 public import Telemetry
 import Synchronization

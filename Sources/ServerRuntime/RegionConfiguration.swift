@@ -1,7 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-public import JSON
+import JSON
 import Flags
 
 /// One region, as described by `Regions/<id>.json`. Adding a region is adding a file (and a database), not code.

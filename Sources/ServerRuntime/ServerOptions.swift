@@ -1,5 +1,5 @@
 public import Flags
-public import HTTPCore
+import HTTPCore
 public import NetIO
 public import Telemetry
 

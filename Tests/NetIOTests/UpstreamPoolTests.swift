@@ -35,7 +35,7 @@ extension Result where Success == HTTPResponse, Failure == UpstreamError {
     var failure: UpstreamError.Kind? { if case .failure(let e) = self { return e.kind } else { return nil } }
 }
 
-func withLoop(_ body: (UpstreamLoop) throws -> Void) rethrows {
+func withLoop(_ body: (UpstreamLoop) throws -> Void) throws {
     let loop = UpstreamLoop(name: "test-up", threads: 2, tick: .milliseconds(20))
     loop.start()
     defer { loop.shutdown() }

@@ -4,6 +4,8 @@ import HTTPCore
 import JSON
 import Postgres
 @testable import RegionApp
+@testable import RegionSCIM
+@testable import RegionEvents
 import SCIMCore
 import Synchronization
 import Telemetry

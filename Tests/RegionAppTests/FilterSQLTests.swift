@@ -1,6 +1,8 @@
 import JSON
 import Postgres
 @testable import RegionApp
+@testable import RegionSCIM
+@testable import RegionEvents
 import SCIMCore
 import Testing
 

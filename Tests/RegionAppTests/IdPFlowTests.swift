@@ -1,6 +1,8 @@
 import HTTPCore
 import JSON
 @testable import RegionApp
+@testable import RegionSCIM
+@testable import RegionEvents
 import SCIMCore
 import Testing
 

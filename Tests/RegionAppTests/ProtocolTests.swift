@@ -4,6 +4,8 @@ import JSON
 import NetIO
 import Postgres
 @testable import RegionApp
+@testable import RegionSCIM
+@testable import RegionEvents
 import RegionLink
 import SCIMCore
 import Telemetry

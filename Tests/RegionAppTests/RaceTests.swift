@@ -1,6 +1,8 @@
 import HTTPCore
 import JSON
 @testable import RegionApp
+@testable import RegionSCIM
+@testable import RegionEvents
 import Testing
 
 /// Concurrency: uniqueness comes from constraints, membership changes from single statements.

@@ -1,6 +1,8 @@
 import Testing
 import HTTPCore
 @testable import RegionApp
+@testable import RegionSCIM
+@testable import RegionEvents
 
 /// Reads set the tenant at session level only when a pooled connection switches tenant. With one connection,
 /// every request reuses the same session: the setting must always match the request's tenant, including after a

@@ -5,6 +5,8 @@ import JSON
 import NetIO
 import Postgres
 @testable import RegionApp
+@testable import RegionSCIM
+@testable import RegionEvents
 import RegionLink
 import SCIMCore
 import Synchronization
@@ -52,7 +54,7 @@ final class Region: Sendable {
         responder = RegionResponder(service: service, authenticator: Authenticator(
             verifier: LinkVerifier(keyring: Keyring(keys: [testLinkKey])), developmentMode: development),
             readiness: readiness, region: "test", logger: logger,
-            events: RegionEvents(database: regionDatabase, keys: webhookKeys))
+            events: EventsAPI(database: regionDatabase, keys: webhookKeys))
     }
 
     deinit { pool.close() }

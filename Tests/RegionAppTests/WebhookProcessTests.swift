@@ -3,6 +3,8 @@ import HTTPCore
 import JSON
 import NetIO
 @testable import RegionApp
+@testable import RegionSCIM
+@testable import RegionEvents
 import TestSupport
 import Testing
 

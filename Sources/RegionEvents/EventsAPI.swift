@@ -1,7 +1,8 @@
 import HTTPCore
-import JSON
+package import JSON
 import Postgres
 import SCIMCore
+package import RegionSCIM
 
 /// The internal API for the operator's app, relayed by the gateway's admin API: the pull events API, webhook
 /// configuration, and a plain-JSON read API over the tenant's current users and groups (so the app never has to
@@ -15,12 +16,12 @@ import SCIMCore
 ///     GET    /internal/v1/tenants/{id}/webhook
 ///     DELETE /internal/v1/tenants/{id}/webhook
 ///     POST   /internal/v1/tenants/{id}/webhook/redeliver
-public final class RegionEvents: Sendable {
+package final class EventsAPI: Sendable {
     let database: RegionDatabase
-    let webhooks: WebhookEndpoints
+    package let webhooks: WebhookEndpoints
 
     /// The API over `database`; `keys` seal webhook secrets, `allowInsecureHTTP` permits plain-http endpoints.
-    public init(database: RegionDatabase, keys: WebhookKeys, allowInsecureHTTP: Bool = false) {
+    package init(database: RegionDatabase, keys: WebhookKeys, allowInsecureHTTP: Bool = false) {
         self.database = database
         webhooks = WebhookEndpoints(database: database, keys: keys, allowInsecureHTTP: allowInsecureHTTP)
     }
@@ -50,7 +51,7 @@ public final class RegionEvents: Sendable {
 
     /// A page of the tenant's events, oldest first: `{"events": [...], "next": <cursor>, "hasMore": bool}`.
     /// Keep `next` and pass it as `after` to resume; it advances even when nothing new arrived.
-    func events(scope: RequestScope, query: String?) throws -> JSONValue {
+    package func events(scope: RequestScope, query: String?) throws -> JSONValue {
         let (afterText, limit) = try Self.paging(query)
         let tenant = scope.tenant
         var after = EventPosition.start
@@ -108,12 +109,12 @@ public final class RegionEvents: Sendable {
 
     /// Live users by id, as SCIM representations with their `groups`:
     /// `{"users": [...], "next": <cursor>|null}` (null on the last page).
-    func users(scope: RequestScope, query: String?) throws -> JSONValue {
+    package func users(scope: RequestScope, query: String?) throws -> JSONValue {
         try resources(.user, scope: scope, query: query)
     }
 
     /// Groups by id, without members (page those with `members`): `{"groups": [...], "next": <cursor>|null}`.
-    func groups(scope: RequestScope, query: String?) throws -> JSONValue {
+    package func groups(scope: RequestScope, query: String?) throws -> JSONValue {
         try resources(.group, scope: scope, query: query)
     }
 
@@ -141,7 +142,7 @@ public final class RegionEvents: Sendable {
     }
 
     /// A group's members by id: `{"group": {"id", "displayName"}, "members": [{"value", "type", "display"}], "next"}`.
-    func members(scope: RequestScope, group: String, query: String?) throws -> JSONValue {
+    package func members(scope: RequestScope, group: String, query: String?) throws -> JSONValue {
         guard let group = UUIDText.canonical(group) else { throw SCIMError.resourceNotFound(.group, group) }
         let (afterText, limit) = try Self.paging(query)
         let after = try Self.afterID(afterText)
@@ -163,48 +164,5 @@ public final class RegionEvents: Sendable {
             let next: JSONValue = rows.rowCount == limit ? rows.string(row: rows.rowCount - 1, column: 0).map { .string($0) } ?? .null : .null
             return ["group": ["id": .string(group), "displayName": .string(name)], "members": .array(members), "next": next]
         })
-    }
-}
-
-extension RegionResponder {
-    /// The events, webhook and read endpoints: like the tenant API, the signed tenant must be the one in the path.
-    func eventsAPI(_ endpoint: Endpoint, _ request: HTTPRequest, _ parameters: RouteParameters, scope: RequestScope) throws
-        -> SCIMOutcome
-    {
-        guard let pathTenant = UUIDText.canonical(parameters["id"] ?? "") else { throw SCIMError.notFound("tenant id must be a UUID") }
-        guard pathTenant == scope.tenant else {
-            throw SCIMError(status: 403, detail: "the signed tenant does not match the tenant in the path")
-        }
-        let query = request.query.map(String.init)
-        switch endpoint {
-        case .events:
-            return .document(status: 200, try events.events(scope: scope, query: query))
-        case .users:
-            return .document(status: 200, try events.users(scope: scope, query: query))
-        case .groups:
-            return .document(status: 200, try events.groups(scope: scope, query: query))
-        case .groupMembers:
-            return .document(status: 200, try events.members(scope: scope, group: parameters["group"] ?? "", query: query))
-        case .putWebhook:
-            let (created, json) = try events.webhooks.put(tenant: pathTenant, body: try Self.body(request))
-            logger.notice(created ? "webhook endpoint created" : "webhook endpoint updated", [("tenant.id", .string(pathTenant))])
-            return .document(status: created ? 201 : 200, json)
-        case .getWebhook:
-            guard let json = try events.webhooks.get(tenant: pathTenant) else { throw SCIMError.notFound("no webhook endpoint") }
-            return .document(status: 200, json)
-        case .deleteWebhook:
-            guard try events.webhooks.delete(tenant: pathTenant) else { throw SCIMError.notFound("no webhook endpoint") }
-            logger.notice("webhook endpoint deleted", [("tenant.id", .string(pathTenant))])
-            return .noContent(version: nil)
-        case .redeliverWebhook:
-            let body: JSONValue = request.body.isEmpty ? .object(JSONObject()) : try Self.body(request)
-            guard let json = try events.webhooks.redeliver(tenant: pathTenant, body: body) else {
-                throw SCIMError.notFound("no webhook endpoint")
-            }
-            logger.notice("webhook redelivery requested", [("tenant.id", .string(pathTenant))])
-            return .document(status: 200, json)
-        default:
-            preconditionFailure("not an events endpoint")
-        }
     }
 }

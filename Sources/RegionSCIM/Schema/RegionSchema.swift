@@ -1,4 +1,4 @@
-public import Postgres
+package import Postgres
 
 /// The region database schema, as migrations applied at start by `Migrator`.
 ///
@@ -22,9 +22,9 @@ public import Postgres
 ///   no part in uniqueness and can never be updated again (a trigger refuses it), so a deleted id stays 404.
 /// - Group membership is one row per member, changed by single INSERT … ON CONFLICT DO NOTHING / DELETE statements,
 ///   so concurrent PATCHes never lose a member and a 100k-member group is never rewritten.
-public enum RegionSchema {
+package enum RegionSchema {
     /// All migrations, in order.
-    public static let migrations: [Migration] = [v1, v2, v3, v4, v5]
+    package static let migrations: [Migration] = [v1, v2, v3, v4, v5]
 
     static let v1 = Migration(
         version: 1, name: "region_core",

@@ -1,9 +1,9 @@
 import JSON
 import NetIO
-public import Postgres
-import SCIMCore
+package import Postgres
+package import SCIMCore
 import Synchronization
-public import Telemetry
+package import Telemetry
 import Locking
 import Lifecycle
 
@@ -15,11 +15,11 @@ import Lifecycle
 /// connection last served another tenant (`PostgresConnection.sessionTag`), and the tenant's settings come from a
 /// cache that tenant-API changes invalidate through NOTIFY (every replica of the region listens) and that expires
 /// after `contextTTL` anyway. A GET by id is then one statement in one round trip.
-public final class RegionDatabase: Sendable {
+package final class RegionDatabase: Sendable {
     /// The connection pool (app role; row-level security applies).
-    public let pool: PostgresPool
+    package let pool: PostgresPool
     /// The region id (for error details).
-    public let region: String
+    package let region: String
     /// Auto-provision unknown tenants (development mode only).
     let autoProvision: Bool
     let logger: Logger
@@ -27,22 +27,22 @@ public final class RegionDatabase: Sendable {
     /// How long a cached tenant context is trusted without a notification.
     let contextTTLNanos: UInt64 = 30_000_000_000
     /// Tenant-API changes are announced here (payload: the tenant id).
-    public static let tenantChannel = "scim_region_tenants"
+    package static let tenantChannel = "scim_region_tenants"
     /// Which list-query shapes run as prepared statements.
     let shapes = StatementShapes()
     private let cursorSecretStore = Lock<[UInt8]?>(nil)
 
     /// A database front for one region; `autoProvision` only in development mode.
-    public init(pool: PostgresPool, region: String, autoProvision: Bool, logger: Logger) {
+    package init(pool: PostgresPool, region: String, autoProvision: Bool, logger: Logger) {
         self.pool = pool
         self.region = region
         self.autoProvision = autoProvision
         self.logger = logger
     }
 
-    static let setTenant = PreparedStatement("SELECT set_config('app.tenant_id', $1, true)")
+    package static let setTenant = PreparedStatement("SELECT set_config('app.tenant_id', $1, true)")
     /// Background workers (event purge, webhook delivery) read across tenants through their own policies.
-    static let setWorker = PreparedStatement("SELECT set_config('app.region_worker', 'on', true)")
+    package static let setWorker = PreparedStatement("SELECT set_config('app.region_worker', 'on', true)")
     static let setTenantForSession = PreparedStatement("SELECT set_config('app.tenant_id', $1, false)")
     static let tenantRow = PreparedStatement(
         """
@@ -54,7 +54,7 @@ public final class RegionDatabase: Sendable {
 
     /// Runs `statements` (built against the tenant's context) in one read-only snapshot and one round trip, and
     /// decodes their results.
-    func read<R>(tenant: String, _ statements: (TenantContext) throws -> [PostgresStatement],
+    package func read<R>(tenant: String, _ statements: (TenantContext) throws -> [PostgresStatement],
                  decode: (TenantContext, [PostgresResult]) throws -> R) throws -> R {
         let context = try cachedContext(tenant) ?? loadContext(tenant)
         let built = try statements(context)
@@ -83,7 +83,7 @@ public final class RegionDatabase: Sendable {
 
     /// Runs `body` in a read-write transaction scoped to the tenant (READ COMMITTED: uniqueness and row locks do the
     /// concurrency work). Deadlocks and serialization failures are retried a few times before giving up with 503.
-    func write<R>(tenant: String, _ body: (PostgresConnection, TenantContext) throws -> R) throws -> R {
+    package func write<R>(tenant: String, _ body: (PostgresConnection, TenantContext) throws -> R) throws -> R {
         var attempt = 0
         while true {
             attempt += 1
@@ -128,12 +128,12 @@ public final class RegionDatabase: Sendable {
     }
 
     /// Drops a tenant's cached context (a NOTIFY from the tenant API, here or on another replica).
-    public func invalidate(tenant: String) {
+    package func invalidate(tenant: String) {
         contexts.withLock { _ = $0.removeValue(forKey: tenant) }
     }
 
     /// Drops every cached context (after the listener reconnected: notifications may have been missed).
-    public func invalidateAll() {
+    package func invalidateAll() {
         contexts.withLock { $0.removeAll() }
     }
 
@@ -175,7 +175,7 @@ public final class RegionDatabase: Sendable {
 
     /// Creates or updates a tenant; true when it was created. With `replace: false` an existing tenant is kept as is.
     @discardableResult
-    public func putTenant(id: String, settings: TenantSettings, replace: Bool = true) throws -> Bool {
+    package func putTenant(id: String, settings: TenantSettings, replace: Bool = true) throws -> Bool {
         let extensions = String(decoding: JSONEncoder.encode(.array(settings.schemaExtensions)), as: UTF8.self)
         let validators = String(decoding: JSONEncoder.encode(.array(settings.validators)), as: UTF8.self)
         let conflict = replace
@@ -215,7 +215,7 @@ public final class RegionDatabase: Sendable {
     }
 
     /// The tenant's settings, or nil when it is not provisioned here (never auto-provisions).
-    public func tenantSettings(id: String) throws -> TenantSettings? {
+    package func tenantSettings(id: String) throws -> TenantSettings? {
         let row = try pool.withConnection { connection in
             try connection.pipeline([.prepared(Self.setTenant, [.text(id)]), .prepared(Self.tenantRow, [.text(id)])])[1]
         }
@@ -223,7 +223,7 @@ public final class RegionDatabase: Sendable {
     }
 
     /// Deletes the tenant and (by cascade) every user, group and membership it has here; false when unknown.
-    public func deleteTenant(id: String) throws -> Bool {
+    package func deleteTenant(id: String) throws -> Bool {
         let deleted = try pool.withTransaction(setup: [.prepared(Self.setTenant, [.text(id)])]) { connection in
             // A large tenant takes longer than the default statement timeout to cascade.
             try connection.execute("SET LOCAL statement_timeout = 0")
@@ -249,54 +249,9 @@ public final class RegionDatabase: Sendable {
     }
 }
 
-/// Decides which dynamic statements (list queries, whose SQL depends on the filter's shape, not its values) run as
-/// prepared statements: parsing and planning them again on every request is most of a filtered lookup's cost.
-/// Only the first `capacity` distinct shapes are prepared, so a client sending ever-new filter shapes cannot make
-/// every pooled session accumulate prepared statements without bound; later shapes run unprepared.
-final class StatementShapes: Sendable {
-    private let known = Lock<Set<String>>([])
-    let capacity: Int
-    let maxLength: Int
-
-    init(capacity: Int = 128, maxLength: Int = 8192) {
-        self.capacity = capacity
-        self.maxLength = maxLength
-    }
-
-    func statement(_ sql: String, _ values: [PostgresValue]) -> PostgresStatement {
-        guard sql.utf8.count <= maxLength else { return .sql(sql, values) }
-        let prepared = known.withLock { set -> Bool in
-            if set.contains(sql) { return true }
-            guard set.count < capacity else { return false }
-            set.insert(sql)
-            return true
-        }
-        return prepared ? .prepared(PreparedStatement(sql), values) : .sql(sql, values)
-    }
-}
-
 extension SCIMError {
     /// A SCIM request for a tenant the gateway never provisioned in this region.
-    static func tenantNotProvisioned(region: String) -> SCIMError {
+    package static func tenantNotProvisioned(region: String) -> SCIMError {
         SCIMError(status: 404, detail: "tenant not provisioned in region \(region)")
     }
-}
-
-/// Listens for tenant-API changes made by any replica of this region and drops the cached tenant contexts.
-final class TenantChangeListener: Service {
-    private let listener: PostgresListener
-    var name: String { "tenant-listener" }
-
-    init(configuration: PostgresConfiguration, database: RegionDatabase) {
-        listener = PostgresListener(configuration: configuration, channels: [RegionDatabase.tenantChannel],
-                                    onReconnect: { database.invalidateAll() },
-                                    onNotification: { database.invalidate(tenant: $0.payload) })
-    }
-
-    func start() throws {
-        listener.start()
-        // Not waiting: the region also starts (and reports unready) while its database is down.
-    }
-
-    func shutdown(gracePeriod: Duration) { listener.stop() }
 }

@@ -4,46 +4,15 @@ import Glibc
 import Crypto
 import HTTPCore
 import JSON
-public import NetIO
+import NetIO
 import Postgres
 import SCIMCore
 import ServerRuntime
 import Synchronization
-public import Telemetry
+package import Telemetry
 import Locking
-public import Lifecycle
-
-/// How the region delivers webhooks (flags of `scim-region`).
-public struct WebhookDeliverySettings: Sendable {
-    /// Delivery threads per process; each delivers to one endpoint at a time.
-    public var workers = 2
-    /// How often an idle worker looks for due endpoints.
-    public var pollInterval: Duration = .milliseconds(500)
-    /// Events per POST at most.
-    public var batchSize = 100
-    /// Body size per POST at most (a batch always holds at least one event).
-    public var maxBatchBytes = 1 << 20
-    /// Batches sent to one endpoint before the worker lets other endpoints go first.
-    public var batchesPerClaim = 20
-    /// Consecutive failures of one batch before it is dead-lettered and the endpoint stops.
-    public var maxAttempts = 15
-    /// Back-off between attempts.
-    public var retry = RetrySchedule(baseMillis: 5_000, capMillis: 3_600_000)
-    /// How long a claim on an endpoint lasts (renewed with every delivered batch); another replica may take the
-    /// endpoint over once it lapses, e.g. after this process died mid-delivery. At least twice `requestTimeout`.
-    public var lease: Duration = .seconds(60)
-    /// Deadline for one POST (connect, TLS, send, answer).
-    public var requestTimeout: Duration = .seconds(10)
-    /// Plain http to non-loopback hosts (development only).
-    public var allowInsecureHTTP = false
-    /// Extra trusted CA certificates (PEM) besides the system store.
-    public var trustedCAFile: String? = nil
-    /// The region's public SCIM base URL (for `meta.location` in event payloads).
-    public var baseURL = ""
-
-    /// Defaults (15 attempts over about eight hours: 5 s doubling to an hour, with jitter).
-    public init() {}
-}
+import Lifecycle
+package import RegionSCIM
 
 /// Delivers each tenant's events to its webhook endpoint, in order, from the outbox.
 ///
@@ -58,8 +27,8 @@ public struct WebhookDeliverySettings: Sendable {
 /// - **Retries** with exponential back-off and jitter; after `maxAttempts` failures the batch becomes a dead letter
 ///   and the endpoint stops, keeping order (a receiver never sees later events before the failed ones). The
 ///   operator resumes, skips or replays through the admin API; events keep accumulating meanwhile.
-public final class WebhookDelivery: Service {
-    public var name: String { "webhook-delivery" }
+package final class WebhookDelivery: Service {
+    package var name: String { "webhook-delivery" }
     let database: RegionDatabase
     let keys: WebhookKeys
     let settings: WebhookDeliverySettings
@@ -75,7 +44,7 @@ public final class WebhookDelivery: Service {
     let ready: @Sendable () -> Bool
 
     /// A delivery service; `owner` names this process in leases (default: region, pid and a random suffix).
-    public init(database: RegionDatabase, keys: WebhookKeys, settings: WebhookDeliverySettings, logger: Logger,
+    package init(database: RegionDatabase, keys: WebhookKeys, settings: WebhookDeliverySettings, logger: Logger,
                 owner: String? = nil, ready: @escaping @Sendable () -> Bool = { true }, clock: (@Sendable () -> Int64)? = nil) {
         self.database = database
         self.ready = ready
@@ -87,7 +56,7 @@ public final class WebhookDelivery: Service {
         threads = (0..<max(1, settings.workers)).map { PeriodicThread(name: "webhook-\($0)") }
     }
 
-    public func start() throws {
+    package func start() throws {
         for thread in threads {
             thread.start(interval: settings.pollInterval) { [self] in
                 drain()
@@ -96,7 +65,7 @@ public final class WebhookDelivery: Service {
         }
     }
 
-    public func shutdown(gracePeriod: Duration) {
+    package func shutdown(gracePeriod: Duration) {
         stopped.store(true, ordering: .releasing)
         for thread in threads { thread.stop() }
     }
@@ -400,12 +369,5 @@ public final class WebhookDelivery: Service {
 
     func release(_ tenant: String) throws {
         _ = try scoped(tenant, Self.release, [.uuid(tenant), .text(owner)])
-    }
-}
-
-extension Duration {
-    /// Whole milliseconds.
-    var milliseconds: Int64 {
-        components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000
     }
 }

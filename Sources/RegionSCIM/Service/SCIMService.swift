@@ -1,47 +1,24 @@
 import HTTPCore
-public import JSON
+package import JSON
 import Postgres
-public import SCIMCore
-public import Telemetry
-
-/// Region behaviour that is not SCIM-standard but a choice, in one place.
-public struct RegionSettings: Sendable {
-    /// What `/ServiceProviderConfig` advertises and what is enforced (page sizes, bulk limits, cursor timeout).
-    public var serviceProvider: ServiceProviderConfiguration
-    /// A group PUT/PATCH answer includes members up to this many; a larger group answers 204 (RFC 7644 §3.5.2 allows
-    /// it), so adding one member to a 100k-member group never serialises 100k members.
-    public var groupResponseMemberLimit: Int
-
-    /// Settings with our defaults.
-    public init(serviceProvider: ServiceProviderConfiguration = RegionSettings.defaultServiceProvider,
-                groupResponseMemberLimit: Int = 10_000) {
-        self.serviceProvider = serviceProvider
-        self.groupResponseMemberLimit = groupResponseMemberLimit
-    }
-
-    /// Our defaults: PATCH, Bulk (1000 operations, 1 MiB), filters, sorting, ETags, index and cursor paging.
-    public static let defaultServiceProvider = ServiceProviderConfiguration(
-        patchSupported: true, bulkSupported: true, bulkMaxOperations: 1000, bulkMaxPayloadSize: 1 << 20,
-        filterSupported: true, filterMaxResults: 1000, changePasswordSupported: false, sortSupported: true,
-        etagSupported: true, cursorPagination: true, indexPagination: true, defaultPaginationMethod: "index",
-        defaultPageSize: 100, maxPageSize: 1000, cursorTimeout: 3600)
-}
+package import SCIMCore
+package import Telemetry
 
 /// The SCIM service provider: each operation validates with SCIMCore, runs in one tenant-scoped transaction and
 /// returns a `SCIMOutcome`. HTTP and Bulk both call it.
-public final class SCIMService: Sendable {
+package final class SCIMService: Sendable {
     /// Tenant-scoped database access.
-    public let database: RegionDatabase
+    package let database: RegionDatabase
     /// Limits and choices (page sizes, bulk limits, group response limit).
-    public let settings: RegionSettings
+    package let settings: RegionSettings
     let logger: Logger
     /// Seconds since the epoch (cursor issue and expiry); replaceable in tests.
     let clock: @Sendable () -> Int64
     /// Which IdP quirks each tenant's requests needed (counted in memory, flushed in batches).
-    public let quirkCounts: QuirkCounts
+    package let quirkCounts: QuirkCounts
 
     /// A service; `clock` (seconds since the epoch) is for tests of cursor expiry.
-    public init(database: RegionDatabase, settings: RegionSettings, logger: Logger, clock: (@Sendable () -> Int64)? = nil,
+    package init(database: RegionDatabase, settings: RegionSettings, logger: Logger, clock: (@Sendable () -> Int64)? = nil,
                 quirkCounts: QuirkCounts = QuirkCounts()) {
         self.database = database
         self.settings = settings
@@ -52,7 +29,7 @@ public final class SCIMService: Sendable {
 
     var configuration: ServiceProviderConfiguration { settings.serviceProvider }
 
-    static func schema(_ kind: ResourceKind, _ context: TenantContext) -> ResourceSchema {
+    package static func schema(_ kind: ResourceKind, _ context: TenantContext) -> ResourceSchema {
         kind == .user ? context.users : context.groups
     }
 
@@ -71,7 +48,7 @@ public final class SCIMService: Sendable {
     // MARK: Read
 
     /// GET one resource; 304 when `If-None-Match` names its current version.
-    public func get(_ kind: ResourceKind, id: String, scope: RequestScope, query: String?, ifNoneMatch: String?) throws
+    package func get(_ kind: ResourceKind, id: String, scope: RequestScope, query: String?, ifNoneMatch: String?) throws
         -> SCIMOutcome
     {
         guard let id = UUIDText.canonical(id) else { throw SCIMError.resourceNotFound(kind, id) }
@@ -134,7 +111,7 @@ public final class SCIMService: Sendable {
     /// POST /Users or /Groups: always a new resource with a new id, or an error. A user POST never replaces a live
     /// user (same userName, active or not: 409 uniqueness) and never revives a deleted one (its id stays 404); an
     /// externalId match means nothing unless the tenant made externalId unique (then 409).
-    public func create(_ kind: ResourceKind, body: JSONValue, scope: RequestScope, query: String?) throws -> SCIMOutcome {
+    package func create(_ kind: ResourceKind, body: JSONValue, scope: RequestScope, query: String?) throws -> SCIMOutcome {
         // Quirks are counted once the write committed (a retried transaction normalises again: assigned, not added).
         var quirks = QuirkSet()
         let outcome = try database.write(tenant: scope.tenant) { connection, context in
@@ -168,7 +145,7 @@ public final class SCIMService: Sendable {
     // MARK: Replace
 
     /// PUT: a full replace honouring mutability (readOnly ignored, immutable kept); for groups `members` too.
-    public func replace(_ kind: ResourceKind, id: String, body: JSONValue, scope: RequestScope, query: String?,
+    package func replace(_ kind: ResourceKind, id: String, body: JSONValue, scope: RequestScope, query: String?,
                         ifMatch: String?) throws -> SCIMOutcome {
         guard let id = UUIDText.canonical(id) else { throw SCIMError.resourceNotFound(kind, id) }
         var quirks = QuirkSet()
@@ -237,7 +214,7 @@ public final class SCIMService: Sendable {
 
     /// PATCH: the SCIMCore engine applies the operations to the locked document atomically; group membership
     /// changes become single INSERT/DELETE statements on member rows (the group document is never rewritten for them).
-    public func patch(_ kind: ResourceKind, id: String, body: JSONValue, scope: RequestScope, query: String?,
+    package func patch(_ kind: ResourceKind, id: String, body: JSONValue, scope: RequestScope, query: String?,
                       ifMatch: String?) throws -> SCIMOutcome {
         guard let id = UUIDText.canonical(id) else { throw SCIMError.resourceNotFound(kind, id) }
         let request = try PatchRequest.parse(body, maxOperations: configuration.bulkMaxOperations)
@@ -337,7 +314,7 @@ public final class SCIMService: Sendable {
     // MARK: Delete
 
     /// DELETE under the tenant's deprovision policy (users); groups are always deleted.
-    public func delete(_ kind: ResourceKind, id: String, scope: RequestScope, ifMatch: String?) throws -> SCIMOutcome {
+    package func delete(_ kind: ResourceKind, id: String, scope: RequestScope, ifMatch: String?) throws -> SCIMOutcome {
         guard let id = UUIDText.canonical(id) else { throw SCIMError.resourceNotFound(kind, id) }
         return try database.write(tenant: scope.tenant) { connection, context in
             let policy = context.settings.deprovisionPolicy

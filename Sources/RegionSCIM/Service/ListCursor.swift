@@ -1,5 +1,5 @@
 import Crypto
-public import SCIMCore
+package import SCIMCore
 
 /// An RFC 9865 cursor: where the next page starts (keyset position), bound to the tenant and the query that made it.
 ///
@@ -7,20 +7,20 @@ public import SCIMCore
 /// RFC 3986 unreserved characters. The MAC covers the tenant id, so a cursor taken from one tenant is refused for
 /// any other (`invalidCursor`) even before row-level security would hide the rows; editing any byte is refused too.
 /// The payload is not secret: it holds the last row's id and sort key, which the client has already seen.
-public struct ListCursor: Sendable, Equatable {
+package struct ListCursor: Sendable, Equatable {
     /// `User` or `Group`.
-    public var resourceType: String
+    package var resourceType: String
     /// Fingerprint of filter, sortBy and sortOrder: a cursor only continues the query that produced it.
-    public var queryFingerprint: String
+    package var queryFingerprint: String
     /// Seconds since the epoch when the cursor was issued (cursors expire after `cursorTimeout`).
-    public var issuedAt: Int64
+    package var issuedAt: Int64
     /// The id of the last resource on the previous page.
-    public var lastID: String
+    package var lastID: String
     /// The sort key of that resource as SQL text, nil when it had no value (or no sortBy was given).
-    public var lastKey: String?
+    package var lastKey: String?
 
     /// A cursor position.
-    public init(resourceType: String, queryFingerprint: String, issuedAt: Int64, lastID: String, lastKey: String?) {
+    package init(resourceType: String, queryFingerprint: String, issuedAt: Int64, lastID: String, lastKey: String?) {
         self.resourceType = resourceType
         self.queryFingerprint = queryFingerprint
         self.issuedAt = issuedAt
@@ -31,7 +31,7 @@ public struct ListCursor: Sendable, Equatable {
     static let version = "c1"
 
     /// The signed token.
-    public func encode(secret: [UInt8], tenant: String) -> String {
+    package func encode(secret: [UInt8], tenant: String) -> String {
         var fields = [Self.version, resourceType, queryFingerprint, String(issuedAt), lastID]
         // The key goes last and may contain anything, including the separator.
         if let lastKey { fields.append("k" + lastKey) } else { fields.append("n") }
@@ -40,14 +40,14 @@ public struct ListCursor: Sendable, Equatable {
     }
 
     /// Why a cursor was refused.
-    public enum Problem: Error, Sendable, Equatable {
+    package enum Problem: Error, Sendable, Equatable {
         case invalid
         case expired
     }
 
     /// Verifies and decodes a token; `invalid` for anything not issued by us for this tenant, `expired` when older
     /// than `timeoutSeconds`.
-    public static func decode(_ token: String, secret: [UInt8], tenant: String, nowSeconds: Int64,
+    package static func decode(_ token: String, secret: [UInt8], tenant: String, nowSeconds: Int64,
                               timeoutSeconds: Int?) -> Result<ListCursor, Problem> {
         guard token.utf8.count <= 4096, let dot = token.lastIndex(of: "."),
               let payload = Base64.decode(String(token[..<dot])),
@@ -73,7 +73,7 @@ public struct ListCursor: Sendable, Equatable {
     }
 
     /// The fingerprint of a list query's shape (filter, sort attribute, order).
-    public static func fingerprint(filter: ResolvedFilter?, sortBy: ResolvedPath?, sortOrder: SortOrder) -> String {
+    package static func fingerprint(filter: ResolvedFilter?, sortBy: ResolvedPath?, sortOrder: SortOrder) -> String {
         let text = (filter?.description ?? "") + "\n" + (sortBy?.description ?? "") + "\n" + sortOrder.rawValue
         return Hex.encode(SHA256.hash(text).prefix(8))
     }

@@ -1,51 +1,16 @@
 import Crypto
-import JSON
+package import JSON
 import Postgres
-public import RegionLink
+import RegionLink
 import SCIMCore
 import Synchronization
 import Locking
-
-/// The keyring's `webhook` keys, as this process currently knows them (updated when the keyring file changes).
-/// Endpoint secrets are sealed under the current key; any key still in the keyring opens what it sealed.
-public final class WebhookKeys: Sendable {
-    private let keyring: Lock<Keyring>
-
-    /// Keys from `keyring` (only its `webhook` entries are used).
-    public init(_ keyring: Keyring = Keyring()) { self.keyring = Lock(keyring) }
-
-    /// Takes the keys of a reloaded keyring.
-    public func update(_ keyring: Keyring) { self.keyring.withLock { $0 = keyring } }
-
-    var current: Key? { keyring.withLock { $0.current(.webhook) } }
-
-    func key(id: String) -> Key? { keyring.withLock { $0.key(.webhook, id: id) } }
-
-    /// The AES key for a keyring secret: derived, so the raw keyring secret is never used for two things.
-    static func sealingKey(_ key: Key) -> [UInt8] { key.mac.mac("scim-gateway webhook secret sealing v1") }
-
-    /// Associated data: a sealed secret only opens for the tenant it was sealed for.
-    static func associatedData(tenant: String) -> [UInt8] { Array("webhook-secret\n\(tenant)".utf8) }
-
-    /// Seals an endpoint secret; nil when the keyring has no current webhook key.
-    func seal(_ secret: String, tenant: String) -> (keyID: String, sealed: [UInt8])? {
-        guard let key = current else { return nil }
-        return (key.id, SecretBox.seal(Array(secret.utf8), key: Self.sealingKey(key), associatedData: Self.associatedData(tenant: tenant)))
-    }
-
-    /// Opens a sealed secret; nil when the key is gone from the keyring or the value does not open.
-    func open(_ sealed: [UInt8], keyID: String, tenant: String) -> String? {
-        guard let key = key(id: keyID),
-              let plain = SecretBox.open(sealed, key: Self.sealingKey(key), associatedData: Self.associatedData(tenant: tenant))
-        else { return nil }
-        return String(decoding: plain, as: UTF8.self)
-    }
-}
+import RegionSCIM
 
 /// Webhook endpoint configuration and state, per tenant, as the internal API manages it: configure (URL and
 /// secret), show (delivery state and recent dead letters), remove, and redeliver (resume after a dead letter, skip
 /// it, or replay from any cursor).
-struct WebhookEndpoints: Sendable {
+package struct WebhookEndpoints: Sendable {
     let database: RegionDatabase
     let keys: WebhookKeys
     let allowInsecureHTTP: Bool
@@ -61,7 +26,7 @@ struct WebhookEndpoints: Sendable {
     /// `PUT …/webhook`: `{"url", "secret"?, "rotateSecret"?, "from"?: "now"|"beginning"|<cursor>}`. A new endpoint
     /// gets a generated secret unless one is given; the answer shows the secret only when it was set or generated.
     /// Changing an endpoint resumes delivery (attempts reset, an open dead letter resolved as redelivered).
-    func put(tenant: String, body: JSONValue) throws -> (created: Bool, json: JSONValue) {
+    package func put(tenant: String, body: JSONValue) throws -> (created: Bool, json: JSONValue) {
         guard case .object(let o) = body else { throw SCIMError.invalidSyntax("the webhook settings must be a JSON object") }
         var url: WebhookURL? = nil
         if let text = o["url"] {
@@ -142,7 +107,7 @@ struct WebhookEndpoints: Sendable {
 
     /// `GET …/webhook`: configuration (never the secret), delivery state, a bounded backlog count and the 20 latest
     /// dead letters; nil when the tenant has no endpoint.
-    func get(tenant: String) throws -> JSONValue? {
+    package func get(tenant: String) throws -> JSONValue? {
         try transaction(tenant) { connection -> JSONValue? in
             let json = try show(connection, tenant: tenant)
             // Not `json.isNull ? nil : json`: JSONValue is nil-literal-expressible, so that `nil` would be `.null`.
@@ -215,7 +180,7 @@ struct WebhookEndpoints: Sendable {
     }
 
     /// `DELETE …/webhook`: false when there was none. Dead letters go with it; events stay (the pull API still has them).
-    func delete(tenant: String) throws -> Bool {
+    package func delete(tenant: String) throws -> Bool {
         try transaction(tenant) { connection in
             try connection.execute("DELETE FROM webhook_dead_letters WHERE tenant_id = $1", [.uuid(tenant)])
             return try connection.execute("DELETE FROM webhook_endpoints WHERE tenant_id = $1", [.uuid(tenant)]) == 1
@@ -227,7 +192,7 @@ struct WebhookEndpoints: Sendable {
     /// `POST …/webhook/redeliver`: `{}` resumes with the batch that was dead-lettered (or simply retries now);
     /// `{"skip": true}` resumes after it; `{"after": <cursor>|"now"|"beginning"}` moves the endpoint's cursor (replay or
     /// skip ahead). The lease is cleared, so a delivery in flight cannot move the cursor back afterwards.
-    func redeliver(tenant: String, body: JSONValue) throws -> JSONValue? {
+    package func redeliver(tenant: String, body: JSONValue) throws -> JSONValue? {
         let o = body.object ?? JSONObject()
         let skip = o["skip"]?.bool ?? false
         let after = try o["after"].map { value throws(SCIMError) -> String in

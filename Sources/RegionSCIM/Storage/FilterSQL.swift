@@ -2,35 +2,6 @@ import JSON
 import Postgres
 import SCIMCore
 
-/// The two resource types this region stores.
-public enum ResourceKind: String, Sendable, Hashable, CaseIterable {
-    case user = "User"
-    case group = "Group"
-
-    /// `/Users` or `/Groups`.
-    public var endpoint: String { self == .user ? "/Users" : "/Groups" }
-    var table: String { self == .user ? "users" : "groups" }
-    var alias: String { self == .user ? "u" : "g" }
-    /// The attribute kept as rows rather than in the document: a user's `groups`, a group's `members`.
-    var relatedAttribute: String { self == .user ? "groups" : "members" }
-}
-
-/// Parameters of one statement. `$1` is always the tenant id.
-struct SQLBindings: Sendable {
-    private(set) var values: [PostgresValue]
-
-    init(tenant: String) { values = [.uuid(tenant)] }
-
-    /// Appends a value and returns its placeholder.
-    mutating func bind(_ value: PostgresValue) -> String {
-        values.append(value)
-        return "$\(values.count)"
-    }
-
-    /// A text placeholder with an explicit cast, so the server never has to guess the type.
-    mutating func text(_ value: String) -> String { bind(.text(value)) + "::text" }
-}
-
 /// Compiles resolved SCIM filters (and sort keys) to parameterised SQL over the region schema.
 ///
 /// Semantics match SCIMCore's in-memory evaluator, which is what the region's parity tests check:
@@ -41,7 +12,7 @@ struct SQLBindings: Sendable {
 /// - caseExact=false strings compare folded: Swift-folded `*_key` columns for indexed attributes, `lower()` on both
 ///   sides for document attributes; ordering comparisons use byte order (`COLLATE "C"`).
 /// Every literal and every JSON key is a bound parameter; only fixed SQL and our own aliases are spliced.
-struct FilterSQL {
+package struct FilterSQL {
     let kind: ResourceKind
     /// The public SCIM base URL (for `meta.location` and `$ref` comparisons).
     let baseURL: String
@@ -320,7 +291,7 @@ struct FilterSQL {
     }
 
     /// The display of a member row: what the client sent, else the member's current name.
-    static func memberDisplay(_ m: String) -> String {
+    package static func memberDisplay(_ m: String) -> String {
         "coalesce(\(m).display, CASE \(m).member_type"
             + " WHEN 'User' THEN (SELECT coalesce(mu.display_name, mu.user_name) FROM users mu"
             + " WHERE mu.tenant_id = \(m).tenant_id AND mu.id = \(m).member_id)"

@@ -1,12 +1,12 @@
-public import JSON
-public import NetIO
+package import JSON
+import NetIO
 import Postgres
-public import SCIMCore
+package import SCIMCore
 import ServerRuntime
 import Synchronization
-public import Telemetry
+package import Telemetry
 import Locking
-public import Lifecycle
+import Lifecycle
 
 /// How often each IdP quirk (SCIMCore's `IdPQuirk`) was needed, per tenant: which dialect a tenant's IdP speaks.
 ///
@@ -17,7 +17,7 @@ public import Lifecycle
 /// per-process counters, is what makes the numbers an operator reads survive restarts and add up across replicas of
 /// a region (the database does the sum); reads add this process's unflushed deltas, so they are current at once.
 /// The same increments feed the process's Prometheus counter `scim_region_idp_quirks_total{tenant,quirk}`.
-public final class QuirkCounts: Sendable {
+package final class QuirkCounts: Sendable {
     /// Unflushed counts of one tenant, indexed like `IdPQuirk.allCases`.
     struct Delta: Sendable, Equatable {
         var counts = [Int64](repeating: 0, count: IdPQuirk.allCases.count)
@@ -38,15 +38,15 @@ public final class QuirkCounts: Sendable {
     }
 
     /// One quirk's total for a tenant, as the internal API reports it.
-    public struct Total: Sendable, Equatable {
+    package struct Total: Sendable, Equatable {
         /// The quirk.
-        public var quirk: IdPQuirk
+        package var quirk: IdPQuirk
         /// How many requests needed it.
-        public var count: Int64
+        package var count: Int64
         /// When it was first needed (milliseconds since the epoch).
-        public var firstSeenMillis: Int64
+        package var firstSeenMillis: Int64
         /// When it was last needed (milliseconds since the epoch).
-        public var lastSeenMillis: Int64
+        package var lastSeenMillis: Int64
     }
 
     private let pending = Lock<[String: Delta]>([:])
@@ -56,7 +56,7 @@ public final class QuirkCounts: Sendable {
     private let clock: @Sendable () -> Int64
 
     /// Counts; increments also go to `metrics` when given. `clock` (epoch milliseconds) is for tests.
-    public init(metrics: MetricsRegistry? = nil, clock: (@Sendable () -> Int64)? = nil) {
+    package init(metrics: MetricsRegistry? = nil, clock: (@Sendable () -> Int64)? = nil) {
         counter = metrics?.counter("scim_region_idp_quirks_total",
                                    "Requests that needed an IdP quirk normalisation, by tenant and quirk (this process).",
                                    labels: ["tenant", "quirk"])
@@ -64,7 +64,7 @@ public final class QuirkCounts: Sendable {
     }
 
     /// Notes the quirks one request needed; nothing happens (no lock) when it needed none.
-    public func record(tenant: String, _ quirks: QuirkSet) {
+    package func record(tenant: String, _ quirks: QuirkSet) {
         if quirks.isEmpty { return }
         let now = clock()
         pending.withLock { table in
@@ -96,7 +96,7 @@ public final class QuirkCounts: Sendable {
     /// Writes every tenant's unflushed counts (one transaction per tenant); returns how many tenants were written.
     /// Counts that could not be written are kept for the next flush, except a deleted tenant's, which are dropped.
     @discardableResult
-    public func flush(_ database: RegionDatabase) -> Int {
+    package func flush(_ database: RegionDatabase) -> Int {
         flushing.withLock { _ in
             let taken = pending.withLock { table in
                 defer { table.removeAll(keepingCapacity: true) }
@@ -136,7 +136,7 @@ public final class QuirkCounts: Sendable {
     }
 
     /// A tenant's totals (stored plus unflushed), most frequent first.
-    public func totals(tenant: String, database: RegionDatabase) throws -> [Total] {
+    package func totals(tenant: String, database: RegionDatabase) throws -> [Total] {
         try flushing.withLock { _ in
             let stored = try database.pool.withTransaction(readOnly: true,
                                                            setup: [.prepared(RegionDatabase.setTenant, [.text(tenant)])]) { connection in
@@ -163,41 +163,12 @@ public final class QuirkCounts: Sendable {
     }
 
     /// The internal API's answer: `{"tenantId", "quirks": [{"quirk", "count", "firstSeen", "lastSeen", "knownSenders"}]}`.
-    public static func json(tenant: String, _ totals: [Total]) -> JSONValue {
+    package static func json(tenant: String, _ totals: [Total]) -> JSONValue {
         .object(["tenantId": .string(tenant), "quirks": .array(totals.map { t in
             .object(["quirk": .string(t.quirk.rawValue), "count": .number(JSONNumber(t.count)),
                      "firstSeen": .string(Timestamp.iso8601(epochMillis: t.firstSeenMillis)),
                      "lastSeen": .string(Timestamp.iso8601(epochMillis: t.lastSeenMillis)),
                      "knownSenders": .array(t.quirk.knownSenders.map { .string($0) })])
         })])
-    }
-}
-
-/// Flushes `QuirkCounts` to the database every `interval`, and once more at shutdown (after the HTTP server has
-/// drained, when it is started before it).
-public final class QuirkFlushService: Service {
-    public var name: String { "quirk-flush" }
-    let counts: QuirkCounts
-    let database: RegionDatabase
-    let interval: Duration
-    private let thread = PeriodicThread(name: "quirk-flush")
-
-    /// A flusher for `counts` into `database`.
-    public init(counts: QuirkCounts, database: RegionDatabase, interval: Duration = .seconds(10)) {
-        self.counts = counts
-        self.database = database
-        self.interval = interval
-    }
-
-    public func start() throws {
-        thread.start(interval: interval) { [counts, database] in
-            counts.flush(database)
-            return true
-        }
-    }
-
-    public func shutdown(gracePeriod: Duration) {
-        thread.stop()
-        counts.flush(database)
     }
 }

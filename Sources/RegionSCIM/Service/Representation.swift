@@ -1,85 +1,12 @@
-public import JSON
-public import SCIMCore
+package import JSON
+package import SCIMCore
 import Postgres
-
-/// Who is asking: what the gateway's signed headers (or development mode) established.
-public struct RequestScope: Sendable, Equatable {
-    /// The tenant id (canonical UUID text).
-    public var tenant: String
-    /// The public SCIM base URL the IdP used, without a trailing slash (e.g. `https://eu2-api.example.com/scim/v2`).
-    public var baseURL: String
-    /// The request id for logs and the `X-Request-Id` answer header.
-    public var requestID: String
-
-    /// A scope; a trailing slash on the base URL is dropped.
-    public init(tenant: String, baseURL: String, requestID: String) {
-        self.tenant = tenant
-        self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
-        self.requestID = requestID
-    }
-}
-
-/// The result of a SCIM operation, before HTTP rendering (also what one Bulk operation yields).
-public enum SCIMOutcome: Sendable {
-    /// One resource: 200 or 201 (with `Location`), `ETag` from the version.
-    case resource(status: Int, body: JSONObject, version: Int64, location: String?)
-    /// A ListResponse.
-    case list(ListResponse)
-    /// Any other JSON document with 200 (discovery, BulkResponse, tenant settings).
-    case document(status: Int, JSONValue)
-    /// 204, with the new version when there is one.
-    case noContent(version: Int64?)
-    /// 304 for `If-None-Match`.
-    case notModified(version: Int64)
-
-    /// The HTTP status code.
-    public var status: Int {
-        switch self {
-        case .resource(let status, _, _, _): status
-        case .list: 200
-        case .document(let status, _): status
-        case .noContent: 204
-        case .notModified: 304
-        }
-    }
-}
-
-extension SCIMError {
-    /// 404 for a resource id that does not exist in this tenant.
-    static func resourceNotFound(_ kind: ResourceKind, _ id: String) -> SCIMError {
-        .notFound("\(kind.rawValue) \(id.prefix(64)) not found")
-    }
-
-    /// 412 for a failed `If-Match`.
-    static let preconditionFailed = SCIMError(status: 412, detail: "the resource has changed: its version does not match If-Match")
-
-    /// Maps a database failure to what the client sees. Messages are fixed phrases: never SQL, never data.
-    static func from(_ error: PostgresError, region: String) -> SCIMError {
-        if error.kind == .uniqueViolation {
-            switch error.constraint {
-            case "users_user_name_key": return .uniqueness("userName is already in use in this tenant")
-            case "groups_display_name_key": return .uniqueness("a group with this displayName already exists")
-            default: return .uniqueness("a unique attribute is already in use")
-            }
-        }
-        if error.kind == .foreignKeyViolation { return .tenantNotProvisioned(region: region) }
-        if error.kind == .invalidParameter { return .invalidValue("string values must not contain the NUL character") }
-        // 22P05 untranslatable character, 22021 bad encoding, 54000 program limit (e.g. an index row too large).
-        if let state = error.sqlState, state == "22P05" || state == "22021" || state == "54000" {
-            return .invalidValue("a value cannot be stored (unsupported character or too large)")
-        }
-        if error.isTransient || error.kind == .queryCanceled {
-            return SCIMError(status: 503, detail: "the region database is unavailable; retry later")
-        }
-        return SCIMError(status: 500, detail: "internal error")
-    }
-}
 
 /// Turning stored rows into SCIM representations.
 /// What rendering needs from a schema, computed once per tenant context: attribute names in schema order and the
 /// sub-attribute order of complex attributes. (Walking the full attribute definitions on every request was a large
 /// share of a GET's instructions.)
-struct RenderPlan: Sendable {
+package struct RenderPlan: Sendable {
     struct Attribute: Sendable {
         var name: String
         /// Sub-attribute names in definition order, for complex attributes.
@@ -99,10 +26,10 @@ struct RenderPlan: Sendable {
     }
 }
 
-enum Representation {
+package enum Representation {
     /// The resource as returned: `schemas`, `id`, attributes in schema order (jsonb does not keep key order),
     /// the row-backed attribute, then `meta`.
-    static func render(_ stored: StoredResource, _ kind: ResourceKind, _ schema: ResourceSchema, plan: RenderPlan,
+    package static func render(_ stored: StoredResource, _ kind: ResourceKind, _ schema: ResourceSchema, plan: RenderPlan,
                        baseURL: String) -> JSONObject {
         var doc = JSONObject()
         doc.reserveCapacity(stored.document.count + 2)

@@ -3,9 +3,9 @@ import Locking
 import Telemetry
 
 /// UUIDs in their canonical text form (`8-4-4-4-12` lowercase hex): resource ids and tenant ids.
-public enum UUIDText {
+package enum UUIDText {
     /// The canonical lowercase form of `text`, or nil when it is not a UUID (either case is accepted).
-    public static func canonical<S: StringProtocol>(_ text: S) -> String? {
+    package static func canonical<S: StringProtocol>(_ text: S) -> String? {
         let bytes = Array(text.utf8)
         guard bytes.count == 36 else { return nil }
         var out: [UInt8] = []
@@ -30,7 +30,7 @@ public enum UUIDText {
     /// right edge. Within one process ids are strictly increasing (RFC 9562 §6.2, method 1): ids made in the same
     /// millisecond count up from a random start, and the clock never appears to go backwards. `nowMillis` (tests)
     /// bypasses that state.
-    public static func version7(nowMillis: Int64? = nil) -> String {
+    package static func version7(nowMillis: Int64? = nil) -> String {
         var bytes = SecureRandom.bytes(16)
         var ms = UInt64(max(0, nowMillis ?? Timestamp.nowEpochMillis()))
         var counter = UInt16(bytes[6] & 0x07) << 8 | UInt16(bytes[7])  // a random start below 0x800 leaves room to count
@@ -66,42 +66,5 @@ public enum UUIDText {
             out.append(c)
         }
         return String(decoding: out, as: UTF8.self)
-    }
-}
-
-/// Case folding for attributes compared case-insensitively (caseExact=false): the same rule the SCIMCore
-/// evaluator uses (ASCII fast path, Unicode lowercasing otherwise), applied in Swift so stored keys and query
-/// literals agree whatever the database's locale is.
-public enum CaseFold {
-    /// The folded form of `text`.
-    public static func fold(_ text: String) -> String {
-        var ascii = true
-        var hasUpper = false
-        for c in text.utf8 {
-            if c >= 0x80 { ascii = false; break }
-            if c >= 0x41 && c <= 0x5A { hasUpper = true }
-        }
-        if ascii && !hasUpper { return text }
-        return text.lowercased()
-    }
-}
-
-/// PostgreSQL array literals for `text[]` and `uuid[]` parameters (sent as one text value, never spliced into SQL).
-enum ArrayLiteral {
-    /// `{"a","b"}` with `"` and `\` escaped.
-    static func text<S: Sequence<String>>(_ values: S) -> String {
-        var out = "{"
-        var first = true
-        for v in values {
-            if !first { out += "," }
-            first = false
-            out += "\""
-            for ch in v.unicodeScalars {
-                if ch == "\"" || ch == "\\" { out += "\\" }
-                out.unicodeScalars.append(ch)
-            }
-            out += "\""
-        }
-        return out + "}"
     }
 }

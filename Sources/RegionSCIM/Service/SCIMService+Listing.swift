@@ -1,9 +1,9 @@
-public import JSON
+package import JSON
 import Postgres
-import SCIMCore
+package import SCIMCore
 
 /// A list request as it arrived: a query string (GET) or a SearchRequest body (POST /.search).
-public enum ListSource: Sendable {
+package enum ListSource: Sendable {
     case queryString(String)
     case searchRequest(JSONValue)
 
@@ -168,7 +168,7 @@ struct ListPlan {
 
 extension SCIMService {
     /// GET /Users, GET /Groups, POST /Users/.search, POST /Groups/.search.
-    public func list(_ kind: ResourceKind, source: ListSource, scope: RequestScope) throws -> SCIMOutcome {
+    package func list(_ kind: ResourceKind, source: ListSource, scope: RequestScope) throws -> SCIMOutcome {
         let secret = try database.cursorSecret()
         let now = clock()
         var plan: ListPlan? = nil
@@ -194,7 +194,7 @@ extension SCIMService {
     }
 
     /// POST /.search across Users then Groups (index paging; a filter applies to the types it can resolve against).
-    public func searchAll(body: JSONValue, scope: RequestScope) throws -> SCIMOutcome {
+    package func searchAll(body: JSONValue, scope: RequestScope) throws -> SCIMOutcome {
         let secret = try database.cursorSecret()
         let now = clock()
         // Pass 1: counts per type.

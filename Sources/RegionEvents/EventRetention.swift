@@ -1,17 +1,18 @@
-public import NetIO
-public import Postgres
+import NetIO
+package import Postgres
 
 import ServerRuntime
 import Synchronization
-public import Telemetry
-public import Lifecycle
+package import Telemetry
+import Lifecycle
+import RegionSCIM
 
 /// Deletes events older than the retention period, in bounded batches (short transactions, no long lock on the
 /// table), periodically. Retention applies to webhook backlogs too: an endpoint stopped for longer than the
 /// retention period loses the oldest of its undelivered events (the operator is told by `backlog` and dead letters
 /// long before; choose the period accordingly).
-public final class EventRetention: Service {
-    public var name: String { "event-retention" }
+package final class EventRetention: Service {
+    package var name: String { "event-retention" }
     let pool: PostgresPool
     /// Events older than this many seconds are deleted.
     let retentionSeconds: Int64
@@ -23,7 +24,7 @@ public final class EventRetention: Service {
     private let thread = PeriodicThread(name: "event-purge")
 
     /// Purges every `interval`; `retentionSeconds` is the age limit.
-    public init(pool: PostgresPool, retentionSeconds: Int64, interval: Duration, logger: Logger, batchSize: Int = 10_000,
+    package init(pool: PostgresPool, retentionSeconds: Int64, interval: Duration, logger: Logger, batchSize: Int = 10_000,
                 ready: @escaping @Sendable () -> Bool = { true }) {
         self.pool = pool
         self.ready = ready
@@ -33,7 +34,7 @@ public final class EventRetention: Service {
         self.batchSize = batchSize
     }
 
-    public func start() throws {
+    package func start() throws {
         thread.start(interval: interval) { [self] in
             guard ready() else { return true }
             do {
@@ -46,7 +47,7 @@ public final class EventRetention: Service {
         }
     }
 
-    public func shutdown(gracePeriod: Duration) { thread.stop() }
+    package func shutdown(gracePeriod: Duration) { thread.stop() }
 
     /// One batch: the oldest rows past the limit, found through the BRIN index on `occurred_at`.
     static let purgeBatch = PreparedStatement(
@@ -57,7 +58,7 @@ public final class EventRetention: Service {
 
     /// Deletes expired events (region-wide, in the region-worker scope); returns how many.
     @discardableResult
-    public func purge() throws -> Int {
+    package func purge() throws -> Int {
         var total = 0
         while true {
             let deleted = try pool.withConnection { connection in

@@ -1,27 +1,27 @@
 import Crypto
-public import HTTPCore
-public import RegionLink
-public import SCIMCore
+package import HTTPCore
+package import RegionLink
+package import SCIMCore
 import Telemetry
 
 /// Establishes who a request is for: the gateway's link signature, or (development mode only) a bearer tenant id.
-public struct Authenticator: Sendable {
+package struct Authenticator: Sendable {
     /// Verifies the gateway's signatures; nil when no keyring is configured (then only development mode works).
-    public let verifier: LinkVerifier?
+    package let verifier: LinkVerifier?
     /// `--dev-unsigned-tenants`: accept `Authorization: Bearer <tenant-uuid>` without a signature.
-    public let developmentMode: Bool
+    package let developmentMode: Bool
     /// Seconds since the epoch (the signature's replay window).
     let clock: @Sendable () -> Int
 
     /// An authenticator; `clock` (seconds since the epoch) is for tests.
-    public init(verifier: LinkVerifier?, developmentMode: Bool, clock: (@Sendable () -> Int)? = nil) {
+    package init(verifier: LinkVerifier?, developmentMode: Bool, clock: (@Sendable () -> Int)? = nil) {
         self.verifier = verifier
         self.developmentMode = developmentMode
         self.clock = clock ?? { Int(Timestamp.nowEpochMillis() / 1000) }
     }
 
     /// The request's scope, or a 401 SCIM error (nothing is read or written for a refused request).
-    public func authenticate(_ request: HTTPRequest) -> Result<RequestScope, SCIMError> {
+    package func authenticate(_ request: HTTPRequest) -> Result<RequestScope, SCIMError> {
         let headers = request.headers
         let signed = headers.contains(LinkHeader.signature) || headers.contains(LinkHeader.keyID)
         if signed || !developmentMode {
@@ -57,7 +57,7 @@ public struct Authenticator: Sendable {
     }
 
     /// Short printable ASCII without spaces or quotes (safe to echo in headers and logs).
-    static func isPrintableToken(_ s: String) -> Bool {
+    package static func isPrintableToken(_ s: String) -> Bool {
         !s.isEmpty && s.utf8.count <= 128 && s.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "\"") }
     }
 

@@ -1,4 +1,4 @@
-public import JSON
+package import JSON
 import Postgres
 import SCIMCore
 
@@ -23,7 +23,7 @@ extension SCIMService {
     }
 
     /// POST /Bulk. `byteCount` is the request body size (checked against maxPayloadSize).
-    public func bulk(body: JSONValue, byteCount: Int, scope: RequestScope) throws -> SCIMOutcome {
+    package func bulk(body: JSONValue, byteCount: Int, scope: RequestScope) throws -> SCIMOutcome {
         let limits = configuration
         if byteCount > limits.bulkMaxPayloadSize {
             throw SCIMError(status: 413, detail: "the bulk request exceeds maxPayloadSize (\(limits.bulkMaxPayloadSize) bytes)")
@@ -236,14 +236,14 @@ extension SCIMService {
     // MARK: Discovery
 
     /// GET /ServiceProviderConfig.
-    public func serviceProviderConfig(scope: RequestScope) throws -> SCIMOutcome {
+    package func serviceProviderConfig(scope: RequestScope) throws -> SCIMOutcome {
         try database.read(tenant: scope.tenant, { _ in [] }, decode: { _, _ in
             .document(status: 200, configuration.json(baseURL: scope.baseURL))
         })
     }
 
     /// GET /ResourceTypes and /ResourceTypes/{id}.
-    public func resourceTypes(id: String?, scope: RequestScope) throws -> SCIMOutcome {
+    package func resourceTypes(id: String?, scope: RequestScope) throws -> SCIMOutcome {
         try database.read(tenant: scope.tenant, { _ in [] }, decode: { context, _ in
             guard let id else { return .list(context.registry.resourceTypesListResponse(baseURL: scope.baseURL)) }
             guard let type = context.registry.resourceTypes.first(where: { asciiCaseInsensitiveEquals($0.id, id) }) else {
@@ -254,7 +254,7 @@ extension SCIMService {
     }
 
     /// GET /Schemas and /Schemas/{id}.
-    public func schemas(id: String?, scope: RequestScope) throws -> SCIMOutcome {
+    package func schemas(id: String?, scope: RequestScope) throws -> SCIMOutcome {
         try database.read(tenant: scope.tenant, { _ in [] }, decode: { context, _ in
             let list = context.registry.schemasListResponse(baseURL: scope.baseURL)
             guard let id else { return .list(list) }

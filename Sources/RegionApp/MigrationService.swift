@@ -1,0 +1,62 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import NetIO
+package import Postgres
+import RegionLink
+import ServerRuntime
+import Synchronization
+package import Telemetry
+import Lifecycle
+import RegionSCIM
+import RegionEvents
+
+/// Applies the region migrations at start. When the database is unreachable the process still starts (`/readyz`
+/// answers 503, SCIM requests 503) and keeps retrying every two seconds; a refused migration (edited or unknown
+/// version) stops the process.
+package final class MigrationService: Service {
+    package var name: String { "migrations" }
+    let pool: PostgresPool
+    let readiness: Readiness
+    let logger: Logger
+    private let retry = PeriodicThread(name: "migrate-retry")
+    private let failures = Atomic<Int>(0)
+
+    /// A migration service for `pool`.
+    package init(pool: PostgresPool, readiness: Readiness, logger: Logger) {
+        self.pool = pool
+        self.readiness = readiness
+        self.logger = logger
+    }
+
+    package func start() throws {
+        if try attempt() { return }
+        retry.start(interval: .seconds(2)) { [self] in
+            ((try? attempt()) ?? false) == false
+        }
+    }
+
+    /// True when the schema is current; false when the database could not be reached (retry later).
+    private func attempt() throws -> Bool {
+        let report: MigrationReport
+        do throws(PostgresError) {
+            report = try Migrator.migrate(pool, migrations: RegionSchema.migrations)
+        } catch {
+            guard error.isTransient else { throw error }
+            // Every two seconds until the database is back: say so now and then, not every time.
+            let attempt = failures.add(1, ordering: .relaxed).newValue
+            if attempt == 1 || attempt % 30 == 0 {
+                let description = error.description
+                logger.warning("database unreachable; migrations will be retried every 2 s",
+                               [("error", .string(description)), ("attempts", .int(Int64(attempt)))])
+            }
+            return false
+        }
+        readiness.markMigrated()
+        let version = Int64(report.currentVersion), applied = Int64(report.applied.count)
+        logger.notice("database schema ready", [("schema.version", .int(version)), ("migrations.applied", .int(applied))])
+        return true
+    }
+
+    package func shutdown(gracePeriod: Duration) { retry.stop() }
+}
