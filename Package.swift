@@ -66,7 +66,7 @@ let package = Package(
         .target(name: "GatewayApp",
                 dependencies: ["SCIMCore", "JSON", "HTTPCore", "NetIO", "Postgres", "Crypto", "Telemetry", "Flags",
                                "ServerRuntime", "RegionLink", "Locking", "Lifecycle"],
-                exclude: ["admin-openapi.yaml"],
+                exclude: ["Admin/admin-openapi.yaml"],
                 swiftSettings: strict),
 
         // The operator's CLI over the admin API: HTTP and JSON only (no database driver, no gateway code).

@@ -34,19 +34,19 @@ build() {
 wants() { local t; for t in "${targets[@]}"; do [[ " $* " == *" $t "* ]] && return 0; done; return 1; }
 if wants json filter patch http; then
     build "$out/libHTTPCore.a" -module-name HTTPCore -emit-module -emit-module-path "$out/HTTPCore.swiftmodule" \
-        -emit-library -static -o "$out/libHTTPCore.a" "$root"/Sources/HTTPCore/*.swift
+        -emit-library -static -o "$out/libHTTPCore.a" $(find "$root/Sources/HTTPCore" -name "*.swift" | sort)
 fi
 if wants json filter patch; then
     build "$out/libJSON.a" -module-name JSON -emit-module -emit-module-path "$out/JSON.swiftmodule" \
-        -emit-library -static -o "$out/libJSON.a" "$root"/Sources/JSON/*.swift
+        -emit-library -static -o "$out/libJSON.a" $(find "$root/Sources/JSON" -name "*.swift" | sort)
     # SCIMCore renders its errors through HTTPCore's error protocol.
     build "$out/libSCIMCore.a" -module-name SCIMCore -I "$out" -emit-module -emit-module-path "$out/SCIMCore.swiftmodule" \
-        -emit-library -static -o "$out/libSCIMCore.a" "$root"/Sources/SCIMCore/*.swift
+        -emit-library -static -o "$out/libSCIMCore.a" $(find "$root/Sources/SCIMCore" -name "*.swift" | sort)
 fi
 if wants token; then
     # Crypto (CRC-32, Base62, HMAC over OpenSSL) for the token parser, which is compiled into its target as is.
     build "$out/libCrypto.a" -module-name Crypto -I "$root/Sources/COpenSSL" -emit-module \
-        -emit-module-path "$out/Crypto.swiftmodule" -emit-library -static -o "$out/libCrypto.a" "$root"/Sources/Crypto/*.swift
+        -emit-module-path "$out/Crypto.swiftmodule" -emit-library -static -o "$out/libCrypto.a" $(find "$root/Sources/Crypto" -name "*.swift" | sort)
 fi
 
 status=0
@@ -57,7 +57,7 @@ for target in "${targets[@]}"; do
         filter) inputs=("$root/Tests/Fuzz/FilterFuzz.swift" "$out/libSCIMCore.a" "$out/libJSON.a" "$out/libHTTPCore.a") ;;
         patch) inputs=("$root/Tests/Fuzz/PatchFuzz.swift" "$out/libSCIMCore.a" "$out/libJSON.a" "$out/libHTTPCore.a") ;;
         http) inputs=("$root/Tests/Fuzz/HTTPParserFuzz.swift" "$out/libHTTPCore.a") ;;
-        token) inputs=("$root/Tests/Fuzz/TokenFuzz.swift" "$root/Sources/GatewayApp/TokenFormat.swift"
+        token) inputs=("$root/Tests/Fuzz/TokenFuzz.swift" "$root/Sources/GatewayApp/Tokens/TokenCredential.swift"
                        -I "$root/Sources/COpenSSL" "$out/libCrypto.a" -lssl -lcrypto) ;;
         *) echo "unknown fuzz target $target" >&2; exit 2 ;;
     esac

@@ -4,14 +4,6 @@ import Glibc
 public import Telemetry
 import Locking
 
-/// A long-running part of a process (a listener, a background worker).
-public protocol Service: Sendable {
-    var name: String { get }
-    func start() throws
-    /// Stops within `gracePeriod`: no new work, in-flight work finished or abandoned at the deadline.
-    func shutdown(gracePeriod: Duration)
-}
-
 /// Runs services until SIGINT or SIGTERM, then stops them in reverse start order (swift-service-lifecycle's
 /// shape, without async). A second signal during shutdown exits at once.
 public enum ServiceRunner {

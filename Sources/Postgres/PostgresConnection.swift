@@ -3,21 +3,6 @@ import Glibc
 import Synchronization
 import Locking
 
-/// Transaction isolation levels for `transaction(isolation:…)`.
-public enum IsolationLevel: Sendable {
-    case readCommitted
-    case repeatableRead
-    case serializable
-
-    var sql: String {
-        switch self {
-        case .readCommitted: "READ COMMITTED"
-        case .repeatableRead: "REPEATABLE READ"
-        case .serializable: "SERIALIZABLE"
-        }
-    }
-}
-
 /// One libpq connection, used synchronously (calls block the calling thread).
 ///
 /// libpq connections are not thread-safe, so every call runs under the connection's own mutex:

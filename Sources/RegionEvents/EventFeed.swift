@@ -4,26 +4,6 @@ import Postgres
 import SCIMCore
 import RegionSCIM
 
-/// One stored event, as read from the outbox.
-struct StoredEvent: Sendable {
-    var position: EventPosition
-    var type: String
-    var resourceID: String
-    var occurredAt: PostgresTimestamp
-    /// The stored `data` column (JSON text).
-    var data: [UInt8]
-}
-
-/// One page of events and where to continue.
-struct EventPage: Sendable {
-    var events: [StoredEvent]
-    /// Where the next read starts: the last event returned, or — when the page holds everything visible — the
-    /// horizon, so an idle reader's cursor moves forward too.
-    var next: EventPosition
-    /// Whether more events were already visible past this page.
-    var hasMore: Bool
-}
-
 /// Reading the outbox and rendering events for the pull API and webhooks.
 enum EventFeed {
     /// Visible events after a position: only transactions below the snapshot's xmin, which have all finished.

@@ -16,7 +16,7 @@ import TestSupport
         }
         let d = try Deployment("openapi")
         defer { d.stop() }
-        let spec = Deployment.repositoryRoot + "/Sources/GatewayApp/admin-openapi.yaml"
+        let spec = Deployment.repositoryRoot + "/Sources/GatewayApp/Admin/admin-openapi.yaml"
         // Two runs: the examples phase on one worker, then fuzzing and stateful on two. Example generation parses
         // Python lambdas with `ast`, which is not thread-safe in CPython 3.11 ("SystemError: AST constructor
         // recursion depth mismatch", reported by schemathesis as a Runtime Error / hypothesis FlakyFailure): a tool

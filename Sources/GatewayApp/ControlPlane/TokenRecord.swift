@@ -1,0 +1,34 @@
+import JSON
+import Postgres
+import Crypto
+
+/// A token's metadata; the secret is never stored, only its HMAC.
+struct TokenRecord: Sendable, Equatable {
+    var id: String
+    var tenantID: String
+    var hash: [UInt8]
+    var pepperID: String
+    var label: String?
+    var createdBy: String
+    var createdAt: PostgresTimestamp
+    var lastUsedAt: PostgresTimestamp?
+    var expiresAt: PostgresTimestamp?
+    var revokedAt: PostgresTimestamp?
+    var revokedReason: String?
+
+    enum Status: String, Sendable { case live, expiring, expired, revoked }
+
+    /// `expiring`: live now, but stops by itself at `expiresAt` (a rotation's grace window or an expiry).
+    func status(nowMicros: Int64) -> Status {
+        if revokedAt != nil { return .revoked }
+        if let e = expiresAt {
+            return e.microsecondsSinceEpoch <= nowMicros ? .expired : .expiring
+        }
+        return .live
+    }
+
+    func isUsable(nowMicros: Int64) -> Bool {
+        let s = status(nowMicros: nowMicros)
+        return s == .live || s == .expiring
+    }
+}

@@ -1,0 +1,286 @@
+import Crypto
+import HTTPCore
+import JSON
+import NetIO
+import RegionLink
+import ServerRuntime
+import SCIMCore
+import Synchronization
+import Telemetry
+
+/// The public listener: `/scim/v2/...` from IdPs. Authenticates, enforces the integration lifecycle and rate
+/// limits, and forwards to the tenant's home region over a signed keep-alive connection. Never forwards the
+/// IdP's token; rewrites nothing in the body (the region builds URLs from the signed base URL).
+///
+/// It never parks a thread on a region: the worker that read the request runs the checks, hands the signed
+/// request to the region's non-blocking pool and returns; the answer is written by whichever thread receives it
+/// (`DeferredHTTPResponder`). Each region has its own bulkhead and circuit breaker, so a hung region costs its own
+/// tenants a fast 503 + `Retry-After` and nobody else anything.
+final class SCIMProxy: DeferredHTTPResponder {
+    let authenticator: TokenAuthenticator
+    let directory: RegionDirectory
+    let keyring: @Sendable () -> Keyring
+    let policy: GatewayPolicy
+    let logger: Logger
+    let tenantLimiter = KeyedRateLimiter()
+    let failureLimiter = KeyedRateLimiter()
+    let readiness: @Sendable () -> (Bool, String)
+    let metrics: GatewayMetrics
+    /// Runs a task later without holding a thread (the upstream loop's timer): requests waiting for their rate.
+    let schedule: @Sendable (Duration, @escaping @Sendable () -> Void) -> Void
+
+    init(authenticator: TokenAuthenticator, directory: RegionDirectory, keyring: @escaping @Sendable () -> Keyring,
+         policy: GatewayPolicy, logger: Logger, metrics: GatewayMetrics,
+         schedule: @escaping @Sendable (Duration, @escaping @Sendable () -> Void) -> Void,
+         readiness: @escaping @Sendable () -> (Bool, String)) {
+        self.schedule = schedule
+        self.metrics = metrics
+        self.authenticator = authenticator
+        self.directory = directory
+        self.keyring = keyring
+        self.policy = policy
+        self.logger = logger
+        self.readiness = readiness
+    }
+
+    /// Headers passed to the region; everything else (Authorization first of all) stays at the gateway.
+    static let forwardedRequestHeaders = ["Content-Type", "Accept", "Accept-Charset", "If-Match", "If-None-Match", "User-Agent"]
+    static let droppedResponseHeaders = ["Connection", "Keep-Alive", "Transfer-Encoding", "Content-Length", "Date",
+                                         "X-SCIM-Tenant", "Server"]
+
+    /// What the checks decided: answer now (health), refuse, or forward to a region (after `delay` seconds when the
+    /// tenant is over its rate).
+    enum Decision {
+        case answer(HTTPResponse)
+        case refuse(SCIMError)
+        case forward(HTTPRequest, RegionRoute, delay: Double)
+    }
+
+    func respond(to request: HTTPRequest, context: RequestContext, reply: any HTTPReply) {
+        let requestID = RequestID.accept(request.headers["X-Request-Id"])
+        var record = RequestRecord(requestID: requestID, method: request.method,
+                                   route: Self.routes.match(request.method, path: request.path).template ?? Self.unmatchedRoute)
+        let accept = request.headers["Accept"]
+        switch decide(request, context: context, requestID: requestID, record: &record) {
+        case .answer(let response):
+            finish(response, record: record, reply: reply)
+        case .refuse(let error):
+            finish(HTTPResponse(error: error, accept: accept), record: record, reply: reply)
+        case .forward(let upstream, let home, let delay):
+            if delay > 0 {
+                record.outcome = "rate-shaped"
+                metrics.shaped.increment([record.tenant ?? "-"])
+                let waiting = record
+                schedule(.nanoseconds(Int64(delay * 1e9))) { [self] in
+                    dispatch(upstream, to: home, accept: accept, record: waiting, reply: reply)
+                }
+            } else {
+                dispatch(upstream, to: home, accept: accept, record: record, reply: reply)
+            }
+        }
+    }
+
+    /// Sends a checked request to its region, unless the region's breaker refuses it (no connection, no slot).
+    private func dispatch(_ upstream: HTTPRequest, to home: RegionRoute, accept: String?, record: RequestRecord,
+                          reply: any HTTPReply) {
+        var record = record
+        var trial = false
+        switch home.breaker.admit(now: Timestamp.monotonicNanos()) {
+        case .allowed: break
+        case .trial: trial = true
+        case .refused(let seconds):
+            record.outcome = "circuit-open"
+            let refusal = SCIMError.unavailable("region \(home.id) is unavailable; retry later", retryAfter: seconds)
+            finish(HTTPResponse(error: refusal, accept: accept), record: record, reply: reply)
+            return
+        }
+        let sent = record, isTrial = trial
+        home.pool.send(upstream) { [self] result in
+            var record = sent
+            let response = answer(result, from: home, trial: isTrial, accept: accept, record: &record)
+            finish(response, record: record, reply: reply)
+        }
+    }
+
+    private func finish(_ response: HTTPResponse, record: RequestRecord, reply: any HTTPReply) {
+        var response = response
+        var record = record
+        response.headers.set("X-Request-Id", record.requestID)
+        record.finish(status: response.status.code)
+        record.log(logger)
+        if !record.isProbe { metrics.record(record) }
+        reply.send(response)
+    }
+
+    /// The region's answer (its own headers stripped), or a 503 saying why there is none.
+    private func answer(_ result: Result<HTTPResponse, UpstreamError>, from home: RegionRoute, trial: Bool, accept: String?,
+                        record: inout RequestRecord) -> HTTPResponse {
+        let now = Timestamp.monotonicNanos()
+        switch result {
+        case .success(var response):
+            // The region's own 503 (its database is unreachable) counts against it like a timeout.
+            home.breaker.record(success: response.status.code != 503, trial: trial, now: now)
+            for name in Self.droppedResponseHeaders { response.headers.remove(name) }
+            return response
+        case .failure(let error):
+            record.outcome = "upstream-\(error.kind.rawValue)"
+            let refusal: SCIMError
+            switch error.kind {
+            case .overloaded, .queueTimeout:
+                // The bulkhead is full: the region is slow or busy, which its in-flight requests will show; this
+                // request never reached it.
+                if trial { home.breaker.record(success: false, trial: true, now: now) }
+                refusal = .unavailable("region \(home.id) is at capacity; retry later", retryAfter: 1)
+            case .shuttingDown:
+                refusal = .unavailable("the gateway is shutting down; retry later", retryAfter: 1)
+            case .connectFailed, .connectTimeout, .firstByteTimeout, .totalTimeout, .connectionClosed, .protocolError:
+                home.breaker.record(success: false, trial: trial, now: now)
+                logger.warning("region call failed", [("request.id", .string(record.requestID)), ("region", .string(home.id)),
+                                                      ("error", .string(error.kind.rawValue)),
+                                                      ("may_have_reached", .bool(error.mayHaveReached))])
+                refusal = .unavailable("region \(home.id) is unavailable; retry later", retryAfter: policy.retryAfterSeconds)
+            }
+            return HTTPResponse(error: refusal, accept: accept)
+        }
+    }
+
+    private func decide(_ request: HTTPRequest, context: RequestContext, requestID: String, record log: inout RequestRecord) -> Decision {
+        let path = request.path
+        if path == "/healthz" { return .answer(ServerHealth.alive(service: "scim-gateway")) }
+        if path == "/readyz" {
+            let (ok, detail) = readiness()
+            return .answer(ServerHealth.ready(ok, detail: detail))
+        }
+        guard path.lowercased().hasPrefix("/scim/v2") && (path.count == 8 || path.dropFirst(8).hasPrefix("/")) else {
+            return .refuse(SCIMError(status: 404, detail: "no such endpoint; SCIM lives under /scim/v2"))
+        }
+
+        let presented = bearerToken(fromAuthorization: request.headers["Authorization"])
+        let now = Timestamp.monotonicNanos()
+        let source = policy.clientSource.key(peer: context.remoteAddress, forwardedFor: request.headers["X-Forwarded-For"])
+        if failureLimiter.isExhausted(source, rate: policy.failureRate, burst: policy.failureBurst, nowNanos: now)
+            && !authenticator.isKnownGood(presented) {
+            log.outcome = "source-throttled"
+            return .refuse(.tooMany(requests: "too many failed authentication attempts from this source",
+                                    retryAfter: Int((1 / max(policy.failureRate, 0.01)).rounded(.up))))
+        }
+
+        let tenant: Tenant
+        switch authenticator.authenticate(presented) {
+        case .invalid(let reason):
+            log.outcome = "auth-\(reason)"
+            _ = failureLimiter.take(source, rate: policy.failureRate, burst: policy.failureBurst, nowNanos: now)
+            return .refuse(.unauthorized(presented == nil
+                                         ? "missing bearer token (Authorization: Bearer <token>)"
+                                         : "invalid, revoked or expired token"))
+        case .deactivated(let t):
+            log.tenant = t.id
+            log.outcome = "integration-deactivated"
+            return .refuse(.unauthorized("integration deactivated: this tenant's SCIM integration is switched off; nothing was changed"))
+        case .unavailable:
+            log.outcome = "control-plane-unavailable"
+            return .refuse(.unavailable("authentication temporarily unavailable", retryAfter: policy.retryAfterSeconds))
+        case .authenticated(let auth):
+            tenant = auth.tenant
+            log.tenant = tenant.id
+            log.token = auth.tokenID
+        }
+
+        let rate = tenant.rateLimitPerSecond.map(Double.init) ?? policy.tenantRate
+        let burst = tenant.rateLimitBurst.map(Double.init) ?? max(policy.tenantBurst, rate)
+        let delay: Double
+        switch tenantLimiter.reserve(tenant.id, rate: rate, burst: burst, maxDelay: Double(policy.rateLimitMaxDelay.nanoseconds) / 1e9,
+                                     nowNanos: now) {
+        case .now: delay = 0
+        case .after(let seconds): delay = seconds
+        case .refused(let retryAfter):
+            log.outcome = "rate-limited"
+            return .refuse(.tooMany(requests: "rate limit exceeded for this tenant", retryAfter: retryAfter))
+        }
+
+        guard let home = directory.routes[tenant.homeRegion] else {
+            log.outcome = "region-not-configured"
+            return .refuse(.unavailable("home region \(tenant.homeRegion) is not configured on this gateway",
+                                        retryAfter: policy.retryAfterSeconds))
+        }
+        log.region = home.id
+        let host = request.headers["Host"]
+        let baseURL: String
+        if let hostRegion = directory.region(forHost: host) {
+            guard hostRegion.id == home.id else {
+                // Data residency: the tenant's data lives in another region; tell the IdP where.
+                log.outcome = "misdirected"
+                return .refuse(SCIMError(status: 421, detail:
+                    "tenant is homed in region \(home.id); use the SCIM base URL \(home.configuration.publicBaseURL)"))
+            }
+            baseURL = home.configuration.publicBaseURL
+        } else {
+            if policy.strictHosts {
+                log.outcome = "unknown-host"
+                return .refuse(SCIMError(status: 421, detail:
+                    "unknown host; use the SCIM base URL \(home.configuration.publicBaseURL)"))
+            }
+            var scheme = context.isTLS ? "https" : "http"
+            if policy.trustForwardedProto, let proto = request.headers["X-Forwarded-Proto"]?.lowercased(),
+               proto == "https" || proto == "http" { scheme = proto }
+            baseURL = "\(scheme)://\(host ?? "\(home.backendHost)")/scim/v2"
+        }
+        guard let key = keyring().current(.link) else {
+            return .refuse(.unavailable("gateway has no current link key", retryAfter: policy.retryAfterSeconds))
+        }
+        var upstream = HTTPRequest(method: request.method, target: request.target, body: request.body)
+        upstream.headers.add("Host", "\(home.backendHost):\(home.backendPort)")
+        for name in Self.forwardedRequestHeaders {
+            for value in request.headers.values(name) { upstream.headers.add(name, value) }
+        }
+        LinkSignature.sign(&upstream, tenant: tenant.id, baseURL: baseURL, requestID: requestID, key: key,
+                           nowSeconds: Int(Timestamp.nowEpochMillis() / 1000))
+        return .forward(upstream, home, delay: delay)
+    }
+
+}
+
+extension SCIMProxy {
+    /// The SCIM routes, for their templates (logs and metrics): the gateway forwards whatever it gets under
+    /// `/scim/v2` and the region answers; these are only the names requests are counted under.
+    static let routes: Router<Void> = {
+        var r = Router<Void>(caseInsensitiveLiterals: true)
+        for type in ["Users", "Groups"] {
+            r.add(.get, "/scim/v2/\(type)", ())
+            r.add(.post, "/scim/v2/\(type)", ())
+            r.add(.post, "/scim/v2/\(type)/.search", ())
+            for method in [HTTPMethod.get, .put, .patch, .delete] { r.add(method, "/scim/v2/\(type)/:id", ()) }
+        }
+        r.add(.post, "/scim/v2/Bulk", ())
+        r.add(.post, "/scim/v2/.search", ())
+        for method in [HTTPMethod.get, .post, .put, .patch, .delete] { r.add(method, "/scim/v2/Me", ()) }
+        for type in ["Schemas", "ResourceTypes"] {
+            r.add(.get, "/scim/v2/\(type)", ())
+            r.add(.get, "/scim/v2/\(type)/:id", ())
+        }
+        r.add(.get, "/scim/v2/ServiceProviderConfig", ())
+        r.add(.get, "/healthz", ())
+        r.add(.get, "/readyz", ())
+        return r
+    }()
+
+    /// Anything a client can make up would become a metric series of its own: one fixed name for the rest.
+    static let unmatchedRoute = "other"
+}
+
+extension SCIMError {
+    /// 401 with the bearer challenge (RFC 6750 §3).
+    static func unauthorized(_ detail: String) -> SCIMError {
+        SCIMError(status: 401, detail: detail, challenge: "Bearer realm=\"scim\", error=\"invalid_token\"")
+    }
+
+    /// 429: the tenant's (or source's) rate, and when to come back.
+    static func tooMany(requests detail: String, retryAfter: Int) -> SCIMError {
+        SCIMError(status: 429, detail: detail, retryAfterSeconds: retryAfter)
+    }
+
+    /// 503: nobody can answer this now, and when to try again.
+    static func unavailable(_ detail: String, retryAfter: Int) -> SCIMError {
+        SCIMError(status: 503, detail: detail, retryAfterSeconds: retryAfter)
+    }
+}

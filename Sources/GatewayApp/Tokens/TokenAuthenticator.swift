@@ -1,0 +1,152 @@
+import Crypto
+import Postgres
+import RegionLink
+import Synchronization
+import Telemetry
+import Locking
+
+/// Resolves bearer tokens to tenants: format and checksum first (no lookup for junk), then the token row (cached),
+/// then a constant-time comparison of HMAC(pepper, secret) with the stored hash, then the token's and the
+/// integration's state. Cached rows are dropped by NOTIFY from any replica (`ControlPlaneSchema.channel`), so a
+/// revocation is effective everywhere as soon as it commits; a bounded TTL covers missed notifications.
+final class TokenAuthenticator: Sendable {
+    enum Outcome: Sendable {
+        case authenticated(AuthenticatedTenant)
+        /// Not a valid credential (the reason is for logs and metrics only, never for the client).
+        case invalid(reason: String)
+        /// Valid token, but the tenant's integration is deactivated: refuse, write nothing.
+        case deactivated(Tenant)
+        /// The control plane could not be reached and the token is not cached.
+        case unavailable
+    }
+
+    private struct Entry: Sendable {
+        var record: TokenRecord?
+        var tenant: Tenant?
+        var loadedAtNanos: UInt64
+    }
+
+    private let store: ControlStore
+    private let keyring: @Sendable () -> Keyring
+    private let logger: Logger
+    private let cache = Lock<[String: Entry]>([:])
+    private let pendingUses = Lock<[String: PostgresTimestamp]>([:])
+    /// Upper bound on how long a cached row is trusted without a notification.
+    let positiveTTLNanos: UInt64
+    let negativeTTLNanos: UInt64
+    let maxEntries = 100_000
+
+    init(store: ControlStore, keyring: @escaping @Sendable () -> Keyring, logger: Logger,
+         positiveTTL: Duration = .seconds(60), negativeTTL: Duration = .seconds(10)) {
+        self.store = store
+        self.keyring = keyring
+        self.logger = logger
+        self.positiveTTLNanos = UInt64(positiveTTL.components.seconds) * 1_000_000_000
+        self.negativeTTLNanos = UInt64(negativeTTL.components.seconds) * 1_000_000_000
+    }
+
+    func authenticate(_ presented: String?, nowNanos: UInt64 = Timestamp.monotonicNanos(),
+                      nowMicros: Int64 = Timestamp.nowEpochMillis() * 1000) -> Outcome {
+        guard let presented else { return .invalid(reason: "missing") }
+        let credential: TokenCredential
+        switch TokenCredential.parse(presented, kind: .tenant) {
+        case .success(let c): credential = c
+        case .failure(let f): return .invalid(reason: "\(f)")
+        }
+        guard let entry = lookup(credential.id, nowNanos: nowNanos) else { return .unavailable }
+        guard var record = entry.record, let tenant = entry.tenant else { return .invalid(reason: "unknown") }
+        let ring = keyring()
+        guard let pepper = ring.key(.pepper, id: record.pepperID) else { return .invalid(reason: "pepper retired") }
+        guard constantTimeEquals(credential.hash(pepper: pepper.mac), record.hash) else {
+            return .invalid(reason: "mismatch")
+        }
+        switch record.status(nowMicros: nowMicros) {
+        case .revoked: return .invalid(reason: "revoked")
+        case .expired: return .invalid(reason: "expired")
+        case .live, .expiring: break
+        }
+        if tenant.integrationState == .deactivated { return .deactivated(tenant) }
+        pendingUses.withLock { $0[record.id] = PostgresTimestamp(microsecondsSinceEpoch: nowMicros) }
+        if let current = ring.current(.pepper), current.id != record.pepperID {
+            // Pepper rotation: re-hash under the current pepper now that we hold the secret.
+            let newHash = credential.hash(pepper: current.mac)
+            do {
+                try store.rehashToken(id: record.id, fromPepper: record.pepperID, hash: newHash, pepperID: current.id)
+                record.hash = newHash
+                record.pepperID = current.id
+                let updated = record
+                cache.withLock { $0[updated.id]?.record = updated }
+            } catch {
+                logger.warning("token re-hash deferred", [("token.id", .string(record.id)), ("error", .string(error.description))])
+            }
+        }
+        return .authenticated(AuthenticatedTenant(tenant: tenant, tokenID: record.id))
+    }
+
+    /// Whether this exact credential (id and secret) matches a cached token, without a database lookup: lets a known
+    /// good token through a source throttle. The secret is checked too, or knowing a token's public id (it is in
+    /// logs and admin listings) would exempt guesses at its secret from the throttle.
+    func isKnownGood(_ presented: String?) -> Bool {
+        guard let presented, case .success(let c) = TokenCredential.parse(presented, kind: .tenant),
+              let record = cache.withLock({ $0[c.id]?.record }),
+              let pepper = keyring().key(.pepper, id: record.pepperID) else { return false }
+        return constantTimeEquals(c.hash(pepper: pepper.secret), record.hash)
+    }
+
+    private func lookup(_ id: String, nowNanos: UInt64) -> Entry? {
+        if let entry = cache.withLock({ $0[id] }) {
+            let ttl = entry.record == nil ? negativeTTLNanos : positiveTTLNanos
+            if nowNanos &- entry.loadedAtNanos < ttl { return entry }
+        }
+        let loaded: Entry
+        do {
+            if let (record, tenant) = try store.tokenForAuthentication(id: id) {
+                loaded = Entry(record: record, tenant: tenant, loadedAtNanos: nowNanos)
+            } else {
+                loaded = Entry(record: nil, tenant: nil, loadedAtNanos: nowNanos)
+            }
+        } catch {
+            logger.error("token lookup failed", [("error", .string(error.description))])
+            return nil
+        }
+        cache.withLock { c in
+            if c.count >= maxEntries { c.removeAll(keepingCapacity: true) }
+            c[id] = loaded
+        }
+        return loaded
+    }
+
+    /// Applies a control-plane notification (`token:<id>`, `tenant:<id>`, anything else flushes).
+    func invalidate(_ payload: String) {
+        if payload.hasPrefix("token:") {
+            let id = String(payload.dropFirst(6))
+            cache.withLock { $0[id] = nil }
+        } else if payload.hasPrefix("tenant:") {
+            let tenantID = String(payload.dropFirst(7))
+            cache.withLock { c in
+                for (key, entry) in c where entry.tenant?.id == tenantID { c[key] = nil }
+            }
+        } else {
+            flush()
+        }
+    }
+
+    func flush() { cache.withLock { $0.removeAll() } }
+
+    var cachedCount: Int { cache.withLock { $0.count } }
+
+    /// Writes batched last-use times (called periodically and at shutdown).
+    func flushLastUsed() {
+        let uses = pendingUses.withLock { p -> [(id: String, at: PostgresTimestamp)] in
+            let list = p.map { (id: $0.key, at: $0.value) }
+            p.removeAll()
+            return list
+        }
+        guard !uses.isEmpty else { return }
+        do {
+            try store.touchTokens(uses)
+        } catch {
+            logger.warning("last-used update failed", [("error", .string(error.description))])
+        }
+    }
+}

@@ -1,0 +1,12 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import COpenSSL
+import Synchronization
+import Locking
+
+/// An SSL* that may cross threads: it is only ever stored inside the Mutex of `TLSClientConnection`, which
+/// serialises every use of it.
+struct SSLHandle: @unchecked Sendable {
+    let pointer: OpaquePointer
+}

@@ -1,0 +1,27 @@
+package import JSON
+package import SCIMCore
+import Postgres
+
+/// Turning stored rows into SCIM representations.
+/// What rendering needs from a schema, computed once per tenant context: attribute names in schema order and the
+/// sub-attribute order of complex attributes. (Walking the full attribute definitions on every request was a large
+/// share of a GET's instructions.)
+package struct RenderPlan: Sendable {
+    struct Attribute: Sendable {
+        var name: String
+        /// Sub-attribute names in definition order, for complex attributes.
+        var subOrder: [String]?
+    }
+    var related: String
+    var core: [Attribute]
+    var extensions: [(id: String, attributes: [Attribute])]
+
+    init(_ kind: ResourceKind, _ schema: ResourceSchema) {
+        func attribute(_ def: AttributeDefinition) -> Attribute {
+            Attribute(name: def.name, subOrder: def.type == .complex ? def.subAttributes.map(\.name) : nil)
+        }
+        related = kind.relatedAttribute
+        core = (CommonAttributes.all + schema.core.attributes).map(attribute)
+        extensions = schema.extensions.map { (ext, _) in (ext.id, ext.attributes.map(attribute)) }
+    }
+}

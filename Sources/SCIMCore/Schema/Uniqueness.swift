@@ -1,0 +1,6 @@
+public import JSON
+
+/// RFC 7643 §7 `uniqueness`.
+public enum Uniqueness: String, Sendable, Hashable {
+    case none, server, global
+}

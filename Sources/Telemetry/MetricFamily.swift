@@ -1,0 +1,6 @@
+import Synchronization
+import Locking
+
+protocol MetricFamily: Sendable {
+    func render(into out: inout String)
+}
