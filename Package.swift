@@ -24,13 +24,15 @@ let package = Package(
         .systemLibrary(name: "CLinuxIO"),
 
         // Pure modules: no I/O, no C.
+        // Gregorian calendar arithmetic and zero-padded decimals, shared by every timestamp format.
+        .target(name: "CivilTime", swiftSettings: strict),
         .target(name: "JSON", swiftSettings: strict),
-        .target(name: "SCIMCore", dependencies: ["JSON", "HTTPCore"], swiftSettings: strict),
+        .target(name: "SCIMCore", dependencies: ["JSON", "HTTPCore", "CivilTime"], swiftSettings: strict),
         .target(name: "HTTPCore", swiftSettings: strict),
         .target(name: "Flags", swiftSettings: strict),
         // Synchronisation primitives (a glibc mutex around a value, and the same with a condition variable).
         .target(name: "Locking", swiftSettings: strict),
-        .target(name: "Telemetry", dependencies: ["Locking"], swiftSettings: strict),
+        .target(name: "Telemetry", dependencies: ["Locking", "CivilTime"], swiftSettings: strict),
         // Threads and long-running services: thread handles, periodic threads, Service and its runner (signals,
         // graceful shutdown in reverse start order).
         .target(name: "Lifecycle", dependencies: ["Locking", "Telemetry", "CLinuxIO"], swiftSettings: strict),
@@ -39,10 +41,10 @@ let package = Package(
         .target(name: "Crypto", dependencies: ["COpenSSL"], swiftSettings: strict),
         .target(name: "NetIO", dependencies: ["HTTPCore", "CLinuxIO", "COpenSSL", "Telemetry", "Locking", "Lifecycle"],
                 swiftSettings: strict),
-        .target(name: "Postgres", dependencies: ["CLibPQ", "Telemetry", "Locking"], swiftSettings: strict),
+        .target(name: "Postgres", dependencies: ["CLibPQ", "Crypto", "Telemetry", "Locking", "CivilTime"], swiftSettings: strict),
 
         // The gateway→region hop: keyring, request signing and verification (HMAC, key ids, replay window).
-        .target(name: "RegionLink", dependencies: ["HTTPCore", "Crypto", "Locking"], swiftSettings: strict),
+        .target(name: "RegionLink", dependencies: ["HTTPCore", "Crypto", "Locking", "CivilTime"], swiftSettings: strict),
 
         // What every server process shares: common flags, logging set-up, health endpoints.
         .target(name: "ServerRuntime", dependencies: ["HTTPCore", "NetIO", "Telemetry", "Flags", "JSON", "RegionLink", "Crypto", "Locking", "Lifecycle"],
@@ -86,6 +88,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["HTTPCore", "NetIO", "Postgres", "JSON", "RegionLink", "Telemetry"],
                 path: "Tests/TestSupport", swiftSettings: strict),
 
+        .testTarget(name: "CivilTimeTests", dependencies: ["CivilTime"], swiftSettings: strict),
         .testTarget(name: "JSONTests", dependencies: ["JSON"], swiftSettings: strict),
         .testTarget(name: "SCIMCoreTests", dependencies: ["SCIMCore", "JSON", "HTTPCore"], swiftSettings: strict),
         .testTarget(name: "HTTPCoreTests", dependencies: ["HTTPCore"], swiftSettings: strict),

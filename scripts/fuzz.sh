@@ -37,6 +37,8 @@ if wants json filter patch http; then
         -emit-library -static -o "$out/libHTTPCore.a" $(find "$root/Sources/HTTPCore" -name "*.swift" | sort)
 fi
 if wants json filter patch; then
+    build "$out/libCivilTime.a" -module-name CivilTime -emit-module -emit-module-path "$out/CivilTime.swiftmodule" \
+        -emit-library -static -o "$out/libCivilTime.a" $(find "$root/Sources/CivilTime" -name "*.swift" | sort)
     build "$out/libJSON.a" -module-name JSON -emit-module -emit-module-path "$out/JSON.swiftmodule" \
         -emit-library -static -o "$out/libJSON.a" $(find "$root/Sources/JSON" -name "*.swift" | sort)
     # SCIMCore renders its errors through HTTPCore's error protocol.
@@ -53,9 +55,9 @@ status=0
 total=0
 for target in "${targets[@]}"; do
     case $target in
-        json) inputs=("$root/Tests/Fuzz/JSONFuzz.swift" "$out/libSCIMCore.a" "$out/libJSON.a" "$out/libHTTPCore.a") ;;
-        filter) inputs=("$root/Tests/Fuzz/FilterFuzz.swift" "$out/libSCIMCore.a" "$out/libJSON.a" "$out/libHTTPCore.a") ;;
-        patch) inputs=("$root/Tests/Fuzz/PatchFuzz.swift" "$out/libSCIMCore.a" "$out/libJSON.a" "$out/libHTTPCore.a") ;;
+        json) inputs=("$root/Tests/Fuzz/JSONFuzz.swift" "$out/libSCIMCore.a" "$out/libJSON.a" "$out/libHTTPCore.a" "$out/libCivilTime.a") ;;
+        filter) inputs=("$root/Tests/Fuzz/FilterFuzz.swift" "$out/libSCIMCore.a" "$out/libJSON.a" "$out/libHTTPCore.a" "$out/libCivilTime.a") ;;
+        patch) inputs=("$root/Tests/Fuzz/PatchFuzz.swift" "$out/libSCIMCore.a" "$out/libJSON.a" "$out/libHTTPCore.a" "$out/libCivilTime.a") ;;
         http) inputs=("$root/Tests/Fuzz/HTTPParserFuzz.swift" "$out/libHTTPCore.a") ;;
         token) inputs=("$root/Tests/Fuzz/TokenFuzz.swift" "$root/Sources/GatewayApp/Tokens/TokenCredential.swift"
                        -I "$root/Sources/COpenSSL" "$out/libCrypto.a" -lssl -lcrypto) ;;

@@ -1,6 +1,3 @@
-import COpenSSL
-import Synchronization
-
 /// Lowercase hexadecimal.
 public enum Hex {
     private static let digits = Array("0123456789abcdef".utf8)
@@ -19,8 +16,14 @@ public enum Hex {
         }
     }
 
+    /// The bytes of an even-length hex string (either case), or nil.
     public static func decode(_ text: String) -> [UInt8]? {
-        let chars = Array(text.utf8)
+        var text = text
+        return text.withUTF8 { decode(UnsafeRawBufferPointer($0)) }
+    }
+
+    /// The bytes of even-length hex text given as raw bytes (a PostgreSQL `bytea` answer after its `\x`), or nil.
+    public static func decode(_ chars: UnsafeRawBufferPointer) -> [UInt8]? {
         guard chars.count % 2 == 0 else { return nil }
         var out: [UInt8] = []
         out.reserveCapacity(chars.count / 2)

@@ -186,7 +186,7 @@ package enum GatewayCommand {
 
         let metrics = GatewayMetrics()
         let regionHealth = RegionHealth(directory: directory, interval: healthInterval, logger: logger)
-        let controlHealth = ControlPlaneHealth(pool: pool, interval: healthInterval)
+        let controlHealth = ControlPlaneHealth(pool: pool)
         metrics.registerRegions(directory: directory, health: regionHealth)
         let proxy = SCIMProxy(authenticator: authenticator, directory: directory,
                               keyring: { [keyringFile] in keyringFile.keyring }, policy: policy, logger: logger,
@@ -234,13 +234,18 @@ package enum GatewayCommand {
         metrics.registry.gaugeFunction("scim_gateway_token_cache_entries", "Token rows cached by this replica.") {
             [([], Double(authenticator.cachedCount))]
         }
-        return ServiceRunner.run([
-            watcher, listener, LastUsedFlusher(authenticator: authenticator), controlHealth,
-            UpstreamLoopService(loop: upstreamLoop), regionHealth,
-            publicHTTP, adminHTTP,
-            PortAnnouncer(server: publicHTTP, path: options.string("port-file")),
-            PortAnnouncer(server: adminHTTP, path: options.string("admin-port-file")),
-        ], logger: logger)
+        // Last-use times are written in batches every few seconds, and once more at shutdown.
+        let lastUsed = PeriodicService("last-used-flusher", every: .seconds(5), last: { authenticator.flushLastUsed() }) {
+            authenticator.flushLastUsed()
+            return true
+        }
+        let services: [any Service] = [watcher.service(), listener, lastUsed, controlHealth.service(every: healthInterval),
+                                       UpstreamLoopService(loop: upstreamLoop)]
+            + regionHealth.services
+            + [publicHTTP, adminHTTP,
+               PortAnnouncer(server: publicHTTP, path: options.string("port-file")),
+               PortAnnouncer(server: adminHTTP, path: options.string("admin-port-file"))]
+        return ServiceRunner.run(services, logger: logger)
     }
 
     /// Registers the admin credential in `path`, or creates one there (mode 0600) on first start.

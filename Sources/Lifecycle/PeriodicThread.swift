@@ -2,8 +2,7 @@ import Locking
 import Telemetry
 
 /// A background thread that runs `tick` every `interval` until stopped. It sleeps on a condition variable, so
-/// `stop` ends the wait at once instead of after the interval. The one loop every periodic service uses (region
-/// health probes, keyring polling, last-use flushing, purges, webhook workers, quirk flushing, migration retries).
+/// `stop` ends the wait at once instead of after the interval. `PeriodicService` runs every background job on it.
 public final class PeriodicThread: Sendable {
     private let stopped = ConditionLock<Bool>(false)
     private let handle = Lock<ThreadHandle?>(nil)
@@ -13,7 +12,7 @@ public final class PeriodicThread: Sendable {
 
     /// Starts the loop; `tick` returns false to end it.
     public func start(interval: Duration, _ tick: @escaping @Sendable () -> Bool) {
-        let nanos = UInt64(max(0, interval.components.seconds)) * 1_000_000_000 + UInt64(max(0, interval.components.attoseconds) / 1_000_000_000)
+        let nanos = interval.nanoseconds
         let thread = ThreadHandle.start(name: name) { [stopped] in
             while true {
                 let stop = stopped.wait(deadlineNanos: Timestamp.monotonicNanos() + nanos) { $0 ? true : nil }

@@ -1,4 +1,5 @@
 import CLibPQ
+import Crypto
 
 /// The rows of one statement, in libpq's text format. Owns the `PGresult` and clears it in `deinit`.
 ///
@@ -153,26 +154,7 @@ public final class PostgresResult {
 
     /// Decodes `\x0a1b…` (PostgreSQL's default `bytea_output = hex`).
     static func decodeByteaHex(_ bytes: UnsafeRawBufferPointer) -> [UInt8]? {
-        guard bytes.count >= 2, bytes[0] == UInt8(ascii: "\\"), bytes[1] == UInt8(ascii: "x"),
-            bytes.count % 2 == 0
-        else { return nil }
-        var out: [UInt8] = []
-        out.reserveCapacity((bytes.count - 2) / 2)
-        var index = 2
-        while index < bytes.count {
-            guard let high = hexValue(bytes[index]), let low = hexValue(bytes[index + 1]) else { return nil }
-            out.append(high << 4 | low)
-            index += 2
-        }
-        return out
-    }
-
-    private static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case 0x30...0x39: byte - 0x30
-        case 0x61...0x66: byte - 0x61 + 10
-        case 0x41...0x46: byte - 0x41 + 10
-        default: nil
-        }
+        guard bytes.count >= 2, bytes[0] == UInt8(ascii: "\\"), bytes[1] == UInt8(ascii: "x") else { return nil }
+        return Hex.decode(UnsafeRawBufferPointer(rebasing: bytes[2...]))
     }
 }

@@ -1,7 +1,9 @@
+import CivilTime
+
 /// An instant with microsecond precision, as PostgreSQL's `timestamptz` stores it.
 ///
-/// Pure value type with its own calendar arithmetic (proleptic Gregorian, UTC), so the module
-/// needs no Foundation `Date` on the query path.
+/// Pure value type; its calendar arithmetic (proleptic Gregorian, UTC) is `CivilDate`'s, so the module needs no
+/// Foundation `Date` on the query path.
 public struct PostgresTimestamp: Sendable, Hashable, Comparable, CustomStringConvertible {
     /// Microseconds since 1970-01-01 00:00:00 UTC.
     public var microsecondsSinceEpoch: Int64
@@ -18,11 +20,11 @@ public struct PostgresTimestamp: Sendable, Hashable, Comparable, CustomStringCon
 
     /// A UTC calendar date and time; nil if a field is out of range.
     public init?(year: Int, month: Int, day: Int, hour: Int = 0, minute: Int = 0, second: Int = 0, microsecond: Int = 0) {
-        guard (1...12).contains(month), (1...Self.daysIn(month: month, year: year)).contains(day),
+        guard (1...12).contains(month), (1...CivilDate.daysIn(month: month, year: year)).contains(day),
             (0...23).contains(hour), (0...59).contains(minute), (0...60).contains(second),
             (0...999_999).contains(microsecond)
         else { return nil }
-        let days = Self.daysFromCivil(year: Int64(year), month: Int64(month), day: Int64(day))
+        let days = Int64(CivilDate.days(year: year, month: month, day: day))
         let seconds = days * 86_400 + Int64(hour) * 3_600 + Int64(minute) * 60 + Int64(second)
         self.microsecondsSinceEpoch = seconds * 1_000_000 + Int64(microsecond)
     }
@@ -41,7 +43,7 @@ public struct PostgresTimestamp: Sendable, Hashable, Comparable, CustomStringCon
             days -= 1
             rest += 86_400_000_000
         }
-        let (year, month, day) = Self.civilFromDays(days)
+        let (year, month, day) = CivilDate.civil(fromDays: Int(days))
         let secondOfDay = rest / 1_000_000
         return (
             Int(year), Int(month), Int(day), Int(secondOfDay / 3_600), Int(secondOfDay / 60 % 60),
@@ -52,10 +54,10 @@ public struct PostgresTimestamp: Sendable, Hashable, Comparable, CustomStringCon
     /// `2024-05-06T07:08:09.123Z` (RFC 3339, UTC; fraction only when non-zero, 3 or 6 digits).
     public var iso8601: String {
         let c = components
-        var text = Self.pad(c.year, 4) + "-" + Self.pad(c.month, 2) + "-" + Self.pad(c.day, 2) + "T"
-        text += Self.pad(c.hour, 2) + ":" + Self.pad(c.minute, 2) + ":" + Self.pad(c.second, 2)
+        var text = CivilDate.pad(c.year, 4) + "-" + CivilDate.pad(c.month, 2) + "-" + CivilDate.pad(c.day, 2) + "T"
+        text += CivilDate.pad(c.hour, 2) + ":" + CivilDate.pad(c.minute, 2) + ":" + CivilDate.pad(c.second, 2)
         if c.microsecond != 0 {
-            text += c.microsecond % 1_000 == 0 ? "." + Self.pad(c.microsecond / 1_000, 3) : "." + Self.pad(c.microsecond, 6)
+            text += c.microsecond % 1_000 == 0 ? "." + CivilDate.pad(c.microsecond / 1_000, 3) : "." + CivilDate.pad(c.microsecond, 6)
         }
         return text + "Z"
     }
@@ -68,9 +70,9 @@ public struct PostgresTimestamp: Sendable, Hashable, Comparable, CustomStringCon
         // Year 0 and before is "BC" in PostgreSQL (there is no year 0: 0 is 1 BC).
         let bc = c.year <= 0
         let year = bc ? 1 - c.year : c.year
-        var text = Self.pad(year, 4) + "-" + Self.pad(c.month, 2) + "-" + Self.pad(c.day, 2) + " "
-        text += Self.pad(c.hour, 2) + ":" + Self.pad(c.minute, 2) + ":" + Self.pad(c.second, 2)
-        text += "." + Self.pad(c.microsecond, 6) + "+00"
+        var text = CivilDate.pad(year, 4) + "-" + CivilDate.pad(c.month, 2) + "-" + CivilDate.pad(c.day, 2) + " "
+        text += CivilDate.pad(c.hour, 2) + ":" + CivilDate.pad(c.minute, 2) + ":" + CivilDate.pad(c.second, 2)
+        text += "." + CivilDate.pad(c.microsecond, 6) + "+00"
         return bc ? text + " BC" : text
     }
 
@@ -139,41 +141,4 @@ public struct PostgresTimestamp: Sendable, Hashable, Comparable, CustomStringCon
         self = value
     }
 
-    static func pad(_ value: Int, _ width: Int) -> String {
-        let digits = String(value)
-        return digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits
-    }
-
-    static func isLeap(_ year: Int) -> Bool { year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) }
-
-    static func daysIn(month: Int, year: Int) -> Int {
-        switch month {
-        case 2: isLeap(year) ? 29 : 28
-        case 4, 6, 9, 11: 30
-        default: 31
-        }
-    }
-
-    // Howard Hinnant's days_from_civil / civil_from_days (public domain algorithms).
-    static func daysFromCivil(year: Int64, month: Int64, day: Int64) -> Int64 {
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yearOfEra = y - era * 400
-        let shiftedMonth = (month + 9) % 12
-        let dayOfYear = (153 * shiftedMonth + 2) / 5 + day - 1
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        return era * 146_097 + dayOfEra - 719_468
-    }
-
-    static func civilFromDays(_ days: Int64) -> (year: Int64, month: Int64, day: Int64) {
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let dayOfEra = z - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1_460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let shiftedMonth = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * shiftedMonth + 2) / 5 + 1
-        let month = shiftedMonth < 10 ? shiftedMonth + 3 : shiftedMonth - 9
-        return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
-    }
 }

@@ -7,19 +7,17 @@ import RegionLink
 import ServerRuntime
 import Synchronization
 package import Telemetry
-import Lifecycle
+package import Lifecycle
 import RegionSCIM
 import RegionEvents
 
 /// Applies the region migrations at start. When the database is unreachable the process still starts (`/readyz`
 /// answers 503, SCIM requests 503) and keeps retrying every two seconds; a refused migration (edited or unknown
 /// version) stops the process.
-package final class MigrationService: Service {
-    package var name: String { "migrations" }
+package final class MigrationService: Sendable {
     let pool: PostgresPool
     let readiness: Readiness
     let logger: Logger
-    private let retry = PeriodicThread(name: "migrate-retry")
     private let failures = Atomic<Int>(0)
 
     /// A migration service for `pool`.
@@ -29,9 +27,9 @@ package final class MigrationService: Service {
         self.logger = logger
     }
 
-    package func start() throws {
-        if try attempt() { return }
-        retry.start(interval: .seconds(2)) { [self] in
+    /// Migrates at start; if the database is unreachable, again every two seconds until it works.
+    package var service: PeriodicService {
+        PeriodicService("migrations", every: .seconds(2), first: { [self] in try attempt() }) { [self] in
             ((try? attempt()) ?? false) == false
         }
     }
@@ -58,5 +56,4 @@ package final class MigrationService: Service {
         return true
     }
 
-    package func shutdown(gracePeriod: Duration) { retry.stop() }
 }

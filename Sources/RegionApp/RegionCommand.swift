@@ -179,16 +179,16 @@ package enum RegionCommand {
             [([], Double(http.stats.snapshot.connectionsOpen))]
         }
         // The quirk flusher starts before the HTTP server so it stops after it: its last flush sees every request.
-        var services: [any Service] = [MigrationService(pool: pool, readiness: readiness, logger: logger),
+        var services: [any Service] = [MigrationService(pool: pool, readiness: readiness, logger: logger).service,
                                        TenantChangeListener(configuration: configuration, database: database),
-                                       QuirkFlushService(counts: quirks, database: database), http,
+                                       quirks.flushService(into: database), http,
                                        PortAnnouncer(server: http, path: options.string("port-file"))]
-        if let watcher { services.append(watcher) }
+        if let watcher { services.append(watcher.service()) }
         services.append(EventRetention(pool: pool, retentionSeconds: retention.components.seconds, interval: purgeInterval,
-                                       logger: logger, ready: { readiness.isMigrated }))
+                                       logger: logger, ready: { readiness.isMigrated }).service)
         if webhooks.workers > 0 {
             services.append(WebhookDelivery(database: database, keys: webhookKeys, settings: webhooks, logger: logger,
-                                            ready: { readiness.isMigrated }))
+                                            ready: { readiness.isMigrated }).service)
         }
         return ServiceRunner.run(services, logger: logger)
     }

@@ -4,15 +4,14 @@ package import Postgres
 import ServerRuntime
 import Synchronization
 package import Telemetry
-import Lifecycle
+package import Lifecycle
 import RegionSCIM
 
 /// Deletes events older than the retention period, in bounded batches (short transactions, no long lock on the
 /// table), periodically. Retention applies to webhook backlogs too: an endpoint stopped for longer than the
 /// retention period loses the oldest of its undelivered events (the operator is told by `backlog` and dead letters
 /// long before; choose the period accordingly).
-package final class EventRetention: Service {
-    package var name: String { "event-retention" }
+package final class EventRetention: Sendable {
     let pool: PostgresPool
     /// Events older than this many seconds are deleted.
     let retentionSeconds: Int64
@@ -21,7 +20,6 @@ package final class EventRetention: Service {
     let batchSize: Int
     /// Whether the schema is in place (nothing is tried before).
     let ready: @Sendable () -> Bool
-    private let thread = PeriodicThread(name: "event-purge")
 
     /// Purges every `interval`; `retentionSeconds` is the age limit.
     package init(pool: PostgresPool, retentionSeconds: Int64, interval: Duration, logger: Logger, batchSize: Int = 10_000,
@@ -34,8 +32,9 @@ package final class EventRetention: Service {
         self.batchSize = batchSize
     }
 
-    package func start() throws {
-        thread.start(interval: interval) { [self] in
+    /// Purges every `interval` (once the schema is in place).
+    package var service: PeriodicService {
+        PeriodicService("event-retention", every: interval) { [self] in
             guard ready() else { return true }
             do {
                 let deleted = try purge()
@@ -46,8 +45,6 @@ package final class EventRetention: Service {
             return true
         }
     }
-
-    package func shutdown(gracePeriod: Duration) { thread.stop() }
 
     /// One batch: the oldest rows past the limit, found through the BRIN index on `occurred_at`.
     static let purgeBatch = PreparedStatement(

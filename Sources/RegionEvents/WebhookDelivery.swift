@@ -11,7 +11,7 @@ import ServerRuntime
 import Synchronization
 package import Telemetry
 import Locking
-import Lifecycle
+package import Lifecycle
 package import RegionSCIM
 
 /// Delivers each tenant's events to its webhook endpoint, in order, from the outbox.
@@ -27,8 +27,7 @@ package import RegionSCIM
 /// - **Retries** with exponential back-off and jitter; after `maxAttempts` failures the batch becomes a dead letter
 ///   and the endpoint stops, keeping order (a receiver never sees later events before the failed ones). The
 ///   operator resumes, skips or replays through the admin API; events keep accumulating meanwhile.
-package final class WebhookDelivery: Service {
-    package var name: String { "webhook-delivery" }
+package final class WebhookDelivery: Sendable {
     let database: RegionDatabase
     let keys: WebhookKeys
     let settings: WebhookDeliverySettings
@@ -36,7 +35,6 @@ package final class WebhookDelivery: Service {
     /// This process's lease identity.
     let owner: String
     private let stopped = Atomic<Bool>(false)
-    private let threads: [PeriodicThread]
     private let clients = Lock<[String: HTTPClient]>([:])
     /// Seconds since the epoch, for signatures (replaceable in tests).
     let clock: @Sendable () -> Int64
@@ -53,22 +51,20 @@ package final class WebhookDelivery: Service {
         self.logger = logger
         self.owner = owner ?? "\(database.region)-\(getpid())-\(Base62.random(6))"
         self.clock = clock ?? { Timestamp.nowEpochMillis() / 1000 }
-        threads = (0..<max(1, settings.workers)).map { PeriodicThread(name: "webhook-\($0)") }
     }
 
-    package func start() throws {
-        for thread in threads {
-            thread.start(interval: settings.pollInterval) { [self] in
-                drain()
-                return !isStopped
-            }
+    /// `settings.workers` threads, each draining due endpoints every `pollInterval`. Shutdown does not wait for a
+    /// POST in progress (its lease expires and the batch is delivered again, at least once).
+    package var service: PeriodicService {
+        PeriodicService("webhook", every: settings.pollInterval, threads: settings.workers, waitOnStop: false,
+                        last: { [self] in stopped.store(true, ordering: .releasing) }) { [self] in
+            drain()
+            return !isStopped
         }
     }
 
-    package func shutdown(gracePeriod: Duration) {
-        stopped.store(true, ordering: .releasing)
-        for thread in threads { thread.stop() }
-    }
+    /// Stops a drain in progress at its next check (tests; shutdown does it through `service`).
+    package func stop() { stopped.store(true, ordering: .releasing) }
 
     var isStopped: Bool { stopped.load(ordering: .acquiring) }
 

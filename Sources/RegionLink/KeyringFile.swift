@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Synchronization
 import Locking
+import CivilTime
 
 /// The keyring on disk: loaded at start, reloaded when the file changes (so keys rotate without restarts), and
 /// saved atomically (temporary file with mode 0600, then rename) when the gateway rotates keys itself.
@@ -109,12 +110,8 @@ public final class KeyringFile: Sendable {
         var t = time(nil)
         var tmValue = tm()
         gmtime_r(&t, &tmValue)
+        let pad = CivilDate.pad
         return pad(Int(tmValue.tm_year) + 1900, 4) + pad(Int(tmValue.tm_mon) + 1, 2) + pad(Int(tmValue.tm_mday), 2)
             + "-" + pad(Int(tmValue.tm_hour), 2) + pad(Int(tmValue.tm_min), 2) + pad(Int(tmValue.tm_sec), 2)
     }
-}
-
-private func pad(_ v: Int, _ width: Int) -> String {
-    let digits = "\(v)"
-    return String(repeating: "0", count: max(0, width - digits.count)) + digits
 }

@@ -8,26 +8,22 @@ import Glibc
 import Locking
 public import Lifecycle
 
-/// Polls the keyring file (every `interval`) and hands a changed keyring to `onChange`, so link keys and peppers
-/// rotate without restarting processes.
-public final class KeyringWatcher: Service {
+/// Polls the keyring file (`service`, every 2 s by default) and hands a changed keyring to `onChange`, so link keys
+/// and peppers rotate without restarting processes.
+public final class KeyringWatcher: Sendable {
     public let file: KeyringFile
-    private let interval: Duration
     private let logger: Logger
     private let onChange: @Sendable (Keyring) -> Void
-    private let thread = PeriodicThread(name: "keyring-watch")
-    public var name: String { "keyring-watcher" }
 
-    public init(file: KeyringFile, interval: Duration = .seconds(2), logger: Logger,
-                onChange: @escaping @Sendable (Keyring) -> Void) {
+    public init(file: KeyringFile, logger: Logger, onChange: @escaping @Sendable (Keyring) -> Void) {
         self.file = file
-        self.interval = interval
         self.logger = logger
         self.onChange = onChange
     }
 
-    public func start() throws {
-        thread.start(interval: interval) { [self] in
+    /// The polling job.
+    public func service(every interval: Duration = .seconds(2)) -> PeriodicService {
+        PeriodicService("keyring-watcher", every: interval) { [self] in
             checkOnce()
             return true
         }
@@ -44,6 +40,4 @@ public final class KeyringWatcher: Service {
             logger.error("keyring file unreadable; keeping the previous keys", [("error", .string(error.description))])
         }
     }
-
-    public func shutdown(gracePeriod: Duration) { thread.stop(wait: true) }
 }

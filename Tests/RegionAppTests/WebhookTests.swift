@@ -13,6 +13,7 @@ import Synchronization
 import Telemetry
 import TestSupport
 import Testing
+import Lifecycle
 
 let testWebhookKey = Key(purpose: .webhook, id: "wh-test-1", secret: Array(repeating: 9, count: 32), state: .current)
 
@@ -24,7 +25,7 @@ final class WebhookHarness: @unchecked Sendable {
     let region: Region
     let keys = WebhookKeys(Keyring(keys: [testWebhookKey]))
     let receiver: WebhookReceiver
-    var services: [WebhookDelivery] = []
+    var services: [PeriodicService] = []
 
     init(tls: TLSConfiguration? = nil) throws {
         database = try TestDatabase.create("webhooks")
@@ -47,11 +48,12 @@ final class WebhookHarness: @unchecked Sendable {
         settings.lease = .seconds(5)
         settings.baseURL = region.baseURL
         configure(&settings)
-        let service = WebhookDelivery(database: region.responder.service.database, keys: keys, settings: settings,
-                                      logger: Logger(label: "delivery", level: .error), owner: owner)
+        let delivery = WebhookDelivery(database: region.responder.service.database, keys: keys, settings: settings,
+                                       logger: Logger(label: "delivery", level: .error), owner: owner)
+        let service = delivery.service
         try service.start()
         services.append(service)
-        return service
+        return delivery
     }
 
     /// Configures the tenant's endpoint; returns the secret.

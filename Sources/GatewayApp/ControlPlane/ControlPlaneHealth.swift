@@ -15,18 +15,13 @@ import Telemetry
 import Locking
 import Lifecycle
 
-/// Checks the control plane in the background so `/readyz` answers from memory.
-final class ControlPlaneHealth: Service {
+/// Whether the control plane answered at the last probe; probed in the background (`service`) so `/readyz`
+/// answers from memory.
+final class ControlPlaneHealth: Sendable {
     private let pool: PostgresPool
-    private let interval: Duration
     private let up = Atomic<Bool>(true)
-    private let thread = PeriodicThread(name: "control-health")
-    var name: String { "control-health" }
 
-    init(pool: PostgresPool, interval: Duration) {
-        self.pool = pool
-        self.interval = interval
-    }
+    init(pool: PostgresPool) { self.pool = pool }
 
     var isUp: Bool { up.load(ordering: .relaxed) }
 
@@ -35,13 +30,11 @@ final class ControlPlaneHealth: Service {
         up.store(ok, ordering: .relaxed)
     }
 
-    func start() throws {
-        probe()
-        thread.start(interval: interval) { [self] in
+    /// Probes at start and every `interval`.
+    func service(every interval: Duration) -> PeriodicService {
+        PeriodicService("control-health", every: interval, first: { [self] in probe(); return false }) { [self] in
             probe()
             return true
         }
     }
-
-    func shutdown(gracePeriod: Duration) { thread.stop(wait: true) }
 }

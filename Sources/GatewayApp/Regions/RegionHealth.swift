@@ -12,23 +12,18 @@ import Lifecycle
 /// Probes every region's `/readyz` on its own thread (a hung region delays only its own probe) every `interval`,
 /// with a short timeout, and feeds the region's circuit breaker; `/readyz` of the gateway reads the last results
 /// and never waits on a region itself.
-final class RegionHealth: Service {
+final class RegionHealth: Sendable {
     private let directory: RegionDirectory
     private let interval: Duration
     private let timeout: Duration
     private let logger: Logger
     private let states = Lock<[String: Bool]>([:])
-    private let threads: [String: PeriodicThread]
-    var name: String { "region-health" }
 
     init(directory: RegionDirectory, interval: Duration = .seconds(1), timeout: Duration = .seconds(1), logger: Logger) {
         self.directory = directory
         self.interval = interval
         self.timeout = timeout
         self.logger = logger
-        var threads: [String: PeriodicThread] = [:]
-        for id in directory.ids { threads[id] = PeriodicThread(name: "health-\(id)") }
-        self.threads = threads
     }
 
     /// Region id → reachable and ready at the last probe (absent before the first probe).
@@ -49,18 +44,13 @@ final class RegionHealth: Service {
         }
     }
 
-    func start() throws {
-        for (id, thread) in threads {
-            probe(id)
-            thread.start(interval: interval) { [self] in
+    /// One probing job per region, each on its own thread, probing at start and every `interval`.
+    var services: [PeriodicService] {
+        directory.ids.map { id in
+            PeriodicService("health-\(id)", every: interval, first: { [self] in probe(id); return false }) { [self] in
                 probe(id)
                 return true
             }
         }
-    }
-
-    func shutdown(gracePeriod: Duration) {
-        for thread in threads.values { thread.stop(wait: false) }
-        for thread in threads.values { thread.stop(wait: true) }
     }
 }

@@ -6,7 +6,7 @@ import ServerRuntime
 import Synchronization
 package import Telemetry
 import Locking
-import Lifecycle
+package import Lifecycle
 
 /// How often each IdP quirk (SCIMCore's `IdPQuirk`) was needed, per tenant: which dialect a tenant's IdP speaks.
 ///
@@ -170,5 +170,16 @@ package final class QuirkCounts: Sendable {
                      "lastSeen": .string(Timestamp.iso8601(epochMillis: t.lastSeenMillis)),
                      "knownSenders": .array(t.quirk.knownSenders.map { .string($0) })])
         })])
+    }
+}
+
+extension QuirkCounts {
+    /// Flushes the counts to `database` every `interval`, and once more at shutdown (after the HTTP server has
+    /// drained, when it is started before it).
+    package func flushService(into database: RegionDatabase, every interval: Duration = .seconds(10)) -> PeriodicService {
+        PeriodicService("quirk-flush", every: interval, last: { [self] in flush(database) }) { [self] in
+            flush(database)
+            return true
+        }
     }
 }
