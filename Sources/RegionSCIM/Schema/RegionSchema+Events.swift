@@ -53,33 +53,7 @@ extension RegionSchema {
             -- purge, a membership-only touch of a group) from even calling the function. A resource event stores the
             -- document with its version and times (epoch milliseconds); the region renders it like a GET when read.
             -- The expressions are written out: SQL helper functions here are not inlined and cost more than the rest.
-            CREATE FUNCTION scim_events_user() RETURNS trigger LANGUAGE plpgsql AS $$
-            DECLARE
-                kind text;
-            BEGIN
-                IF TG_OP = 'DELETE' OR NEW.deleted_at IS NOT NULL THEN
-                    -- Hard delete, or soft delete (a tombstone).
-                    INSERT INTO events (tenant_id, type, resource_id, data)
-                    VALUES (OLD.tenant_id, 'user.deleted', OLD.id,
-                            jsonb_build_object('userName', OLD.user_name, 'externalId', OLD.external_id));
-                    RETURN NULL;
-                END IF;
-                IF TG_OP = 'INSERT' OR OLD.deleted_at IS NOT NULL THEN
-                    kind := 'user.created';  -- a revived tombstone comes back with its old id
-                ELSIF OLD.active IS NOT FALSE AND NEW.active IS FALSE THEN
-                    kind := 'user.deactivated';
-                ELSIF OLD.active IS FALSE AND NEW.active IS NOT FALSE THEN
-                    kind := 'user.reactivated';
-                ELSE
-                    kind := 'user.updated';
-                END IF;
-                INSERT INTO events (tenant_id, type, resource_id, data)
-                VALUES (NEW.tenant_id, kind, NEW.id,
-                        jsonb_build_object('resource', NEW.resource, 'version', NEW.version,
-                                           'created', (extract(epoch FROM NEW.created_at) * 1000)::bigint,
-                                           'lastModified', (extract(epoch FROM NEW.last_modified) * 1000)::bigint));
-                RETURN NULL;
-            END $$;
+            \(EventTriggers.userFunction(replacing: false, tombstonesRevive: true))
 
             CREATE FUNCTION scim_events_group() RETURNS trigger LANGUAGE plpgsql AS $$
             BEGIN
@@ -106,31 +80,9 @@ extension RegionSchema {
                     RETURN NULL;
                 END IF;
                 IF TG_OP = 'INSERT' THEN
-                    INSERT INTO events (tenant_id, type, resource_id, data)
-                    SELECT c.tenant_id, 'group.member_added', c.group_id,
-                           jsonb_build_object('group', jsonb_build_object('displayName', g.display_name, 'externalId', g.external_id),
-                                              'members', c.members)
-                    FROM (SELECT s.tenant_id, s.group_id, (s.rn - 1) / 500 AS chunk,
-                                 jsonb_agg(jsonb_build_object('value', s.member_id, 'type', s.member_type) ORDER BY s.seq) AS members
-                          FROM (SELECT m.tenant_id, m.group_id, m.member_id, m.member_type, m.seq,
-                                       row_number() OVER (PARTITION BY m.tenant_id, m.group_id ORDER BY m.seq) AS rn
-                                FROM new_rows m) s
-                          GROUP BY s.tenant_id, s.group_id, chunk) c
-                    JOIN groups g ON g.tenant_id = c.tenant_id AND g.id = c.group_id
-                    ORDER BY c.group_id, c.chunk;
+                    \(EventTriggers.membershipEvents("group.member_added", rows: "new_rows"))
                 ELSE
-                    INSERT INTO events (tenant_id, type, resource_id, data)
-                    SELECT c.tenant_id, 'group.member_removed', c.group_id,
-                           jsonb_build_object('group', jsonb_build_object('displayName', g.display_name, 'externalId', g.external_id),
-                                              'members', c.members)
-                    FROM (SELECT s.tenant_id, s.group_id, (s.rn - 1) / 500 AS chunk,
-                                 jsonb_agg(jsonb_build_object('value', s.member_id, 'type', s.member_type) ORDER BY s.seq) AS members
-                          FROM (SELECT m.tenant_id, m.group_id, m.member_id, m.member_type, m.seq,
-                                       row_number() OVER (PARTITION BY m.tenant_id, m.group_id ORDER BY m.seq) AS rn
-                                FROM old_rows m) s
-                          GROUP BY s.tenant_id, s.group_id, chunk) c
-                    JOIN groups g ON g.tenant_id = c.tenant_id AND g.id = c.group_id
-                    ORDER BY c.group_id, c.chunk;
+                    \(EventTriggers.membershipEvents("group.member_removed", rows: "old_rows"))
                 END IF;
                 RETURN NULL;
             END $$;
@@ -196,22 +148,13 @@ extension RegionSchema {
                 PRIMARY KEY (tenant_id, id)
             );
 
-            ALTER TABLE events ENABLE ROW LEVEL SECURITY;
-            ALTER TABLE events FORCE ROW LEVEL SECURITY;
-            CREATE POLICY tenant_isolation ON events
-                USING (tenant_id = (SELECT scim_current_tenant())) WITH CHECK (tenant_id = (SELECT scim_current_tenant()));
+            \(RowLevelSecurity.tenantIsolation("events"))
             CREATE POLICY region_worker_read ON events FOR SELECT USING ((SELECT scim_region_worker()));
             CREATE POLICY region_worker_purge ON events FOR DELETE USING ((SELECT scim_region_worker()));
-            ALTER TABLE webhook_endpoints ENABLE ROW LEVEL SECURITY;
-            ALTER TABLE webhook_endpoints FORCE ROW LEVEL SECURITY;
-            CREATE POLICY tenant_isolation ON webhook_endpoints
-                USING (tenant_id = (SELECT scim_current_tenant())) WITH CHECK (tenant_id = (SELECT scim_current_tenant()));
+            \(RowLevelSecurity.tenantIsolation("webhook_endpoints"))
             CREATE POLICY region_worker_read ON webhook_endpoints FOR SELECT USING ((SELECT scim_region_worker()));
             CREATE POLICY region_worker_claim ON webhook_endpoints FOR UPDATE USING ((SELECT scim_region_worker()))
                 WITH CHECK ((SELECT scim_region_worker()));
-            ALTER TABLE webhook_dead_letters ENABLE ROW LEVEL SECURITY;
-            ALTER TABLE webhook_dead_letters FORCE ROW LEVEL SECURITY;
-            CREATE POLICY tenant_isolation ON webhook_dead_letters
-                USING (tenant_id = (SELECT scim_current_tenant())) WITH CHECK (tenant_id = (SELECT scim_current_tenant()));
+            \(RowLevelSecurity.tenantIsolation("webhook_dead_letters"))
             """)
 }

@@ -155,26 +155,11 @@ package enum RegionSchema {
             INSERT INTO region_secrets (name, secret)
                 VALUES ('cursor', uuid_send(gen_random_uuid()) || uuid_send(gen_random_uuid()));
 
-            ALTER TABLE tenants ENABLE ROW LEVEL SECURITY;
-            ALTER TABLE tenants FORCE ROW LEVEL SECURITY;
-            CREATE POLICY tenant_isolation ON tenants
-                USING (id = (SELECT scim_current_tenant())) WITH CHECK (id = (SELECT scim_current_tenant()));
-            ALTER TABLE users ENABLE ROW LEVEL SECURITY;
-            ALTER TABLE users FORCE ROW LEVEL SECURITY;
-            CREATE POLICY tenant_isolation ON users
-                USING (tenant_id = (SELECT scim_current_tenant())) WITH CHECK (tenant_id = (SELECT scim_current_tenant()));
-            ALTER TABLE user_emails ENABLE ROW LEVEL SECURITY;
-            ALTER TABLE user_emails FORCE ROW LEVEL SECURITY;
-            CREATE POLICY tenant_isolation ON user_emails
-                USING (tenant_id = (SELECT scim_current_tenant())) WITH CHECK (tenant_id = (SELECT scim_current_tenant()));
-            ALTER TABLE groups ENABLE ROW LEVEL SECURITY;
-            ALTER TABLE groups FORCE ROW LEVEL SECURITY;
-            CREATE POLICY tenant_isolation ON groups
-                USING (tenant_id = (SELECT scim_current_tenant())) WITH CHECK (tenant_id = (SELECT scim_current_tenant()));
-            ALTER TABLE group_members ENABLE ROW LEVEL SECURITY;
-            ALTER TABLE group_members FORCE ROW LEVEL SECURITY;
-            CREATE POLICY tenant_isolation ON group_members
-                USING (tenant_id = (SELECT scim_current_tenant())) WITH CHECK (tenant_id = (SELECT scim_current_tenant()));
+            \(RowLevelSecurity.tenantIsolation("tenants", column: "id"))
+            \(RowLevelSecurity.tenantIsolation("users"))
+            \(RowLevelSecurity.tenantIsolation("user_emails"))
+            \(RowLevelSecurity.tenantIsolation("groups"))
+            \(RowLevelSecurity.tenantIsolation("group_members"))
             """)
 
     /// IdP quirk counts per tenant (`QuirkCounts`): written in batches by the flusher, never on the request path.
@@ -189,10 +174,7 @@ package enum RegionSchema {
                 last_seen timestamptz NOT NULL,
                 PRIMARY KEY (tenant_id, quirk)
             );
-            ALTER TABLE idp_quirks ENABLE ROW LEVEL SECURITY;
-            ALTER TABLE idp_quirks FORCE ROW LEVEL SECURITY;
-            CREATE POLICY tenant_isolation ON idp_quirks
-                USING (tenant_id = (SELECT scim_current_tenant())) WITH CHECK (tenant_id = (SELECT scim_current_tenant()));
+            \(RowLevelSecurity.tenantIsolation("idp_quirks"))
             """)
 
     /// A group's member count, kept by statement-level triggers (one UPDATE per statement and group, however many rows
@@ -262,32 +244,6 @@ package enum RegionSchema {
             CREATE TRIGGER users_tombstone_final BEFORE UPDATE ON users FOR EACH ROW
                 WHEN (OLD.deleted_at IS NOT NULL) EXECUTE FUNCTION scim_tombstone_is_final();
 
-            CREATE OR REPLACE FUNCTION scim_events_user() RETURNS trigger LANGUAGE plpgsql AS $$
-            DECLARE
-                kind text;
-            BEGIN
-                IF TG_OP = 'DELETE' OR NEW.deleted_at IS NOT NULL THEN
-                    -- Hard delete, or soft delete (a tombstone).
-                    INSERT INTO events (tenant_id, type, resource_id, data)
-                    VALUES (OLD.tenant_id, 'user.deleted', OLD.id,
-                            jsonb_build_object('userName', OLD.user_name, 'externalId', OLD.external_id));
-                    RETURN NULL;
-                END IF;
-                IF TG_OP = 'INSERT' THEN
-                    kind := 'user.created';
-                ELSIF OLD.active IS NOT FALSE AND NEW.active IS FALSE THEN
-                    kind := 'user.deactivated';
-                ELSIF OLD.active IS FALSE AND NEW.active IS NOT FALSE THEN
-                    kind := 'user.reactivated';
-                ELSE
-                    kind := 'user.updated';
-                END IF;
-                INSERT INTO events (tenant_id, type, resource_id, data)
-                VALUES (NEW.tenant_id, kind, NEW.id,
-                        jsonb_build_object('resource', NEW.resource, 'version', NEW.version,
-                                           'created', (extract(epoch FROM NEW.created_at) * 1000)::bigint,
-                                           'lastModified', (extract(epoch FROM NEW.last_modified) * 1000)::bigint));
-                RETURN NULL;
-            END $$;
+            \(EventTriggers.userFunction(replacing: true, tombstonesRevive: false))
             """)
 }

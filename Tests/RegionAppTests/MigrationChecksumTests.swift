@@ -1,0 +1,19 @@
+import Postgres
+@testable import RegionSCIM
+import Testing
+
+/// Applied migrations are recorded with a checksum and an edited one is refused at start (`Migrator`): their text
+/// must never change, whatever helper generates it. Pinned here so a refactoring that changes one byte fails a test
+/// instead of a deployment. A new migration adds its line.
+@Suite struct MigrationChecksumTests {
+    static let pinned: [Int: String] = [
+        1: "ccad4f6faba32386", 2: "5f06ff536c6118b5", 3: "8348a2745afd2963", 4: "67acae2fb1dc4c14", 5: "35e2aba0cb9c46e7",
+    ]
+
+    @Test func regionMigrationsNeverChange() {
+        #expect(RegionSchema.migrations.map(\.version) == Array(1...RegionSchema.migrations.count))
+        for m in RegionSchema.migrations {
+            #expect(m.checksum == Self.pinned[m.version], "migration \(m.version) (\(m.name)) is new or changed: pin \(m.checksum)")
+        }
+    }
+}
