@@ -22,6 +22,8 @@ build() {
     shift
     sum=$({ printf '%s\n' "${flags[@]}" "$@"; for a in "$@"; do if [[ -f $a ]]; then cat "$a"; fi; done; } | sha256sum | cut -d' ' -f1)
     if [[ -f $output && -f $output.stamp && $(cat "$output.stamp") == "$sum" ]]; then return; fi
+    # A static archive is added to, not replaced: start from nothing, or objects of moved files linger in it.
+    rm -f "$output"
     if ! swiftc "${flags[@]}" "$@" >"$out/build.log" 2>&1; then
         grep -v 'ld.gold: warning' "$out/build.log" >&2
         echo "fuzz build failed" >&2

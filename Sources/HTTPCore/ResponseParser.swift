@@ -33,12 +33,6 @@ public struct ResponseParser: Sendable {
 
     public var bufferedByteCount: Int { buffer.count - readIndex }
 
-    /// True when a response has started arriving but is not complete.
-    public var isMidResponse: Bool {
-        if case .head = state { return readIndex < buffer.count }
-        return true
-    }
-
     public mutating func append(_ bytes: UnsafeRawBufferPointer) {
         if readIndex > 0 && (readIndex == buffer.count || readIndex >= 4096) {
             buffer.removeSubrange(0..<readIndex)

@@ -17,7 +17,6 @@ public final class LogSink: Sendable {
     private init(target: Target) { self.target = target }
 
     public static let standardError = LogSink(target: .fileDescriptor(2))
-    public static let standardOutput = LogSink(target: .fileDescriptor(1))
     /// Keeps lines in memory, for tests.
     public static func memory() -> LogSink { LogSink(target: .memory) }
 

@@ -64,8 +64,6 @@ public struct Logger: Sendable {
         return copy
     }
 
-    public func isEnabled(_ level: Level) -> Bool { level >= self.level }
-
     public func log(_ level: Level, _ message: @autoclosure () -> String,
                     _ extra: @autoclosure () -> Metadata = []) {
         guard level >= self.level else { return }

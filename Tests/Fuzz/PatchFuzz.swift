@@ -17,8 +17,14 @@ public func fuzzPatch(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let raw = UnsafeRawBufferPointer(start: data, count: size)
     guard let body = try? JSONDecoder.decode(raw, options: .init(limits: JSONLimits(maxDepth: 16, maxTotalSize: 1 << 16))) else { return 0 }
     // The same bodies exercise the other JSON-body parsers: Bulk, SearchRequest and create/replace.
-    if let bulk = try? BulkRequest.parse(body, maxOperations: 100), let order = try? bulk.executionOrder() {
-        if Set(order).count != bulk.operations.count { fatalError("bulk execution order is not a permutation") }
+    if let bulk = try? BulkRequest.parse(body, maxOperations: 100) {
+        for case .success(let op) in bulk.operations {
+            let ids = Dictionary(op.references.map { ($0, "00000000-0000-4000-8000-000000000001") }, uniquingKeysWith: { a, _ in a })
+            if let data = op.data, op.references.isEmpty, BulkRequest.substitute(data, ids) != data {
+                fatalError("substitution changed data without references")
+            }
+            _ = BulkRequest.resolvePath(op.path, ids)
+        }
     }
     _ = try? ListQuery(searchRequest: body, schema: userSchema, configuration: ServiceProviderConfiguration())
     _ = try? userSchema.normaliseForCreate(body)

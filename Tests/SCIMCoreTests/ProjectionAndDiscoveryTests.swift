@@ -117,7 +117,7 @@ private let base = "https://scim.example.com/scim/v2"
     @Test func singleDiscoveryResources() throws {
         #expect(try registry.schemaRepresentation(id: StandardSchemas.groupURN, baseURL: base)["name"] == "Group")
         #expect(try registry.resourceTypeRepresentation(id: "group", baseURL: base)["endpoint"] == "/Groups")
-        #expect(scimError { try registry.schemaRepresentation(id: "urn:nope", baseURL: base) } == .notFound("schema not found"))
-        #expect(scimError { try registry.resourceTypeRepresentation(id: "Device", baseURL: base) } == .notFound("resource type not found"))
+        #expect(scimError { try registry.schemaRepresentation(id: "urn:nope", baseURL: base) } == .notFound("schema urn:nope not found"))
+        #expect(scimError { try registry.resourceTypeRepresentation(id: "Device", baseURL: base) } == .notFound("resource type Device not found"))
     }
 }

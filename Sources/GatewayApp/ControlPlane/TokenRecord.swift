@@ -27,8 +27,4 @@ struct TokenRecord: Sendable, Equatable {
         return .live
     }
 
-    func isUsable(nowMicros: Int64) -> Bool {
-        let s = status(nowMicros: nowMicros)
-        return s == .live || s == .expiring
-    }
 }

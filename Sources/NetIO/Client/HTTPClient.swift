@@ -51,12 +51,6 @@ public final class HTTPClient: Sendable {
     /// Connections opened so far (for tests and metrics: reuse keeps this low).
     public var connectionsOpened: Int { opened.load(ordering: .relaxed) }
 
-    /// Closes every idle pooled connection.
-    public func closeIdleConnections() {
-        let connections = idle.withLock { list -> [IdleConnection] in let c = list; list = []; return c }
-        for entry in connections { Self.discard(entry.connection) }
-    }
-
     /// Sends `request` and waits for the whole response.
     public func send(_ request: HTTPRequest, timeout: Duration? = nil) throws(HTTPClientError) -> HTTPResponse {
         let deadline = Timestamp.monotonicNanos() + (timeout ?? configuration.requestTimeout).nanoseconds

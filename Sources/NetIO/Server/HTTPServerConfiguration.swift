@@ -21,8 +21,6 @@ public struct HTTPServerConfiguration: Sendable {
     public var workerThreads = 16
     /// Connections beyond this wait in the kernel's accept queue (back-pressure), they are not refused.
     public var maxConnections = 4096
-    /// Parsed-but-unanswered requests per connection before the server stops reading from it.
-    public var maxPipelinedRequests = 64
     /// A keep-alive connection with no request in progress is closed after this.
     public var idleTimeout: Duration = .seconds(60)
     /// A request must arrive completely (headers and body) within this time of its first byte, else 408.

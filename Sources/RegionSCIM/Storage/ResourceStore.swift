@@ -27,10 +27,6 @@ package enum ResourceStore {
             + (withRelated ? relatedAggregate(kind) : "NULL::text")
     }
 
-    static func liveCondition(_ kind: ResourceKind) -> String {
-        kind == .user ? "u.deleted_at IS NULL" : "true"
-    }
-
     static let getUser = PreparedStatement(
         "SELECT \(columns(.user, withRelated: true)) FROM users u WHERE u.tenant_id = $1 AND u.id = $2::uuid AND u.deleted_at IS NULL")
     static let getUserWithoutGroups = PreparedStatement(

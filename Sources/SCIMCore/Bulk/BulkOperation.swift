@@ -1,20 +1,28 @@
 public import JSON
 
-/// One bulk operation as sent.
+/// One operation of a BulkRequest (RFC 7644 §3.7), as far as it can be checked without running it.
 public struct BulkOperation: Sendable, Hashable {
-    /// The method.
-    public var method: BulkMethod
-    /// Client-chosen id (required for POST) that later operations reference as `bulkId:<id>`.
-    public var bulkId: String?
-    /// The `version` (ETag) precondition, if any.
+    /// Its position in the request (answers keep the request's order).
+    public var index: Int
+    /// `POST`, `PUT`, `PATCH` or `DELETE`.
+    public var method: String
+    /// `/Users`, `/Groups/<id>` or `/Groups/bulkId:<x>`.
+    public var path: String
+    public var bulkID: String?
+    /// The `If-Match` version to check.
     public var version: String?
-    /// Resource endpoint, e.g. "/Users" or "/Groups".
-    public var endpoint: String
-    /// The resource id from the path (`/Users/{id}`), possibly a `bulkId:<id>` reference.
-    public var resourceID: String?
-    /// The request body (POST/PUT/PATCH).
     public var data: JSONValue?
+    /// bulkIds this operation refers to (in its path or anywhere in its data).
+    public var references: Set<String>
 
-    /// The path as `endpoint[/id]`.
-    public var path: String { resourceID.map { endpoint + "/" + $0 } ?? endpoint }
+    public init(index: Int, method: String, path: String, bulkID: String?, version: String?, data: JSONValue?,
+                references: Set<String>) {
+        self.index = index
+        self.method = method
+        self.path = path
+        self.bulkID = bulkID
+        self.version = version
+        self.data = data
+        self.references = references
+    }
 }

@@ -1,138 +1,100 @@
 public import JSON
 
-// Bulk requests (RFC 7644 §3.7): parsing, bulkId references and the BulkResponse envelope. Executing each
-// operation is the backend's job; this file decides what the operations are and in which order they can run.
-
-/// A parsed BulkRequest.
-public struct BulkRequest: Sendable, Hashable {
-    /// BulkRequest message schema URN.
-    public static let schemaURN = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
-    /// BulkResponse message schema URN.
-    public static let responseSchemaURN = "urn:ietf:params:scim:api:messages:2.0:BulkResponse"
-    /// The `bulkId:` reference prefix.
+/// A BulkRequest (RFC 7644 §3.7), parsed without running anything: the envelope is checked as a whole (a bad one is
+/// an error for the request), each operation on its own (a bad one gets its own error entry in the BulkResponse,
+/// the others still run, as the RFC's per-operation answers allow). Executing is the service's business; the
+/// references between operations (`bulkId:x`) are found and substituted here.
+public struct BulkRequest: Sendable {
+    public static let urn = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
     public static let referencePrefix = "bulkId:"
 
-    /// Stop after this many errors (nil: process everything).
-    public var failOnErrors: Int?
-    /// Operations in request order.
-    public var operations: [BulkOperation]
+    /// Stop after this many errors (`Int.max`: never).
+    public var failOnErrors: Int
+    /// Each operation, or why it cannot run, in request order.
+    public var operations: [Result<BulkOperation, SCIMError>]
 
-    /// Parses a BulkRequest body; more than `maxOperations` operations is `413` (RFC 7644 §3.7.4).
+    /// Checks the envelope (`schemas`, `Operations`, `failOnErrors`, at most `maxOperations`) and parses each operation.
     public static func parse(_ body: JSONValue, maxOperations: Int) throws(SCIMError) -> BulkRequest {
-        guard case .object(let o) = body else { throw .invalidSyntax("the BulkRequest must be a JSON object") }
-        if let schemas = o[caseInsensitive: "schemas"] {
-            guard case .array(let list) = schemas,
-                  list.contains(where: { $0.string.map { asciiCaseInsensitiveEquals($0, schemaURN) } ?? false }) else {
-                throw .invalidSyntax("'schemas' must contain \(schemaURN)")
+        guard case .object(let request) = body else { throw .invalidSyntax("the BulkRequest must be a JSON object") }
+        if let schemas = request[caseInsensitive: "schemas"] {
+            guard case .array(let list) = schemas, list.contains(where: { $0.string.map { asciiCaseInsensitiveEquals($0, urn) } ?? false }) else {
+                throw .invalidSyntax("'schemas' must contain \(urn)")
             }
         }
-        var failOnErrors: Int? = nil
-        switch o[caseInsensitive: "failOnErrors"] {
-        case nil, .null?: break
-        case .number(let n)?:
-            guard let v = n.int, v >= 1 else { throw .invalidValue("'failOnErrors' must be a positive integer") }
-            failOnErrors = v
-        default: throw .invalidValue("'failOnErrors' must be a positive integer")
+        guard case .array(let rawOperations)? = request[caseInsensitive: "Operations"] else {
+            throw .invalidSyntax("the BulkRequest needs an 'Operations' array")
         }
-        guard case .array(let ops)? = o[caseInsensitive: "Operations"], !ops.isEmpty else {
-            throw .invalidSyntax("the BulkRequest needs a non-empty 'Operations' array")
+        if rawOperations.count > maxOperations {
+            throw SCIMError(status: 413, detail: "the bulk request has more than maxOperations (\(maxOperations)) operations")
         }
-        guard ops.count <= maxOperations else {
-            throw SCIMError(status: 413, detail: "the bulk request has more than \(maxOperations) operations")
+        var failOnErrors = Int.max
+        if let f = request[caseInsensitive: "failOnErrors"], !f.isNull {
+            guard let n = f.int, n >= 0 else { throw .invalidValue("'failOnErrors' must be a non-negative integer") }
+            if n > 0 { failOnErrors = n }
         }
-        var result: [BulkOperation] = []
-        var seenIDs = Set<String>()
-        for (i, raw) in ops.enumerated() {
-            guard case .object(let op) = raw else { throw .invalidSyntax("bulk operation \(i) must be a JSON object") }
-            guard case .string(let m)? = op[caseInsensitive: "method"], let method = BulkMethod(rawValue: m.uppercased()) else {
-                throw .invalidSyntax("bulk operation \(i) needs a method: POST, PUT, PATCH or DELETE")
-            }
-            guard case .string(let path)? = op[caseInsensitive: "path"] else { throw .invalidSyntax("bulk operation \(i) needs a 'path'") }
-            let bulkId = op[caseInsensitive: "bulkId"]?.string
-            if method == .post {
-                guard let b = bulkId, !b.isEmpty else { throw .invalidSyntax("bulk operation \(i): POST needs a 'bulkId'") }
-                guard seenIDs.insert(b).inserted else { throw .invalidSyntax("bulk operation \(i): bulkId is used twice") }
-            }
-            let parts = path.split(separator: "/", omittingEmptySubsequences: true)
-            guard parts.count == 1 || parts.count == 2 else { throw .invalidPath("bulk operation \(i): path must be /{Resource} or /{Resource}/{id}") }
-            let endpoint = "/" + parts[0]
-            let id = parts.count == 2 ? String(parts[1]) : nil
-            switch method {
-            case .post:
-                guard id == nil else { throw .invalidPath("bulk operation \(i): POST goes to the resource endpoint") }
-            case .put, .patch, .delete:
-                guard id != nil else { throw .invalidPath("bulk operation \(i): \(method.rawValue) needs a resource id in the path") }
-            }
-            let data = op[caseInsensitive: "data"]
-            if method != .delete, data == nil || data?.isNull == true {
-                throw .invalidSyntax("bulk operation \(i): \(method.rawValue) needs 'data'")
-            }
-            result.append(BulkOperation(method: method, bulkId: bulkId, version: op[caseInsensitive: "version"]?.string,
-                                        endpoint: endpoint, resourceID: id, data: method == .delete ? nil : data))
-        }
-        return BulkRequest(failOnErrors: failOnErrors, operations: result)
+        return BulkRequest(failOnErrors: failOnErrors,
+                           operations: rawOperations.enumerated().map { parseOperation($0.element, index: $0.offset) })
     }
 
-    /// The bulkIds an operation refers to (in its path and anywhere in its data).
-    public static func references(of op: BulkOperation) -> Set<String> {
-        var out = Set<String>()
-        if let id = op.resourceID, id.hasPrefix(referencePrefix) { out.insert(String(id.dropFirst(referencePrefix.count))) }
-        func walk(_ v: JSONValue) {
-            switch v {
-            case .string(let s): if s.hasPrefix(referencePrefix) { out.insert(String(s.dropFirst(referencePrefix.count))) }
-            case .array(let a): a.forEach(walk)
-            case .object(let o): o.values.forEach(walk)
-            case .null, .bool, .number: break
-            }
+    /// One operation: method, path, bulkId (required on POST), data (required but on DELETE), version, references.
+    public static func parseOperation(_ raw: JSONValue, index: Int) -> Result<BulkOperation, SCIMError> {
+        guard case .object(let o) = raw else { return .failure(.invalidSyntax("operation \(index) must be a JSON object")) }
+        guard let method = o[caseInsensitive: "method"]?.string?.uppercased(),
+              ["POST", "PUT", "PATCH", "DELETE"].contains(method) else {
+            return .failure(.invalidSyntax("operation \(index): 'method' must be POST, PUT, PATCH or DELETE"))
         }
-        if let d = op.data { walk(d) }
-        return out
+        guard let path = o[caseInsensitive: "path"]?.string, path.hasPrefix("/") else {
+            return .failure(.invalidSyntax("operation \(index): 'path' must be a path such as /Users"))
+        }
+        let bulkID = o[caseInsensitive: "bulkId"]?.string
+        if method == "POST" && (bulkID ?? "").isEmpty {
+            return .failure(.invalidSyntax("operation \(index): a POST needs a 'bulkId'"))
+        }
+        let data = o[caseInsensitive: "data"]
+        if method != "DELETE" && (data == nil || data!.isNull) {
+            return .failure(.invalidSyntax("operation \(index): \(method) needs 'data'"))
+        }
+        var references: Set<String> = []
+        collectReferences(.string(path), into: &references)
+        if let data { collectReferences(data, into: &references) }
+        return .success(BulkOperation(index: index, method: method, path: path, bulkID: bulkID,
+                                      version: o[caseInsensitive: "version"]?.string, data: data, references: references))
     }
 
-    /// Indices in an order where every operation runs after the POSTs whose bulkIds it references
-    /// (request order otherwise). A reference to an unknown bulkId or a cycle is `409` (RFC 7644 §3.7.1-3.7.2).
-    public func executionOrder() throws(SCIMError) -> [Int] {
-        var producer: [String: Int] = [:]
-        for (i, op) in operations.enumerated() where op.method == .post {
-            if let b = op.bulkId { producer[b] = i }
-        }
-        var deps: [[Int]] = []
-        for op in operations {
-            var d: [Int] = []
-            for ref in Self.references(of: op).sorted() {
-                guard let p = producer[ref] else { throw SCIMError(status: 409, scimType: .invalidValue, detail: "bulkId '\(ref.prefix(64))' is not defined in this request") }
-                d.append(p)
-            }
-            deps.append(d)
-        }
-        var state = [UInt8](repeating: 0, count: operations.count)  // 0 new, 1 visiting, 2 done
-        var order: [Int] = []
-        func visit(_ i: Int) throws(SCIMError) {
-            if state[i] == 2 { return }
-            if state[i] == 1 { throw SCIMError(status: 409, scimType: .invalidValue, detail: "circular bulkId references") }
-            state[i] = 1
-            for d in deps[i] where d != i { try visit(d) }
-            if deps[i].contains(i) { throw SCIMError(status: 409, scimType: .invalidValue, detail: "circular bulkId references") }
-            state[i] = 2
-            order.append(i)
-        }
-        for i in operations.indices { try visit(i) }
-        return order
-    }
-
-    /// Replaces `bulkId:<id>` strings with the ids the server assigned (unknown references are left as they are).
-    public static func substitute(_ value: JSONValue, ids: [String: String]) -> JSONValue {
+    static func collectReferences(_ value: JSONValue, into refs: inout Set<String>) {
         switch value {
         case .string(let s):
-            if s.hasPrefix(referencePrefix), let id = ids[String(s.dropFirst(referencePrefix.count))] { return .string(id) }
+            // In data a reference is a whole value; in a path it is the last segment (/Users/bulkId:x).
+            let candidate = s.hasPrefix("/") ? String(s.split(separator: "/").last ?? "") : s
+            if candidate.hasPrefix(referencePrefix) { refs.insert(String(candidate.dropFirst(referencePrefix.count))) }
+        case .array(let a): for v in a { collectReferences(v, into: &refs) }
+        case .object(let o): for (_, v) in o { collectReferences(v, into: &refs) }
+        case .null, .bool, .number: break
+        }
+    }
+
+    /// Replaces whole-value `bulkId:<x>` strings with the ids created for them (unknown ones are left as they are).
+    public static func substitute(_ value: JSONValue, _ created: [String: String]) -> JSONValue {
+        switch value {
+        case .string(let s):
+            if s.hasPrefix(referencePrefix), let id = created[String(s.dropFirst(referencePrefix.count))] { return .string(id) }
             return value
-        case .array(let a): return .array(a.map { substitute($0, ids: ids) })
+        case .array(let a): return .array(a.map { substitute($0, created) })
         case .object(let o):
             var r = JSONObject()
             r.reserveCapacity(o.count)
-            for (k, v) in o { r.appendUnchecked(key: k, value: substitute(v, ids: ids)) }
+            for (k, v) in o { r.appendUnchecked(key: k, value: substitute(v, created)) }
             return .object(r)
         case .null, .bool, .number: return value
+        }
+    }
+
+    /// A path's segments with `bulkId:<x>` segments replaced by the ids created for them.
+    public static func resolvePath(_ path: String, _ created: [String: String]) -> [String] {
+        path.split(separator: "/").map { segment -> String in
+            let s = String(segment)
+            if s.hasPrefix(referencePrefix), let id = created[String(s.dropFirst(referencePrefix.count))] { return id }
+            return s
         }
     }
 }

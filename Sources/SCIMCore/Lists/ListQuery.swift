@@ -22,9 +22,6 @@ public struct ListQuery: Sendable {
     /// The IdP quirks the request needed (unquoted filter values, a value filter in `attributes`).
     public var quirks = QuirkSet()
 
-    /// The SearchRequest message schema URN.
-    public static let searchRequestURN = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
-
     /// Parses a raw URL query string (`filter=userName+eq+%22x%22&startIndex=1&count=100`).
     /// `defaultProjection`, when given, is used as is when the query asks for no `attributes`/`excludedAttributes`
     /// (a caller that caches it saves building one per request).

@@ -88,7 +88,7 @@ extension SchemaRegistry {
     /// `GET /Schemas/{id}`; an unknown id is 404.
     public func schemaRepresentation(id: String, baseURL: String) throws(SCIMError) -> JSONValue {
         guard let s = resourceSchemas.first(where: { asciiCaseInsensitiveEquals($0.id, id) }) else {
-            throw .notFound("schema not found")
+            throw .notFound("schema \(id.prefix(120)) not found")
         }
         return s.json(baseURL: baseURL)
     }
@@ -96,7 +96,7 @@ extension SchemaRegistry {
     /// `GET /ResourceTypes/{id}`; an unknown id is 404.
     public func resourceTypeRepresentation(id: String, baseURL: String) throws(SCIMError) -> JSONValue {
         guard let rt = resourceTypes.first(where: { asciiCaseInsensitiveEquals($0.id, id) }) else {
-            throw .notFound("resource type not found")
+            throw .notFound("resource type \(id.prefix(64)) not found")
         }
         return rt.json(baseURL: baseURL)
     }

@@ -50,12 +50,4 @@ public struct ResourceSchema: Sendable, Hashable {
         resourceType.externalAttributes.contains { asciiCaseInsensitiveEquals($0, name) }
     }
 
-    /// Attributes in document order: common first, then core, then each extension.
-    var allTopLevel: [(AttributeContainer, AttributeDefinition)] {
-        var r: [(AttributeContainer, AttributeDefinition)] = []
-        for a in CommonAttributes.all { r.append((.core, a)) }
-        for a in core.attributes { r.append((.core, a)) }
-        for e in extensions { for a in e.schema.attributes { r.append((.extension(e.schema.id), a)) } }
-        return r
-    }
 }
