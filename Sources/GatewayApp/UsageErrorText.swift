@@ -2,7 +2,6 @@ import HTTPCore
 import NetIO
 import RegionLink
 import ServerRuntime
-import Crypto
 import Telemetry
 import JSON
 

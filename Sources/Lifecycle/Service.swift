@@ -2,7 +2,6 @@
 import Glibc
 #endif
 public import Telemetry
-import Locking
 
 /// A long-running part of a process (a listener, a background worker).
 public protocol Service: Sendable {

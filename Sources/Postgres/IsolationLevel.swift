@@ -1,7 +1,6 @@
 import CLibPQ
 import Glibc
 import Synchronization
-import Locking
 
 /// Transaction isolation levels for `transaction(isolation:…)`.
 public enum IsolationLevel: Sendable {

@@ -1,6 +1,5 @@
 import Dispatch
 import Synchronization
-import Locking
 
 /// Counters for `/metrics`.
 public struct PostgresPoolStatistics: Sendable, Equatable {

@@ -1,11 +1,8 @@
-import HTTPCore
-import JSON
 import Postgres
 import RegionLink
 import SCIMCore
 import ServerRuntime
 import Synchronization
-import Telemetry
 import RegionSCIM
 import RegionEvents
 

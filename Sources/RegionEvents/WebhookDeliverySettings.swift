@@ -1,7 +1,6 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import Crypto
 import HTTPCore
 import JSON
 import NetIO
@@ -10,7 +9,6 @@ import SCIMCore
 import ServerRuntime
 import Synchronization
 import Telemetry
-import Locking
 import Lifecycle
 import RegionSCIM
 

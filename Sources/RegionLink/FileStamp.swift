@@ -2,7 +2,6 @@
 import Glibc
 #endif
 import Synchronization
-import Locking
 
 /// What identifies a version of a file cheaply.
 struct FileStamp: Sendable, Equatable {

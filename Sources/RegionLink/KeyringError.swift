@@ -1,4 +1,3 @@
-public import Crypto
 
 public struct KeyringError: Error, Sendable, CustomStringConvertible, Equatable {
     public var message: String

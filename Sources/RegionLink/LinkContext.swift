@@ -1,7 +1,6 @@
 public import HTTPCore
 import Crypto
 import Synchronization
-import Locking
 
 /// What a verified request tells the region.
 public struct LinkContext: Sendable, Equatable {

@@ -1,7 +1,6 @@
 public import HTTPCore
 import Crypto
 import Synchronization
-import Locking
 
 /// The headers the gateway adds to every request it forwards to a region. All of them are covered by the
 /// signature, so a region can trust the tenant id and base URL they carry.

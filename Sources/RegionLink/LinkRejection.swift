@@ -1,7 +1,5 @@
 public import HTTPCore
-import Crypto
 import Synchronization
-import Locking
 
 /// Why a region refused a request as not coming from the gateway. The reasons are fixed phrases.
 public enum LinkRejection: Error, Sendable, Equatable, CustomStringConvertible {

@@ -1,7 +1,6 @@
 public import HTTPCore
 import Crypto
 import Synchronization
-import Locking
 
 /// HMAC-SHA-256 over method, target, the signed headers and the body digest.
 public enum LinkSignature {

@@ -2,7 +2,6 @@
 import Glibc
 #endif
 import Synchronization
-import Locking
 
 /// Minimal JSON string escaping for log lines (the logger must not depend on the JSON module).
 public enum JSONText {

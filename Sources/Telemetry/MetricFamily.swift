@@ -1,5 +1,4 @@
 import Synchronization
-import Locking
 
 protocol MetricFamily: Sendable {
     func render(into out: inout String)

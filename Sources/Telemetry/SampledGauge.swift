@@ -1,5 +1,4 @@
 import Synchronization
-import Locking
 
 final class SampledGauge: MetricFamily {
     let name: String, help: String, labelNames: [String]

@@ -10,7 +10,6 @@ import RegionLink
 import ServerRuntime
 import Synchronization
 import Telemetry
-import Locking
 
 /// What a handler sees.
 struct AdminCall: Sendable {

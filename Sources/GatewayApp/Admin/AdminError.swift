@@ -1,7 +1,6 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import Crypto
 import HTTPCore
 import JSON
 import NetIO
@@ -10,7 +9,6 @@ import RegionLink
 import ServerRuntime
 import Synchronization
 import Telemetry
-import Locking
 
 /// An admin API failure: HTTP status, a stable code, a message (never a secret). Renders as
 /// `{"status": 404, "error": "not_found", "message": "…"}` (see `HTTPResponseError`).

@@ -1,6 +1,5 @@
 import JSON
 import Postgres
-import Crypto
 
 struct AuditEntry: Sendable, Equatable {
     var id: Int64

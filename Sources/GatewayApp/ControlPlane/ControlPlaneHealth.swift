@@ -2,7 +2,6 @@
 import Glibc
 #endif
 import Crypto
-import Flags
 import HTTPCore
 import JSON
 import NetIO
@@ -12,7 +11,6 @@ import SCIMCore
 import ServerRuntime
 import Synchronization
 import Telemetry
-import Locking
 import Lifecycle
 
 /// Whether the control plane answered at the last probe; probed in the background (`service`) so `/readyz`

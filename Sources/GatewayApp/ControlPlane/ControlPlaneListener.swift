@@ -1,7 +1,6 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import Crypto
 import Flags
 import HTTPCore
 import JSON
@@ -12,7 +11,6 @@ import SCIMCore
 import ServerRuntime
 import Synchronization
 import Telemetry
-import Locking
 import Lifecycle
 
 /// Keeps every replica's token cache honest: LISTEN on the control-plane channel, drop what changed, flush

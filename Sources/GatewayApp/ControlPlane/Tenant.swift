@@ -1,6 +1,5 @@
 import JSON
 import Postgres
-import Crypto
 
 /// A tenant as the control plane knows it.
 struct Tenant: Sendable, Equatable {

@@ -1,18 +1,15 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import Crypto
 import Flags
 import HTTPCore
 import JSON
 import NetIO
 import Postgres
-import RegionLink
 import SCIMCore
 import ServerRuntime
 import Synchronization
 import Telemetry
-import Locking
 import Lifecycle
 
 /// Runs the region connections' threads; stopped after the public listener has drained (services stop in reverse).

@@ -5,7 +5,6 @@ import Synchronization
 import CLinuxIO
 public import HTTPCore
 import Telemetry
-import Locking
 
 /// Why an upstream call failed. `description` names the upstream and the cause, never request data.
 public struct HTTPClientError: Error, Sendable, CustomStringConvertible {

@@ -6,7 +6,6 @@ import Synchronization
 import HTTPCore
 import Telemetry
 import Locking
-import Lifecycle
 
 /// Connections by file descriptor, with a generation so a stale event for a closed fd never reaches the
 /// connection that reused the number. Sharded by fd so workers looking up different connections do not

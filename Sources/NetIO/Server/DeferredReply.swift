@@ -4,8 +4,6 @@ import Glibc
 import CLinuxIO
 import Synchronization
 import HTTPCore
-import Telemetry
-import Locking
 import Lifecycle
 
 /// The reply handle of one deferred request: the connection it belongs to and how its answer is framed.

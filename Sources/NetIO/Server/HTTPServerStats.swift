@@ -5,8 +5,6 @@ import CLinuxIO
 import Synchronization
 public import HTTPCore
 public import Telemetry
-import Locking
-public import Lifecycle
 
 /// Counters a server keeps about itself (for /metrics and tests).
 public final class HTTPServerStats: Sendable {

@@ -5,7 +5,6 @@ import CLinuxIO
 import Synchronization
 public import HTTPCore
 public import Telemetry
-import Locking
 public import Lifecycle
 
 /// Configuration and collaborators every server thread reads.

@@ -5,8 +5,6 @@ import CLinuxIO
 import Synchronization
 import HTTPCore
 import Telemetry
-import Locking
-import Lifecycle
 
 /// Something kept in a `ConnectionTable`: a socket with the table's key (fd and generation).
 protocol TableEntry: AnyObject, Sendable {

@@ -3,7 +3,6 @@ import Glibc
 #endif
 import COpenSSL
 import Synchronization
-import Locking
 
 /// An SSL* that may cross threads: it is only ever stored inside the Mutex of `TLSClientConnection`, which
 /// serialises every use of it.

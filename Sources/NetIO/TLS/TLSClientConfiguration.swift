@@ -3,7 +3,6 @@ import Glibc
 #endif
 import COpenSSL
 import Synchronization
-import Locking
 
 /// How an HTTPS client verifies servers.
 public struct TLSClientConfiguration: Sendable, Equatable {

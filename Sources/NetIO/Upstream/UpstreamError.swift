@@ -5,7 +5,6 @@ import CLinuxIO
 import Synchronization
 public import HTTPCore
 import Telemetry
-import Locking
 import Lifecycle
 
 /// Why an upstream exchange failed.

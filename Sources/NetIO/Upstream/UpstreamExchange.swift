@@ -6,7 +6,6 @@ import Synchronization
 public import HTTPCore
 import Telemetry
 import Locking
-import Lifecycle
 
 /// One in-flight request: its bytes, deadlines and completion. Touched by whoever owns the connection it runs on,
 /// or under the pool lock while it waits in the queue.

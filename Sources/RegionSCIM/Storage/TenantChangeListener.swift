@@ -4,7 +4,6 @@ package import Postgres
 import SCIMCore
 import Synchronization
 import Telemetry
-import Locking
 import Lifecycle
 
 /// Listens for tenant-API changes made by any replica of this region and drops the cached tenant contexts.

@@ -1,4 +1,3 @@
-import JSON
 import SCIMCore
 
 /// ISO 3166-1 alpha-2 codes (officially assigned).

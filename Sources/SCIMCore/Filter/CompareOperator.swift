@@ -1,4 +1,3 @@
-public import JSON
 
 /// Comparison operators (RFC 7644 Table 3).
 public enum CompareOperator: String, Sendable, Hashable, CaseIterable {

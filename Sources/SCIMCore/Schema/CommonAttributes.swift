@@ -1,4 +1,3 @@
-public import JSON
 
 /// The common attributes every resource has (RFC 7643 §3.1).
 public enum CommonAttributes {

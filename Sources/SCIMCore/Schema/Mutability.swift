@@ -1,4 +1,3 @@
-public import JSON
 
 /// RFC 7643 §7 `mutability`.
 public enum Mutability: String, Sendable, Hashable {

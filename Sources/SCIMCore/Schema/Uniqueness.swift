@@ -1,4 +1,3 @@
-public import JSON
 
 /// RFC 7643 §7 `uniqueness`.
 public enum Uniqueness: String, Sendable, Hashable {
