@@ -41,7 +41,7 @@ let package = Package(
         .target(name: "Crypto", dependencies: ["COpenSSL"], swiftSettings: strict),
         .target(name: "NetIO", dependencies: ["HTTPCore", "CLinuxIO", "COpenSSL", "Telemetry", "Locking", "Lifecycle"],
                 swiftSettings: strict),
-        .target(name: "Postgres", dependencies: ["CLibPQ", "Crypto", "Telemetry", "Locking", "CivilTime"], swiftSettings: strict),
+        .target(name: "Postgres", dependencies: ["CLibPQ", "Crypto", "Locking", "CivilTime"], swiftSettings: strict),
 
         // The gateway→region hop: keyring, request signing and verification (HMAC, key ids, replay window).
         .target(name: "RegionLink", dependencies: ["HTTPCore", "Crypto", "Locking", "CivilTime"], swiftSettings: strict),
@@ -62,8 +62,7 @@ let package = Package(
                                "RegionLink", "Locking", "Lifecycle"],
                 swiftSettings: strict),
         .target(name: "RegionApp",
-                dependencies: ["RegionSCIM", "RegionEvents", "SCIMCore", "JSON", "HTTPCore", "NetIO", "Postgres", "Crypto",
-                               "Telemetry", "Flags", "ServerRuntime", "RegionLink", "Locking", "Lifecycle"],
+                dependencies: ["RegionSCIM", "RegionEvents", "SCIMCore", "JSON", "HTTPCore", "NetIO", "Postgres", "Telemetry", "Flags", "ServerRuntime", "RegionLink", "Lifecycle"],
                 swiftSettings: strict),
         .target(name: "GatewayApp",
                 dependencies: ["SCIMCore", "JSON", "HTTPCore", "NetIO", "Postgres", "Crypto", "Telemetry", "Flags",
@@ -72,7 +71,7 @@ let package = Package(
                 swiftSettings: strict),
 
         // The operator's CLI over the admin API: HTTP and JSON only (no database driver, no gateway code).
-        .target(name: "Scimctl", dependencies: ["Flags", "HTTPCore", "JSON", "NetIO", "RegionLink", "Telemetry"],
+        .target(name: "Scimctl", dependencies: ["Flags", "HTTPCore", "JSON", "NetIO", "RegionLink"],
                 swiftSettings: strict),
 
         // Executables: wiring only.
@@ -85,7 +84,7 @@ let package = Package(
                           swiftSettings: strict),
 
         // Shared test helpers (PostgreSQL URL, process launcher, raw HTTP client).
-        .target(name: "TestSupport", dependencies: ["HTTPCore", "NetIO", "Postgres", "JSON", "RegionLink", "Telemetry"],
+        .target(name: "TestSupport", dependencies: ["HTTPCore", "NetIO", "Postgres", "JSON", "RegionLink", "Telemetry", "Lifecycle", "Locking"],
                 path: "Tests/TestSupport", swiftSettings: strict),
 
         .testTarget(name: "CivilTimeTests", dependencies: ["CivilTime"], swiftSettings: strict),
@@ -95,19 +94,17 @@ let package = Package(
         .testTarget(name: "FlagsTests", dependencies: ["Flags"], swiftSettings: strict),
         .testTarget(name: "TelemetryTests", dependencies: ["Telemetry"], swiftSettings: strict),
         .testTarget(name: "CryptoTests", dependencies: ["Crypto"], swiftSettings: strict),
-        .testTarget(name: "ServerRuntimeTests", dependencies: ["ServerRuntime", "TestSupport", "HTTPCore", "Telemetry"], swiftSettings: strict),
-        .testTarget(name: "GatewayAppTests", dependencies: ["GatewayApp", "TestSupport", "Postgres", "RegionLink", "JSON", "HTTPCore", "NetIO",
-                                                          "ServerRuntime", "Telemetry"],
+        .testTarget(name: "ServerRuntimeTests", dependencies: ["ServerRuntime", "HTTPCore", "Telemetry"], swiftSettings: strict),
+        .testTarget(name: "GatewayAppTests", dependencies: ["GatewayApp", "TestSupport", "Postgres", "RegionLink", "JSON", "HTTPCore", "NetIO", "ServerRuntime", "Telemetry", "Locking"],
                     swiftSettings: strict),
-        .testTarget(name: "RegionLinkTests", dependencies: ["RegionLink", "HTTPCore"], swiftSettings: strict),
-        .testTarget(name: "NetIOTests", dependencies: ["NetIO", "HTTPCore", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "RegionLinkTests", dependencies: ["RegionLink", "HTTPCore", "Crypto"], swiftSettings: strict),
+        .testTarget(name: "NetIOTests", dependencies: ["NetIO", "HTTPCore", "TestSupport", "Lifecycle", "Locking", "Telemetry"], swiftSettings: strict),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "RegionAppTests",
-                    dependencies: ["RegionApp", "RegionSCIM", "RegionEvents", "TestSupport", "SCIMCore", "JSON", "HTTPCore", "NetIO", "Postgres",
-                                   "RegionLink", "Crypto", "Telemetry"],
+                    dependencies: ["RegionApp", "RegionSCIM", "RegionEvents", "TestSupport", "SCIMCore", "JSON", "HTTPCore", "NetIO", "Postgres", "RegionLink", "Crypto", "Telemetry", "Lifecycle"],
                     swiftSettings: strict),
         .testTarget(name: "IntegrationTests",
-                    dependencies: ["TestSupport", "JSON", "HTTPCore", "NetIO", "Postgres", "Telemetry"],
+                    dependencies: ["TestSupport", "JSON", "HTTPCore", "NetIO", "Postgres", "Telemetry", "Lifecycle"],
                     swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]

@@ -40,6 +40,8 @@ if [[ $# -eq 0 ]]; then
     # Every libFuzzer target briefly (its seed corpus and past crashes replay first); `make fuzz` runs longer.
     echo "== fuzzing each target for ${SCIM_CI_FUZZ_SECONDS:-12} s"
     scripts/fuzz.sh "${SCIM_CI_FUZZ_SECONDS:-12}"
+    echo "== checking the module structure (Package.swift, docs/ARCHITECTURE.md)"
+    python3 scripts/check-architecture.py
     echo "== checking docker/ (no Docker engine needed)"
     if python3 -c 'import yaml' 2>/dev/null; then
         python3 scripts/check-docker.py

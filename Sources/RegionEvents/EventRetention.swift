@@ -1,7 +1,6 @@
 import NetIO
 package import Postgres
 
-import ServerRuntime
 import Synchronization
 package import Telemetry
 package import Lifecycle

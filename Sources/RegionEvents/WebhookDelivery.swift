@@ -7,7 +7,6 @@ import JSON
 import NetIO
 import Postgres
 import SCIMCore
-import ServerRuntime
 import Synchronization
 package import Telemetry
 import Locking

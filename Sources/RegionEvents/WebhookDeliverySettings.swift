@@ -6,7 +6,6 @@ import JSON
 import NetIO
 import Postgres
 import SCIMCore
-import ServerRuntime
 import Synchronization
 import Telemetry
 import Lifecycle

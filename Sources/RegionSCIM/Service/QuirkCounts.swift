@@ -1,8 +1,6 @@
 package import JSON
-import NetIO
 import Postgres
 package import SCIMCore
-import ServerRuntime
 import Synchronization
 package import Telemetry
 import Locking

@@ -1,5 +1,4 @@
 import JSON
-import NetIO
 package import Postgres
 package import SCIMCore
 import Synchronization

@@ -1,5 +1,4 @@
 import JSON
-import NetIO
 import Postgres
 import SCIMCore
 import Synchronization

@@ -1,5 +1,4 @@
 import JSON
-import NetIO
 package import Postgres
 import SCIMCore
 import Synchronization
