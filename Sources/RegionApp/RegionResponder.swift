@@ -246,7 +246,7 @@ package final class RegionResponder: HTTPResponder {
     package static let scimJSON = "application/scim+json; charset=utf-8"
 
     /// `application/scim+json` unless the client's Accept prefers `application/json` (OneLogin asks for plain JSON
-    /// [O1]; Entra needs scim+json [E11]); q-values count (`ResponseMediaType`).
+    /// [docs/idp-behaviour.md#onelogin-overview]; Entra needs scim+json [docs/idp-behaviour.md#entra-overview]); q-values count (`ResponseMediaType`).
     static func responseContentType(_ request: HTTPRequest) -> String {
         ResponseMediaType.negotiate(accept: request.headers["Accept"]).contentType
     }

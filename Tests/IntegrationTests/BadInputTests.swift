@@ -135,7 +135,7 @@ enum BadInputs {
         .scim("SQL in a resource id (DELETE)", .delete, "/scim/v2/Users/1%3BDELETE+FROM+users", 404, nil),
         .scim("SQL in a resource id (PUT)", .put, "/scim/v2/Users/x%27--", user + #""x@example.com"}"#, 404, nil),
         .scim("SQL in a PATCH path", .patch, "/scim/v2/Users/" + existingUser, patch(#"[{"op":"replace","path":"name.familyName'; DROP TABLE users;--","value":"x"}]"#), 400, "invalidPath"),
-        // (`eq` filters that match nothing create the element, Entra's way [E9]; `co` does not.)
+        // (`eq` filters that match nothing create the element, Entra's way [docs/idp-behaviour.md#entra-default-dialect-patch]; `co` does not.)
         .scim("SQL in a PATCH value filter", .patch, "/scim/v2/Users/" + existingUser, patch(#"[{"op":"replace","path":"emails[value co \"a' OR 1=1 --\"].value","value":"x@example.com"}]"#), 400, "noTarget"),
         .scim("SQL as a member id", .patch, "/scim/v2/Groups/" + existingGroup, patch(#"[{"op":"add","path":"members","value":[{"value":"x'); DELETE FROM users; --"}]}]"#), 400, "invalidValue"),
         .scim("SQL as a Bulk path", .post, "/scim/v2/Bulk", #"{"schemas":["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],"Operations":[{"method":"DELETE","path":"/Users/' OR 1=1 --"}]}"#, 200, nil),

@@ -6,7 +6,7 @@ import Testing
 extension IdPReplay {
     /// Content negotiation through both hops, per IdP: request bodies in `application/json` or `application/scim+json`
     /// are accepted; answers (resources, lists, region errors and the gateway's own 401) are `application/scim+json`
-    /// unless the client prefers `application/json` (TRACES §0, §4, §8 "Request Content-Type").
+    /// unless the client prefers `application/json` ([docs/idp-behaviour.md#all-media-types]).
     @Suite struct ContentNegotiation {
         struct Client: CustomTestStringConvertible, Sendable {
             var idp: String
@@ -17,14 +17,14 @@ extension IdPReplay {
         }
 
         static let clients: [Client] = [
-            Client(idp: "Okta [S2]", accept: "application/scim+json", bodyType: "application/scim+json; charset=utf-8", expected: MediaType.scim),
-            Client(idp: "Entra [E1][E11]", accept: "application/scim+json", bodyType: "application/scim+json", expected: MediaType.scim),
-            Client(idp: "Google [G1], Accept [INF]", accept: "application/json", bodyType: "application/json", expected: MediaType.json),
-            Client(idp: "OneLogin [O1], Accept [INF]", accept: "application/json", bodyType: "application/json", expected: MediaType.json),
-            Client(idp: "JumpCloud, headers [INF]", accept: nil, bodyType: "application/json", expected: MediaType.scim),
-            Client(idp: "Ping, headers [INF]", accept: "application/scim+json, application/json", bodyType: "application/json;charset=UTF-8",
+            Client(idp: "Okta [docs/idp-behaviour.md#okta-overview]", accept: "application/scim+json", bodyType: "application/scim+json; charset=utf-8", expected: MediaType.scim),
+            Client(idp: "Entra [docs/idp-behaviour.md#entra-overview]", accept: "application/scim+json", bodyType: "application/scim+json", expected: MediaType.scim),
+            Client(idp: "Google [docs/idp-behaviour.md#google-headers-and-media-types], Accept [docs/idp-behaviour.md#how-to-read-this-file]", accept: "application/json", bodyType: "application/json", expected: MediaType.json),
+            Client(idp: "OneLogin [docs/idp-behaviour.md#onelogin-overview], Accept [docs/idp-behaviour.md#how-to-read-this-file]", accept: "application/json", bodyType: "application/json", expected: MediaType.json),
+            Client(idp: "JumpCloud, headers [docs/idp-behaviour.md#how-to-read-this-file]", accept: nil, bodyType: "application/json", expected: MediaType.scim),
+            Client(idp: "Ping, headers [docs/idp-behaviour.md#how-to-read-this-file]", accept: "application/scim+json, application/json", bodyType: "application/json;charset=UTF-8",
                    expected: MediaType.scim),
-            Client(idp: "Rippling, headers [INF]", accept: "*/*", bodyType: "application/scim+json", expected: MediaType.scim),
+            Client(idp: "Rippling, headers [docs/idp-behaviour.md#how-to-read-this-file]", accept: "*/*", bodyType: "application/scim+json", expected: MediaType.scim),
             Client(idp: "a client refusing scim+json", accept: "application/scim+json;q=0, application/json", bodyType: "application/json",
                    expected: MediaType.json),
             Client(idp: "a client naming only JSON", accept: "application/json, */*;q=0.8", bodyType: "application/json",

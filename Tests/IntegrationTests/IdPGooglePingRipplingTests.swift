@@ -5,18 +5,18 @@ import Testing
 
 extension IdPReplay {
     /// Google Workspace auto-provisioning: `Content-Type: application/json` (not configurable) and
-    /// `User-Agent: Google-Auto-Provisioning` [G1]; lookups without `count` [G2]. Google's Accept header is not in
-    /// TRACES: as the issue asks, the client accepts only `application/json` and must get it back [INF]. Everything
-    /// after the lookup is undocumented in the corpus [G3][G4]: those steps are marked **unverified**.
+    /// `User-Agent: Google-Auto-Provisioning` [docs/idp-behaviour.md#google-headers-and-media-types]; lookups without `count` [docs/idp-behaviour.md#google-connection-test-and-lookups]. Google's Accept header is not in
+    /// docs/idp-behaviour.md: as the issue asks, the client accepts only `application/json` and must get it back [docs/idp-behaviour.md#how-to-read-this-file]. Everything
+    /// after the lookup is undocumented in the corpus [docs/idp-behaviour.md#google-overview]: those steps are marked **unverified**.
     @Suite struct GoogleWorkspace {
         static let headers: [(String, String)] = [("User-Agent", "Google-Auto-Provisioning"), ("Accept", "application/json")]
 
         @Test func lookupWithoutCountCreateSuspendRestoreDelete() throws {
             let google = try IdPClient.provision("google", region: .us, headers: Self.headers, bodyType: "application/json",
                                                  expectedType: MediaType.json)
-            // Connection probe [3P: authn.sh].
+            // Connection probe [docs/idp-behaviour.md#google-connection-test-and-lookups].
             google.expectList(try google.send(.get, "/Users?count=1"), total: 0)
-            // The observed lookup: %20-encoded, startIndex=1 and no count [G2 OBS].
+            // The observed lookup: %20-encoded, startIndex=1 and no count [docs/idp-behaviour.md#google-connection-test-and-lookups].
             let lookup = "/Users?filter=userName%20eq%20%22user%40domain.com%22&startIndex=1"
             google.expectList(try google.send(.get, lookup), total: 0)
             // Create with a minimal Okta-like body [unverified].
@@ -36,7 +36,7 @@ extension IdPReplay {
             google.expectResource(restored)
             #expect(restored.id == u && restored.json["active"] == true)
             #expect(try google.storedUser(u)?.active == true)
-            // Delete [G3, shape unverified].
+            // Delete [docs/idp-behaviour.md#google-create-suspend-and-delete].
             #expect(try google.send(.delete, "/Users/\(u)").status == 204)
             google.expectList(try google.send(.get, lookup), total: 0)
             google.expectError(try google.send(.get, "/Users/\(u)"), 404)
@@ -45,8 +45,8 @@ extension IdPReplay {
     }
 
     /// PingFederate / PingOne SCIM provisioner: PUT-only users (PATCH for users = "No"), admin-written filter
-    /// expressions, group matching by listing all groups, Remove User Action Disable or Delete [P1]–[P4]. Ping's
-    /// headers are not in TRACES ("JSON" in the matrix) [INF]: `application/json` bodies, both media types accepted.
+    /// expressions, group matching by listing all groups, Remove User Action Disable or Delete [docs/idp-behaviour.md#ping-overview]. Ping's
+    /// headers are not in docs/idp-behaviour.md ("JSON" in the matrix) [docs/idp-behaviour.md#how-to-read-this-file]: `application/json` bodies, both media types accepted.
     @Suite struct PingIdentity {
         static let headers: [(String, String)] = [("Accept", "application/scim+json, application/json")]
 
@@ -56,27 +56,27 @@ extension IdPReplay {
 
         @Test func filterExpressionsPutOnlyUsersDisableAndDelete() throws {
             let ping = try ping("ping-users")
-            // A provisioner for another target checks connectivity with GET /Users/0 and expects 404 [P4].
+            // A provisioner for another target checks connectivity with GET /Users/0 and expects 404 [docs/idp-behaviour.md#ping-connection-check].
             ping.expectError(try ping.send(.get, "/Users/0"), 404)
             ping.expectList(try ping.send(.get, "/Users?filter=userName%20eq%20%22jsmith%22"), total: 0)
             let u = try ping.create("/Users", """
                 {"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"jsmith","name":{"givenName":"John","familyName":"Smith"},
                  "emails":[{"value":"jsmith@example.com","type":"work","primary":true}],"active":true}
                 """).id
-            // The default and the admin-written forms: attribute and operator case vary [P3]; RFC 7644 §3.4.2.2.
+            // The default and the admin-written forms: attribute and operator case vary [docs/idp-behaviour.md#ping-lookups-by-filter]; RFC 7644 §3.4.2.2.
             for filter in ["userName%20eq%20%22jsmith%22", "username%20Eq%20%22JSMITH%22", "emails%20Co%20%22jsmith%40example.com%22"] {
                 #expect(ping.expectList(try ping.send(.get, "/Users?filter=\(filter)"), total: 1).first?["id"]?.string == u, "\(filter)")
             }
-            // P3's `email Co "…"` is PingOne's own directory attribute: against SCIM it names no attribute, and the admin
+            // Ping's documented [docs/idp-behaviour.md#ping-lookups-by-filter] `email Co "…"` is PingOne's own directory attribute: against SCIM it names no attribute, and the admin
             // gets a precise 400 rather than a silent empty result.
             let unknown = try ping.send(.get, "/Users?filter=email%20Co%20%22jsmith%40example.com%22")
             ping.expectError(unknown, 400, scimType: "invalidFilter")
             #expect(unknown.json["detail"]?.string?.contains("'email'") == true)
-            // Updates are PUTs [P1].
+            // Updates are PUTs [docs/idp-behaviour.md#ping-overview].
             let renamed = try ping.send(.put, "/Users/\(u)", #"{"userName":"jsmith","name":{"givenName":"Johnny","familyName":"Smith"},"emails":[{"value":"jsmith@example.com","type":"work","primary":true}],"active":true}"#)
             ping.expectResource(renamed)
             #expect(renamed.json["name"]?["givenName"] == "Johnny")
-            // Remove User Action = Disable: a PUT with active:false [INF from P1/P2]; then enabled again.
+            // Remove User Action = Disable: a PUT with active:false [docs/idp-behaviour.md#ping-user-updates-and-removal]; then enabled again.
             let disabled = try ping.send(.put, "/Users/\(u)", #"{"userName":"jsmith","name":{"givenName":"Johnny","familyName":"Smith"},"emails":[{"value":"jsmith@example.com","type":"work","primary":true}],"active":false}"#)
             ping.expectResource(disabled)
             #expect(try ping.storedUser(u)?.active == false)
@@ -84,7 +84,7 @@ extension IdPReplay {
             let enabled = try ping.send(.put, "/Users/\(u)", #"{"userName":"jsmith","name":{"givenName":"Johnny","familyName":"Smith"},"active":true}"#)
             #expect(enabled.id == u && enabled.json["active"] == true)
             #expect(try ping.storedUser(u)?.active == true)
-            // Remove User Action = Delete [P2].
+            // Remove User Action = Delete [docs/idp-behaviour.md#ping-user-updates-and-removal].
             #expect(try ping.send(.delete, "/Users/\(u)").status == 204)
             ping.expectError(try ping.send(.get, "/Users/\(u)"), 404)
             #expect(try ping.quirks() == [:])
@@ -97,7 +97,7 @@ extension IdPReplay {
             for name in ["Alpha", "Bravo", "Charlie", "Delta", "Echo"] {
                 created[name] = try ping.create("/Groups", #"{"displayName":"\#(name)"}"#).id
             }
-            // "retrieving all groups and finding a match" [P1]: every group exactly once across the pages.
+            // "retrieving all groups and finding a match" [docs/idp-behaviour.md#ping-overview]: every group exactly once across the pages.
             var seen: [String: String] = [:]
             var start = 1
             while true {
@@ -111,7 +111,7 @@ extension IdPReplay {
                 start += page.count
             }
             #expect(seen == created)
-            // Then PATCH (when enabled) or PUT, and DELETE [P1].
+            // Then PATCH (when enabled) or PUT, and DELETE [docs/idp-behaviour.md#ping-overview].
             let echo = created["Echo"]!
             ping.expectResource(try ping.send(.patch, "/Groups/\(echo)", patchOps(#"{"op":"add","path":"members","value":[{"value":"\#(u)"}]}"#)))
             #expect(try ping.storedMembers(echo) == [u])
@@ -122,8 +122,8 @@ extension IdPReplay {
         }
     }
 
-    /// Rippling custom app "User Management via SCIM" [R1][R2]; the Test connection probe is [R3, 3P low confidence].
-    /// Its headers are not in TRACES [INF]: `application/scim+json` bodies, `Accept: */*`.
+    /// Rippling custom app "User Management via SCIM" [docs/idp-behaviour.md#rippling-overview]; the Test connection probe is [docs/idp-behaviour.md#rippling-connection-test].
+    /// Its headers are not in docs/idp-behaviour.md [docs/idp-behaviour.md#how-to-read-this-file]: `application/scim+json` bodies, `Accept: */*`.
     @Suite struct RipplingSCIM {
         static let headers: [(String, String)] = [("Accept", "*/*")]
 
@@ -135,7 +135,7 @@ extension IdPReplay {
             #expect(spc.json["patch"]?["supported"] == true && spc.json["filter"]?["supported"] == true)
             #expect(spc.json["schemas"] == ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"])
 
-            // Match existing by userName [INF], then POST on hire with Rippling's attribute set [R1][R2].
+            // Match existing by userName [docs/idp-behaviour.md#how-to-read-this-file], then POST on hire with Rippling's attribute set [docs/idp-behaviour.md#rippling-overview].
             rippling.expectList(try rippling.send(.get, "/Users?filter=userName%20eq%20%22hire%40rippling.example%22"), total: 0)
             let hire = """
                 {"schemas":["urn:ietf:params:scim:schemas:core:2.0:User","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],
@@ -146,13 +146,13 @@ extension IdPReplay {
             let created = try rippling.create("/Users", hire)
             let u = created.id
             #expect(created.json["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"] == ["employeeNumber": "E-0001"])
-            // A retried POST [3P] is 409, not a second user. TRACES suggests idempotent POSTs on externalId [3P]; Entra's
-            // and Okta's own suites require 409 for a repeated create [E5][S4 R8], so we follow those: Rippling then matches
+            // A retried POST [docs/idp-behaviour.md#how-to-read-this-file] is 409, not a second user. docs/idp-behaviour.md suggests idempotent POSTs on externalId [docs/idp-behaviour.md#how-to-read-this-file]; Entra's
+            // and Okta's own suites require 409 for a repeated create [docs/idp-behaviour.md#microsoft-reference-tests][docs/idp-behaviour.md#okta-spec-test], so we follow those: Rippling then matches
             // the existing user by its lookup.
             rippling.expectError(try rippling.send(.post, "/Users", hire), 409, scimType: "uniqueness")
             #expect(rippling.expectList(try rippling.send(.get, "/Users?filter=externalId%20eq%20%22rippling-0001%22"), total: 1).first?["id"]?.string == u)
 
-            // Profile change and termination by PATCH [3P]; rehire by PATCH active:true keeps the id.
+            // Profile change and termination by PATCH [docs/idp-behaviour.md#how-to-read-this-file]; rehire by PATCH active:true keeps the id.
             let changed = try rippling.send(.patch, "/Users/\(u)", patchOps(#"{"op":"replace","path":"name.familyName","value":"Hired"}"#))
             rippling.expectResource(changed)
             let terminated = try rippling.send(.patch, "/Users/\(u)", patchOps(#"{"op":"replace","path":"active","value":false}"#))
@@ -163,16 +163,16 @@ extension IdPReplay {
             #expect(rehired.id == u && rehired.json["active"] == true && rehired.json["name"]?["familyName"] == "Hired")
             #expect(try rippling.storedUser(u)?.active == true)
 
-            // "Mutually Exclusive Groups" with "Use PATCH to edit Groups" [R2]: moving the user is a remove and an add.
+            // "Mutually Exclusive Groups" with "Use PATCH to edit Groups" [docs/idp-behaviour.md#rippling-overview]: moving the user is a remove and an add.
             let sales = try rippling.create("/Groups", #"{"displayName":"Sales","members":[{"value":"\#(u)"}]}"#).id
             let support = try rippling.create("/Groups", #"{"displayName":"Support"}"#).id
             rippling.expectResource(try rippling.send(.patch, "/Groups/\(sales)", patchOps(#"{"op":"remove","path":"members[value eq \"\#(u)\"]"}"#)))
             rippling.expectResource(try rippling.send(.patch, "/Groups/\(support)", patchOps(#"{"op":"add","path":"members","value":[{"value":"\#(u)"}]}"#)))
             #expect(try rippling.storedMembers(sales) == [] && rippling.storedMembers(support) == [u])
-            // Without the PATCH flag, groups are edited by PUT [R2].
+            // Without the PATCH flag, groups are edited by PUT [docs/idp-behaviour.md#rippling-overview].
             rippling.expectResource(try rippling.send(.put, "/Groups/\(sales)", #"{"displayName":"Sales","members":[{"value":"\#(u)"}]}"#))
             #expect(try rippling.storedMembers(sales) == [u])
-            // "Create & Delete Groups" [R2]; termination by DELETE [3P].
+            // "Create & Delete Groups" [docs/idp-behaviour.md#rippling-overview]; termination by DELETE [docs/idp-behaviour.md#how-to-read-this-file].
             #expect(try rippling.send(.delete, "/Groups/\(support)").status == 204)
             #expect(try rippling.send(.delete, "/Users/\(u)").status == 204)
             #expect(try rippling.storedMembers(sales) == [])

@@ -5,9 +5,9 @@ import Testing
 
 extension IdPReplay {
     /// Okta App Integration Wizard apps: every update, deactivation and group membership goes as GET-by-id then PUT;
-    /// no PATCH anywhere [S1][S8 OBS][S11 OBS].
+    /// no PATCH anywhere [docs/idp-behaviour.md#okta-overview][docs/idp-behaviour.md#okta-aiw-overview][docs/idp-behaviour.md#okta-aiw-group-push].
     @Suite struct OktaAIW {
-        /// GET-by-id, apply `edit` to the server's own representation, PUT it back (what Okta AIW does [S1][S8]).
+        /// GET-by-id, apply `edit` to the server's own representation, PUT it back (what Okta AIW does [docs/idp-behaviour.md#okta-overview][docs/idp-behaviour.md#okta-aiw-overview]).
         func getThenPut(_ okta: IdPClient, _ path: String, _ edit: (inout JSONObject) -> Void) throws -> IdPExchange {
             let fetched = try okta.send(.get, path)
             okta.expectResource(fetched)
@@ -18,10 +18,10 @@ extension IdPReplay {
 
         @Test func testConnectorLinkExistingUserPutDeactivateReactivate() throws {
             let okta = try Okta.client("okta-aiw-users")
-            // Test Connector Configuration sends only this [S8 OBS].
+            // Test Connector Configuration sends only this [docs/idp-behaviour.md#okta-aiw-overview].
             okta.expectList(try okta.send(.get, "/Users?startIndex=1&count=2"), total: 0)
 
-            // A user that already exists in the app: the lookup finds it and Okta PUTs its profile onto it [S8 OBS].
+            // A user that already exists in the app: the lookup finds it and Okta PUTs its profile onto it [docs/idp-behaviour.md#okta-aiw-overview].
             let existing = try okta.create("/Users", #"{"userName":"ae@rostr.example","name":{"givenName":"Ann","familyName":"Exec"},"emails":[{"value":"ae@rostr.example","primary":true}],"active":true}"#).id
             let found = okta.expectList(try okta.send(.get, "/Users?filter=userName%20eq%20%22ae%40rostr.example%22&startIndex=1&count=100"), total: 1)
             #expect(found.first?["id"]?.string == existing)
@@ -35,7 +35,7 @@ extension IdPReplay {
             #expect(linked.json["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"] == ["department": "Sales"])
             #expect(linked.json["schemas"] == ["urn:ietf:params:scim:schemas:core:2.0:User", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"])
 
-            // A new assignment: lookup, then POST with the enterprise extension [S8 shape].
+            // A new assignment: lookup, then POST with the enterprise extension [docs/idp-behaviour.md#okta-aiw-connection-test-and-create].
             okta.expectList(try okta.send(.get, "/Users?filter=userName%20eq%20%22bob%40rostr.example%22&startIndex=1&count=100"), total: 0)
             let bob = try okta.create("/Users", """
                 {"schemas":["urn:ietf:params:scim:schemas:core:2.0:User","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],
@@ -46,7 +46,7 @@ extension IdPReplay {
                 """)
             #expect(bob.json["locale"] == "en_US" && bob.json["password"] == nil)
 
-            // Deactivation is a PUT of the full user with active:false [S1][S6][S8].
+            // Deactivation is a PUT of the full user with active:false [docs/idp-behaviour.md#okta-overview][docs/idp-behaviour.md#okta-aiw-updates-and-deactivation][docs/idp-behaviour.md#okta-aiw-overview].
             let off = try getThenPut(okta, "/Users/\(bob.id)") { $0["active"] = false }
             okta.expectResource(off)
             #expect(off.json["active"] == false && off.json["title"] == "Engineer")
@@ -70,7 +70,7 @@ extension IdPReplay {
             let okta = try Okta.client("okta-aiw-groups", region: .eu2)
             let bob = try okta.create("/Users", #"{"userName":"bob@ad.oktatest.com","active":true}"#).id
             let ann = try okta.create("/Users", #"{"userName":"ann@ad.oktatest.com","active":true}"#).id
-            // Filter, then POST, then GET, then PUT [S8 OBS][S11 OBS].
+            // Filter, then POST, then GET, then PUT [docs/idp-behaviour.md#okta-aiw-overview][docs/idp-behaviour.md#okta-aiw-group-push].
             okta.expectList(try okta.send(.get, "/Groups?filter=displayName%20eq%20%22APP-Rostr-Users%22&startIndex=1&count=100"), total: 0)
             let g = try okta.create("/Groups", #"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"APP-Rostr-Users","members":[]}"#).id
             okta.expectResource(try okta.send(.get, "/Groups/\(g)"))
@@ -80,11 +80,11 @@ extension IdPReplay {
                 """)
             okta.expectResource(put)
             #expect(try okta.storedMembers(g) == [bob, ann].sorted())
-            // The GET that follows must carry the members [S8].
+            // The GET that follows must carry the members [docs/idp-behaviour.md#okta-aiw-overview].
             let members = try okta.send(.get, "/Groups/\(g)").json["members"]?.array ?? []
             #expect(Set(members.compactMap { $0["value"]?.string }) == [bob, ann])
             #expect(members.first { $0["value"]?.string == bob }?["display"] == "bob@ad.oktatest.com")
-            // The group is found by name, case-insensitively, before the next push [S8][E6].
+            // The group is found by name, case-insensitively, before the next push [docs/idp-behaviour.md#okta-aiw-overview][docs/idp-behaviour.md#microsoft-scim-validator].
             let byName = okta.expectList(try okta.send(.get, "/Groups?filter=displayName%20eq%20%22app-rostr-users%22&startIndex=1&count=100"), total: 1)
             #expect(byName.first?["id"]?.string == g)
             // Unassigning one member is a PUT with the rest; unassigning all, a PUT with members [].
@@ -99,12 +99,12 @@ extension IdPReplay {
         }
     }
 
-    /// The Okta SCIM 2.0 SPEC test (Runscope) sequence R1–R12 [S4][S3], with its variables, plus paging [S1 1.3].
+    /// The Okta SCIM 2.0 SPEC test (Runscope) sequence R1–R12 [docs/idp-behaviour.md#okta-spec-test], with its variables, plus paging [docs/idp-behaviour.md#okta-import-and-paging].
     @Suite struct OktaSpecTest {
         @Test func runscopeSequence() throws {
             var okta = try Okta.client("okta-spec", region: .eu2)
-            okta.headers = okta.headers.map { $0.0 == "User-Agent" ? ("User-Agent", "OKTA SCIM Integration") : $0 }  // [S5]
-            // The server must already hold at least one user, first in default order and active [S3].
+            okta.headers = okta.headers.map { $0.0 == "User-Agent" ? ("User-Agent", "OKTA SCIM Integration") : $0 }  // [docs/idp-behaviour.md#okta-connection-test]
+            // The server must already hold at least one user, first in default order and active [docs/idp-behaviour.md#okta-spec-test].
             let seeded = try okta.create("/Users", #"{"userName":"existing@example.com","name":{"givenName":"Ex","familyName":"Isting"},"emails":[{"value":"existing@example.com","primary":true}],"active":true}"#).id
 
             // R1
@@ -157,7 +157,7 @@ extension IdPReplay {
             // R12
             okta.expectError(try okta.send(.get, "/Users/00919288221112222"), 404)
 
-            // Paging: the order is the same whatever startIndex and count are [S1 1.3].
+            // Paging: the order is the same whatever startIndex and count are [docs/idp-behaviour.md#okta-import-and-paging].
             for n in 0..<3 { _ = try okta.create("/Users", #"{"userName":"page\#(n)@example.com","active":true}"#) }
             let all = okta.expectList(try okta.send(.get, "/Users?startIndex=1&count=100"), total: 5).compactMap { $0["id"]?.string }
             var paged: [String] = []

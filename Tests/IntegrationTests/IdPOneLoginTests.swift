@@ -3,8 +3,8 @@ import JSON
 import TestSupport
 import Testing
 
-/// OneLogin's SCIM provisioner: "the content type header for all responses must be of type application/json" [O1].
-/// What it sends as Accept is not in TRACES; following TRACES' advice [INF] we negotiate on Accept, so this client
+/// OneLogin's SCIM provisioner: "the content type header for all responses must be of type application/json" [docs/idp-behaviour.md#onelogin-overview].
+/// What it sends as Accept is not in docs/idp-behaviour.md; following docs/idp-behaviour.md' advice [docs/idp-behaviour.md#how-to-read-this-file] we negotiate on Accept, so this client
 /// sends `Accept: application/json` and must get `application/json` back, errors included.
 enum OneLogin {
     static let headers: [(String, String)] = [("Accept", "application/json")]
@@ -15,19 +15,19 @@ enum OneLogin {
 }
 
 extension IdPReplay {
-    /// OneLogin [O1]–[O5]: lookups with a trailing `&`, PUT with a trailing `?`, bodies rendered from an admin-edited
+    /// OneLogin [docs/idp-behaviour.md#onelogin-overview]: lookups with a trailing `&`, PUT with a trailing `?`, bodies rendered from an admin-edited
     /// JSON template (odd URNs, typos, string booleans, `emails` as an object, nulls), Suspend as PUT active:false.
     @Suite struct OneLoginSCIM {
         @Test func enableConnectionCreateUpdateSuspendUnsuspendDelete() throws {
             let ol = try OneLogin.client("onelogin-users")
-            // "Get User by userName with a value it knows does not exist": an empty list (404 also accepted) [O1].
+            // "Get User by userName with a value it knows does not exist": an empty list (404 also accepted) [docs/idp-behaviour.md#onelogin-overview].
             let probe = try ol.send(.get, "/Users?filter=userName+eq+%22onelogin-does-not-exist-8f2c%22&")
             ol.expectList(probe, total: 0)
             // Errors are application/json too, from the gateway (401) and from the region (404).
             ol.expectError(try ol.send(.get, "/Users?filter=userName+eq+%22x%22&", authorization: .header("Bearer wrong")), 401)
             ol.expectError(try ol.send(.get, "/Users/\(randomUUID())?"), 404)
 
-            // The default Enterprise template [O1][O2][O4].
+            // The default Enterprise template [docs/idp-behaviour.md#onelogin-overview][docs/idp-behaviour.md#onelogin-template-bodies].
             ol.expectList(try ol.send(.get, "/Users?filter=userName+eq+%22onelogin-test-user01%22&"), total: 0)
             let manager = try ol.create("/Users", #"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"boss@onelogin.example","active":true}"#).id
             let created = try ol.create("/Users", """
@@ -40,7 +40,7 @@ extension IdPReplay {
             #expect(created.json["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]?["manager"]?["value"]?.string == manager)
             #expect(ol.expectList(try ol.send(.get, "/Users?filter=userName+eq+%22onelogin-test-user01%22&"), total: 1).first?["id"]?.string == u)
 
-            // PUT with a trailing `?`, non-standard schema URNs and a leading space, as observed [O2]: kept verbatim.
+            // PUT with a trailing `?`, non-standard schema URNs and a leading space, as observed [docs/idp-behaviour.md#onelogin-overview]: kept verbatim.
             let put = try ol.send(.put, "/Users/\(u)?", """
                 {"schemas":["urn:scim:schemas:core:2.0","urn:scim:schemas:extension:enterprise:2.0"],"userName":"onelogin-test-user01",
                  "name":{"familyName":" User 01","givenName":"AAA Test"},"emails":[{"value":"user01@onelogin.example","type":"work","primary":true}],
@@ -50,7 +50,7 @@ extension IdPReplay {
             #expect(put.json["name"] == ["familyName": " User 01", "givenName": "AAA Test"] && put.json["active"] == true)
             #expect(put.json["schemas"] == ["urn:ietf:params:scim:schemas:core:2.0:User"])
 
-            // Suspend: the template's `"active":"{$user.active}"` renders as the string "false" [O4][O5, shape INF].
+            // Suspend: the template's `"active":"{$user.active}"` renders as the string "false" [docs/idp-behaviour.md#onelogin-template-bodies][docs/idp-behaviour.md#onelogin-deprovisioning].
             let suspended = try ol.send(.put, "/Users/\(u)?", #"{"schemas":["urn:scim:schemas:core:2.0"],"userName":"onelogin-test-user01","name":{"familyName":" User 01","givenName":"AAA Test"},"active":"false"}"#)
             ol.expectResource(suspended)
             #expect(suspended.json["active"] == false)
@@ -63,7 +63,7 @@ extension IdPReplay {
             #expect(back.id == u && back.json["active"] == true)
             #expect(try ol.storedUser(u)?.active == true)
 
-            // "Delete" as the deprovision action [O5].
+            // "Delete" as the deprovision action [docs/idp-behaviour.md#onelogin-deprovisioning].
             let deleted = try ol.send(.delete, "/Users/\(u)")
             #expect(deleted.status == 204)
             ol.expectError(try ol.send(.get, "/Users/\(u)?"), 404)
@@ -72,7 +72,7 @@ extension IdPReplay {
 
         @Test func templateHazardsAreAccepted() throws {
             let ol = try OneLogin.client("onelogin-template", region: .us)
-            // A customer template [O3][O4][3P]: string boolean, a typo'd key, an unknown address key, `"id":null`,
+            // A customer template [docs/idp-behaviour.md#onelogin-template-bodies][docs/idp-behaviour.md#how-to-read-this-file]: string boolean, a typo'd key, an unknown address key, `"id":null`,
             // `managerId`, `emails` as one object, explicit nulls.
             let created = try ol.create("/Users", """
                 {"schemas":["urn:scim:schemas:core:2.0","urn:scim:schemas:extension:enterprise:2.0"],"id":null,
@@ -97,10 +97,10 @@ extension IdPReplay {
             let b = try ol.create("/Users", #"{"userName":"b@onelogin.example"}"#).id
             let g1 = try ol.create("/Groups", #"{"displayName":"Sales"}"#).id
             let g2 = try ol.create("/Groups", #"{"displayName":"Support"}"#).id
-            // "Refresh entitlements" lists the groups [O1].
+            // "Refresh entitlements" lists the groups [docs/idp-behaviour.md#onelogin-overview].
             let listed = ol.expectList(try ol.send(.get, "/Groups"), total: 2)
             #expect(Set(listed.compactMap { $0["id"]?.string }) == [g1, g2])
-            // Rules add users with PATCH [O1][O2]; removal has been reported both ways [3P]: we accept both.
+            // Rules add users with PATCH [docs/idp-behaviour.md#onelogin-overview]; removal has been reported both ways [docs/idp-behaviour.md#how-to-read-this-file]: we accept both.
             ol.expectResource(try ol.send(.patch, "/Groups/\(g1)", patchOps(#"{"op":"add","path":"members","value":[{"value":"\#(a)"},{"value":"\#(b)"}]}"#)))
             #expect(try ol.storedMembers(g1) == [a, b].sorted())
             ol.expectResource(try ol.send(.patch, "/Groups/\(g1)", patchOps(#"{"op":"remove","path":"members","value":[{"value":"\#(a)"}]}"#)))
@@ -113,7 +113,7 @@ extension IdPReplay {
 }
 
 extension String {
-    /// Renders OneLogin's `{$user.active}` template placeholder [O4].
+    /// Renders OneLogin's `{$user.active}` template placeholder [docs/idp-behaviour.md#onelogin-template-bodies].
     func replacingTemplateActive(_ value: String) -> String {
         var out = ""
         var rest = Substring(self)

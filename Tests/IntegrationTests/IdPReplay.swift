@@ -8,9 +8,9 @@ import Postgres
 import TestSupport
 import Testing
 
-// The IdP replay suites (issue 6): each IdP drives the gateway as shared/idp/TRACES.md documents it, with its own
-// headers, URL encodings and bodies, and each step is judged as that IdP judges it (TRACES §0: status, Content-Type,
-// Location, ETag, body). Citations in brackets refer to TRACES.md's source list; [INF] and [3P] mark steps TRACES
+// The IdP replay suites (issue 6): each IdP drives the gateway as docs/idp-behaviour.md documents it, with its own
+// headers, URL encodings and bodies, and each step is judged as that IdP judges it ([docs/idp-behaviour.md#all-idps-the-common-contract]: status, Content-Type,
+// Location, ETag, body). Citations in brackets refer to docs/idp-behaviour.md's source list; [docs/idp-behaviour.md#how-to-read-this-file] and [docs/idp-behaviour.md#how-to-read-this-file] mark steps docs/idp-behaviour.md
 // is unsure of, and say what we did about it.
 //
 // All suites share one deployment (control plane, both regions, one gateway), started once by the `IdPReplay`
@@ -122,7 +122,7 @@ struct IdPClient {
         return IdPExchange(response: try client.send(request, timeout: .seconds(30)))
     }
 
-    /// Creates a resource and checks the create contract (TRACES §0): 201, Content-Type, `Location` = `meta.location`,
+    /// Creates a resource and checks the create contract ([docs/idp-behaviour.md#all-idps-the-common-contract]): 201, Content-Type, `Location` = `meta.location`,
     /// `ETag` = `meta.version`, a full body with `id`.
     func create(_ endpoint: String, _ body: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> IdPExchange {
         let e = try send(.post, endpoint, body)

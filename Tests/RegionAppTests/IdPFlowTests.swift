@@ -6,13 +6,13 @@ import JSON
 import SCIMCore
 import Testing
 
-/// What the IdPs in shared/idp/TRACES.md send, straight at the region (the full replay suites run later through the
+/// What the IdPs in docs/idp-behaviour.md send, straight at the region (the full replay suites run later through the
 /// gateway). Each test names the trace it replays.
 @Suite struct IdPFlowTests {
     let region: Region
     init() throws { region = try Region() }
 
-    /// Okta Runscope SPEC test R1–R12 [S4], minus the gateway's token check.
+    /// Okta Runscope SPEC test R1–R12 [docs/idp-behaviour.md#okta-spec-test], minus the gateway's token check.
     @Test func oktaSpecTestSequence() throws {
         let t = region.tenant()
         t.user("existing@example.com", #","name":{"givenName":"Ex","familyName":"Isting"},"emails":[{"value":"existing@example.com"}],"active":true"#)
@@ -44,7 +44,7 @@ import Testing
         #expect(t.send(.get, "/Groups").status.code == 200)
     }
 
-    /// Entra Test Connection and group flow [E1][E11].
+    /// Entra Test Connection and group flow [docs/idp-behaviour.md#entra-overview].
     @Test func entraTestConnectionAndGroups() throws {
         let t = region.tenant()
         let probe = t.send(.get, "/Users?filter=userName+eq+%22Test_User_00aa00aa-bb11-cc22-dd33-44ee44ee44ee%22")
@@ -69,7 +69,7 @@ import Testing
         #expect(t.send(.delete, "/Users/\(u)").status.code == 404)
     }
 
-    /// JumpCloud [J2][J3]: `tel:` phones verbatim, `emails: null` clears, per-attribute replace ops.
+    /// JumpCloud [docs/idp-behaviour.md#jumpcloud-user-bodies][docs/idp-behaviour.md#jumpcloud-patch-shapes]: `tel:` phones verbatim, `emails: null` clears, per-attribute replace ops.
     @Test func jumpCloudBodies() throws {
         let t = region.tenant()
         let u = t.create("/Users", #"{"active":true,"addresses":[{"country":"US","locality":"locality","postalCode":"80027","primary":true,"region":"region","streetAddress":"street-address","type":"work"}],"displayName":"displayname","emails":[{"primary":true,"type":"work","value":"testuser@example.io"}],"externalId":"66e2d689590450d073d2df3b","locale":"en-US","name":{"familyName":"lastname","givenName":"firstname"},"phoneNumbers":[{"primary":true,"type":"work","value":"tel:+1-555-555-5555"}],"preferredLanguage":"en-US","schemas":["urn:ietf:params:scim:schemas:core:2.0:User","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],"userName":"testuser@example.io"}"#)
@@ -85,7 +85,7 @@ import Testing
         #expect(t.send(.delete, "/Users/\(u)").status.code == 204)
     }
 
-    /// OneLogin [O2][O3][O4]: trailing `&` and `?`, `emails` as an object, odd schema URNs, leading spaces kept.
+    /// OneLogin [docs/idp-behaviour.md#onelogin-overview][docs/idp-behaviour.md#onelogin-template-bodies]: trailing `&` and `?`, `emails` as an object, odd schema URNs, leading spaces kept.
     @Test func oneLoginTemplates() throws {
         let t = region.tenant()
         #expect(t.send(.get, "/Users?filter=userName+eq+%22onelogin-test-user01%22&").json["totalResults"] == 0)

@@ -69,7 +69,7 @@ import Testing
         // Plain RFC 7644 traffic counts nothing.
         #expect(send(entra.id, .patch, "/scim/v2/Users/\(user)", patchOp(#"{"op":"replace","path":"active","value":false}"#)).status.code == 200)
         #expect(reported(entra.id) == [:])
-        // Entra default dialect, twice [E2].
+        // Entra default dialect, twice [docs/idp-behaviour.md#entra-overview].
         for _ in 0..<2 {
             let r = send(entra.id, .patch, "/scim/v2/Users/\(user)", patchOp(#"{"op":"Replace","path":"active","value":"False"}"#))
             #expect(r.status.code == 200)

@@ -51,9 +51,9 @@ func shape(_ f: Filter) -> String {
         ("not(a eq 1)", "not (a eq 1)"),
         ("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value eq \"x\"",
          "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value eq \"x\""),
-        // Entra: a sub-attribute after the value filter means "the same element" [E1].
+        // Entra: a sub-attribute after the value filter means "the same element" [docs/idp-behaviour.md#entra-overview].
         ("emails[type eq \"work\"].value eq \"user@contoso.com\"", "emails[type eq \"work\" and value eq \"user@contoso.com\"]"),
-        // Ping: operator and attribute case vary [P3].
+        // Ping: operator and attribute case vary [docs/idp-behaviour.md#ping-lookups-by-filter].
         ("username Eq \"jsmith\"", "username eq \"jsmith\""),
         ("email Co \"jsmith@example.com\"", "email co \"jsmith@example.com\""),
         ("title PR AND userType NE \"x\"", "title pr and userType ne \"x\""),
@@ -81,7 +81,7 @@ func shape(_ f: Filter) -> String {
         #expect(try FilterParser.parse(f.description) == f)
     }
 
-    /// Entra's legacy example leaves values unquoted [E1]: accepted as strings by default (IdPQuirk.unquotedFilterValue).
+    /// Entra's legacy example leaves values unquoted [docs/idp-behaviour.md#entra-overview]: accepted as strings by default (IdPQuirk.unquotedFilterValue).
     @Test(arguments: [
         ("externalId eq jyoung", "externalId eq \"jyoung\""),
         ("name.FamilyName eq Employee and (emails.Value co example.com or emails.Value co example.org)",
@@ -142,10 +142,10 @@ func shape(_ f: Filter) -> String {
 @Suite struct FilterResolutionTests {
     @Test(arguments: [
         ("userName eq \"x\"", "userName eq \"x\""),
-        ("DisplayName eq \"BobIsAmazing\"", "displayName eq \"BobIsAmazing\""),  // Entra [E5]
+        ("DisplayName eq \"BobIsAmazing\"", "displayName eq \"BobIsAmazing\""),  // Entra [docs/idp-behaviour.md#microsoft-reference-tests]
         ("emails co \"x\"", "emails.value co \"x\""),                              // complex → value
         ("emails.Value co \"x\"", "emails.value co \"x\""),
-        ("manager eq \"x\"", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value eq \"x\""),  // Entra [E1]
+        ("manager eq \"x\"", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value eq \"x\""),  // Entra [docs/idp-behaviour.md#entra-overview]
         ("URN:IETF:PARAMS:SCIM:SCHEMAS:CORE:2.0:USER:USERNAME eq \"x\"", "userName eq \"x\""),
         ("active eq \"True\"", "active eq true"),
         ("externalId eq 123", "externalId eq \"123\""),
@@ -271,7 +271,7 @@ func shape(_ f: Filter) -> String {
     }
 
     @Test func groupDisplayNameMatchesCaseInsensitively() throws {
-        // Entra validator: the group created as UHYYWKURUTZS must be found with lowercase [E6].
+        // Entra validator: the group created as UHYYWKURUTZS must be found with lowercase [docs/idp-behaviour.md#microsoft-scim-validator].
         let g = object("{\"displayName\":\"UHYYWKURUTZS\"}")
         #expect(try groupSchema.parseFilter("displayName eq \"uhyywkurutzs\"").matches(g))
         #expect(try groupSchema.parseFilter("members[value eq \"x\"]").matches(g) == false)

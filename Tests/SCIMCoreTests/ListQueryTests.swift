@@ -8,21 +8,21 @@ private func query(_ q: String, _ schema: ResourceSchema = userSchema, _ c: Serv
     try ListQuery(queryString: q, schema: schema, configuration: c)
 }
 
-/// List requests exactly as the IdPs send them (shared/idp/TRACES.md), including their URL encodings.
+/// List requests exactly as the IdPs send them (docs/idp-behaviour.md), including their URL encodings.
 @Suite struct ListQueryTests {
     @Test(arguments: [
-        // Okta: %20 [S1] and + [S2] encodings, startIndex/count.
+        // Okta: %20 [docs/idp-behaviour.md#okta-overview] and + [docs/idp-behaviour.md#okta-overview] encodings, startIndex/count.
         ("filter=userName%20eq%20%22test.user%40okta.local%22&startIndex=1&count=100", "userName eq \"test.user@okta.local\"", Pagination.index(startIndex: 1, count: 100)),
         ("filter=userName+eq+%22jane.doe%40example.com%22&startIndex=1&count=100", "userName eq \"jane.doe@example.com\"", .index(startIndex: 1, count: 100)),
-        // Entra: + with raw quotes [E6][E11].
+        // Entra: + with raw quotes [docs/idp-behaviour.md#microsoft-scim-validator][docs/idp-behaviour.md#entra-overview].
         ("filter=userName+eq+\"Test_User_00aa00aa\"", "userName eq \"Test_User_00aa00aa\"", .index(startIndex: 1, count: 100)),
-        // OneLogin: trailing & [O2].
+        // OneLogin: trailing & [docs/idp-behaviour.md#onelogin-overview].
         ("filter=userName+eq+%22onelogin-test-user01%22&", "userName eq \"onelogin-test-user01\"", .index(startIndex: 1, count: 100)),
-        // Google: only startIndex [G2].
+        // Google: only startIndex [docs/idp-behaviour.md#google-connection-test-and-lookups].
         ("filter=userName%20eq%20%22user%40domain.com%22&startIndex=1", "userName eq \"user@domain.com\"", .index(startIndex: 1, count: 100)),
-        // Ping: operator and attribute case vary [P3].
+        // Ping: operator and attribute case vary [docs/idp-behaviour.md#ping-lookups-by-filter].
         ("filter=username+Eq+%22jsmith%22", "userName eq \"jsmith\"", .index(startIndex: 1, count: 100)),
-        // Okta test connection [S7].
+        // Okta test connection [docs/idp-behaviour.md#okta-connection-test].
         ("startIndex=1&count=2", "", .index(startIndex: 1, count: 2)),
         // RFC 7644 §3.4.2.4: startIndex < 1 is 1, negative count is 0; above maxPageSize is capped.
         ("startIndex=0&count=-5", "", .index(startIndex: 1, count: 0)),
@@ -37,7 +37,7 @@ private func query(_ q: String, _ schema: ResourceSchema = userSchema, _ c: Serv
         #expect(q.pagination == pagination)
     }
 
-    @Test func entraGroupLookupExcludesMembers() throws {  // [E1]
+    @Test func entraGroupLookupExcludesMembers() throws {  // [docs/idp-behaviour.md#entra-overview]
         let q = try query("excludedAttributes=members&filter=displayName+eq+%2286a5a8e5-9d29-4bd5-8b28-b1b0c7a7c5f0%22", groupSchema)
         #expect(q.filter?.description == "displayName eq \"86a5a8e5-9d29-4bd5-8b28-b1b0c7a7c5f0\"")
         #expect(!q.projection.includes("members"))

@@ -1,12 +1,12 @@
 import Testing
 @testable import SCIMCore
 
-/// Response media type negotiation on Accept (RFC 9110 §12.5.1; TRACES §0 and §4).
+/// Response media type negotiation on Accept (RFC 9110 §12.5.1; [docs/idp-behaviour.md#all-media-types]).
 @Suite struct MediaTypeTests {
     @Test(arguments: [
         (nil, ResponseMediaType.scimJSON),                                            // no Accept
-        ("application/scim+json", .scimJSON),                                         // Okta [S2], Entra [E11]
-        ("application/json", .json),                                                  // OneLogin [O1, INF]
+        ("application/scim+json", .scimJSON),                                         // Okta [docs/idp-behaviour.md#okta-overview], Entra [docs/idp-behaviour.md#entra-overview]
+        ("application/json", .json),                                                  // OneLogin [docs/idp-behaviour.md#onelogin-media-types]
         ("Application/JSON; charset=utf-8", .json),
         ("application/json, application/scim+json", .scimJSON),                       // a tie: ours
         ("*/*", .scimJSON),

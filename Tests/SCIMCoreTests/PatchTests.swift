@@ -219,9 +219,9 @@ private func ops(_ operations: String) -> String { "{\(patchOpSchemas),\"Operati
     }
 }
 
-/// Each PATCH quirk from shared/idp/TRACES.md, with the real request body.
+/// Each PATCH quirk from docs/idp-behaviour.md, with the real request body.
 @Suite struct IdPPatchQuirks {
-    @Test func okta_deactivateAndReactivateWithNoPathReplace() throws {  // [S1][S12]
+    @Test func okta_deactivateAndReactivateWithNoPathReplace() throws {  // [docs/idp-behaviour.md#okta-overview][docs/idp-behaviour.md#okta-deactivate-and-reactivate]
         let off = try patch("""
         {"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","value":{"active":false}}]}
         """, patchUser)
@@ -235,7 +235,7 @@ private func ops(_ operations: String) -> String { "{\(patchOpSchemas),\"Operati
         #expect(on.document == patchUser)
     }
 
-    @Test func okta_groupRenameCarryingId() throws {  // [S1][S2]
+    @Test func okta_groupRenameCarryingId() throws {  // [docs/idp-behaviour.md#okta-overview]
         let r = try patch("""
         {"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","value":{"id":"e9e30dba-f08f-4109-8486-d5c6a331660a","displayName":"Test SCIMv2"}}]}
         """, storedGroup, schema: groupSchema)
@@ -244,7 +244,7 @@ private func ops(_ operations: String) -> String { "{\(patchOpSchemas),\"Operati
         #expect(r.membershipChanges == [])
     }
 
-    @Test func okta_membershipDelta() throws {  // [S1][S2]
+    @Test func okta_membershipDelta() throws {  // [docs/idp-behaviour.md#okta-overview]
         let r = try patch("""
         {"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
          "Operations":[
@@ -255,14 +255,14 @@ private func ops(_ operations: String) -> String { "{\(patchOpSchemas),\"Operati
                                         .add([MemberRef(value: "23a35c27-23d3-4c03-b4c5-6443c09e7173", display: "test.user@okta.local")])])
     }
 
-    @Test func okta_replaceMembersEmptyClearsGroup() throws {  // [S9]
+    @Test func okta_replaceMembersEmptyClearsGroup() throws {  // [docs/idp-behaviour.md#okta-groups-and-membership]
         let r = try patch("""
         {"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"members","value":[]}]}
         """, storedGroup, schema: groupSchema)
         #expect(r.membershipChanges == [.replaceAll([])])
     }
 
-    @Test func okta_noPathReplaceWithMembersAndNoSchemas() throws {  // [S10]
+    @Test func okta_noPathReplaceWithMembersAndNoSchemas() throws {  // [docs/idp-behaviour.md#okta-groups-and-membership]
         let r = try patch("""
         {"Operations":[{"op":"replace","value":{"members":[],"id":"e9e30dba-f08f-4109-8486-d5c6a331660a","displayName":"Tour Guides EU"}}]}
         """, storedGroup, schema: groupSchema)
@@ -270,7 +270,7 @@ private func ops(_ operations: String) -> String { "{\(patchOpSchemas),\"Operati
         #expect(r.newDisplayName == "Tour Guides EU")
     }
 
-    @Test func entra_defaultDialectCapitalisedOps() throws {  // [E2][E7]
+    @Test func entra_defaultDialectCapitalisedOps() throws {  // [docs/idp-behaviour.md#entra-overview][docs/idp-behaviour.md#entra-default-dialect-patch]
         let r = try patch("""
         {"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
          "Operations":[
@@ -292,7 +292,7 @@ private func ops(_ operations: String) -> String { "{\(patchOpSchemas),\"Operati
         #expect(r.changed("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department"))
     }
 
-    @Test func entra_disableWithStringBoolean() throws {  // [E2][E6]
+    @Test func entra_disableWithStringBoolean() throws {  // [docs/idp-behaviour.md#entra-overview][docs/idp-behaviour.md#microsoft-scim-validator]
         let r = try patch("""
         {"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"Replace","path":"active","value":"False"}]}
         """, patchUser)
@@ -302,7 +302,7 @@ private func ops(_ operations: String) -> String { "{\(patchOpSchemas),\"Operati
         #expect(back.document["active"] == true)
     }
 
-    @Test func entra_compliantNoPathDottedAndURNKeys() throws {  // [E2][E12]
+    @Test func entra_compliantNoPathDottedAndURNKeys() throws {  // [docs/idp-behaviour.md#entra-overview][docs/idp-behaviour.md#entra-compliant-dialect-patch]
         let r = try patch("""
         {"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
          "Operations":[
@@ -316,14 +316,14 @@ private func ops(_ operations: String) -> String { "{\(patchOpSchemas),\"Operati
         #expect(r.document["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]?.description == "{\"employeeNumber\":\"Aklq\"}")
     }
 
-    @Test func entra_validatorUpdateUserName() throws {  // [E6]
+    @Test func entra_validatorUpdateUserName() throws {  // [docs/idp-behaviour.md#microsoft-scim-validator]
         let r = try patch("""
         {"Operations":[{"op":"replace","value":{"userName":"emilio@hermann.uk"}}],"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"]}
         """, patchUser)
         #expect(r.newUserName == "emilio@hermann.uk")
     }
 
-    @Test func entra_validatorReplaceAttributesCreatesMissingElements() throws {  // [E6][E9]
+    @Test func entra_validatorReplaceAttributesCreatesMissingElements() throws {  // [docs/idp-behaviour.md#microsoft-scim-validator][docs/idp-behaviour.md#entra-default-dialect-patch]
         let r = try patch("""
         {"Operations":[
           {"op":"replace","path":"emails[type eq \\"work\\"].value","value":"lilian.graham@millszboncak.ca"},
@@ -336,7 +336,7 @@ private func ops(_ operations: String) -> String { "{\(patchOpSchemas),\"Operati
         #expect(r.document["addresses"]?[0]?.description == "{\"type\":\"work\",\"streetAddress\":\"2809 Johns Walk\",\"locality\":\"KMYVNUJVVZWC\",\"primary\":true}")
     }
 
-    @Test func entra_addToMissingElementBuildsOneElement() throws {  // [E9 #680]
+    @Test func entra_addToMissingElementBuildsOneElement() throws {  // [docs/idp-behaviour.md#entra-default-dialect-patch]
         var noAddresses = patchUser
         noAddresses["addresses"] = nil
         let r = try patch("""
@@ -350,14 +350,14 @@ private func ops(_ operations: String) -> String { "{\(patchOpSchemas),\"Operati
         #expect(r.document["phoneNumbers"]?.description == "[{\"type\":\"mobile\",\"value\":\"+1 555 0100\"}]")
     }
 
-    @Test func entra_replaceWorkEmailKeepsOtherEmails() throws {  // [E9 #668]
+    @Test func entra_replaceWorkEmailKeepsOtherEmails() throws {  // [docs/idp-behaviour.md#entra-default-dialect-patch]
         let r = try patch("""
         {"Operations":[{"op":"Replace","path":"emails[type eq \\"work\\"].value","value":"new@contoso.com"}]}
         """, storedUser)
         #expect(r.document["emails"]?.description == "[{\"value\":\"new@contoso.com\",\"type\":\"work\",\"primary\":true},{\"value\":\"babs@jensen.org\",\"type\":\"home\"}]")
     }
 
-    @Test func entra_longEmailValuePathBatch() throws {  // [E8]
+    @Test func entra_longEmailValuePathBatch() throws {  // [docs/idp-behaviour.md#microsoft-scim-validator]
         let r = try patch("""
         {"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[
           {"op":"replace","path":"emails[type eq \\"work\\"].value","value":"oren.collins@white.com"},
@@ -372,7 +372,7 @@ private func ops(_ operations: String) -> String { "{\(patchOpSchemas),\"Operati
         """)
     }
 
-    @Test func entra_managerAddReplaceRemoveInEveryShape() throws {  // [E6 MANAGER_PATCH]
+    @Test func entra_managerAddReplaceRemoveInEveryShape() throws {  // [docs/idp-behaviour.md#entra-compliant-dialect-patch]
         let urn = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
         let added = try patch("{\"Operations\":[{\"op\":\"add\",\"path\":\"\(urn):manager\",\"value\":{\"value\":\"AXTKDLNRKMKT\"}}]}", patchUser)
         #expect(added.document[urn]?.description == "{\"manager\":{\"value\":\"AXTKDLNRKMKT\"}}")
@@ -394,7 +394,7 @@ private func ops(_ operations: String) -> String { "{\(patchOpSchemas),\"Operati
         }
     }
 
-    @Test func entra_groupMembersAddAndRemoveByValueArray() throws {  // [E1][E2]
+    @Test func entra_groupMembersAddAndRemoveByValueArray() throws {  // [docs/idp-behaviour.md#entra-overview]
         let add = try patch("""
         {"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"Add","path":"members","value":[{"$ref":null,"value":"f648f8d5ea4e4cd38e9c"}]}]}
         """, storedGroup, schema: groupSchema)
@@ -405,21 +405,21 @@ private func ops(_ operations: String) -> String { "{\(patchOpSchemas),\"Operati
         #expect(remove.membershipChanges == [.remove(values: ["f648f8d5ea4e4cd38e9c"])])
     }
 
-    @Test func entra_referenceCodeRemoveAllMembersWithExtraOpKey() throws {  // [E5]
+    @Test func entra_referenceCodeRemoveAllMembersWithExtraOpKey() throws {  // [docs/idp-behaviour.md#microsoft-reference-tests]
         let r = try patch("""
         {"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"name":"addMember","op":"remove","path":"members"}]}
         """, storedGroup, schema: groupSchema)
         #expect(r.membershipChanges == [.removeAll])
     }
 
-    @Test func entra_groupRenameWithPlainString() throws {  // [E1][E13]
+    @Test func entra_groupRenameWithPlainString() throws {  // [docs/idp-behaviour.md#entra-overview][docs/idp-behaviour.md#entra-default-dialect-patch]
         let r = try patch("""
         {"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"Replace","path":"displayName","value":"1879db59-3fdb-4fd0-8d5c-0ec8cb9f1c6c updatedDisplayName"}]}
         """, storedGroup, schema: groupSchema)
         #expect(r.newDisplayName == "1879db59-3fdb-4fd0-8d5c-0ec8cb9f1c6c updatedDisplayName")
     }
 
-    @Test func entra_validatorGroupNoPathReplaces() throws {  // [E6]
+    @Test func entra_validatorGroupNoPathReplaces() throws {  // [docs/idp-behaviour.md#microsoft-scim-validator]
         let r = try patch("""
         {"Operations":[{"op":"replace","value":{"displayName":"MSADPJJZWBUS"}},{"op":"replace","value":{"externalId":"c3b97a69-ee33-427b-8bc1-d661b7769314"}},
                        {"op":"remove","path":"members[value eq \\"7f4bc1a3-285e-48ae-8202-5accb43efb0e\\"]"}]}
@@ -430,7 +430,7 @@ private func ops(_ operations: String) -> String { "{\(patchOpSchemas),\"Operati
         #expect(r.changedAttributes == ["displayName", "externalId"])
     }
 
-    @Test func entra_previewOpsApplyInOrder() throws {  // [E6]
+    @Test func entra_previewOpsApplyInOrder() throws {  // [docs/idp-behaviour.md#microsoft-scim-validator]
         var withLanguage = patchUser
         withLanguage["preferredLanguage"] = "en"
         let r = try patch("""
@@ -443,7 +443,7 @@ private func ops(_ operations: String) -> String { "{\(patchOpSchemas),\"Operati
         #expect(r.document["nickName"] == "second")
     }
 
-    @Test func jumpcloud_onePerAttributeWithPath() throws {  // [J3]
+    @Test func jumpcloud_onePerAttributeWithPath() throws {  // [docs/idp-behaviour.md#jumpcloud-patch-shapes]
         let r = try patch("""
         {"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[
          {"op":"replace","path":"name.givenName","value":"John"},
@@ -454,7 +454,7 @@ private func ops(_ operations: String) -> String { "{\(patchOpSchemas),\"Operati
         #expect(r.newActive == false)
     }
 
-    @Test func jumpcloud_membersAddBareValueAndRemoveByValueArray() throws {  // [J3][J4]
+    @Test func jumpcloud_membersAddBareValueAndRemoveByValueArray() throws {  // [docs/idp-behaviour.md#jumpcloud-patch-shapes]
         let add = try patch("""
         {"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"add","path":"members","value":[{"value":"jc-user-uuid-001"}]}]}
         """, storedGroup, schema: groupSchema)
@@ -469,21 +469,21 @@ private func ops(_ operations: String) -> String { "{\(patchOpSchemas),\"Operati
         #expect(rename.newDisplayName == "Eng")
     }
 
-    @Test func entra_rolesPrimaryAsStringInPatch() throws {  // [E10]
+    @Test func entra_rolesPrimaryAsStringInPatch() throws {  // [docs/idp-behaviour.md#entra-create-user]
         let r = try patch("""
         {"Operations":[{"op":"add","path":"roles","value":[{"primary":"True","display":"DJAPQUWELUHM","value":"DRIHDNWREZZV","type":"EHUDZVCXYJOO"}]}]}
         """, patchUser)
         #expect(r.document["roles"]?.description == "[{\"primary\":true,\"display\":\"DJAPQUWELUHM\",\"value\":\"DRIHDNWREZZV\",\"type\":\"EHUDZVCXYJOO\"}]")
     }
 
-    @Test func entra_proxyAddressesWithCapitalV() throws {  // [E1] proxyAddresses → emails[type eq "other"].Value
+    @Test func entra_proxyAddressesWithCapitalV() throws {  // [docs/idp-behaviour.md#entra-overview] proxyAddresses → emails[type eq "other"].Value
         let r = try patch("""
         {"Operations":[{"op":"Add","path":"emails[type eq \\"other\\"].Value","value":"smtp.alias@contoso.com"}]}
         """, patchUser)
         #expect(r.document["emails"]?.description == "[{\"value\":\"bjensen@example.com\",\"type\":\"work\",\"primary\":true},{\"type\":\"other\",\"value\":\"smtp.alias@contoso.com\"}]")
     }
 
-    @Test func entra_memberObjectsWithDisplayName() throws {  // [E5] displayName inside member objects
+    @Test func entra_memberObjectsWithDisplayName() throws {  // [docs/idp-behaviour.md#microsoft-reference-tests] displayName inside member objects
         let r = try patch("""
         {"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"Add","path":"members","value":[{"value":"u-7","displayName":"Seven"}]}]}
         """, storedGroup, schema: groupSchema)

@@ -21,7 +21,7 @@ private let base = "https://scim.example.com/scim/v2"
         ("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department", nil, "{\"schemas\":[\"urn:ietf:params:scim:schemas:core:2.0:User\",\"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User\"],\"id\":\"2819c223-7f76-453a-919d-413861904646\",\"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User\":{\"department\":\"Tour Operations\"}}"),
         ("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User", nil, "{\"schemas\":[\"urn:ietf:params:scim:schemas:core:2.0:User\",\"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User\"],\"id\":\"2819c223-7f76-453a-919d-413861904646\",\"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User\":{\"employeeNumber\":\"701984\",\"department\":\"Tour Operations\",\"manager\":{\"value\":\"26118915-6090-4610-87e4-49d8ca9f808d\"}}}"),
         ("meta.created,nosuchthing", nil, "{\"schemas\":[\"urn:ietf:params:scim:schemas:core:2.0:User\",\"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User\"],\"id\":\"2819c223-7f76-453a-919d-413861904646\",\"meta\":{\"created\":\"2010-01-23T04:56:22Z\"}}"),
-        // Entra: a value filter inside `attributes` selects the attribute [E5].
+        // Entra: a value filter inside `attributes` selects the attribute [docs/idp-behaviour.md#microsoft-reference-tests].
         ("emails[type eq \"work\"]", nil, "{\"schemas\":[\"urn:ietf:params:scim:schemas:core:2.0:User\",\"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User\"],\"id\":\"2819c223-7f76-453a-919d-413861904646\",\"emails\":[{\"value\":\"bjensen@example.com\",\"type\":\"work\",\"primary\":true},{\"value\":\"babs@jensen.org\",\"type\":\"home\"}]}"),
         (nil, "emails,name.familyName,meta,id,addresses,phoneNumbers,roles,urn:ietf:params:scim:schemas:extension:enterprise:2.0:User", "{\"schemas\":[\"urn:ietf:params:scim:schemas:core:2.0:User\",\"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User\"],\"id\":\"2819c223-7f76-453a-919d-413861904646\",\"externalId\":\"bjensen\",\"userName\":\"bjensen@example.com\",\"name\":{\"formatted\":\"Ms. Barbara J Jensen III\",\"givenName\":\"Barbara\"},\"displayName\":\"Babs Jensen\",\"nickName\":\"Babs\",\"title\":\"Tour Guide\",\"userType\":\"Employee\",\"active\":true}"),
         (nil, "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager,emails,addresses,phoneNumbers,roles,name,meta", "{\"schemas\":[\"urn:ietf:params:scim:schemas:core:2.0:User\",\"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User\"],\"id\":\"2819c223-7f76-453a-919d-413861904646\",\"externalId\":\"bjensen\",\"userName\":\"bjensen@example.com\",\"displayName\":\"Babs Jensen\",\"nickName\":\"Babs\",\"title\":\"Tour Guide\",\"userType\":\"Employee\",\"active\":true,\"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User\":{\"employeeNumber\":\"701984\",\"department\":\"Tour Operations\"}}"),
@@ -31,7 +31,7 @@ private let base = "https://scim.example.com/scim/v2"
     }
 
     @Test func membersCanBeSkippedByStorage() {
-        // Entra: GET /Groups?excludedAttributes=members must not carry members [E1].
+        // Entra: GET /Groups?excludedAttributes=members must not carry members [docs/idp-behaviour.md#entra-overview].
         #expect(!Projection(schema: groupSchema, attributes: nil, excludedAttributes: "members").includes("members"))
         #expect(Projection(schema: groupSchema).includes("members"))
         #expect(!Projection(schema: groupSchema, attributes: "displayName", excludedAttributes: nil).includes("members"))

@@ -2,7 +2,7 @@ import Testing
 import JSON
 @testable import SCIMCore
 
-/// Quirk telemetry: each pipeline reports exactly the normalisations that fired (shared/idp/TRACES.md bodies), and
+/// Quirk telemetry: each pipeline reports exactly the normalisations that fired (docs/idp-behaviour.md bodies), and
 /// nothing for a plain RFC 7644 request.
 @Suite struct QuirkReportTests {
     struct PatchCase: CustomTestStringConvertible, Sendable {
@@ -17,37 +17,37 @@ import JSON
         PatchCase(label: "RFC 7644 replace with a path", body: """
             {"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"active","value":false}]}
             """, expected: []),
-        PatchCase(label: "Okta deactivate, no path [S1]", body: """
+        PatchCase(label: "Okta deactivate, no path [docs/idp-behaviour.md#okta-overview]", body: """
             {"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","value":{"active":false}}]}
             """, expected: []),
-        PatchCase(label: "Okta group rename carrying id [S1]", body: """
+        PatchCase(label: "Okta group rename carrying id [docs/idp-behaviour.md#okta-overview]", body: """
             {"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","value":{"id":"e9e30dba-f08f-4109-8486-d5c6a331660a","displayName":"Test SCIMv2"}}]}
             """, group: true, expected: [.readOnlyKeysInNoPathValue]),
-        PatchCase(label: "Okta replace members without schemas [S10]", body: """
+        PatchCase(label: "Okta replace members without schemas [docs/idp-behaviour.md#okta-groups-and-membership]", body: """
             {"Operations":[{"op":"replace","value":{"members":[],"id":"e9e30dba-f08f-4109-8486-d5c6a331660a","displayName":"Tour Guides"}}]}
             """, group: true, expected: [.readOnlyKeysInNoPathValue, .patchWithoutSchemas]),
-        PatchCase(label: "Entra default disable [E2]", body: """
+        PatchCase(label: "Entra default disable [docs/idp-behaviour.md#entra-overview]", body: """
             {"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"Replace","path":"active","value":"False"}]}
             """, expected: [.capitalisedPatchOp, .booleanAsString]),
-        PatchCase(label: "Entra default member removal [E1]", body: """
+        PatchCase(label: "Entra default member removal [docs/idp-behaviour.md#entra-overview]", body: """
             {"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"Remove","path":"members","value":[{"$ref":null,"value":"f648f8d5ea4e4cd38e9c"}]}]}
             """, group: true, expected: [.capitalisedPatchOp, .memberRemovalByValueArray]),
-        PatchCase(label: "Entra compliant dotted keys [E2]", body: """
+        PatchCase(label: "Entra compliant dotted keys [docs/idp-behaviour.md#entra-overview]", body: """
             {"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","value":{"displayName":"Bjfe","name.givenName":"Kkom","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber":"Aklq"}}]}
             """, expected: [.dottedKeysInNoPathValue]),
-        PatchCase(label: "Entra add to a missing work address [E9]", body: """
+        PatchCase(label: "Entra add to a missing work address [docs/idp-behaviour.md#entra-default-dialect-patch]", body: """
             {"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"Add","path":"addresses[type eq \\"other\\"].country","value":"DE"}]}
             """, expected: [.capitalisedPatchOp, .valueFilterCreatesElement]),
-        PatchCase(label: "Validator manager as a bare id [E6]", body: """
+        PatchCase(label: "Validator manager as a bare id [docs/idp-behaviour.md#microsoft-scim-validator]", body: """
             {"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager","value":"CBEQXYNPNAZS"}]}
             """, expected: [.complexValueAsString]),
-        PatchCase(label: "Validator manager removal as {\"value\":\"\"} [E6]", body: """
+        PatchCase(label: "Validator manager removal as {\"value\":\"\"} [docs/idp-behaviour.md#microsoft-scim-validator]", body: """
             {"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager","value":{"value":""}}]}
             """, expected: [.complexValueAsString]),
-        PatchCase(label: "Entra reference code extra op key [E5]", body: """
+        PatchCase(label: "Entra reference code extra op key [docs/idp-behaviour.md#microsoft-reference-tests]", body: """
             {"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"name":"addMember","op":"add","path":"members","value":[{"value":"f648f8d5ea4e4cd38e9c"}]}]}
             """, group: true, expected: [.extraOperationKeys]),
-        PatchCase(label: "Unquoted value in a path filter [E1]", body: """
+        PatchCase(label: "Unquoted value in a path filter [docs/idp-behaviour.md#entra-overview]", body: """
             {"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"remove","path":"emails[type eq home]"}]}
             """, expected: [.unquotedFilterValue]),
     ]
@@ -59,7 +59,7 @@ import JSON
     }
 
     @Test func createReportsWhatFired() throws {
-        // OneLogin template: a string boolean and `emails` as one object [O3][O4]; Entra validator `roles[].primary` [E10].
+        // OneLogin template: a string boolean and `emails` as one object [docs/idp-behaviour.md#onelogin-template-bodies]; Entra validator `roles[].primary` [docs/idp-behaviour.md#entra-create-user].
         let oneLogin = try userSchema.normaliseForCreate(json("""
             {"schemas":["urn:scim:schemas:core:2.0"],"userName":"ol","active":"true","emails":{"value":"ol@example.com","type":"work"}}
             """))

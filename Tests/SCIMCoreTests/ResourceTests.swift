@@ -6,9 +6,9 @@ private func create(_ body: String, _ schema: ResourceSchema = userSchema) throw
     try schema.normaliseForCreate(json(body))
 }
 
-/// Create/replace bodies as real IdPs send them (shared/idp/TRACES.md), with exact normalised output.
+/// Create/replace bodies as real IdPs send them (docs/idp-behaviour.md), with exact normalised output.
 @Suite struct IdPResourceBodies {
-    @Test func okta_createUserDropsPasswordAndGroups() throws {  // [S1]
+    @Test func okta_createUserDropsPasswordAndGroups() throws {  // [docs/idp-behaviour.md#okta-overview]
         let r = try create("""
         {"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"test.user@okta.local",
          "name":{"givenName":"Test","familyName":"User"},
@@ -22,7 +22,7 @@ private func create(_ body: String, _ schema: ResourceSchema = userSchema) throw
         #expect(r.externalValues.isEmpty)
     }
 
-    @Test func okta_createWithEnterpriseDepartment() throws {  // [S8]
+    @Test func okta_createWithEnterpriseDepartment() throws {  // [docs/idp-behaviour.md#okta-aiw-overview]
         let r = try create("""
         {"schemas":["urn:ietf:params:scim:schemas:core:2.0:User","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],
          "userName":"jane@example.com","title":"Account Executive",
@@ -33,7 +33,7 @@ private func create(_ body: String, _ schema: ResourceSchema = userSchema) throw
         """)
     }
 
-    @Test func okta_putIgnoresIdMetaWithNonISODatesAndGroups() throws {  // [S1][S2]
+    @Test func okta_putIgnoresIdMetaWithNonISODatesAndGroups() throws {  // [docs/idp-behaviour.md#okta-overview]
         let r = try userSchema.normaliseForReplace(json("""
         {"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"id":"2819c223-7f76-453a-919d-413861904646","userName":"test.user@okta.local",
          "name":{"givenName":"Another","middleName":"Excited","familyName":"User"},
@@ -46,7 +46,7 @@ private func create(_ body: String, _ schema: ResourceSchema = userSchema) throw
         """)
     }
 
-    @Test func entra_createUserWithMetaAndEmptyRoles() throws {  // [E1]
+    @Test func entra_createUserWithMetaAndEmptyRoles() throws {  // [docs/idp-behaviour.md#entra-overview]
         let r = try create("""
         {"schemas":["urn:ietf:params:scim:schemas:core:2.0:User","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],
          "externalId":"0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef","userName":"Test_User_00aa00aa-bb11-cc22-dd33-44ee44ee44ee","active":true,
@@ -58,7 +58,7 @@ private func create(_ body: String, _ schema: ResourceSchema = userSchema) throw
         """)
     }
 
-    @Test func entra_legacyNullsAndTypoedExtensionURN() throws {  // [E1]
+    @Test func entra_legacyNullsAndTypoedExtensionURN() throws {  // [docs/idp-behaviour.md#entra-overview]
         let r = try create("""
         {"schemas":["urn:ietf:params:scim:schemas:core:2.0:User","urn:ietf:params:scim:schemas:extension:enterprise:2.0User"],
          "userName":"UserName123","active":true,"addresses":null,"phoneNumbers":null,"preferredLanguage":null,"title":null,
@@ -67,7 +67,7 @@ private func create(_ body: String, _ schema: ResourceSchema = userSchema) throw
         #expect(r.document.text == "{\"schemas\":[\"urn:ietf:params:scim:schemas:core:2.0:User\"],\"userName\":\"UserName123\",\"active\":true}")
     }
 
-    @Test func entra_validatorFullBodyWithStringPrimary() throws {  // [E10]
+    @Test func entra_validatorFullBodyWithStringPrimary() throws {  // [docs/idp-behaviour.md#entra-create-user]
         let r = try create("""
         {"active":true,
          "addresses":[{"type":"work","formatted":"ANUMAAOJUYMA","streetAddress":"046 Wisoky Route","locality":"AQCGFHJMVSXU","region":"CXLKAWAESJPV","postalCode":"dk0 2uz","primary":true,"country":"Gibraltar"}],
@@ -87,7 +87,7 @@ private func create(_ body: String, _ schema: ResourceSchema = userSchema) throw
         """)
     }
 
-    @Test func entra_referenceCodeRobustness() throws {  // [E5]
+    @Test func entra_referenceCodeRobustness() throws {  // [docs/idp-behaviour.md#microsoft-reference-tests]
         let r = try create("""
         {"schemas":["urn:ietf:params:scim:schemas:core:2.0:User","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],
          "UserName":"UserName222","Active":"True","adreses":[{"city":"x"}],
@@ -103,7 +103,7 @@ private func create(_ body: String, _ schema: ResourceSchema = userSchema) throw
                 == .invalidValue("required attribute 'userName' is missing"))
     }
 
-    @Test func entra_groupCreateWithADSCIMSchema() throws {  // [E1]
+    @Test func entra_groupCreateWithADSCIMSchema() throws {  // [docs/idp-behaviour.md#entra-overview]
         let r = try create("""
         {"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group","http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group"],
          "externalId":"8aa1a0c0-c4c3-4bc0-b4a5-2ef676900159","displayName":"displayName","meta":{"resourceType":"Group"}}
@@ -114,7 +114,7 @@ private func create(_ body: String, _ schema: ResourceSchema = userSchema) throw
         #expect(try r.members() == [])
     }
 
-    @Test func okta_groupPutWithMembersGoesToMembershipRows() throws {  // [S2][S11]
+    @Test func okta_groupPutWithMembersGoesToMembershipRows() throws {  // [docs/idp-behaviour.md#okta-overview][docs/idp-behaviour.md#okta-aiw-group-push]
         let r = try groupSchema.normaliseForReplace(json("""
         {"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"id":"e9e30dba-f08f-4109-8486-d5c6a331660a","displayName":"Test SCIMv2",
          "members":[{"value":"00u1d3ng8mUIbB8nK0h8","display":"bob@ad.oktatest.com"}]}
@@ -122,12 +122,12 @@ private func create(_ body: String, _ schema: ResourceSchema = userSchema) throw
         #expect(r.document.text == "{\"schemas\":[\"urn:ietf:params:scim:schemas:core:2.0:Group\"],\"displayName\":\"Test SCIMv2\"}")
         #expect(try r.members() == [MemberRef(value: "00u1d3ng8mUIbB8nK0h8", display: "bob@ad.oktatest.com")])
         let jc = try create("{\"schemas\":[\"urn:ietf:params:scim:schemas:core:2.0:Group\"],\"displayName\":\"Engineering\",\"members\":[{\"value\":\"u-1\"}]}", groupSchema)
-        #expect(try jc.members() == [MemberRef(value: "u-1")])  // JumpCloud [J3][J5]
+        #expect(try jc.members() == [MemberRef(value: "u-1")])  // JumpCloud [docs/idp-behaviour.md#jumpcloud-patch-shapes][docs/idp-behaviour.md#jumpcloud-groups]
         #expect(scimError { try create("{\"displayName\":\"x\",\"members\":[{\"display\":\"no value\"}]}", groupSchema).members() }
                 == .invalidValue("every member needs a non-empty 'value'"))
     }
 
-    @Test func okta_createEmptyGroup() throws {  // [S1]
+    @Test func okta_createEmptyGroup() throws {  // [docs/idp-behaviour.md#okta-overview]
         let r = try create("{\"schemas\":[\"urn:ietf:params:scim:schemas:core:2.0:Group\"],\"displayName\":\"Test SCIMv2\",\"members\":[]}", groupSchema)
         #expect(r.document.text == "{\"schemas\":[\"urn:ietf:params:scim:schemas:core:2.0:Group\"],\"displayName\":\"Test SCIMv2\"}")
         #expect(try r.members() == [])
@@ -137,7 +137,7 @@ private func create(_ body: String, _ schema: ResourceSchema = userSchema) throw
                 == .invalidValue("required attribute 'displayName' is missing"))
     }
 
-    @Test func jumpcloud_createUser() throws {  // [J2]
+    @Test func jumpcloud_createUser() throws {  // [docs/idp-behaviour.md#jumpcloud-user-bodies]
         let r = try create("""
         {"active":true,
          "addresses":[{"country":"US","locality":"locality","postalCode":"80027","primary":true,"region":"region","streetAddress":"street-address","type":"work"}],
@@ -152,7 +152,7 @@ private func create(_ body: String, _ schema: ResourceSchema = userSchema) throw
         """)
     }
 
-    @Test func jumpcloud_putFullAndMinimalWithNull() throws {  // [J2]
+    @Test func jumpcloud_putFullAndMinimalWithNull() throws {  // [docs/idp-behaviour.md#jumpcloud-user-bodies]
         let full = try userSchema.normaliseForReplace(json("""
         {"active":true,"addresses":[],"displayName":"John Doe","emails":[{"primary":true,"type":"work","value":"john.doe@example.io"}],
          "externalId":"664447f5c0c418f2d05e5318","id":"2819c223","locale":"en-US","name":{"familyName":"Doe","givenName":"John"},"phoneNumbers":[],
@@ -172,7 +172,7 @@ private func create(_ body: String, _ schema: ResourceSchema = userSchema) throw
         """)
     }
 
-    @Test func onelogin_templateRenderedBody() throws {  // [O2][O3][O4]
+    @Test func onelogin_templateRenderedBody() throws {  // [docs/idp-behaviour.md#onelogin-overview][docs/idp-behaviour.md#onelogin-template-bodies]
         let r = try create("""
         {"schemas":["urn:scim:schemas:core:2.0","urn:scim:schemas:extension:enterprise:2.0"],"id":null,
          "userName":"onelogin-test-user01","active":"true","prefferedLanguage":"en",

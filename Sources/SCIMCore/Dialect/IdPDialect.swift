@@ -19,7 +19,7 @@ extension IdPQuirk {
         }
     }
 
-    /// The clients known to send this shape (TRACES.md), so an operator can tell which dialect a tenant speaks.
+    /// The clients known to send this shape (docs/idp-behaviour.md), so an operator can tell which dialect a tenant speaks.
     public var knownSenders: [String] {
         switch self {
         case .capitalisedPatchOp: ["Entra ID (default dialect)"]

@@ -8,7 +8,7 @@ public struct FilterLimits: Sendable, Hashable {
     public var maxNodes: Int
     /// Maximum nesting depth (parentheses, `not`, value paths).
     public var maxDepth: Int
-    /// Accept unquoted string values (`externalId eq jyoung`): Entra's legacy documentation example [E1].
+    /// Accept unquoted string values (`externalId eq jyoung`): Entra's legacy documentation example [docs/idp-behaviour.md#entra-overview].
     public var allowUnquotedValues: Bool
 
     /// Creates limits.

@@ -230,7 +230,7 @@ public struct FilterParser {
             else if s == "false" || s == "False" || s == "FALSE" { value = .bool(false) }
             else if s == "null" || s == "Null" || s == "NULL" { value = .null }
             else if let n = JSONNumber(text: s) { value = .number(n) }
-            else if limits.allowUnquotedValues {  // IdPQuirk.unquotedFilterValue: Entra legacy unquoted values [E1]
+            else if limits.allowUnquotedValues {  // IdPQuirk.unquotedFilterValue: Entra legacy unquoted values [docs/idp-behaviour.md#entra-overview]
                 value = .string(s)
                 quirks.insert(.unquotedFilterValue)
             }

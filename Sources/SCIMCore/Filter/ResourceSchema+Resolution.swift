@@ -2,7 +2,7 @@ import JSON
 
 extension ResourceSchema {
     /// Resolves a top-level attribute path (URN-qualified or not). Unqualified names fall back to extension attributes
-    /// when the core schema has no such attribute (Entra filters on `manager` unqualified [E1]).
+    /// when the core schema has no such attribute (Entra filters on `manager` unqualified [docs/idp-behaviour.md#entra-overview]).
     func resolveTarget(_ path: AttributePath) throws(PathProblem) -> PathTarget {
         var container = AttributeContainer.core
         var schemaURN = core.id

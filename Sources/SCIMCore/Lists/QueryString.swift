@@ -1,7 +1,7 @@
 public import JSON
 
 /// `application/x-www-form-urlencoded`-style query decoding as SCIM clients use it: `+` is a space, `%XX` a byte,
-/// empty pairs (OneLogin's trailing `&` [O2]) are skipped, malformed escapes are kept literally.
+/// empty pairs (OneLogin's trailing `&` [docs/idp-behaviour.md#onelogin-overview]) are skipped, malformed escapes are kept literally.
 public enum QueryString {
     /// Decodes `a=1&b=x+y` into ordered name/value pairs.
     public static func decode(_ query: String) -> [(name: String, value: String)] {

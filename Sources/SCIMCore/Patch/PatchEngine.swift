@@ -8,7 +8,7 @@ public import JSON
 // Decisions where the RFC is silent or where real IdPs need more than it says:
 // - add/replace on a value filter that matches nothing creates the element when the filter is a conjunction of
 //   `eq` comparisons (`emails[type eq "work"].value` → {"type":"work","value":…}), so several sub-attribute ops on
-//   one filtered element build one element (Entra, IdPQuirk.valueFilterCreatesElement [E9]). Any other filter that
+//   one filtered element build one element (Entra, IdPQuirk.valueFilterCreatesElement [docs/idp-behaviour.md#entra-default-dialect-patch]). Any other filter that
 //   matches nothing is `400 noTarget` (RFC 7644 §3.5.2.3).
 // - remove with a value filter that matches nothing succeeds without change (deletes are idempotent).
 // - A value whose `primary` becomes true clears `primary` on the attribute's other values (RFC 7644 §3.5.2).
@@ -255,7 +255,7 @@ struct PatchEngine {
             }
         case .add:
             guard let new = try normalised(value, attr, label) else {
-                // Unassigned (null, or Entra's "" / {"value":""} for a complex attribute [E6]) removes a single-valued
+                // Unassigned (null, or Entra's "" / {"value":""} for a complex attribute [docs/idp-behaviour.md#microsoft-scim-validator]) removes a single-valued
                 // attribute; adding no values to a multi-valued attribute changes nothing.
                 if !attr.multiValued { current = nil }
                 return
@@ -445,7 +445,7 @@ struct PatchEngine {
             membership.append(.replaceAll(try refs(value)))
         case (.remove, nil):
             if let v = value, !v.isNull {
-                // IdPQuirk.memberRemovalByValueArray: Entra default dialect, JumpCloud [E2][J3].
+                // IdPQuirk.memberRemovalByValueArray: Entra default dialect, JumpCloud [docs/idp-behaviour.md#entra-overview][docs/idp-behaviour.md#jumpcloud-patch-shapes].
                 quirks.insert(.memberRemovalByValueArray)
                 let ids = try refs(v).map(\.value)
                 if !ids.isEmpty { membership.append(.remove(values: ids)) }

@@ -13,7 +13,7 @@ public struct PatchRequest: Sendable, Hashable {
     /// Creates a request.
     public init(operations: [PatchOperation]) { self.operations = operations }
 
-    /// Parses a PatchOp body: `Operations` (any case), ops in any case, `schemas` optional (Okta [S10]).
+    /// Parses a PatchOp body: `Operations` (any case), ops in any case, `schemas` optional (Okta [docs/idp-behaviour.md#okta-groups-and-membership]).
     public static func parse(_ body: JSONValue, limits: FilterLimits = .default, maxOperations: Int = 1000) throws(SCIMError) -> PatchRequest {
         guard case .object(let o) = body else { throw .invalidSyntax("the PATCH body must be a JSON object") }
         var quirks = QuirkSet()

@@ -1,7 +1,7 @@
 /// The media type of a SCIM answer (RFC 7644 §3.1), negotiated on the request's Accept header (RFC 9110 §12.5.1).
 ///
-/// `application/scim+json` unless the client prefers `application/json`: OneLogin wants plain JSON back [O1], Entra's
-/// validator wants scim+json [E11], and most clients send one of them, `*/*`, or nothing. q-values count, so
+/// `application/scim+json` unless the client prefers `application/json`: OneLogin wants plain JSON back [docs/idp-behaviour.md#onelogin-overview], Entra's
+/// validator wants scim+json [docs/idp-behaviour.md#entra-overview], and most clients send one of them, `*/*`, or nothing. q-values count, so
 /// `application/scim+json;q=0, application/json` gets plain JSON. At equal q the type the client named beats one it
 /// only reached through a wildcard (`application/json, */*` gets plain JSON); otherwise a tie, or an Accept naming
 /// neither, gets scim+json (we never answer 406: an IdP that cannot read the body still learns the status).

@@ -74,7 +74,7 @@ public struct Projection: Sendable {
         var out = Set<Key>()
         for raw in list.split(separator: ",") {
             var item = raw.trimmingSpaces()
-            // IdPQuirk.valueFilterInAttributesParameter: `emails[type eq "work"]` selects `emails` [E5].
+            // IdPQuirk.valueFilterInAttributesParameter: `emails[type eq "work"]` selects `emails` [docs/idp-behaviour.md#microsoft-reference-tests].
             if let bracket = item.firstIndex(of: "[") {
                 quirks.insert(.valueFilterInAttributesParameter)
                 let close = item.lastIndex(of: "]")

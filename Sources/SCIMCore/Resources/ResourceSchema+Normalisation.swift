@@ -4,7 +4,7 @@ public import JSON
 //
 // Policies (RFC 7643/7644 where they decide, ours where they do not):
 // - Attribute names match case-insensitively and come out in canonical casing (RFC 7643 §2.1).
-// - Unknown attributes and unknown schema extensions are dropped: IdPs send junk (TRACES §8 "Extra or unknown body keys").
+// - Unknown attributes and unknown schema extensions are dropped: IdPs send junk ([docs/idp-behaviour.md#all-unknown-and-extra-attributes]).
 // - `null`, `[]` and `{}` mean "unassigned" (RFC 7643 §2.5) and are not stored.
 // - readOnly attributes in input are ignored (RFC 7643 §2.2); the caller stamps `id` and `meta`.
 // - writeOnly attributes (password) are taken out of the document into `writeOnlyValues`, so they are never

@@ -12,7 +12,7 @@ enum ValueNormaliser {
         case .null: return nil
         case .array(let a): elements = a
         default:
-            elements = [v]  // IdPQuirk.singleValueForMultiValued (OneLogin `emails` object [O3])
+            elements = [v]  // IdPQuirk.singleValueForMultiValued (OneLogin `emails` object [docs/idp-behaviour.md#onelogin-template-bodies])
             quirks.insert(.singleValueForMultiValued)
         }
         var out: [JSONValue] = []
@@ -72,7 +72,7 @@ enum ValueNormaliser {
                 }
                 result = .object(out)
             case .string:
-                // IdPQuirk.complexValueAsString: Entra sends `manager` as a bare id or "" [E6].
+                // IdPQuirk.complexValueAsString: Entra sends `manager` as a bare id or "" [docs/idp-behaviour.md#microsoft-scim-validator].
                 guard let converted = IdPDialect.complexFromString(v, def) else {
                     throw .invalidValue("attribute '\(path)' must be a complex value (JSON object)")
                 }
@@ -89,7 +89,7 @@ enum ValueNormaliser {
             switch v {
             case .bool: result = v
             case .string(let s):
-                // IdPQuirk.booleanAsString: Entra "True"/"False" [E2][E10], OneLogin templates [O4].
+                // IdPQuirk.booleanAsString: Entra "True"/"False" [docs/idp-behaviour.md#entra-overview][docs/idp-behaviour.md#entra-create-user], OneLogin templates [docs/idp-behaviour.md#onelogin-template-bodies].
                 guard let b = IdPDialect.booleanFromString(s) else { throw .invalidValue("attribute '\(path)' must be a boolean") }
                 quirks.insert(.booleanAsString)
                 result = .bool(b)

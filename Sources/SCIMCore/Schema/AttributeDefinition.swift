@@ -20,7 +20,7 @@ public struct AttributeDefinition: Sendable, Hashable {
     public var returned: Returned
     /// Uniqueness the service provider enforces.
     public var uniqueness: Uniqueness
-    /// Suggested values (published, not enforced: IdPs send their own, e.g. Entra's random role types [E10]).
+    /// Suggested values (published, not enforced: IdPs send their own, e.g. Entra's random role types [docs/idp-behaviour.md#entra-create-user]).
     public var canonicalValues: [String]
     /// Resource types a reference may point to.
     public var referenceTypes: [String]
