@@ -150,10 +150,7 @@ package final class SCIMService: Sendable {
         guard let id = UUIDText.canonical(id) else { throw SCIMError.resourceNotFound(kind, id) }
         var quirks = QuirkSet()
         let outcome = try database.write(tenant: scope.tenant) { connection, context in
-            guard let current = try ResourceStore.lock(kind, connection, tenant: scope.tenant, id: id, baseURL: scope.baseURL) else {
-                throw SCIMError.resourceNotFound(kind, id)
-            }
-            try Self.check(ifMatch: ifMatch, current.version)
+            let current = try lockForWrite(kind, connection, scope: scope, id: id, ifMatch: ifMatch)
             let normalised = try Self.schema(kind, context).normaliseForReplace(body, existing: current.document)
             quirks = normalised.quirks
             var changed = false
@@ -206,6 +203,17 @@ package final class SCIMService: Sendable {
         }
     }
 
+    /// The live resource, row-locked for the rest of the transaction, after its `If-Match` (404 when absent, 412 when
+    /// the version differs).
+    func lockForWrite(_ kind: ResourceKind, _ connection: PostgresConnection, scope: RequestScope, id: String,
+                      ifMatch: String?) throws -> StoredResource {
+        guard let current = try ResourceStore.lock(kind, connection, tenant: scope.tenant, id: id, baseURL: scope.baseURL) else {
+            throw SCIMError.resourceNotFound(kind, id)
+        }
+        try Self.check(ifMatch: ifMatch, current.version)
+        return current
+    }
+
     static func check(ifMatch: String?, _ version: Int64) throws(SCIMError) {
         if let ifMatch, !ETag.ifMatch(ifMatch, currentVersion: String(version)) { throw .preconditionFailed }
     }
@@ -220,10 +228,7 @@ package final class SCIMService: Sendable {
         let request = try PatchRequest.parse(body, maxOperations: configuration.bulkMaxOperations)
         var quirks = QuirkSet()
         let outcome = try database.write(tenant: scope.tenant) { connection, context in
-            guard let current = try ResourceStore.lock(kind, connection, tenant: scope.tenant, id: id, baseURL: scope.baseURL) else {
-                throw SCIMError.resourceNotFound(kind, id)
-            }
-            try Self.check(ifMatch: ifMatch, current.version)
+            let current = try lockForWrite(kind, connection, scope: scope, id: id, ifMatch: ifMatch)
             let result = try Self.schema(kind, context).applyPatch(request, to: current.document)
             quirks = result.quirks
             if result.documentChanged {
@@ -319,12 +324,7 @@ package final class SCIMService: Sendable {
         return try database.write(tenant: scope.tenant) { connection, context in
             let policy = context.settings.deprovisionPolicy
             if kind == .user && policy == .refuse { throw SCIMError.deletionRefused }
-            if ifMatch != nil {
-                guard let current = try ResourceStore.lock(kind, connection, tenant: scope.tenant, id: id, baseURL: scope.baseURL) else {
-                    throw SCIMError.resourceNotFound(kind, id)
-                }
-                try Self.check(ifMatch: ifMatch, current.version)
-            }
+            if ifMatch != nil { _ = try lockForWrite(kind, connection, scope: scope, id: id, ifMatch: ifMatch) }
             let delete: PreparedStatement
             switch kind {
             case .user: delete = policy == .soft ? ResourceStore.softDeleteUser : ResourceStore.deleteUser
