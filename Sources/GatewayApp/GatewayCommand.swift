@@ -270,4 +270,3 @@ package enum GatewayCommand {
         logger.notice("admin credential created", [("admin.key", .string(credential.id)), ("file", .string(path))])
     }
 }
-

@@ -1,5 +1,3 @@
-
-
 /// Header fields in arrival order; names compare case-insensitively (RFC 9110 §5.1).
 public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral, CustomStringConvertible {
     public typealias Field = (name: String, value: String)

@@ -1,5 +1,3 @@
-
-
 /// Why a request could not be read, with the status the server answers before closing the connection.
 /// `message` is a fixed phrase: it never echoes request bytes.
 public struct HTTPParseError: Error, Sendable, Equatable, CustomStringConvertible {

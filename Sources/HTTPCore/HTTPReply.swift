@@ -1,5 +1,3 @@
-
-
 /// Where a deferred answer goes. The first `send` wins; the connection may already be gone (then it is dropped).
 public protocol HTTPReply: Sendable {
     func send(_ response: HTTPResponse)

@@ -1,5 +1,3 @@
-
-
 /// A parsed HTTP request. The body is complete (the server never streams bodies to handlers).
 public struct HTTPRequest: Sendable {
     public var method: HTTPMethod

@@ -1,5 +1,3 @@
-
-
 /// A response to be encoded by the server, or one read by the client.
 public struct HTTPResponse: Sendable {
     public var status: HTTPStatus

@@ -1,5 +1,3 @@
-
-
 /// A response status code with its reason phrase.
 public struct HTTPStatus: Sendable, Hashable, CustomStringConvertible {
     public var code: Int

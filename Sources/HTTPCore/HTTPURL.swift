@@ -1,5 +1,3 @@
-
-
 /// Plain-HTTP URLs of backends and admin listeners.
 public enum HTTPURL {
     /// `http://host:port[/…]` → (host, port); `[::1]` literals; port 80 when absent. nil for anything else.

@@ -1,5 +1,3 @@
-
-
 /// HTTP/1.x version.
 public struct HTTPVersion: Sendable, Hashable, CustomStringConvertible {
     public var major: Int

@@ -1,5 +1,3 @@
-
-
 /// Decoded query parameters in order. Lookup ignores the case of names (IdPs vary: `startIndex`, `startindex`).
 public struct QueryParameters: Sendable, Sequence {
     public private(set) var items: [(name: String, value: String)] = []

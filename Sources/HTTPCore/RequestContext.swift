@@ -1,5 +1,3 @@
-
-
 /// What the server knows about a request besides its bytes.
 public struct RequestContext: Sendable {
     /// Peer IP address (no port).

@@ -1,5 +1,3 @@
-
-
 /// Values captured from a route pattern.
 public struct RouteParameters: Sendable {
     var values: [(String, String)] = []

@@ -1,5 +1,3 @@
-
-
 /// What to do when an object repeats a key.
 ///
 /// RFC 8259 leaves duplicate names undefined, and for SCIM it is ambiguous which value an IdP meant

@@ -1,5 +1,3 @@
-
-
 /// Decoder options.
 public struct JSONDecodingOptions: Sendable, Hashable {
     /// Limits on depth and sizes.

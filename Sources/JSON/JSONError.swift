@@ -1,5 +1,3 @@
-
-
 /// A decoding failure with the byte offset where it was detected. Its description carries no document content.
 public struct JSONError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The kind of failure.

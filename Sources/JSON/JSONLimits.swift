@@ -1,5 +1,3 @@
-
-
 /// Limits applied while decoding; each one breached gives its own `JSONError.Kind`.
 public struct JSONLimits: Sendable, Hashable {
     /// Maximum nesting of arrays and objects.

@@ -1,5 +1,3 @@
-
-
 /// A JSON number kept as its validated literal text, so huge or precise values survive a round trip.
 public struct JSONNumber: Sendable, Hashable, CustomStringConvertible {
     /// The literal text exactly as it appeared (RFC 8259 number grammar).

@@ -1,5 +1,3 @@
-
-
 /// An ordered JSON object: members keep insertion order; lookup is exact or ASCII case-insensitive.
 public struct JSONObject: Sendable, Hashable, RandomAccessCollection {
     public typealias Element = (key: String, value: JSONValue)

@@ -1,5 +1,3 @@
-
-
 /// The recursive-descent parser. Works on a borrowed buffer; produces owned values.
 struct Parser {
     let input: UnsafeBufferPointer<UInt8>

@@ -1,5 +1,3 @@
-
-
 /// A cursor over ASCII bytes for the small text parsers in this module.
 struct ByteReader {
     private let bytes: UnsafeRawBufferPointer

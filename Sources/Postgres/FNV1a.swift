@@ -1,5 +1,3 @@
-
-
 /// 64-bit FNV-1a: a stable, dependency-free fingerprint for statement names and migration checksums
 /// (detects edits, not adversaries).
 enum FNV1a {

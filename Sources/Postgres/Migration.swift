@@ -1,5 +1,3 @@
-
-
 /// One schema change: applied once, in version order, in its own transaction.
 ///
 /// The SQL may hold several statements; it runs inside a transaction, so statements that refuse

@@ -1,5 +1,3 @@
-
-
 /// What `Migrator.migrate` did.
 public struct MigrationReport: Sendable, Equatable {
     /// Versions applied by this call, in order.

@@ -1,4 +1,3 @@
-
 /// Applies pending migrations, safely from several processes at once.
 ///
 /// Bookkeeping lives in `schema_migrations (version, name, checksum, applied_at)`. Each migration

@@ -1,5 +1,3 @@
-
-
 /// Parameters laid out the way libpq wants them: one contiguous byte store plus
 /// type/length/format arrays. Built once per call; pointers exist only inside `withPointers`.
 struct ParameterBuffer {

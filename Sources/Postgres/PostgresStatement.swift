@@ -1,5 +1,3 @@
-
-
 /// One statement in a pipeline: plain SQL or a prepared statement, with its parameters.
 public enum PostgresStatement: Sendable {
     /// Unnamed statement via the extended protocol (one statement, no string interpolation).

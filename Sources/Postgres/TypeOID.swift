@@ -1,5 +1,3 @@
-
-
 /// Type OIDs from `pg_type` (stable across PostgreSQL versions).
 enum TypeOID {
     static let unknown: UInt32 = 0

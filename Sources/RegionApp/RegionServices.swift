@@ -2,4 +2,3 @@
 import Glibc
 #endif
 import Synchronization
-

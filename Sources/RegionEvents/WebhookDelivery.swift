@@ -78,7 +78,6 @@ package final class WebhookDelivery: Sendable {
         var attempts: Int
     }
 
-
     /// The due endpoint waiting longest that has visible events and no live lease, leased to this process.
     static let claim = PreparedStatement(
         """

@@ -15,7 +15,6 @@ package struct WebhookEndpoints: Sendable {
     let keys: WebhookKeys
     let allowInsecureHTTP: Bool
 
-
     /// Runs `body` in a read-write transaction scoped to the tenant.
     func transaction<R>(_ tenant: String, _ body: (PostgresConnection) throws -> R) throws -> R {
         try database.pool.withTransaction(setup: [.prepared(RegionDatabase.setTenant, [.text(tenant)])], body)

@@ -1,4 +1,3 @@
-
 public struct KeyringError: Error, Sendable, CustomStringConvertible, Equatable {
     public var message: String
     public init(_ message: String) { self.message = message }

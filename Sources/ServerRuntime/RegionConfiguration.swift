@@ -150,4 +150,3 @@ public struct RegionConfiguration: Sendable, Equatable {
         return region
     }
 }
-

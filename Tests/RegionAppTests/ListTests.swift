@@ -187,4 +187,3 @@ final class ManualClock: Sendable {
     var now: Int64 { seconds.withLock { $0 } }
     func advance(_ by: Int64) { seconds.withLock { $0 += by } }
 }
-

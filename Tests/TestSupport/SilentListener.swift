@@ -59,4 +59,3 @@ public final class SilentListener: @unchecked Sendable {
         Glibc.close(fd)
     }
 }
-

@@ -235,4 +235,3 @@ public struct TestDatabase: Sendable {
         return result
     }
 }
-

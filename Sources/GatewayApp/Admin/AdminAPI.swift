@@ -565,5 +565,3 @@ final class AdminAPI: HTTPResponder {
         return Self.json(200, ["regions": .array(items)])
     }
 }
-
-

@@ -47,5 +47,3 @@ final class RegionDirectory: Sendable {
 
     var ids: [String] { routes.keys.sorted() }
 }
-
-

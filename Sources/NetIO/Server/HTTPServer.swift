@@ -72,7 +72,6 @@ public final class HTTPServer: Sendable {
     }
 }
 
-
 extension HTTPServer: Service {
     public var name: String { configuration.name }
 }

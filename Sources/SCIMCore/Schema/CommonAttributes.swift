@@ -1,4 +1,3 @@
-
 /// The common attributes every resource has (RFC 7643 §3.1).
 public enum CommonAttributes {
     /// `id`: server-assigned, readOnly, returned always, caseExact.
