@@ -95,7 +95,7 @@ let package = Package(
         .testTarget(name: "TelemetryTests", dependencies: ["Telemetry"], swiftSettings: strict),
         .testTarget(name: "CryptoTests", dependencies: ["Crypto"], swiftSettings: strict),
         .testTarget(name: "ServerRuntimeTests", dependencies: ["ServerRuntime", "HTTPCore", "Telemetry"], swiftSettings: strict),
-        .testTarget(name: "GatewayAppTests", dependencies: ["GatewayApp", "TestSupport", "Postgres", "RegionLink", "JSON", "HTTPCore", "NetIO", "ServerRuntime", "Telemetry", "Locking"],
+        .testTarget(name: "GatewayAppTests", dependencies: ["GatewayApp", "TestSupport", "Postgres", "RegionLink", "JSON", "HTTPCore", "NetIO", "ServerRuntime", "Telemetry", "Locking", "Crypto"],
                     swiftSettings: strict),
         .testTarget(name: "RegionLinkTests", dependencies: ["RegionLink", "HTTPCore", "Crypto"], swiftSettings: strict),
         .testTarget(name: "NetIOTests", dependencies: ["NetIO", "HTTPCore", "TestSupport", "Lifecycle", "Locking", "Telemetry"], swiftSettings: strict),
@@ -104,7 +104,7 @@ let package = Package(
                     dependencies: ["RegionApp", "RegionSCIM", "RegionEvents", "TestSupport", "SCIMCore", "JSON", "HTTPCore", "NetIO", "Postgres", "RegionLink", "Crypto", "Telemetry", "Lifecycle"],
                     swiftSettings: strict),
         .testTarget(name: "IntegrationTests",
-                    dependencies: ["TestSupport", "JSON", "HTTPCore", "NetIO", "Postgres", "Telemetry", "Lifecycle"],
+                    dependencies: ["TestSupport", "JSON", "HTTPCore", "NetIO", "Postgres", "Telemetry", "Lifecycle", "Crypto"],
                     swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets (swiftc -sanitize=fuzzer,address) for the JSON decoder, the filter parser, the
-# PATCH engine, the HTTP/1.1 parsers and the bearer-token parser, then runs each for a bounded time on its seed
+# PATCH engine, the HTTP/1.1 parsers, the bearer-token parser and the OAuth token request checks, then runs each for a bounded time on its seed
 # corpus and prints the exec counts.
-# Usage: scripts/fuzz.sh [seconds-per-target] [target...]   (default 60 seconds; targets: json filter patch http token)
+# Usage: scripts/fuzz.sh [seconds-per-target] [target...]   (default 60 seconds; targets: json filter patch http token oauth)
 set -euo pipefail
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[[ ${#targets[@]} -gt 0 ]] || targets=(json filter patch http token)
+[[ ${#targets[@]} -gt 0 ]] || targets=(json filter patch http token oauth)
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=${FUZZ_BUILD_DIR:-$root/.build/fuzz}
 mkdir -p "$out"
@@ -34,11 +34,11 @@ build() {
 # The modules are built as static libraries with coverage instrumentation, then linked into each target; only
 # those the chosen targets need.
 wants() { local t; for t in "${targets[@]}"; do [[ " $* " == *" $t "* ]] && return 0; done; return 1; }
-if wants json filter patch http; then
+if wants json filter patch http oauth; then
     build "$out/libHTTPCore.a" -module-name HTTPCore -emit-module -emit-module-path "$out/HTTPCore.swiftmodule" \
         -emit-library -static -o "$out/libHTTPCore.a" $(find "$root/Sources/HTTPCore" -name "*.swift" | sort)
 fi
-if wants json filter patch; then
+if wants json filter patch oauth; then
     build "$out/libCivilTime.a" -module-name CivilTime -emit-module -emit-module-path "$out/CivilTime.swiftmodule" \
         -emit-library -static -o "$out/libCivilTime.a" $(find "$root/Sources/CivilTime" -name "*.swift" | sort)
     build "$out/libJSON.a" -module-name JSON -emit-module -emit-module-path "$out/JSON.swiftmodule" \
@@ -47,7 +47,7 @@ if wants json filter patch; then
     build "$out/libSCIMCore.a" -module-name SCIMCore -I "$out" -emit-module -emit-module-path "$out/SCIMCore.swiftmodule" \
         -emit-library -static -o "$out/libSCIMCore.a" $(find "$root/Sources/SCIMCore" -name "*.swift" | sort)
 fi
-if wants token; then
+if wants token oauth; then
     # Crypto (CRC-32, Base62, HMAC over OpenSSL) for the token parser, which is compiled into its target as is.
     build "$out/libCrypto.a" -module-name Crypto -I "$root/Sources/COpenSSL" -emit-module \
         -emit-module-path "$out/Crypto.swiftmodule" -emit-library -static -o "$out/libCrypto.a" $(find "$root/Sources/Crypto" -name "*.swift" | sort)
@@ -63,6 +63,9 @@ for target in "${targets[@]}"; do
         http) inputs=("$root/Tests/Fuzz/HTTPParserFuzz.swift" "$out/libHTTPCore.a") ;;
         token) inputs=("$root/Tests/Fuzz/TokenFuzz.swift" "$root/Sources/GatewayApp/Tokens/TokenCredential.swift"
                        -I "$root/Sources/COpenSSL" "$out/libCrypto.a" -lssl -lcrypto) ;;
+        oauth) inputs=("$root/Tests/Fuzz/OAuthFuzz.swift" "$root/Sources/GatewayApp/OAuth/TokenRequest.swift"
+                       "$root/Sources/GatewayApp/OAuth/OAuthError.swift" "$root/Sources/GatewayApp/OAuth/OAuthClientCredential.swift"
+                       -I "$out" -I "$root/Sources/COpenSSL" "$out/libHTTPCore.a" "$out/libJSON.a" "$out/libCrypto.a" -lssl -lcrypto) ;;
         *) echo "unknown fuzz target $target" >&2; exit 2 ;;
     esac
     build "$out/fuzz-$target" -I "$out" "${inputs[@]}" -o "$out/fuzz-$target"

@@ -29,6 +29,13 @@ if [[ ! -x $ST_VENV/bin/st ]]; then
         || echo "warning: schemathesis could not be installed; the OpenAPI conformance test will fail"
 fi
 [[ -x $ST_VENV/bin/st ]] && export SCIM_SCHEMATHESIS=$ST_VENV/bin/st
+# Unmodified OAuth client libraries for the token endpoint's interoperability test (same venv).
+if [[ -x $ST_VENV/bin/python ]] && ! "$ST_VENV/bin/python" -c 'import requests_oauthlib, authlib' 2>/dev/null; then
+    echo "== installing requests-oauthlib and authlib into $ST_VENV"
+    timeout 600 "$ST_VENV/bin/pip" install -q requests-oauthlib==2.0.0 authlib==1.3.2 \
+        || echo "warning: requests-oauthlib/authlib could not be installed; the OAuth client test will fail"
+fi
+[[ -x $ST_VENV/bin/python ]] && export SCIM_TEST_PYTHON=$ST_VENV/bin/python
 
 echo "== building (debug, with tests)"
 swift build --build-tests

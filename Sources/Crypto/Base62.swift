@@ -30,6 +30,12 @@ public enum Base62 {
     }
 
     public static func isBase62(_ text: Substring) -> Bool {
-        text.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x61 && $0 <= 0x7A) }
+        text.utf8.allSatisfy(isDigit)
+    }
+
+    /// Whether the byte is one of the 62 digits.
+    @inline(__always)
+    public static func isDigit(_ b: UInt8) -> Bool {
+        (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A)
     }
 }

@@ -50,6 +50,10 @@ package enum GatewayCommand {
                    help: "Failed authentications per source before it is throttled (refills 1/s)"),
             .value("rotation-grace", "seconds", env: "SCIM_GATEWAY_ROTATION_GRACE", default: "86400",
                    help: "Default grace window of a rotated token"),
+            .value("oauth-global-hosts", "hosts", env: "SCIM_GATEWAY_OAUTH_GLOBAL_HOSTS", default: "",
+                   help: "Comma-separated hosts in no region whose /oauth/token serves every region's clients (an Entra gallery app has one token URL for all customers)"),
+            .value("oauth-min-token-lifetime", "duration", env: "SCIM_GATEWAY_OAUTH_MIN_TOKEN_LIFETIME", default: "5m",
+                   help: "Shortest OAuth access-token lifetime an operator may set on a client (1s..5m; lower it only for tests and demos of expiry)"),
             .value("upstream-threads", "n", env: "SCIM_GATEWAY_UPSTREAM_THREADS", default: "0",
                    help: "Threads of their own for region connections; 0: the --workers drive them (one event loop for client and region connections)"),
             .value("region-max-in-flight", "n", env: "SCIM_GATEWAY_REGION_MAX_IN_FLIGHT", default: "64",
@@ -182,16 +186,25 @@ package enum GatewayCommand {
         policy.strictHosts = options.bool("strict-hosts")
         policy.trustForwardedProto = options.bool("trust-forwarded-proto")
         policy.clientSource = clientSource
+        policy.oauthGlobalHosts = Set((options.string("oauth-global-hosts") ?? "").split(separator: ",")
+            .map { String($0).trimmingWhitespace().lowercased() }.filter { !$0.isEmpty })
         policy.rateLimitMaxDelay = try options.duration("rate-limit-max-delay", in: .zero...(.seconds(30))) ?? .seconds(1)
 
         let metrics = GatewayMetrics()
         let regionHealth = RegionHealth(directory: directory, interval: healthInterval, logger: logger)
         let controlHealth = ControlPlaneHealth(pool: pool)
         metrics.registerRegions(directory: directory, health: regionHealth)
+        let failureLimiter = KeyedRateLimiter()
+        // The token endpoint's database work runs here, never on the threads that read requests.
+        let oauthWork = WorkQueue(name: "oauth", threads: 2, capacity: 256)
+        let oauth = OAuthTokenEndpoint(store: store, directory: directory, keyring: { [keyringFile] in keyringFile.keyring },
+                                       policy: policy, logger: logger, registry: metrics.registry,
+                                       failureLimiter: failureLimiter, work: oauthWork)
         let proxy = SCIMProxy(authenticator: authenticator, directory: directory,
                               keyring: { [keyringFile] in keyringFile.keyring }, policy: policy, logger: logger,
                               metrics: metrics,
                               schedule: { [upstreamLoop] delay, task in upstreamLoop.schedule(after: delay, task) },
+                              failureLimiter: failureLimiter, oauth: oauth,
                               readiness: {
                                   // Ready while the control plane answers and at least one region does: a single region
                                   // outage must not take every tenant's traffic off this gateway. Read from the
@@ -212,7 +225,9 @@ package enum GatewayCommand {
         }
         let admin = AdminAPI(store: store, directory: directory, keyringFile: keyringFile, authenticator: authenticator,
                              logger: logger.with("listener", "admin"), metrics: metrics.registry,
-                             defaultRotationGraceSeconds: try options.int("rotation-grace", in: 0...2_592_000) ?? 86_400)
+                             defaultRotationGraceSeconds: try options.int("rotation-grace", in: 0...2_592_000) ?? 86_400,
+                             oauthMinimumLifetimeSeconds: Int((try options.duration("oauth-min-token-lifetime", in: .seconds(1)...(.seconds(300)))
+                                                               ?? .seconds(300)).components.seconds))
 
         let listener = ControlPlaneListener(configuration: dbConfig, authenticator: authenticator, logger: logger)
         let watcher = KeyringWatcher(file: keyringFile, logger: logger) { _ in
@@ -240,7 +255,7 @@ package enum GatewayCommand {
             return true
         }
         let services: [any Service] = [watcher.service(), listener, lastUsed, controlHealth.service(every: healthInterval),
-                                       UpstreamLoopService(loop: upstreamLoop)]
+                                       UpstreamLoopService(loop: upstreamLoop), oauthWork]
             + regionHealth.services
             + [publicHTTP, adminHTTP,
                PortAnnouncer(server: publicHTTP, path: options.string("port-file")),

@@ -22,6 +22,13 @@ package enum ScimctlCommand {
           token list <tenant>
           token rotate <tenant> <token-id> [--grace 24h]   old token keeps working until the grace window ends
           token revoke <tenant> <token-id> [--reason R]
+          oauth-client create <tenant> [--label L] [--lifetime 60m]
+                                                       OAuth client credentials (Entra ID): id + secret, shown once;
+                                                       access tokens live --lifetime (5m to 6h, default 60m)
+          oauth-client list <tenant>
+          oauth-client update <tenant> <client-id> [--lifetime D] [--label L]
+          oauth-client rotate <tenant> <client-id> [--grace 24h]  new secret; the old one works until the grace ends
+          oauth-client revoke <tenant> <client-id> [--reason R]   the client and its access tokens stop at once
           integration deactivate <tenant>              every SCIM call is refused (401), data is kept
           integration update-token <tenant>            all live tokens die, one new token is shown once
           integration reactivate <tenant>
@@ -64,7 +71,8 @@ package enum ScimctlCommand {
             .value("name", "name", help: "New tenant name"),
             .flag("no-token", help: "Create the tenant without a first token"),
             .value("unique-external-id", "on|off", help: "Refuse a second live user with the same externalId (default off)"),
-            .value("label", "text", help: "Token label"),
+            .value("label", "text", help: "Token or OAuth client label"),
+            .value("lifetime", "duration", help: "oauth-client: access-token lifetime, 5m to 6h (default 60m)"),
             .value("expires-in", "duration", help: "Token lifetime: seconds, or with s/m/h/d"),
             .value("grace", "duration", help: "How long a rotated token keeps working"),
             .value("reason", "text", help: "Why a token is revoked"),
@@ -160,6 +168,27 @@ package enum ScimctlCommand {
             if let r = options.string("reason") { body.set("reason", .string(r)) }
             result = try client.call(.post, try tenantPath(2) + "/tokens/" + PercentEncoding.encode(try arg(3, "<token-id>")) + "/revoke",
                                      body: .object(body))
+        case "oauth-client create", "oauth-client update":
+            var body = JSONObject()
+            if let l = options.string("label") { body.set("label", .string(l)) }
+            if let l = options.string("lifetime") { body.set("tokenLifetimeSeconds", .number(JSONNumber(try seconds(l, "--lifetime")))) }
+            if command == "oauth-client create" {
+                result = try client.call(.post, try tenantPath(2) + "/oauth-clients", body: .object(body))
+            } else {
+                result = try client.call(.patch, try tenantPath(2) + "/oauth-clients/" + PercentEncoding.encode(try arg(3, "<client-id>")),
+                                         body: .object(body))
+            }
+        case "oauth-client list": result = try client.call(.get, try tenantPath(2) + "/oauth-clients")
+        case "oauth-client rotate":
+            var body = JSONObject()
+            if let g = options.string("grace") { body.set("graceSeconds", .number(JSONNumber(try seconds(g, "--grace")))) }
+            result = try client.call(.post, try tenantPath(2) + "/oauth-clients/" + PercentEncoding.encode(try arg(3, "<client-id>"))
+                                     + "/rotate-secret", body: .object(body))
+        case "oauth-client revoke":
+            var body = JSONObject()
+            if let r = options.string("reason") { body.set("reason", .string(r)) }
+            result = try client.call(.post, try tenantPath(2) + "/oauth-clients/" + PercentEncoding.encode(try arg(3, "<client-id>"))
+                                     + "/revoke", body: .object(body))
         case "integration deactivate": result = try client.call(.post, try tenantPath(2) + "/integration/deactivate")
         case "integration reactivate": result = try client.call(.post, try tenantPath(2) + "/integration/reactivate")
         case "integration update-token": result = try client.call(.post, try tenantPath(2) + "/integration/token")
@@ -264,7 +293,30 @@ package enum ScimctlCommand {
             lines.append("  (as API_KEY:SCIM_KEY for clients that ask for two fields: \(t["apiKey"]?.string ?? ""):\(t["scimKey"]?.string ?? ""))")
             lines.append("Store the token now: it is shown only once.")
         }
-        if let quirks = value["quirks"]?.array {
+        func clientLine(_ c: JSONValue) -> String {
+            "\(c["clientId"]?.string ?? "")  \(c["status"]?.string ?? "")  label=\(c["label"]?.string ?? "-")  "
+                + "lifetime=\(c["tokenLifetimeSeconds"]?.int ?? 0)s  liveAccessTokens=\(c["liveAccessTokens"]?.int ?? 0)  "
+                + "lastToken=\(c["lastTokenIssuedAt"]?.string ?? "never")"
+                + (c["previousSecretValidUntil"]?.string.map { "  previousSecretUntil=\($0)" } ?? "")
+        }
+        if let clients = value["oauthClients"]?.array {
+            lines = clients.map(clientLine)
+            if lines.isEmpty { lines = ["no OAuth clients"] }
+        } else if value["clientId"] != nil {
+            if let secret = value["clientSecret"]?.string {
+                lines.append("token endpoint: \(value["tokenEndpoint"]?.string ?? "")")
+                lines.append("SCIM URL:       \(value["scimBaseURL"]?.string ?? "")")
+                lines.append("client id:      \(value["clientId"]?.string ?? "")")
+                lines.append("client secret:  \(secret)")
+                lines.append("access tokens live \(value["tokenLifetimeSeconds"]?.int ?? 0) s")
+                if let grace = value["previousSecretValidForSeconds"]?.int {
+                    lines.append("the previous secret keeps working for \(grace) s")
+                }
+                lines.append("Store the client secret now: it is shown only once.")
+            } else {
+                lines.append(clientLine(value))
+            }
+        } else if let quirks = value["quirks"]?.array {
             lines.append("tenant \(value["tenantName"]?.string ?? "") (\(value["tenantId"]?.string ?? ""))  region=\(value["region"]?.string ?? "")")
             if quirks.isEmpty {
                 lines.append("no IdP quirks seen: its IdP speaks plain RFC 7644 so far (or has not synced yet)")

@@ -25,12 +25,16 @@ final class AdminAPI: HTTPResponder {
     let logger: Logger
     let authenticator: TokenAuthenticator
     let defaultRotationGraceSeconds: Int
+    /// The shortest access-token lifetime an OAuth client may be given (`--oauth-min-token-lifetime`).
+    let oauthMinimumLifetimeSeconds: Int
     let metrics: MetricsRegistry
     private let keyLock = Lock<Void>(())
 
     init(store: ControlStore, directory: RegionDirectory, keyringFile: KeyringFile, authenticator: TokenAuthenticator,
-         logger: Logger, metrics: MetricsRegistry, defaultRotationGraceSeconds: Int = 86_400) {
+         logger: Logger, metrics: MetricsRegistry, defaultRotationGraceSeconds: Int = 86_400,
+         oauthMinimumLifetimeSeconds: Int = OAuthClient.defaultMinimumLifetime) {
         self.metrics = metrics
+        self.oauthMinimumLifetimeSeconds = oauthMinimumLifetimeSeconds
         self.store = store
         self.directory = directory
         self.keyringFile = keyringFile
@@ -54,6 +58,12 @@ final class AdminAPI: HTTPResponder {
         r.add(.post, "/admin/v1/tenants/:tenant/tokens/:token/rotate", { try $0.rotateToken($1) })
         r.add(.post, "/admin/v1/tenants/:tenant/tokens/:token/revoke", { try $0.revokeToken($1) })
         r.add(.delete, "/admin/v1/tenants/:tenant/tokens/:token", { try $0.revokeToken($1) })
+        r.add(.get, "/admin/v1/tenants/:tenant/oauth-clients", { try $0.listOAuthClients($1) })
+        r.add(.post, "/admin/v1/tenants/:tenant/oauth-clients", { try $0.createOAuthClient($1) })
+        r.add(.patch, "/admin/v1/tenants/:tenant/oauth-clients/:client", { try $0.updateOAuthClient($1) })
+        r.add(.delete, "/admin/v1/tenants/:tenant/oauth-clients/:client", { try $0.revokeOAuthClient($1) })
+        r.add(.post, "/admin/v1/tenants/:tenant/oauth-clients/:client/rotate-secret", { try $0.rotateOAuthClientSecret($1) })
+        r.add(.post, "/admin/v1/tenants/:tenant/oauth-clients/:client/revoke", { try $0.revokeOAuthClient($1) })
         r.add(.post, "/admin/v1/tenants/:tenant/integration/deactivate", { try $0.setIntegration($1, .deactivated) })
         r.add(.post, "/admin/v1/tenants/:tenant/integration/reactivate", { try $0.setIntegration($1, .active) })
         r.add(.post, "/admin/v1/tenants/:tenant/integration/token", { try $0.replaceTokens($1) })

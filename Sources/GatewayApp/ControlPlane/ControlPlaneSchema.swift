@@ -59,5 +59,35 @@ enum ControlPlaneSchema {
             );
             CREATE INDEX audit_tenant ON audit_log (tenant_id, id);
             """),
+        // OAuth 2.0 client credentials (docs/oauth.md). A client's secret is stored like a token's: an HMAC under a
+        // pepper. During a rotation's grace window the previous secret's hash is kept too. The access tokens it
+        // issues are rows of `tokens` (so the SCIM path treats them exactly like bearer tokens) that name their
+        // client and always expire.
+        Migration(version: 2, name: "oauth clients", sql: """
+            CREATE TABLE oauth_clients (
+                id             text PRIMARY KEY,
+                tenant_id      uuid NOT NULL REFERENCES tenants (id),
+                hash           bytea NOT NULL,
+                pepper_id      text NOT NULL,
+                previous_hash  bytea,
+                previous_pepper_id text,
+                previous_expires_at timestamptz,
+                token_lifetime_seconds integer NOT NULL DEFAULT 3600 CHECK (token_lifetime_seconds BETWEEN 1 AND 21600),
+                label          text,
+                created_by     text NOT NULL,
+                created_at     timestamptz NOT NULL DEFAULT now(),
+                secret_rotated_at timestamptz,
+                last_used_at   timestamptz,
+                revoked_at     timestamptz,
+                revoked_reason text,
+                CHECK ((previous_hash IS NULL) = (previous_pepper_id IS NULL)
+                       AND (previous_hash IS NULL) = (previous_expires_at IS NULL))
+            );
+            CREATE INDEX oauth_clients_tenant ON oauth_clients (tenant_id);
+
+            ALTER TABLE tokens ADD COLUMN oauth_client_id text REFERENCES oauth_clients (id);
+            ALTER TABLE tokens ADD CONSTRAINT tokens_access_expire CHECK (oauth_client_id IS NULL OR expires_at IS NOT NULL);
+            CREATE INDEX tokens_oauth_client ON tokens (oauth_client_id, expires_at) WHERE oauth_client_id IS NOT NULL;
+            """),
     ]
 }

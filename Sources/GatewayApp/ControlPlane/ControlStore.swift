@@ -18,7 +18,7 @@ final class ControlStore: Sendable {
         _ = try Migrator.migrate(pool, migrations: ControlPlaneSchema.migrations)
     }
 
-    private func run<R>(_ body: (PostgresConnection) throws -> R) throws(ControlPlaneError) -> R {
+    func run<R>(_ body: (PostgresConnection) throws -> R) throws(ControlPlaneError) -> R {
         do {
             return try pool.withTransaction(body)
         } catch {
@@ -30,6 +30,13 @@ final class ControlStore: Sendable {
         id::text, name, home_region, integration_state, deprovision_policy, rate_limit_per_second, rate_limit_burst,
         settings::text, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
         to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
+        """
+
+    /// `tenantColumns` of a `tenants t` joined to another table (credential lookups read both in one query).
+    static let joinedTenantColumns = """
+        t.id::text, t.name, t.home_region, t.integration_state, t.deprovision_policy, t.rate_limit_per_second,
+        t.rate_limit_burst, t.settings::text, to_char(t.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+        to_char(t.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
         """
 
     static func tenant(_ r: PostgresResult, _ row: Int, offset c: Int = 0) -> Tenant {
@@ -46,7 +53,8 @@ final class ControlStore: Sendable {
     }
 
     static let tokenColumns = """
-        id, tenant_id::text, hash, pepper_id, label, created_by, created_at, last_used_at, expires_at, revoked_at, revoked_reason
+        id, tenant_id::text, hash, pepper_id, label, created_by, created_at, last_used_at, expires_at, revoked_at, revoked_reason,
+        oauth_client_id
         """
 
     static func token(_ r: PostgresResult, _ row: Int, offset c: Int = 0) -> TokenRecord {
@@ -55,17 +63,17 @@ final class ControlStore: Sendable {
                     label: r.string(row: row, column: c + 4), createdBy: r.string(row: row, column: c + 5)!,
                     createdAt: r.timestamp(row: row, column: c + 6)!, lastUsedAt: r.timestamp(row: row, column: c + 7),
                     expiresAt: r.timestamp(row: row, column: c + 8), revokedAt: r.timestamp(row: row, column: c + 9),
-                    revokedReason: r.string(row: row, column: c + 10))
+                    revokedReason: r.string(row: row, column: c + 10), oauthClientID: r.string(row: row, column: c + 11))
     }
 
-    private func audit(_ c: PostgresConnection, actor: String, action: String, tenantID: String?, tokenID: String? = nil,
+    func audit(_ c: PostgresConnection, actor: String, action: String, tenantID: String?, tokenID: String? = nil,
                        detail: JSONObject = JSONObject()) throws {
         _ = try c.execute("INSERT INTO audit_log (actor, action, tenant_id, token_id, detail) VALUES ($1, $2, $3, $4, $5)",
                           [.text(actor), .text(action), tenantID.map { .uuid($0) } ?? .null, PostgresValue(tokenID),
                            .jsonb(String(decoding: JSONValue.object(detail).encoded(), as: UTF8.self))])
     }
 
-    private func notify(_ c: PostgresConnection, _ payload: String) throws {
+    func notify(_ c: PostgresConnection, _ payload: String) throws {
         _ = try c.query("SELECT pg_notify($1, $2)", [.text(ControlPlaneSchema.channel), .text(payload)])
     }
 
@@ -183,6 +191,7 @@ final class ControlStore: Sendable {
                 let r = try c.query("UPDATE tenants SET deleted_at = now(), updated_at = now() WHERE id = $1 AND deleted_at IS NULL RETURNING \(Self.tenantColumns)", [.uuid(id)])
                 guard r.rowCount == 1 else { throw ControlPlaneError.notFound("tenant \(id) not found") }
                 _ = try c.execute("UPDATE tokens SET revoked_at = now(), revoked_reason = 'tenant deleted' WHERE tenant_id = $1 AND revoked_at IS NULL", [.uuid(id)])
+                _ = try c.execute("UPDATE oauth_clients SET revoked_at = now(), revoked_reason = 'tenant deleted' WHERE tenant_id = $1 AND revoked_at IS NULL", [.uuid(id)])
                 try audit(c, actor: actor, action: "tenant.delete", tenantID: id)
                 try notify(c, "tenant:\(id)")
                 try beforeCommit(Self.tenant(r, 0))
@@ -211,25 +220,26 @@ final class ControlStore: Sendable {
         var credential: TokenCredential
     }
 
-    private func insertToken(_ c: PostgresConnection, tenantID: String, label: String?, expiresAt: PostgresTimestamp?,
-                             pepper: (id: String, secret: [UInt8]), actor: String) throws -> IssuedToken {
-        let credential = TokenCredential.generate(.tenant)
+    func insertToken(_ c: PostgresConnection, tenantID: String, label: String?, expiresAt: PostgresTimestamp?,
+                     pepper: (id: String, secret: [UInt8]), actor: String, kind: TokenCredential.Kind = .tenant,
+                     oauthClientID: String? = nil) throws -> IssuedToken {
+        let credential = TokenCredential.generate(kind)
         let r = try c.query("""
-            INSERT INTO tokens (id, tenant_id, hash, pepper_id, label, created_by, expires_at)
-            VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING \(Self.tokenColumns)
+            INSERT INTO tokens (id, tenant_id, hash, pepper_id, label, created_by, expires_at, oauth_client_id)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING \(Self.tokenColumns)
             """, [.text(credential.id), .uuid(tenantID), .bytes(credential.hash(pepper: pepper.secret)), .text(pepper.id),
-                  PostgresValue(label), .text(actor), expiresAt.map { .timestamp($0) } ?? .null])
+                  PostgresValue(label), .text(actor), expiresAt.map { .timestamp($0) } ?? .null, PostgresValue(oauthClientID)])
         return IssuedToken(record: Self.token(r, 0), credential: credential)
     }
 
-    private func lockTenant(_ c: PostgresConnection, _ tenantID: String) throws {
+    func lockTenant(_ c: PostgresConnection, _ tenantID: String) throws {
         // Serialises token changes per tenant, so the live-token cap holds under concurrent calls.
         let r = try c.query("SELECT 1 FROM tenants WHERE id = $1 AND deleted_at IS NULL FOR UPDATE", [.uuid(tenantID)])
         guard r.rowCount == 1 else { throw ControlPlaneError.notFound("tenant \(tenantID) not found") }
     }
 
     private func liveTokenCount(_ c: PostgresConnection, _ tenantID: String) throws -> Int {
-        let r = try c.query("SELECT count(*) FROM tokens WHERE tenant_id = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())",
+        let r = try c.query("SELECT count(*) FROM tokens WHERE tenant_id = $1 AND oauth_client_id IS NULL AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())",
                             [.uuid(tenantID)])
         return Int(r.int(row: 0, column: 0) ?? 0)
     }
@@ -252,7 +262,7 @@ final class ControlStore: Sendable {
     func tokens(tenantID: String) throws(ControlPlaneError) -> [TokenRecord] {
         guard isUUID(tenantID) else { return [] }
         return try run { c in
-            let r = try c.query("SELECT \(Self.tokenColumns) FROM tokens WHERE tenant_id = $1 ORDER BY created_at, id", [.uuid(tenantID)])
+            let r = try c.query("SELECT \(Self.tokenColumns) FROM tokens WHERE tenant_id = $1 AND oauth_client_id IS NULL ORDER BY created_at, id", [.uuid(tenantID)])
             return (0..<r.rowCount).map { Self.token(r, $0) }
         }
     }
@@ -265,7 +275,8 @@ final class ControlStore: Sendable {
             try lockTenant(c, tenantID)
             let r = try c.query("""
                 UPDATE tokens SET expires_at = LEAST(COALESCE(expires_at, 'infinity'), now() + make_interval(secs => $3))
-                WHERE tenant_id = $1 AND id = $2 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())
+                WHERE tenant_id = $1 AND id = $2 AND oauth_client_id IS NULL AND revoked_at IS NULL
+                  AND (expires_at IS NULL OR expires_at > now())
                 RETURNING \(Self.tokenColumns)
                 """, [.uuid(tenantID), .text(tokenID), .int(Int64(graceSeconds))])
             guard r.rowCount == 1 else { throw ControlPlaneError.notFound("no live token \(tokenID) for tenant \(tenantID)") }
@@ -315,16 +326,13 @@ final class ControlStore: Sendable {
         try run { c in
             let r = try c.query(PreparedStatement("""
                 SELECT k.id, k.tenant_id::text, k.hash, k.pepper_id, k.label, k.created_by, k.created_at, k.last_used_at,
-                       k.expires_at, k.revoked_at, k.revoked_reason,
-                       t.id::text, t.name, t.home_region, t.integration_state, t.deprovision_policy, t.rate_limit_per_second,
-                       t.rate_limit_burst, t.settings::text,
-                       to_char(t.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-                       to_char(t.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
+                       k.expires_at, k.revoked_at, k.revoked_reason, k.oauth_client_id,
+                       \(Self.joinedTenantColumns)
                 FROM tokens k JOIN tenants t ON t.id = k.tenant_id
                 WHERE k.id = $1 AND t.deleted_at IS NULL
                 """), [.text(id)])
             guard r.rowCount == 1 else { return nil }
-            return (Self.token(r, 0), Self.tenant(r, 0, offset: 11))
+            return (Self.token(r, 0), Self.tenant(r, 0, offset: 12))
         }
     }
 
@@ -353,7 +361,10 @@ final class ControlStore: Sendable {
             let r = try c.query("""
                 SELECT pepper_id, count(*) FROM (
                     SELECT pepper_id FROM tokens WHERE revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())
-                    UNION ALL SELECT pepper_id FROM admin_keys WHERE revoked_at IS NULL) u GROUP BY pepper_id
+                    UNION ALL SELECT pepper_id FROM admin_keys WHERE revoked_at IS NULL
+                    UNION ALL SELECT pepper_id FROM oauth_clients WHERE revoked_at IS NULL
+                    UNION ALL SELECT previous_pepper_id FROM oauth_clients
+                        WHERE revoked_at IS NULL AND previous_expires_at > now()) u GROUP BY pepper_id
                 """)
             var usage: [String: Int] = [:]
             for row in 0..<r.rowCount { usage[r.string(row: row, column: 0)!] = Int(r.int(row: row, column: 1) ?? 0) }

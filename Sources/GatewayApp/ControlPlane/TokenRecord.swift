@@ -15,6 +15,8 @@ struct TokenRecord: Sendable, Equatable {
     var expiresAt: PostgresTimestamp?
     var revokedAt: PostgresTimestamp?
     var revokedReason: String?
+    /// Set on an OAuth access token: the client that obtained it (such a token always has `expiresAt`).
+    var oauthClientID: String? = nil
 
     enum Status: String, Sendable { case live, expiring, expired, revoked }
 

@@ -10,6 +10,7 @@ struct GatewayMetrics: Sendable {
     let authFailures: Counter
     let rateLimited: Counter
     let shaped: Counter
+    let accessTokensExpired: Counter
 
     init(registry: MetricsRegistry = MetricsRegistry()) {
         self.registry = registry
@@ -25,6 +26,8 @@ struct GatewayMetrics: Sendable {
         shaped = registry.counter("scim_gateway_rate_shaped_total",
                                   "Requests over their tenant's rate that waited for their turn (instead of a 429), by tenant.",
                                   labels: ["tenant"])
+        accessTokensExpired = registry.counter("scim_gateway_oauth_access_tokens_expired_total",
+                                               "SCIM requests refused because their OAuth access token had expired (the client should have asked for a new one).")
     }
 
     /// Per-region data-plane gauges, sampled when scraped: bulkhead occupancy, pool counters, breaker state, health.
@@ -65,7 +68,10 @@ struct GatewayMetrics: Sendable {
         requests.increment([log.tenant ?? "-", log.region ?? "-", log.route, String(log.status)])
         latency.observe([log.region ?? "-", log.route], log.durationSeconds)
         if let outcome = log.outcome {
-            if outcome.hasPrefix("auth-") { authFailures.increment([String(outcome.dropFirst(5))]) }
+            if outcome.hasPrefix("auth-") {
+                authFailures.increment([String(outcome.dropFirst(5))])
+                if outcome == "auth-access-token-expired" { accessTokensExpired.increment() }
+            }
             else if outcome.hasPrefix("upstream-") { upstreamErrors.increment([log.region ?? "-", String(outcome.dropFirst(9))]) }
             else if outcome == "rate-limited" { rateLimited.increment([log.tenant ?? "-", "tenant"]) }
             else if outcome == "source-throttled" { rateLimited.increment(["-", "auth-failures-from-source"]) }

@@ -29,4 +29,8 @@ struct GatewayPolicy: Sendable {
     /// Rate shaping: a tenant over its rate waits up to this long for its turn (holding no thread) before a 429;
     /// 0 refuses at once.
     var rateLimitMaxDelay: Duration = .seconds(1)
+    /// Hosts (lowercase, port as requested) that belong to no region and serve the OAuth token endpoint for every
+    /// region's clients: an Entra gallery app has one token URL for all customers (docs/oauth.md). The token is
+    /// then used on the tenant's own region host as usual; SCIM calls on these hosts are still refused.
+    var oauthGlobalHosts: Set<String> = []
 }

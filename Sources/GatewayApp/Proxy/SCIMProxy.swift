@@ -23,7 +23,9 @@ final class SCIMProxy: DeferredHTTPResponder {
     let policy: GatewayPolicy
     let logger: Logger
     let tenantLimiter = KeyedRateLimiter()
-    let failureLimiter = KeyedRateLimiter()
+    let failureLimiter: KeyedRateLimiter
+    /// The OAuth token endpoint and its discovery document, when configured (they share this listener).
+    let oauth: OAuthTokenEndpoint?
     let readiness: @Sendable () -> (Bool, String)
     let metrics: GatewayMetrics
     /// Runs a task later without holding a thread (the upstream loop's timer): requests waiting for their rate.
@@ -32,7 +34,10 @@ final class SCIMProxy: DeferredHTTPResponder {
     init(authenticator: TokenAuthenticator, directory: RegionDirectory, keyring: @escaping @Sendable () -> Keyring,
          policy: GatewayPolicy, logger: Logger, metrics: GatewayMetrics,
          schedule: @escaping @Sendable (Duration, @escaping @Sendable () -> Void) -> Void,
+         failureLimiter: KeyedRateLimiter = KeyedRateLimiter(), oauth: OAuthTokenEndpoint? = nil,
          readiness: @escaping @Sendable () -> (Bool, String)) {
+        self.failureLimiter = failureLimiter
+        self.oauth = oauth
         self.schedule = schedule
         self.metrics = metrics
         self.authenticator = authenticator
@@ -58,6 +63,13 @@ final class SCIMProxy: DeferredHTTPResponder {
 
     func respond(to request: HTTPRequest, context: RequestContext, reply: any HTTPReply) {
         let requestID = RequestID.accept(request.headers["X-Request-Id"])
+        if let oauth, oauth.handles(request.path) {
+            let record = RequestRecord(requestID: requestID, method: request.method, route: String(request.path))
+            oauth.respond(to: request, context: context, record: record) { [self] response, record in
+                finish(response, record: record, reply: reply)
+            }
+            return
+        }
         var record = RequestRecord(requestID: requestID, method: request.method,
                                    route: Self.routes.match(request.method, path: request.path).template ?? Self.unmatchedRoute)
         let accept = request.headers["Accept"]

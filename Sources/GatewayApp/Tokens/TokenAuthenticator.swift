@@ -49,7 +49,7 @@ final class TokenAuthenticator: Sendable {
                       nowMicros: Int64 = Timestamp.nowEpochMillis() * 1000) -> Outcome {
         guard let presented else { return .invalid(reason: "missing") }
         let credential: TokenCredential
-        switch TokenCredential.parse(presented, kind: .tenant) {
+        switch TokenCredential.parse(presented, kind: .scim(presented)) {
         case .success(let c): credential = c
         case .failure(let f): return .invalid(reason: "\(f)")
         }
@@ -62,7 +62,7 @@ final class TokenAuthenticator: Sendable {
         }
         switch record.status(nowMicros: nowMicros) {
         case .revoked: return .invalid(reason: "revoked")
-        case .expired: return .invalid(reason: "expired")
+        case .expired: return .invalid(reason: record.oauthClientID == nil ? "expired" : "access-token-expired")
         case .live, .expiring: break
         }
         if tenant.integrationState == .deactivated { return .deactivated(tenant) }
@@ -87,7 +87,7 @@ final class TokenAuthenticator: Sendable {
     /// good token through a source throttle. The secret is checked too, or knowing a token's public id (it is in
     /// logs and admin listings) would exempt guesses at its secret from the throttle.
     func isKnownGood(_ presented: String?) -> Bool {
-        guard let presented, case .success(let c) = TokenCredential.parse(presented, kind: .tenant),
+        guard let presented, case .success(let c) = TokenCredential.parse(presented, kind: .scim(presented)),
               let record = cache.withLock({ $0[c.id]?.record }),
               let pepper = keyring().key(.pepper, id: record.pepperID) else { return false }
         return constantTimeEquals(c.hash(pepper: pepper.secret), record.hash)

@@ -4,12 +4,19 @@ import Crypto
 ///
 /// `scim_<id:16>_<secret:32><check:6>`: a recognisable prefix (secret scanners and humans spot a leaked token),
 /// a public id (looked up in the control plane), a secret (only its HMAC is stored) and a CRC-32 checksum in
-/// base62, so typos and junk are refused before any lookup. Admin credentials use the prefix `scimadm_`.
+/// base62, so typos and junk are refused before any lookup. Admin credentials use the prefix `scimadm_`, OAuth
+/// access tokens (issued by the token endpoint, short-lived) `scimat_`.
 /// Profit.co's client sends `API_KEY:SCIM_KEY`; we accept `<id>:<secret>` as the same credential.
 struct TokenCredential: Sendable, Equatable {
     enum Kind: String, Sendable {
         case tenant = "scim_"
         case admin = "scimadm_"
+        case access = "scimat_"
+
+        /// The kind a presented SCIM credential claims by its prefix: an OAuth access token or a tenant token.
+        static func scim(_ presented: String) -> Kind {
+            presented.utf8.starts(with: Kind.access.rawValue.utf8) ? .access : .tenant
+        }
     }
 
     static let idLength = 16
