@@ -200,11 +200,17 @@ package enum GatewayCommand {
         let oauth = OAuthTokenEndpoint(store: store, directory: directory, keyring: { [keyringFile] in keyringFile.keyring },
                                        policy: policy, logger: logger, registry: metrics.registry,
                                        failureLimiter: failureLimiter, work: oauthWork)
+        let webWork = WorkQueue(name: "web", threads: 2, capacity: 256)
+        let rotationGrace = try options.int("rotation-grace", in: 0...2_592_000) ?? 86_400
+        let requestLog = RequestLogClient(regions: RegionInternalClient(keyring: { [keyringFile] in keyringFile.keyring }))
+        let setup = SetupPortal(store: store, directory: directory, keyring: { [keyringFile] in keyringFile.keyring }, policy: policy,
+                                authenticator: authenticator, failureLimiter: failureLimiter, requestLog: requestLog,
+                                logger: logger.with("listener", "setup"), work: webWork, defaultRotationGraceSeconds: rotationGrace)
         let proxy = SCIMProxy(authenticator: authenticator, directory: directory,
                               keyring: { [keyringFile] in keyringFile.keyring }, policy: policy, logger: logger,
                               metrics: metrics,
                               schedule: { [upstreamLoop] delay, task in upstreamLoop.schedule(after: delay, task) },
-                              failureLimiter: failureLimiter, oauth: oauth,
+                              failureLimiter: failureLimiter, oauth: oauth, setup: setup,
                               readiness: {
                                   // Ready while the control plane answers and at least one region does: a single region
                                   // outage must not take every tenant's traffic off this gateway. Read from the
@@ -234,7 +240,11 @@ package enum GatewayCommand {
             // Readers call `keyringFile.keyring` on every use; nothing to swap. Cached token rows stay valid.
         }
         let publicHTTP = HTTPServer(configuration: publicServer, deferred: proxy, logger: logger)
-        let adminHTTP = HTTPServer(configuration: adminConfig, responder: admin, logger: logger)
+        let console = OperatorConsole(admin: admin, activity: proxy.activity, regionHealth: { regionHealth.snapshot },
+                                      trustForwardedProto: policy.trustForwardedProto)
+        let adminHTTP = HTTPServer(configuration: adminConfig,
+                                   responder: AdminListener(admin: admin, console: console, logger: logger.with("listener", "console")),
+                                   logger: logger)
         metrics.registry.gaugeFunction("scim_gateway_connections_open", "Open client connections on the public listener.") {
             [([], Double(publicHTTP.stats.snapshot.connectionsOpen))]
         }
@@ -255,7 +265,7 @@ package enum GatewayCommand {
             return true
         }
         let services: [any Service] = [watcher.service(), listener, lastUsed, controlHealth.service(every: healthInterval),
-                                       UpstreamLoopService(loop: upstreamLoop), oauthWork]
+                                       UpstreamLoopService(loop: upstreamLoop), oauthWork, webWork]
             + regionHealth.services
             + [publicHTTP, adminHTTP,
                PortAnnouncer(server: publicHTTP, path: options.string("port-file")),

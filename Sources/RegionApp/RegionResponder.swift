@@ -201,7 +201,14 @@ package final class RegionResponder: HTTPResponder {
             guard let settings = try service.database.tenantSettings(id: pathTenant) else {
                 throw SCIMError.tenantNotProvisioned(region: region)
             }
-            return .document(status: 200, Self.tenantJSON(pathTenant, settings))
+            guard QueryParameters(request.query)?["counts"] == "1", case .object(var o) = Self.tenantJSON(pathTenant, settings) else {
+                return .document(status: 200, Self.tenantJSON(pathTenant, settings))
+            }
+            // The operator console's figures (the console asks for them; provisioning does not).
+            let counts = try service.database.tenantCounts(id: pathTenant)
+            o.appendUnchecked(key: "users", value: .number(JSONNumber(counts.users)))
+            o.appendUnchecked(key: "groups", value: .number(JSONNumber(counts.groups)))
+            return .document(status: 200, .object(o))
         case .deleteTenant:
             guard try service.database.deleteTenant(id: pathTenant) else { throw SCIMError.tenantNotProvisioned(region: region) }
             logger.notice("tenant deleted with all its data", [("tenant.id", .string(pathTenant))])

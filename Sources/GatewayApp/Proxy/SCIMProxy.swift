@@ -26,18 +26,23 @@ final class SCIMProxy: DeferredHTTPResponder {
     let failureLimiter: KeyedRateLimiter
     /// The OAuth token endpoint and its discovery document, when configured (they share this listener).
     let oauth: OAuthTokenEndpoint?
+    /// The IT admin's setup pages (`/setup/…`), when configured.
+    let setup: SetupPortal?
     let readiness: @Sendable () -> (Bool, String)
     let metrics: GatewayMetrics
+    /// Recent traffic per tenant on this replica (the console's tenant list).
+    let activity = TenantActivity()
     /// Runs a task later without holding a thread (the upstream loop's timer): requests waiting for their rate.
     let schedule: @Sendable (Duration, @escaping @Sendable () -> Void) -> Void
 
     init(authenticator: TokenAuthenticator, directory: RegionDirectory, keyring: @escaping @Sendable () -> Keyring,
          policy: GatewayPolicy, logger: Logger, metrics: GatewayMetrics,
          schedule: @escaping @Sendable (Duration, @escaping @Sendable () -> Void) -> Void,
-         failureLimiter: KeyedRateLimiter = KeyedRateLimiter(), oauth: OAuthTokenEndpoint? = nil,
+         failureLimiter: KeyedRateLimiter = KeyedRateLimiter(), oauth: OAuthTokenEndpoint? = nil, setup: SetupPortal? = nil,
          readiness: @escaping @Sendable () -> (Bool, String)) {
         self.failureLimiter = failureLimiter
         self.oauth = oauth
+        self.setup = setup
         self.schedule = schedule
         self.metrics = metrics
         self.authenticator = authenticator
@@ -66,6 +71,13 @@ final class SCIMProxy: DeferredHTTPResponder {
         if let oauth, oauth.handles(request.path) {
             let record = RequestRecord(requestID: requestID, method: request.method, route: String(request.path))
             oauth.respond(to: request, context: context, record: record) { [self] response, record in
+                finish(response, record: record, reply: reply)
+            }
+            return
+        }
+        if let setup, setup.handles(request.path) {
+            let record = RequestRecord(requestID: requestID, method: request.method, route: "/setup")
+            setup.respond(to: request, context: context, record: record) { [self] response, record in
                 finish(response, record: record, reply: reply)
             }
             return
@@ -121,6 +133,7 @@ final class SCIMProxy: DeferredHTTPResponder {
         record.finish(status: response.status.code)
         record.log(logger)
         if !record.isProbe { metrics.record(record) }
+        if let tenant = record.tenant, record.route.hasPrefix("/scim/") { activity.record(tenant: tenant, status: record.status) }
         reply.send(response)
     }
 
