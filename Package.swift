@@ -98,6 +98,7 @@ let package = Package(
         .testTarget(name: "ServerRuntimeTests", dependencies: ["ServerRuntime", "HTTPCore", "Telemetry"], swiftSettings: strict),
         .testTarget(name: "GatewayAppTests", dependencies: ["GatewayApp", "TestSupport", "Postgres", "RegionLink", "JSON", "HTTPCore", "NetIO", "ServerRuntime", "Telemetry", "Locking", "Crypto"],
                     swiftSettings: strict),
+        .testTarget(name: "WebUITests", dependencies: ["WebUI", "Crypto", "HTTPCore"], swiftSettings: strict),
         .testTarget(name: "RegionLinkTests", dependencies: ["RegionLink", "HTTPCore", "Crypto"], swiftSettings: strict),
         .testTarget(name: "NetIOTests", dependencies: ["NetIO", "HTTPCore", "TestSupport", "Lifecycle", "Locking", "Telemetry"], swiftSettings: strict),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"], swiftSettings: strict),

@@ -18,10 +18,14 @@
 # Prints: failover_ms (kill -> first acknowledged write on the new primary), acknowledged, found, lost.
 # Exit 1 if lost > 0.
 #
-# Measured on this 2-core machine (Swift builds running beside it), each run ~1.7-2.5 k commits/s:
-#   postmaster, strict:    failover_ms 4450, 3302, 3271, 3421, 2773, 4477; lost 0 of 11-13 k acknowledged each time
-#   node, strict, HOLD=3:  failover_ms 13717, 14397 (promotion at 9.6-10.3 s, then waiting for start-node); lost 0
-#   postmaster, STRICT=0:  failover_ms 564, 803; lost 0 (but for those ~3 s the new primary had no standby)
+# Measured on this 2-core machine (Swift builds running beside it; 0.2-2.5 k commits/s depending on them):
+#   postmaster, strict:    failover_ms 4450, 3302, 3271, 3421, 2773, 4477, 3142, 4814; lost 0 every time
+#                          (1.3-13 k acknowledged per run; up to 11 of them acknowledged by the killed primary's
+#                          orphaned backends in the ms after the SIGKILL, all found on both nodes)
+#   node, strict, HOLD=3:  failover_ms 13717, 14397 (promotion 9.6-10.3 s after the kill = ttl, then commits wait
+#                          for start-node, which rejoins with pg_rewind in ~1 s); lost 0
+#   postmaster, STRICT=0:  failover_ms 564, 803; lost 0 (but until the old primary rejoined, ~3 s, the new primary
+#                          acknowledged writes that existed on it alone)
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)

@@ -192,8 +192,9 @@ final class SCIMProxy: DeferredHTTPResponder {
 
         let tenant: Tenant
         switch authenticator.authenticate(presented) {
-        case .invalid(let reason):
+        case .invalid(let reason, let owner):
             log.outcome = "auth-\(reason)"
+            log.tenant = owner?.id
             _ = failureLimiter.take(source, rate: policy.failureRate, burst: policy.failureBurst, nowNanos: now)
             return .refuse(.unauthorized(presented == nil
                                          ? "missing bearer token (Authorization: Bearer <token>)"

@@ -12,8 +12,11 @@ import Locking
 final class TokenAuthenticator: Sendable {
     enum Outcome: Sendable {
         case authenticated(AuthenticatedTenant)
-        /// Not a valid credential (the reason is for logs and metrics only, never for the client).
-        case invalid(reason: String)
+        /// Not a valid credential (the reason is for logs and metrics only, never for the client). `tenant` is set
+        /// only when the secret matched a token that is revoked or expired: then the refusal is that tenant's to see
+        /// (its request log, the setup page's live check). A wrong secret is never attributed: anyone who knows a
+        /// token's public id could otherwise write into another tenant's log.
+        case invalid(reason: String, tenant: Tenant? = nil)
         /// Valid token, but the tenant's integration is deactivated: refuse, write nothing.
         case deactivated(Tenant)
         /// The control plane could not be reached and the token is not cached.
@@ -61,8 +64,8 @@ final class TokenAuthenticator: Sendable {
             return .invalid(reason: "mismatch")
         }
         switch record.status(nowMicros: nowMicros) {
-        case .revoked: return .invalid(reason: "revoked")
-        case .expired: return .invalid(reason: record.oauthClientID == nil ? "expired" : "access-token-expired")
+        case .revoked: return .invalid(reason: "revoked", tenant: tenant)
+        case .expired: return .invalid(reason: record.oauthClientID == nil ? "expired" : "access-token-expired", tenant: tenant)
         case .live, .expiring: break
         }
         if tenant.integrationState == .deactivated { return .deactivated(tenant) }
