@@ -1,8 +1,10 @@
 public import HTTPCore
 
 /// The answers of the web pages, each with the headers an admin UI must have: a strict Content-Security-Policy
-/// (nothing inline, nothing from elsewhere: our own stylesheet and script only), no framing, no sniffing, no
-/// referrer (a setup link must not leak through `Referer`), and no caching of pages that show secrets.
+/// (nothing inline, nothing from elsewhere: our own stylesheet and script only), no framing, no sniffing, a referrer
+/// only to ourselves (a setup link must never leak through `Referer` to another site; `no-referrer` would also make
+/// browsers send `Origin: null` on our own form posts, which the cross-site check must refuse), and no caching of
+/// pages that show secrets.
 public enum WebResponse {
     public static let contentSecurityPolicy =
         "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; connect-src 'self'; "
@@ -39,7 +41,7 @@ public enum WebResponse {
         r.headers.set("Content-Security-Policy", contentSecurityPolicy)
         r.headers.set("X-Frame-Options", "DENY")
         r.headers.set("X-Content-Type-Options", "nosniff")
-        r.headers.set("Referrer-Policy", "no-referrer")
+        r.headers.set("Referrer-Policy", "same-origin")
         r.headers.set("Cache-Control", "no-store")
         r.headers.set("Cross-Origin-Opener-Policy", "same-origin")
     }

@@ -76,7 +76,7 @@ final class WebClient {
         let landing = try web.send(.get, link.path)
         #expect(landing.status.code == 200)
         #expect(landing.bodyText.contains("web-link"))
-        #expect(landing.headers["Referrer-Policy"] == "no-referrer")
+        #expect(landing.headers["Referrer-Policy"] == "same-origin")
         #expect(landing.headers["Content-Security-Policy"]?.contains("script-src 'self'") == true)
         let started = try web.send(.post, "/setup/start", form: [("link", String(link.path.dropFirst("/setup/l/".count)))])
         #expect(started.status.code == 303)

@@ -68,7 +68,7 @@ import WebUI
         #expect(csp.contains("default-src 'none'") && csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"))
         #expect(csp.contains("frame-ancestors 'none'") && csp.contains("form-action 'self'"))
         #expect(r.headers["X-Frame-Options"] == "DENY")
-        #expect(r.headers["Referrer-Policy"] == "no-referrer")
+        #expect(r.headers["Referrer-Policy"] == "same-origin")
         #expect(r.headers["Cache-Control"] == "no-store")
         let secure = WebResponse.cookie(name: "s", value: "v", path: "/setup", maxAge: 60, secure: true)
         #expect(secure.contains("HttpOnly") && secure.contains("SameSite=Strict") && secure.hasSuffix("; Secure"))
