@@ -49,6 +49,12 @@ package enum RegionCommand {
                    help: "Events older than this are purged (pull API and webhook backlog)"),
             .value("event-purge-interval", "duration", env: "SCIM_REGION_EVENT_PURGE_INTERVAL", default: "10m",
                    help: "How often expired events are purged"),
+            .value("directory-recompute-batch", "n", env: "SCIM_REGION_DIRECTORY_RECOMPUTE_BATCH", default: "500",
+                   help: "Users per transaction of the roles/profile recompute job"),
+            .value("directory-recompute-pause", "ratio", env: "SCIM_REGION_DIRECTORY_RECOMPUTE_PAUSE", default: "1",
+                   help: "After each recompute batch, pause this many times its duration (0: no pause)"),
+            .value("roles-inline-limit", "n", env: "SCIM_REGION_ROLES_INLINE_LIMIT", default: "1000",
+                   help: "A group write recomputes up to this many members' roles itself; beyond, the recompute job does"),
             .flag("dev-unsigned-tenants",
                   help: "DEVELOPMENT ONLY: accept unsigned requests with 'Authorization: Bearer <tenant uuid>' and auto-create tenants"),
         ] + ServerOptions.common(envPrefix: "SCIM_REGION_", defaultListen: "", defaultWorkers: 16).map { option in
@@ -72,6 +78,9 @@ package enum RegionCommand {
         var webhooks = WebhookDeliverySettings()
         let retention: Duration
         let purgeInterval: Duration
+        let recomputeBatch: Int
+        let recomputePause: Double
+        let rolesInlineLimit: Int
         let development = options.bool("dev-unsigned-tenants")
         do throws(UsageError) {
             let id = try options.required("region")
@@ -112,6 +121,12 @@ package enum RegionCommand {
             }
             retention = try durationOption(options, "event-retention")
             purgeInterval = try durationOption(options, "event-purge-interval")
+            recomputeBatch = try options.int("directory-recompute-batch", in: 1...10_000) ?? 500
+            guard let pause = options.string("directory-recompute-pause").flatMap(Double.init), pause >= 0, pause <= 100 else {
+                throw UsageError("--directory-recompute-pause expects a number from 0 to 100")
+            }
+            recomputePause = pause
+            rolesInlineLimit = try options.int("roles-inline-limit", in: 0...100_000) ?? 1000
         } catch {
             spec.exitWithUsageError(error)
         }
@@ -156,6 +171,7 @@ package enum RegionCommand {
                                 sessionSetup: RegionDatabase.sessionSetup)
         let database = RegionDatabase(pool: pool, region: region.id, autoProvision: development, logger: logger)
         var settings = RegionSettings()
+        settings.rolesInlineLimit = rolesInlineLimit
         settings.serviceProvider.bulkMaxPayloadSize = min(settings.serviceProvider.bulkMaxPayloadSize, server.limits.maxBodyBytes)
         let metrics = RegionMetrics()
         let quirks = QuirkCounts(metrics: metrics.registry)
@@ -163,7 +179,8 @@ package enum RegionCommand {
         let readiness = Readiness()
         let events = EventsAPI(database: database, keys: webhookKeys, allowInsecureHTTP: webhooks.allowInsecureHTTP)
         let responder = RegionResponder(service: service, authenticator: Authenticator(verifier: verifier, developmentMode: development),
-                                        readiness: readiness, region: region.id, logger: logger, metrics: metrics, events: events)
+                                        readiness: readiness, region: region.id, logger: logger, metrics: metrics, events: events,
+                                        directory: DirectoryAPI(database: database))
         server.errorResponse = { status, message in
             RegionResponder.error(SCIMError(status: status.code, detail: message))
         }
@@ -186,6 +203,8 @@ package enum RegionCommand {
         if let watcher { services.append(watcher.service()) }
         services.append(EventRetention(pool: pool, retentionSeconds: retention.components.seconds, interval: purgeInterval,
                                        logger: logger, ready: { readiness.isMigrated }).service)
+        services.append(DirectoryRecompute(database: database, logger: logger, batchSize: recomputeBatch,
+                                           pauseRatio: recomputePause, ready: { readiness.isMigrated }))
         if webhooks.workers > 0 {
             services.append(WebhookDelivery(database: database, keys: webhookKeys, settings: webhooks, logger: logger,
                                             ready: { readiness.isMigrated }).service)

@@ -20,6 +20,7 @@ package final class RegionResponder: HTTPResponder {
         case bulk, searchAll, me
         case putTenant, getTenant, deleteTenant, tenantQuirks
         case events, users, groups, groupMembers, putWebhook, getWebhook, deleteWebhook, redeliverWebhook
+        case directory(DirectoryEndpoint)
     }
 
     /// The SCIM behaviour.
@@ -30,6 +31,8 @@ package final class RegionResponder: HTTPResponder {
     package let readiness: Readiness
     /// The events, webhook and read API (`/internal/v1/tenants/{id}/…`).
     package let events: EventsAPI
+    /// Role rules, attribute mapping and reconciliation snapshots (`/internal/v1/tenants/{id}/…`, issue 18).
+    package let directory: DirectoryAPI
     let logger: Logger
     let metrics: RegionMetrics
     let region: String
@@ -37,10 +40,11 @@ package final class RegionResponder: HTTPResponder {
 
     /// Builds the route table once; the responder is immutable afterwards.
     package init(service: SCIMService, authenticator: Authenticator, readiness: Readiness, region: String, logger: Logger,
-                metrics: RegionMetrics = RegionMetrics(), events: EventsAPI? = nil) {
+                metrics: RegionMetrics = RegionMetrics(), events: EventsAPI? = nil, directory: DirectoryAPI? = nil) {
         self.metrics = metrics
         self.service = service
         self.events = events ?? EventsAPI(database: service.database, keys: WebhookKeys())
+        self.directory = directory ?? DirectoryAPI(database: service.database)
         self.authenticator = authenticator
         self.readiness = readiness
         self.region = region
@@ -81,6 +85,7 @@ package final class RegionResponder: HTTPResponder {
         add(.get, "/internal/v1/tenants/:id/webhook", .getWebhook)
         add(.delete, "/internal/v1/tenants/:id/webhook", .deleteWebhook)
         add(.post, "/internal/v1/tenants/:id/webhook/redeliver", .redeliverWebhook)
+        for (method, pattern, endpoint) in DirectoryEndpoint.routes { add(method, pattern, .directory(endpoint)) }
         self.router = router
     }
 
@@ -182,6 +187,8 @@ package final class RegionResponder: HTTPResponder {
             return try tenantAPI(endpoint, request, id: id, scope: scope)
         case .events, .users, .groups, .groupMembers, .putWebhook, .getWebhook, .deleteWebhook, .redeliverWebhook:
             return try eventsAPI(endpoint, request, parameters, scope: scope)
+        case .directory(let endpoint):
+            return try directoryAPI(endpoint, request, parameters, scope: scope)
         }
     }
 

@@ -57,9 +57,12 @@ enum EventFeed {
     // MARK: Rendering
 
     /// An event as delivered and pulled:
-    /// `{"id", "type", "occurredAt", "tenantId", "data": {"user": {…}} | {"group": {…}} | {"group": {…}, "members": […]}}`.
+    /// `{"id", "type", "occurredAt", "tenantId", "data": {"user": {…}} | {"group": {…}} | {"group": {…}, "members": […]}
+    /// | {"user": {…}, "before": …, "after": …}}`.
     /// Resource events carry the resource as a GET would return it then (without the row-backed `groups`/`members`),
-    /// projected by the tenant's schema (attributes returned "never" stay out); deletions carry the id and names.
+    /// projected by the tenant's schema (attributes returned "never" stay out), and a user's mapped `profile` when the
+    /// tenant maps one; deletions carry the id and names; `user.roles_changed` and `user.profile_changed` carry the
+    /// user's id and names with the value before and after (and, for roles, their version).
     static func render(_ event: StoredEvent, tenant: String, context: TenantContext, baseURL: String) throws -> JSONValue {
         guard case .object(let stored) = try JSONDecoder.decode(event.data) else {
             throw SCIMError(status: 500, detail: "a stored event is unreadable")
@@ -75,6 +78,12 @@ enum EventFeed {
             let projection = kind == .user ? context.defaultUserProjection : context.defaultGroupProjection
             let rendered = Representation.render(resource, kind, schema, plan: context.renderPlan(kind), baseURL: baseURL)
             data.appendUnchecked(key: kind == .user ? "user" : "group", value: .object(projection.apply(to: rendered)))
+            if let profile = stored["profile"] { data.appendUnchecked(key: "profile", value: profile) }
+        } else if let after = stored["after"] {
+            data.appendUnchecked(key: "user", value: .object(identity(event.resourceID, stored)))
+            data.appendUnchecked(key: "before", value: stored["before"] ?? .null)
+            data.appendUnchecked(key: "after", value: after)
+            if let version = stored["version"] { data.appendUnchecked(key: "version", value: version) }
         } else if let members = stored["members"] {
             data.appendUnchecked(key: "group", value: .object(identity(event.resourceID, stored["group"]?.object ?? JSONObject())))
             data.appendUnchecked(key: "members", value: members)

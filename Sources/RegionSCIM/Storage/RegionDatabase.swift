@@ -30,6 +30,8 @@ package final class RegionDatabase: Sendable {
     /// Which list-query shapes run as prepared statements.
     let shapes = StatementShapes()
     private let cursorSecretStore = Lock<[UInt8]?>(nil)
+    /// The tenants' role rules and attribute mappings (issue 18), cached per settings version.
+    package let directory = DirectoryConfigs()
 
     /// A database front for one region; `autoProvision` only in development mode.
     package init(pool: PostgresPool, region: String, autoProvision: Bool, logger: Logger) {
@@ -82,6 +84,7 @@ package final class RegionDatabase: Sendable {
 
     /// Runs `body` in a read-write transaction scoped to the tenant (READ COMMITTED: uniqueness and row locks do the
     /// concurrency work). Deadlocks and serialization failures are retried a few times before giving up with 503.
+    /// The first statement also takes the tenant's directory lock shared (`DirectoryLock`).
     package func write<R>(tenant: String, _ body: (PostgresConnection, TenantContext) throws -> R) throws -> R {
         var attempt = 0
         while true {
@@ -89,7 +92,7 @@ package final class RegionDatabase: Sendable {
             do {
                 return try pool.withConnection { connection in
                     let row = try connection.pipeline(
-                        [.sql("BEGIN"), .prepared(Self.setTenant, [.text(tenant)]), .prepared(Self.tenantRow, [.text(tenant)])])[2]
+                        [.sql("BEGIN"), .prepared(DirectoryLock.beginWrite, [.text(tenant)]), .prepared(Self.tenantRow, [.text(tenant)])])[2]
                     // The open transaction is rolled back when the connection goes back to the pool.
                     guard row.rowCount == 1 else { throw TenantMissing() }
                     let context: TenantContext
