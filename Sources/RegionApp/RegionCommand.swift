@@ -55,6 +55,10 @@ package enum RegionCommand {
                    help: "After each recompute batch, pause this many times its duration (0: no pause)"),
             .value("roles-inline-limit", "n", env: "SCIM_REGION_ROLES_INLINE_LIMIT", default: "1000",
                    help: "A group write recomputes up to this many members' roles itself; beyond, the recompute job does"),
+            .value("snapshot-lifetime", "duration", env: "SCIM_REGION_SNAPSHOT_LIFETIME", default: "15m",
+                   help: "How long a reconciliation snapshot stays readable (its transaction is held that long)"),
+            .value("snapshot-max-open", "n", env: "SCIM_REGION_SNAPSHOT_MAX_OPEN", default: "8",
+                   help: "Reconciliation snapshots this process holds at most (2 per tenant)"),
             .flag("dev-unsigned-tenants",
                   help: "DEVELOPMENT ONLY: accept unsigned requests with 'Authorization: Bearer <tenant uuid>' and auto-create tenants"),
         ] + ServerOptions.common(envPrefix: "SCIM_REGION_", defaultListen: "", defaultWorkers: 16).map { option in
@@ -81,6 +85,8 @@ package enum RegionCommand {
         let recomputeBatch: Int
         let recomputePause: Double
         let rolesInlineLimit: Int
+        let snapshotLifetime: Duration
+        let snapshotMaxOpen: Int
         let development = options.bool("dev-unsigned-tenants")
         do throws(UsageError) {
             let id = try options.required("region")
@@ -127,6 +133,8 @@ package enum RegionCommand {
             }
             recomputePause = pause
             rolesInlineLimit = try options.int("roles-inline-limit", in: 0...100_000) ?? 1000
+            snapshotLifetime = try durationOption(options, "snapshot-lifetime")
+            snapshotMaxOpen = try options.int("snapshot-max-open", in: 1...100) ?? 8
         } catch {
             spec.exitWithUsageError(error)
         }
@@ -178,9 +186,10 @@ package enum RegionCommand {
         let service = SCIMService(database: database, settings: settings, logger: logger, quirkCounts: quirks)
         let readiness = Readiness()
         let events = EventsAPI(database: database, keys: webhookKeys, allowInsecureHTTP: webhooks.allowInsecureHTTP)
+        let snapshots = Snapshots(database: database, maxOpen: snapshotMaxOpen, lifetimeSeconds: snapshotLifetime.components.seconds)
         let responder = RegionResponder(service: service, authenticator: Authenticator(verifier: verifier, developmentMode: development),
                                         readiness: readiness, region: region.id, logger: logger, metrics: metrics, events: events,
-                                        directory: DirectoryAPI(database: database))
+                                        directory: DirectoryAPI(database: database, snapshots: snapshots))
         server.errorResponse = { status, message in
             RegionResponder.error(SCIMError(status: status.code, detail: message))
         }
@@ -205,6 +214,7 @@ package enum RegionCommand {
                                        logger: logger, ready: { readiness.isMigrated }).service)
         services.append(DirectoryRecompute(database: database, logger: logger, batchSize: recomputeBatch,
                                            pauseRatio: recomputePause, ready: { readiness.isMigrated }))
+        services.append(snapshots.service)
         if webhooks.workers > 0 {
             services.append(WebhookDelivery(database: database, keys: webhookKeys, settings: webhooks, logger: logger,
                                             ready: { readiness.isMigrated }).service)

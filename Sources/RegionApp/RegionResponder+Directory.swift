@@ -5,7 +5,7 @@ import RegionSCIM
 import SCIMCore
 
 extension RegionResponder {
-    /// Role rules, attribute mapping, one user: like the tenant API, the signed tenant must be the one in
+    /// Role rules, attribute mapping, one user, snapshots: like the tenant API, the signed tenant must be the one in
     /// the path.
     func directoryAPI(_ endpoint: DirectoryEndpoint, _ request: HTTPRequest, _ parameters: RouteParameters, scope: RequestScope)
         throws -> SCIMOutcome
@@ -40,6 +40,16 @@ extension RegionResponder {
             return .document(status: 200, try configs.preview(tenant: tenant, body: try Self.body(request)))
         case .user:
             return .document(status: 200, try events.user(scope: scope, id: parameters["user"] ?? ""))
+        case .createSnapshot:
+            return .document(status: 201, try directory.snapshots.create(scope: scope))
+        case .snapshotPage:
+            return .document(status: 200, try directory.snapshots.page(scope: scope, token: parameters["snapshot"] ?? "",
+                                                                       query: request.query.map(String.init)))
+        case .releaseSnapshot:
+            guard try directory.snapshots.release(scope: scope, token: parameters["snapshot"] ?? "") else {
+                throw SCIMError.notFound("this replica holds no such snapshot (it ends at its deadline)")
+            }
+            return .noContent(version: nil)
         }
     }
 }

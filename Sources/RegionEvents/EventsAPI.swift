@@ -55,16 +55,17 @@ package final class EventsAPI: Sendable {
     package func events(scope: RequestScope, query: String?) throws -> JSONValue {
         let (afterText, limit) = try Self.paging(query)
         let tenant = scope.tenant
-        var after = EventPosition.start
+        var after = EventCursor(position: .start, snapshot: nil)
         var fromNow = false
         if let afterText {
             if afterText == "now" {
                 fromNow = true
             } else {
-                guard let position = EventPosition(cursor: afterText) else {
+                // A position, or the cursor a reconciliation snapshot handed out (`EventCursor`).
+                guard let cursor = EventCursor(text: afterText) else {
                     throw SCIMError(status: 400, scimType: .invalidCursor, detail: "'after' is not an event cursor")
                 }
-                after = position
+                after = cursor
             }
         }
         return try database.read(tenant: tenant, { _ in
@@ -76,10 +77,11 @@ package final class EventsAPI: Sendable {
                 let horizon = results[0].string(row: 0, column: 0).flatMap { UInt64($0) } ?? 0
                 page = EventPage(events: [], next: EventPosition(xid: horizon, seq: 0), hasMore: false)
             } else {
-                page = try EventFeed.decodePage(results[0], after: after, limit: limit)
+                page = try EventFeed.decodePage(results[0], after: after.position, limit: limit)
             }
             let events = try page.events.map { try EventFeed.render($0, tenant: tenant, context: context, baseURL: scope.baseURL) }
-            return ["events": .array(events), "next": .string(page.next.cursor), "hasMore": .bool(page.hasMore)]
+            let next = EventCursor(position: page.next, snapshot: after.snapshot)
+            return ["events": .array(events), "next": .string(next.text), "hasMore": .bool(page.hasMore)]
         })
     }
 

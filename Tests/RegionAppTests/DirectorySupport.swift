@@ -50,7 +50,7 @@ extension Tenant {
         let deadline = monotonicMillis() + 15_000
         while true {
             let result = allEvents(after: cursor)
-            if (EventPosition(cursor: result.next)?.xid ?? 0) >= barrier { return result }
+            if (EventCursor(text: result.next)?.position.xid ?? 0) >= barrier { return result }
             if monotonicMillis() > deadline {
                 Issue.record("events did not settle", sourceLocation: sourceLocation)
                 return result

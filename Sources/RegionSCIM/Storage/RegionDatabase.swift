@@ -145,6 +145,11 @@ package final class RegionDatabase: Sendable {
         return try loadContext(tenant)
     }
 
+    /// The tenant's context, cached or read (for renderings outside a SCIM request: snapshot pages).
+    package func context(_ tenant: String) throws -> TenantContext {
+        try cachedContext(tenant) ?? loadContext(tenant)
+    }
+
     private func makeContext(_ tenant: String, row: PostgresResult) throws -> TenantContext {
         guard let version = row.int(row: 0, column: 0), let name = row.string(row: 0, column: 1),
               let policy = row.string(row: 0, column: 2).flatMap(DeprovisionPolicy.init(rawValue:)),
@@ -240,7 +245,7 @@ package final class RegionDatabase: Sendable {
     // MARK: Region secrets
 
     /// The key that signs list cursors (read once from `region_secrets`).
-    func cursorSecret() throws -> [UInt8] {
+    package func cursorSecret() throws -> [UInt8] {
         if let secret = cursorSecretStore.withLock({ $0 }) { return secret }
         let secret = try pool.withConnection { connection in
             try connection.query("SELECT secret FROM region_secrets WHERE name = 'cursor'").bytes(row: 0, column: 0)
