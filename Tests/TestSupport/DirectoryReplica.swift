@@ -23,6 +23,11 @@ public struct DirectoryReplica: Sendable, Equatable {
     public struct Role: Sendable, Equatable {
         public var version: Int64
         public var roles: [String]
+
+        public init(version: Int64, roles: [String]) {
+            self.version = version
+            self.roles = roles
+        }
     }
 
     public init() {}
