@@ -68,11 +68,13 @@ package enum DirectoryJobs {
     static let current = PreparedStatement(
         "SELECT generation, roles, profiles, state, after_user::text, total, lease_owner FROM directory_jobs WHERE tenant_id = $1")
 
-    /// The next users in id order.
+    /// The next users in id order. (`u.id`, not `id`: an unqualified ORDER BY name means the output column, here
+    /// the text, and sorting a million ids as text instead of walking the primary key took 0.8 s per batch.)
     static let nextUsers = PreparedStatement(
         """
-        SELECT id::text FROM users WHERE tenant_id = $1 AND deleted_at IS NULL AND id > coalesce($2::uuid, '00000000-0000-0000-0000-000000000000')
-        ORDER BY id LIMIT $3
+        SELECT u.id::text FROM users u
+        WHERE u.tenant_id = $1 AND u.deleted_at IS NULL AND u.id > coalesce($2::uuid, '00000000-0000-0000-0000-000000000000')
+        ORDER BY u.id LIMIT $3
         """)
 
     static let countUsers = PreparedStatement("SELECT count(*) FROM users WHERE tenant_id = $1 AND deleted_at IS NULL")

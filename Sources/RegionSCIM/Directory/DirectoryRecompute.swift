@@ -12,9 +12,13 @@ package import Telemetry
 /// - **Guaranteed catch-up**: the job row is written in the transaction of the change that needs it, and each batch
 ///   records its progress in its own transaction; a crash or restart resumes after the last committed batch (a
 ///   lease of `leaseMillis` lets another replica take over).
-/// - **Never stale**: a batch locks its users' rows before reading their state (`RoleStore`, `ProfileStore`), and
-///   SCIM writes take the directory lock before reading the configuration (`DirectoryLock`), so neither can store a
-///   value computed from inputs the other is changing.
+/// - **Never stale**: a batch first reads its users' state without locks, then locks (and reads again) only the
+///   users whose value differs, and stores those (`RoleStore`, `ProfileStore`); SCIM writes take the directory lock
+///   before reading the configuration (`DirectoryLock`) and lock the users they recompute, so neither can store a
+///   value computed from inputs the other is changing. A user skipped as unchanged while a SCIM write changes its
+///   inputs is recomputed by that write, under the same rules.
+/// - **Cheap when little changes**: after a rule change most users of a large tenant keep their roles; the unlocked
+///   first read means those cost no row write at all (locking a row writes it).
 /// - **Does not crowd out SCIM traffic**: short batches (`batchSize` users), then a pause of `pauseRatio` times the
 ///   batch's duration, so the job takes at most 1/(1+ratio) of one database connection's time; SCIM writes wait
 ///   for a batch only when they touch the same users.
@@ -148,7 +152,7 @@ package final class DirectoryRecompute: Service {
             var changed = 0
             // Users' rows before their role rows: the order SCIM writes lock them in (no deadlock between the two).
             if profiles { changed += try ProfileStore.refresh(ids, mapping: config.mapping, tenant: tenant, connection) }
-            if roles { changed += try RoleStore.refresh(ids, mapping: config.roles, tenant: tenant, connection) }
+            if roles { changed += try RoleStore.refresh(ids, mapping: config.roles, tenant: tenant, connection, lockingAll: false) }
             let done = ids.count < batchSize
             let recorded = try connection.execute(DirectoryJobs.progress, [
                 .uuid(tenant), .int(generation), PostgresValue(ids.last ?? after), .int(Int64(ids.count)), .int(Int64(changed)),

@@ -46,6 +46,10 @@ struct RoleImpact {
 
     static let groupRow = PreparedStatement(
         "SELECT external_id, display_name, member_count FROM groups WHERE tenant_id = $1 AND id = $2::uuid")
+    /// The same, row-locked: a group about to be deleted, so that no member can be added between reading its
+    /// members and the deletion (an add waits, then finds the group gone).
+    static let lockGroupRow = PreparedStatement(
+        "SELECT external_id, display_name, member_count FROM groups WHERE tenant_id = $1 AND id = $2::uuid FOR UPDATE")
 
     /// The deletion of group `group`: its user members (read now, before they go with it) if a rule picks it.
     init(_ service: SCIMService, _ connection: PostgresConnection, _ context: TenantContext, deleting group: String) throws {
@@ -54,7 +58,7 @@ struct RoleImpact {
             self = .none
             return
         }
-        let row = try connection.query(Self.groupRow, [.uuid(context.id), .text(group)])
+        let row = try connection.query(Self.lockGroupRow, [.uuid(context.id), .text(group)])
         guard row.rowCount == 1, let name = row.string(row: 0, column: 1),
               !mapping.grants(GroupIdentity(id: group, externalId: row.string(row: 0, column: 0), displayName: name)).isEmpty else {
             self = .none

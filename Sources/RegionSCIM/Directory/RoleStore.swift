@@ -6,32 +6,41 @@ import SCIMCore
 /// whose memberships or group names changed, or one batch of the recompute job).
 ///
 /// Concurrency: two transactions recomputing the same user must not both read the memberships before either
-/// commits (the later commit would store roles missing the earlier one's change). So `refresh` first locks the
-/// users' `user_roles` rows (creating the missing ones, in id order), and only then — in a new statement, hence a
-/// new READ COMMITTED snapshot — reads their memberships. Whoever locks second waits for the first to commit and
+/// commits (the later commit would store roles missing the earlier one's change). So the roles are stored only
+/// after the users' `user_roles` rows are locked (created when missing, in id order) and their memberships read
+/// in a later statement — a new READ COMMITTED snapshot: whoever locks second waits for the first to commit and
 /// then sees its memberships. Row locks live in the rows, not in the lock table, so a batch of thousands is fine.
+///
+/// The recompute job first reads without locking (`lockingAll: false`) and locks only the users whose roles differ:
+/// after a rule change most users of a large tenant keep theirs, and locking (or creating a row for) each of them
+/// would write a million rows for nothing. Skipping an unchanged user is safe: a SCIM write changing its memberships
+/// concurrently recomputes it itself, with the same rules (`DirectoryLock`).
 package enum RoleStore {
-    /// Locks (creating when missing) the `user_roles` rows of the live users among $2, in id order. `DO UPDATE …
-    /// WHERE false` locks an existing row without writing it (PostgreSQL: "all rows will be locked when the ON
-    /// CONFLICT DO UPDATE action is taken").
-    static let lockRows = PreparedStatement(
+    /// Creates the missing `user_roles` rows of the live users among $2 (empty: no event), in id order; a row another
+    /// transaction is creating is waited for. Then `lockRows` locks them all, in id order. (Two statements rather than
+    /// one `ON CONFLICT DO UPDATE … WHERE false`, which locks too but fires the UPDATE statement trigger on every
+    /// member add for nothing.)
+    static let ensureRows = PreparedStatement(
         """
         INSERT INTO user_roles (tenant_id, user_id)
         SELECT $1, u.id FROM users u
         WHERE u.tenant_id = $1 AND u.id = ANY ($2::uuid[]) AND u.deleted_at IS NULL
         ORDER BY u.id
-        ON CONFLICT (tenant_id, user_id) DO UPDATE SET roles = user_roles.roles WHERE false
+        ON CONFLICT (tenant_id, user_id) DO NOTHING
         """)
+    static let lockRows = PreparedStatement(
+        "SELECT r.user_id FROM user_roles r WHERE r.tenant_id = $1 AND r.user_id = ANY ($2::uuid[]) ORDER BY r.user_id FOR UPDATE")
 
-    /// The locked users' current roles and the groups they are direct members of: `[[id, externalId, displayName]]`.
+    /// The live users' current roles (`[]` without a row) and the groups they are direct members of:
+    /// `[[id, externalId, displayName]]`.
     static let state = PreparedStatement(
         """
-        SELECT r.user_id::text, array_to_json(r.roles)::text,
+        SELECT u.id::text, coalesce(array_to_json(r.roles), '[]')::text,
                (SELECT json_agg(json_build_array(g.id, g.external_id, g.display_name))::text
                 FROM group_members m JOIN groups g ON g.tenant_id = m.tenant_id AND g.id = m.group_id
-                WHERE m.tenant_id = r.tenant_id AND m.member_id = r.user_id)
-        FROM user_roles r JOIN users u ON u.tenant_id = r.tenant_id AND u.id = r.user_id AND u.deleted_at IS NULL
-        WHERE r.tenant_id = $1 AND r.user_id = ANY ($2::uuid[])
+                WHERE m.tenant_id = u.tenant_id AND m.member_id = u.id)
+        FROM users u LEFT JOIN user_roles r ON r.tenant_id = u.tenant_id AND r.user_id = u.id
+        WHERE u.tenant_id = $1 AND u.id = ANY ($2::uuid[]) AND u.deleted_at IS NULL
         """)
 
     /// Stores new roles for the users in $2 (`[{"u": id, "r": [keys]}]`); the trigger writes the events.
@@ -56,19 +65,37 @@ package enum RoleStore {
 
     /// Recomputes the effective roles of `users` (ids; groups and deleted users among them are skipped) under
     /// `mapping` (nil: the tenant has no rules, so no roles) and stores the ones that changed. Returns how many.
+    /// `lockingAll: false` first reads without locks and then locks only the users whose roles differ.
     package static func refresh(_ users: some Collection<String>, mapping: RoleMapping?, tenant: String,
-                                _ connection: PostgresConnection) throws -> Int {
+                                _ connection: PostgresConnection, lockingAll: Bool = true) throws -> Int {
         if users.isEmpty { return 0 }
-        let ids = ArrayLiteral.text(Array(Set(users)).sorted())
+        var ids = Array(Set(users)).sorted()
         guard let mapping else {
             // No rules: nobody has roles. Only rows that still hold some change (no rows are created).
-            return try connection.execute(clear, [.uuid(tenant), .text(ids)])
+            return try connection.execute(clear, [.uuid(tenant), .text(ArrayLiteral.text(ids))])
         }
-        let results = try connection.pipeline([.prepared(lockRows, [.uuid(tenant), .text(ids)]),
-                                               .prepared(state, [.uuid(tenant), .text(ids)])])
-        let rows = results[1]
-        var changes: [JSONValue] = []
         var grants: [GroupIdentity: [Int]] = [:]
+        if !lockingAll {
+            let unlocked = try connection.query(state, [.uuid(tenant), .text(ArrayLiteral.text(ids))])
+            ids = try changes(unlocked, mapping, &grants).map(\.user).sorted()
+            if ids.isEmpty { return 0 }
+        }
+        let literal = ArrayLiteral.text(ids)
+        let results = try connection.pipeline([.prepared(ensureRows, [.uuid(tenant), .text(literal)]),
+                                               .prepared(lockRows, [.uuid(tenant), .text(literal)]),
+                                               .prepared(state, [.uuid(tenant), .text(literal)])])
+        let changed = try changes(results[2], mapping, &grants)
+        if changed.isEmpty { return 0 }
+        let rows = JSONValue.array(changed.map { ["u": .string($0.user), "r": .array($0.roles.map(JSONValue.string))] })
+        return try connection.execute(store, [.uuid(tenant), .jsonb(rows.description)])
+    }
+
+    /// The users of a `state` result whose roles under `mapping` differ from their stored ones, with the new roles.
+    /// `grants` caches each group's matched roles across calls (a batch's users share their groups).
+    static func changes(_ rows: PostgresResult, _ mapping: RoleMapping, _ grants: inout [GroupIdentity: [Int]]) throws
+        -> [(user: String, roles: [String])]
+    {
+        var out: [(user: String, roles: [String])] = []
         for row in 0..<rows.rowCount {
             guard let user = rows.string(row: row, column: 0),
                   case .array(let current)? = rows.string(row: row, column: 1).flatMap({ try? JSONDecoder.decode($0) }) else {
@@ -85,12 +112,9 @@ package enum RoleStore {
                 }
             }
             let wanted = mapping.effectiveRoles(matched: matched)
-            if current.compactMap(\.string) != wanted {
-                changes.append(["u": .string(user), "r": .array(wanted.map(JSONValue.string))])
-            }
+            if current.compactMap(\.string) != wanted { out.append((user, wanted)) }
         }
-        if changes.isEmpty { return 0 }
-        return try connection.execute(store, [.uuid(tenant), .jsonb(JSONValue.array(changes).description)])
+        return out
     }
 
     /// `[[id, externalId, displayName], …]` as group identities.

@@ -9,9 +9,11 @@ import Postgres
 ///   membership, a group's name, the user's attributes) or, after a rule or mapping change, by the recompute job
 ///   (`directory_jobs`). Reads, the snapshot and the events then show one value, the same everywhere, and an event
 ///   says exactly when it changed.
-/// - **Events by triggers, as for everything else** (`RegionSchema.v3`): a statement trigger on `user_roles` writes
-///   one `user.roles_changed` per user whose roles differ (the statement touches each user once, so "exactly one
-///   event per user whose roles changed" holds per write); a row trigger writes `user.profile_changed` when only the
+/// - **Events by triggers, as for everything else** (`RegionSchema.v3`): a statement trigger on updates of
+///   `user_roles` writes one `user.roles_changed` per user whose roles differ (the statement touches each user once,
+///   so "exactly one event per user whose roles changed" holds per write; a recompute batch writes its events with
+///   one INSERT), and a row trigger does for a row created with roles (a new user's default role; the empty rows
+///   created only to be locked fire nothing); a row trigger writes `user.profile_changed` when only the
 ///   profile changed (a recompute); a user write that changes the profile carries it in its `user.*` event.
 /// - **`user_roles` is narrow and separate from `users`**: a member add to a mapped group rewrites a 60-byte row, not
 ///   the user's document and its six indexes. Its rows double as the lock that serialises two writers recomputing
@@ -69,34 +71,36 @@ extension RegionSchema {
                 finished_at timestamptz
             );
 
-            -- One event per user whose roles changed, per statement (the statement touches each user once).
+            -- One event per user whose roles changed, per statement (the statement touches each user once): a statement
+            -- trigger, so that a recompute batch of 500 users writes its events with one INSERT.
             CREATE FUNCTION scim_events_roles() RETURNS trigger LANGUAGE plpgsql AS $$
             BEGIN
-                IF TG_OP = 'INSERT' THEN
-                    INSERT INTO events (tenant_id, type, resource_id, data)
-                    SELECT n.tenant_id, 'user.roles_changed', n.user_id,
-                           jsonb_build_object('userName', u.user_name, 'externalId', u.external_id,
-                                              'before', '[]'::jsonb, 'after', to_jsonb(n.roles), 'version', n.version)
-                    FROM new_rows n JOIN users u ON u.tenant_id = n.tenant_id AND u.id = n.user_id
-                    WHERE n.roles <> '{}'
-                    ORDER BY n.user_id;
-                ELSE
-                    INSERT INTO events (tenant_id, type, resource_id, data)
-                    SELECT n.tenant_id, 'user.roles_changed', n.user_id,
-                           jsonb_build_object('userName', u.user_name, 'externalId', u.external_id,
-                                              'before', to_jsonb(o.roles), 'after', to_jsonb(n.roles), 'version', n.version)
-                    FROM new_rows n
-                    JOIN old_rows o ON o.tenant_id = n.tenant_id AND o.user_id = n.user_id
-                    JOIN users u ON u.tenant_id = n.tenant_id AND u.id = n.user_id
-                    WHERE o.roles IS DISTINCT FROM n.roles
-                    ORDER BY n.user_id;
-                END IF;
+                INSERT INTO events (tenant_id, type, resource_id, data)
+                SELECT n.tenant_id, 'user.roles_changed', n.user_id,
+                       jsonb_build_object('userName', u.user_name, 'externalId', u.external_id,
+                                          'before', to_jsonb(o.roles), 'after', to_jsonb(n.roles), 'version', n.version)
+                FROM new_rows n
+                JOIN old_rows o ON o.tenant_id = n.tenant_id AND o.user_id = n.user_id
+                JOIN users u ON u.tenant_id = n.tenant_id AND u.id = n.user_id
+                WHERE o.roles IS DISTINCT FROM n.roles
+                ORDER BY n.user_id;
                 RETURN NULL;
             END $$;
-            CREATE TRIGGER events_roles_insert AFTER INSERT ON user_roles REFERENCING NEW TABLE AS new_rows
-                FOR EACH STATEMENT EXECUTE FUNCTION scim_events_roles();
             CREATE TRIGGER events_roles_update AFTER UPDATE ON user_roles REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
                 FOR EACH STATEMENT EXECUTE FUNCTION scim_events_roles();
+            -- A row created with roles (a new user's default role): a row trigger whose WHEN skips the empty rows that
+            -- recomputes create to lock (so those cost no function call).
+            CREATE FUNCTION scim_events_roles_created() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                INSERT INTO events (tenant_id, type, resource_id, data)
+                SELECT NEW.tenant_id, 'user.roles_changed', NEW.user_id,
+                       jsonb_build_object('userName', u.user_name, 'externalId', u.external_id,
+                                          'before', '[]'::jsonb, 'after', to_jsonb(NEW.roles), 'version', NEW.version)
+                FROM users u WHERE u.tenant_id = NEW.tenant_id AND u.id = NEW.user_id;
+                RETURN NULL;
+            END $$;
+            CREATE TRIGGER events_roles_insert AFTER INSERT ON user_roles FOR EACH ROW WHEN (NEW.roles <> '{}')
+                EXECUTE FUNCTION scim_events_roles_created();
 
             \(RowLevelSecurity.tenantIsolation("role_configs"))
             \(RowLevelSecurity.tenantIsolation("user_roles"))
