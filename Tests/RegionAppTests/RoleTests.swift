@@ -7,6 +7,7 @@ import Postgres
 @testable import RegionSCIM
 @testable import RegionEvents
 import SCIMCore
+import Telemetry
 import TestSupport
 import Testing
 
@@ -185,6 +186,62 @@ import Testing
         t.removeMembers(group, [users[0]])
         #expect(t.roleEvents(after: cursor).map(\.user) == [users[0]])
         #expect(t.internalCall(.get, "roles").json["recompute"]?["state"] == "done")
+    }
+
+    /// Guaranteed catch-up: a worker that stops mid-job (a crash: its lease is never released) loses nothing. The
+    /// next worker resumes after the last batch it committed; SCIM writes meanwhile recompute their own users
+    /// inline; the stopped worker, were it to come back, finds the job no longer its own and records nothing; the end
+    /// state has every user right and exactly one event per user whose roles changed.
+    @Test func aStoppedWorkersJobIsResumedAfterItsLastCommittedBatch() throws {
+        let region = try Region()
+        let t = region.tenant()
+        let users = (0..<45).map { t.user("resume\($0)@example.com") }
+        let staff = t.group("Staff", #","members":[\#(users.prefix(15).map { #"{"value":"\#($0)"}"# }.joined(separator: ","))]"#)
+        let cursor = t.eventCursor()
+        let put = t.internalCall(.put, "roles", #"{"roles":[{"key":"member"},{"key":"guest"}],"rules":[{"group":{"displayName":"Staff"},"role":"member"}],"defaultRole":"guest"}"#)
+        #expect(put.status.code == 200, "\(put.bodyText)")
+
+        // Worker A takes the job, commits two batches of 10 users, then stops without a word.
+        let database = region.responder.service.database
+        let a = DirectoryRecompute(database: database, logger: Logger(label: "test", level: .error), batchSize: 10, pauseRatio: 0)
+        let taken = try database.pool.withTransaction(setup: [.prepared(RegionDatabase.setTenant, [.text(t.id)])]) { connection in
+            try connection.execute(DirectoryRecompute.takeOver, [.uuid(t.id), .text(a.owner), .int(60_000)])
+        }
+        #expect(taken == 1)
+        for _ in 0..<2 {
+            guard case .more = try a.batch(t.id) else { Issue.record("expected more batches"); return }
+        }
+        let halfway = t.internalCall(.get, "roles").json["recompute"]
+        #expect(halfway?["state"] == "running" && halfway?["processed"] == 20 && halfway?["total"] == 45, "\(halfway ?? .null)")
+        // The IdP keeps writing: one user the job has passed, one it has not reached, join Staff (inline recompute).
+        // (The job goes in id order; ids sort as their text does.)
+        let sorted = users.sorted(), staffSet = Set(users.prefix(15))
+        let passed = try #require(sorted.prefix(20).first { !staffSet.contains($0) })
+        let ahead = try #require(sorted.suffix(20).last { !staffSet.contains($0) })
+        t.addMembers(staff, [passed, ahead])
+
+        // Worker B resumes where A's last commit left the job.
+        let b = DirectoryRecompute(database: database, logger: Logger(label: "test", level: .error), batchSize: 10, pauseRatio: 0)
+        try b.runNow(tenant: t.id)
+        let done = t.internalCall(.get, "roles").json["recompute"]
+        #expect(done?["state"] == "done" && done?["processed"] == 45 && done?["total"] == 45, "\(done ?? .null)")
+        // A comes back: the job is not its own any more; it records nothing.
+        guard case .notOurs = try a.batch(t.id) else { Issue.record("a stale worker recorded a batch"); return }
+        #expect(t.internalCall(.get, "roles").json["recompute"]?["processed"] == 45)
+
+        let members = Set(users.prefix(15)).union([passed, ahead])
+        for user in users { #expect(t.roles(user) == (members.contains(user) ? ["member"] : ["guest"]), "\(user)") }
+        // One event per user per change of its roles, with before and after: every user went from none to its role
+        // once, except the one the job had passed before it joined Staff (none → guest by the job, guest → member
+        // by the add). The one it had not reached went straight to member with the add; the job then skipped it.
+        let events = t.roleEvents(after: cursor)
+        for user in users where user != passed {
+            let mine = events.filter { $0.user == user }
+            #expect(mine.count == 1 && mine.first?.before == [] && mine.first?.after == (members.contains(user) ? ["member"] : ["guest"]),
+                    "\(user): \(mine)")
+        }
+        let twice = events.filter { $0.user == passed }.map { [$0.before, $0.after] }
+        #expect(twice == [[[], ["guest"]], [["guest"], ["member"]]], "\(twice)")
     }
 
     @Test func badRuleSetsAreRefusedAndChangeNothing() throws {
