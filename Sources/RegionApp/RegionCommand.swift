@@ -121,7 +121,7 @@ package enum RegionCommand {
         do {
             configuration = try PostgresConfiguration(url: databaseURL, applicationName: "scim-region-\(region.id)")
         } catch {
-            spec.exitWithUsageError(UsageError("\(region.source): database.url (or --database-url) is not a valid PostgreSQL URL"))
+            spec.exitWithUsageError(UsageError("\(region.source): database.url (or --database-url) is not a valid PostgreSQL URL: \(error.context)"))
         }
         var verifier: LinkVerifier? = nil
         var watcher: KeyringWatcher? = nil
