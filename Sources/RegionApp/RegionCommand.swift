@@ -49,6 +49,8 @@ package enum RegionCommand {
                    help: "Events older than this are purged (pull API and webhook backlog)"),
             .value("event-purge-interval", "duration", env: "SCIM_REGION_EVENT_PURGE_INTERVAL", default: "10m",
                    help: "How often expired events are purged"),
+            .value("drain-delay", "duration", env: "SCIM_REGION_DRAIN_DELAY", default: "2s",
+                   help: "On SIGTERM: answer /readyz 503 and keep serving this long before the listener closes, so gateways stop sending here first (longer than their --health-interval; 0 skips it)"),
             .flag("dev-unsigned-tenants",
                   help: "DEVELOPMENT ONLY: accept unsigned requests with 'Authorization: Bearer <tenant uuid>' and auto-create tenants"),
         ] + ServerOptions.common(envPrefix: "SCIM_REGION_", defaultListen: "", defaultWorkers: 16).map { option in
@@ -72,6 +74,7 @@ package enum RegionCommand {
         var webhooks = WebhookDeliverySettings()
         let retention: Duration
         let purgeInterval: Duration
+        let drainDelay: Duration
         let development = options.bool("dev-unsigned-tenants")
         do throws(UsageError) {
             let id = try options.required("region")
@@ -110,6 +113,7 @@ package enum RegionCommand {
             guard webhooks.lease >= webhooks.requestTimeout * 2 else {
                 throw UsageError("--webhook-lease must be at least twice --webhook-timeout")
             }
+            drainDelay = try options.duration("drain-delay", in: .zero...(.seconds(60))) ?? .seconds(2)
             retention = try durationOption(options, "event-retention")
             purgeInterval = try durationOption(options, "event-purge-interval")
         } catch {
@@ -190,6 +194,8 @@ package enum RegionCommand {
             services.append(WebhookDelivery(database: database, keys: webhookKeys, settings: webhooks, logger: logger,
                                             ready: { readiness.isMigrated }).service)
         }
+        // Last to start, first to stop: readiness goes away while the listener still serves (see DrainDelay).
+        services.append(DrainDelay(readiness: readiness, delay: drainDelay, logger: logger))
         return ServiceRunner.run(services, logger: logger)
     }
 }

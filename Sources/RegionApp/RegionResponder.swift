@@ -225,6 +225,10 @@ package final class RegionResponder: HTTPResponder {
     }
 
     func readyz() -> HTTPResponse {
+        guard !readiness.isDraining else {
+            return HTTPResponse(status: .serviceUnavailable, contentType: "application/json",
+                                body: "{\"status\":\"unavailable\",\"reason\":\"shutting down\"}")
+        }
         guard readiness.isMigrated else {
             return HTTPResponse(status: .serviceUnavailable, contentType: "application/json",
                                 body: "{\"status\":\"unavailable\",\"reason\":\"migrations not applied\"}")

@@ -63,7 +63,8 @@ public final class Deployment: @unchecked Sendable {
             executable: binaryDirectory() + "/scim-region",
             arguments: ["--region", id, "--regions-dir", Self.repositoryRoot + "/Regions", "--listen", "127.0.0.1:\(regionPorts[id] ?? 0)",
                         "--port-file", portFile, "--database-url", regionDatabases[id]!.appURL, "--keyring-file", keyringPath,
-                        "--log-level", "info"] + regionArguments,
+                        // No drain delay unless a test asks for one (replica sets do): stopping stays fast.
+                        "--log-level", "info", "--drain-delay", "0s"] + regionArguments,
             logPath: logPath + (regionProcesses[id] == nil ? "" : ".\(monotonicMillis())"))
         guard let port = waitForPortFile(portFile) else {
             throw RawError.failed("scim-region \(id) did not start: \(process.log)")
