@@ -39,8 +39,12 @@ package enum GatewayCommand {
             .value("keyring-file", "path", env: "SCIM_KEYRING_FILE", help: "Keyring with link keys and token peppers (secret)"),
             .flag("create-keyring", env: "SCIM_CREATE_KEYRING", help: "Create the keyring file with fresh keys if it is missing"),
             .value("regions-dir", "path", env: "SCIM_REGIONS_DIR", default: "Regions", help: "Directory of <region>.json files"),
-            .value("region-backends", "id=url,...", env: "SCIM_GATEWAY_REGION_BACKENDS",
-                   help: "Override region backend URLs, e.g. us=http://127.0.0.1:8081,eu2=http://127.0.0.1:8082"),
+            .value("region-backends", "id=url|url,...", env: "SCIM_GATEWAY_REGION_BACKENDS",
+                   help: "Override the region files' backends, e.g. us=http://127.0.0.1:8081|http://127.0.0.1:8083,eu2=dns+http://region-eu2:8082 (replicas of a region separated by |)"),
+            .value("region-backends-file", "path", env: "SCIM_GATEWAY_REGION_BACKENDS_FILE",
+                   help: "Like --region-backends, read from a file that is re-read while running (replicas change without a restart)"),
+            .value("regions-reload-interval", "duration", env: "SCIM_GATEWAY_REGIONS_RELOAD_INTERVAL", default: "2s",
+                   help: "How often the region files (and --region-backends-file, and dns+ names) are checked for replica changes; SIGHUP checks at once"),
             .value("tenant-rate", "rps", env: "SCIM_GATEWAY_TENANT_RATE", default: "200",
                    help: "Default requests per second per tenant (0 = unlimited; tenants may override)"),
             .value("tenant-burst", "n", env: "SCIM_GATEWAY_TENANT_BURST", default: "400", help: "Default burst per tenant"),
@@ -84,7 +88,8 @@ package enum GatewayCommand {
         epilogue: "Both listeners shut down gracefully on SIGTERM/SIGINT.")
 
     package static func main() -> Int32 {
-        ServiceRunner.prepareProcess()
+        // SIGHUP re-reads the region files (replica sets) at once.
+        ServiceRunner.prepareProcess(reloadSignal: true)
         let options = spec.parseOrExit()
         do {
             return try run(options)
@@ -119,12 +124,16 @@ package enum GatewayCommand {
         } catch {
             throw UsageError(error.description)
         }
-        var overrides: [String: String] = [:]
-        for pair in (options.string("region-backends") ?? "").split(separator: ",") {
-            let parts = pair.split(separator: "=", maxSplits: 1)
-            guard parts.count == 2 else { throw UsageError("--region-backends expects id=url pairs") }
-            overrides[String(parts[0])] = String(parts[1])
+        let flagOverrides: [String: [RegionBackend]]
+        let overrides: [String: [RegionBackend]]
+        let overridesFile = options.string("region-backends-file").flatMap { $0.isEmpty ? nil : $0 }
+        do {
+            flagOverrides = try RegionBackendOverrides.parse(options.string("region-backends") ?? "")
+            overrides = try RegionsWatcher.readOverrides(file: overridesFile, flag: flagOverrides)
+        } catch {
+            throw UsageError(error.description)
         }
+        let reloadInterval = try options.duration("regions-reload-interval", in: .milliseconds(100)...(.seconds(3600))) ?? .seconds(2)
         var link = RegionLinkSettings()
         link.upstream.maxConnections = try options.int("region-max-in-flight", in: 1...10_000) ?? 64
         link.upstream.maxIdleConnections = link.upstream.maxConnections
@@ -188,10 +197,19 @@ package enum GatewayCommand {
         policy.clientSource = clientSource
         policy.oauthGlobalHosts = Set((options.string("oauth-global-hosts") ?? "").split(separator: ",")
             .map { String($0).trimmingWhitespace().lowercased() }.filter { !$0.isEmpty })
+        policy.rerouteWindow = link.upstream.totalTimeout
         policy.rateLimitMaxDelay = try options.duration("rate-limit-max-delay", in: .zero...(.seconds(30))) ?? .seconds(1)
 
         let metrics = GatewayMetrics()
         let regionHealth = RegionHealth(directory: directory, interval: healthInterval, logger: logger)
+        let regionsWatcher = RegionsWatcher(directory: directory, health: regionHealth,
+                                            regionsDirectory: options.string("regions-dir") ?? "Regions",
+                                            flagOverrides: flagOverrides, overridesFile: overridesFile, interval: reloadInterval,
+                                            retireAfter: link.upstream.totalTimeout + .seconds(1), logger: logger)
+        for id in directory.ids where directory.routes[id]!.replicas.members.isEmpty {
+            logger.warning("region has no replica yet (its dns+ name does not resolve); its tenants get 503 until it does",
+                           [("region", .string(id))])
+        }
         let controlHealth = ControlPlaneHealth(pool: pool)
         metrics.registerRegions(directory: directory, health: regionHealth)
         let failureLimiter = KeyedRateLimiter()
@@ -209,10 +227,13 @@ package enum GatewayCommand {
                                   // Ready while the control plane answers and at least one region does: a single region
                                   // outage must not take every tenant's traffic off this gateway. Read from the
                                   // background probes: answering /readyz never waits on anything.
+                                  let snapshot = regionHealth.snapshot
                                   let regions = directory.ids.map { id -> (String, Bool, String) in
-                                      (id, regionHealth.snapshot[id] ?? false, directory.routes[id]?.breaker.state.rawValue ?? "-")
+                                      let members = directory.routes[id]?.replicas.members ?? []
+                                      let ready = members.filter { $0.probedUp == true }.count
+                                      return (id, snapshot[id] ?? false, "\(ready)/\(members.count) replicas ready")
                                   }
-                                  let detail = regions.map { "\($0.0): \($0.1 ? "ready" : "unreachable") (breaker \($0.2))" }
+                                  let detail = regions.map { "\($0.0): \($0.1 ? "ready" : "unreachable") (\($0.2))" }
                                       .joined(separator: ", ")
                                   guard controlHealth.isUp else { return (false, "control plane unreachable; regions: " + detail) }
                                   guard regions.contains(where: { $0.1 }) else { return (false, "no region reachable: " + detail) }
@@ -256,7 +277,7 @@ package enum GatewayCommand {
         }
         let services: [any Service] = [watcher.service(), listener, lastUsed, controlHealth.service(every: healthInterval),
                                        UpstreamLoopService(loop: upstreamLoop), oauthWork]
-            + regionHealth.services
+            + [regionHealth.service, regionsWatcher.service(reloadSignal: true)]
             + [publicHTTP, adminHTTP,
                PortAnnouncer(server: publicHTTP, path: options.string("port-file")),
                PortAnnouncer(server: adminHTTP, path: options.string("admin-port-file"))]

@@ -14,8 +14,9 @@ import Telemetry
 ///
 /// It never parks a thread on a region: the worker that read the request runs the checks, hands the signed
 /// request to the region's non-blocking pool and returns; the answer is written by whichever thread receives it
-/// (`DeferredHTTPResponder`). Each region has its own bulkhead and circuit breaker, so a hung region costs its own
-/// tenants a fast 503 + `Retry-After` and nobody else anything.
+/// (`DeferredHTTPResponder`). A region is a set of replicas, each with its own bulkhead and circuit breaker: a
+/// request goes to the least loaded healthy one, and to another when it could not reach the first at all; a hung
+/// region costs its own tenants a fast 503 + `Retry-After` and nobody else anything.
 final class SCIMProxy: DeferredHTTPResponder {
     let authenticator: TokenAuthenticator
     let directory: RegionDirectory
@@ -92,24 +93,53 @@ final class SCIMProxy: DeferredHTTPResponder {
         }
     }
 
-    /// Sends a checked request to its region, unless the region's breaker refuses it (no connection, no slot).
+    /// Sends a checked request to a replica of its region: the least loaded one whose breaker admits it. When no
+    /// replica does, the answer is 503 at once (no connection, no slot).
     private func dispatch(_ upstream: HTTPRequest, to home: RegionRoute, accept: String?, record: RequestRecord,
                           reply: any HTTPReply) {
-        var record = record
-        var trial = false
-        switch home.breaker.admit(now: Timestamp.monotonicNanos()) {
-        case .allowed: break
-        case .trial: trial = true
-        case .refused(let seconds):
+        let now = Timestamp.monotonicNanos()
+        switch home.replicas.select(now: now) {
+        case .replica(let replica, let trial):
+            forward(upstream, to: home, via: replica, trial: trial, tried: [], deadline: now + policy.rerouteWindow.nanoseconds,
+                    accept: accept, record: record, reply: reply)
+        case .none(let seconds):
+            var record = record
             record.outcome = "circuit-open"
             let refusal = SCIMError.unavailable("region \(home.id) is unavailable; retry later", retryAfter: seconds)
             finish(HTTPResponse(error: refusal, accept: accept), record: record, reply: reply)
-            return
         }
-        let sent = record, isTrial = trial
-        home.pool.send(upstream) { [self] result in
-            var record = sent
-            let response = answer(result, from: home, trial: isTrial, accept: accept, record: &record)
+    }
+
+    /// Sends on one replica. A request that certainly never reached it (refused or timed-out connect, a full
+    /// bulkhead, a queue wait that ran out, a connection that broke before a byte was written) goes to the next
+    /// replica, each at most once, while `deadline` allows: so a replica that is stopping or was killed costs no
+    /// request that had not reached it. Anything that may have reached a replica is never sent again (a POST could
+    /// be applied twice); it is answered 503 + `Retry-After` when no answer came.
+    private func forward(_ upstream: HTTPRequest, to home: RegionRoute, via replica: RegionReplica, trial: Bool,
+                         tried: [RegionReplica], deadline: UInt64, accept: String?, record: RequestRecord, reply: any HTTPReply) {
+        var sent = record
+        sent.upstream = replica.name
+        let attempt = sent
+        replica.pool.send(upstream) { [self] result in
+            var record = attempt
+            if case .failure(let error) = result, !error.mayHaveReached, error.kind != .shuttingDown,
+               Timestamp.monotonicNanos() < deadline {
+                let now = Timestamp.monotonicNanos()
+                count(error, on: replica, trial: trial, now: now)
+                if case .replica(let next, let nextTrial) = home.replicas.select(excluding: tried + [replica], now: now) {
+                    metrics.rerouted.increment([home.id, error.kind.rawValue])
+                    logger.info("rerouted to another replica", [("request.id", .string(record.requestID)), ("region", .string(home.id)),
+                                                                ("replica", .string(replica.name)), ("next", .string(next.name)),
+                                                                ("error", .string(error.kind.rawValue))])
+                    forward(upstream, to: home, via: next, trial: nextTrial, tried: tried + [replica], deadline: deadline,
+                            accept: accept, record: record, reply: reply)
+                    return
+                }
+                let response = answer(result, from: home, replica: replica, trial: trial, counted: true, accept: accept, record: &record)
+                finish(response, record: record, reply: reply)
+                return
+            }
+            let response = answer(result, from: home, replica: replica, trial: trial, counted: false, accept: accept, record: &record)
             finish(response, record: record, reply: reply)
         }
     }
@@ -124,31 +154,44 @@ final class SCIMProxy: DeferredHTTPResponder {
         reply.send(response)
     }
 
-    /// The region's answer (its own headers stripped), or a 503 saying why there is none.
-    private func answer(_ result: Result<HTTPResponse, UpstreamError>, from home: RegionRoute, trial: Bool, accept: String?,
-                        record: inout RequestRecord) -> HTTPResponse {
+    /// Feeds a failed call's outcome to the replica's breaker: failures of the replica itself count; a full
+    /// bulkhead says only that it is busy (which its requests in flight will show), unless it was the trial.
+    private func count(_ error: UpstreamError, on replica: RegionReplica, trial: Bool, now: UInt64) {
+        switch error.kind {
+        case .overloaded, .queueTimeout:
+            if trial { replica.breaker.record(success: false, trial: true, now: now) }
+        case .shuttingDown:
+            break
+        case .connectFailed, .connectTimeout, .firstByteTimeout, .totalTimeout, .connectionClosed, .protocolError:
+            replica.breaker.record(success: false, trial: trial, now: now)
+        }
+    }
+
+    /// The replica's answer (its own headers stripped), or a 503 saying why there is none. `counted`: the failure
+    /// was already fed to the breaker.
+    private func answer(_ result: Result<HTTPResponse, UpstreamError>, from home: RegionRoute, replica: RegionReplica, trial: Bool,
+                        counted: Bool, accept: String?, record: inout RequestRecord) -> HTTPResponse {
         let now = Timestamp.monotonicNanos()
         switch result {
         case .success(var response):
-            // The region's own 503 (its database is unreachable) counts against it like a timeout.
-            home.breaker.record(success: response.status.code != 503, trial: trial, now: now)
+            // The region's own 503 (its database is unreachable) counts against the replica like a timeout.
+            replica.breaker.record(success: response.status.code != 503, trial: trial, now: now)
             for name in Self.droppedResponseHeaders { response.headers.remove(name) }
             return response
         case .failure(let error):
             record.outcome = "upstream-\(error.kind.rawValue)"
+            if !counted { count(error, on: replica, trial: trial, now: now) }
             let refusal: SCIMError
             switch error.kind {
             case .overloaded, .queueTimeout:
-                // The bulkhead is full: the region is slow or busy, which its in-flight requests will show; this
-                // request never reached it.
-                if trial { home.breaker.record(success: false, trial: true, now: now) }
+                // Every replica is slow or busy, which their in-flight requests will show; this request never
+                // reached one.
                 refusal = .unavailable("region \(home.id) is at capacity; retry later", retryAfter: 1)
             case .shuttingDown:
                 refusal = .unavailable("the gateway is shutting down; retry later", retryAfter: 1)
             case .connectFailed, .connectTimeout, .firstByteTimeout, .totalTimeout, .connectionClosed, .protocolError:
-                home.breaker.record(success: false, trial: trial, now: now)
                 logger.warning("region call failed", [("request.id", .string(record.requestID)), ("region", .string(home.id)),
-                                                      ("error", .string(error.kind.rawValue)),
+                                                      ("replica", .string(replica.name)), ("error", .string(error.kind.rawValue)),
                                                       ("may_have_reached", .bool(error.mayHaveReached))])
                 refusal = .unavailable("region \(home.id) is unavailable; retry later", retryAfter: policy.retryAfterSeconds)
             }
@@ -240,8 +283,8 @@ final class SCIMProxy: DeferredHTTPResponder {
         guard let key = keyring().current(.link) else {
             return .refuse(.unavailable("gateway has no current link key", retryAfter: policy.retryAfterSeconds))
         }
+        // No Host header here: the replica's pool adds its own `host:port` once one is chosen.
         var upstream = HTTPRequest(method: request.method, target: request.target, body: request.body)
-        upstream.headers.add("Host", "\(home.backendHost):\(home.backendPort)")
         for name in Self.forwardedRequestHeaders {
             for value in request.headers.values(name) { upstream.headers.add(name, value) }
         }
