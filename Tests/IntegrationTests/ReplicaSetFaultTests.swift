@@ -13,7 +13,8 @@ extension Reliability {
     /// is restarted in turn (SIGTERM: it drains, then a new process on the same port); a third replica is added by
     /// editing the regions file and sending SIGHUP, then removed the same way. Only the requests that were in flight
     /// on the killed replica may fail, and they get 503 + Retry-After; everything else is answered 2xx; no
-    /// acknowledged write is lost; the eu2 tenant sees nothing; the gateway is never restarted.
+    /// acknowledged write is lost; the eu2 tenant sees nothing; the gateway is never restarted. Every process reaches
+    /// PostgreSQL through a multi-host URL whose first host refuses connections (as a Patroni pair's would).
     ///
     /// `SCIM_CHAOS_SCALE` (default 1; `make chaos` raises it) stretches the phases and the thread counts.
     @Suite struct ReplicaSetFaultTests {
@@ -61,7 +62,7 @@ extension Reliability {
         @Test func aReplicaKilledRestartedAddedAndRemovedUnderLoad() throws {
             // The replicas drain for 1.5 s on SIGTERM; the gateway probes every 500 ms.
             let d = try Deployment("replicas", cluster: Reliability.cluster, gatewayArguments: ["--health-interval", "500ms"],
-                                   regionArguments: ["--drain-delay", "1500ms"], replicas: ["us": 2])
+                                   regionArguments: ["--drain-delay", "1500ms"], replicas: ["us": 2], multiHostURLs: true)
             defer { d.stop() }
             let gatewayPID = d.gateways[0].process.pid
             let us = try d.createTenant("replicas-us", region: "us")

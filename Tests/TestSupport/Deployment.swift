@@ -33,6 +33,15 @@ public final class Deployment: @unchecked Sendable {
     public let gatewayArguments: [String]
 
     public var keyringPath: String { directory + "/keyring" }
+    public let multiHostURLs: Bool
+
+    /// The URL a process is given for `database` (see `multiHostURLs`).
+    public func databaseURL(_ database: TestDatabase) -> String {
+        let url = database.appURL
+        guard multiHostURLs, let at = url.firstIndex(of: "@") else { return url }
+        let rest = url[url.index(after: at)...]
+        return String(url[...at]) + "127.0.0.1:1," + rest + "?target_session_attrs=read-write&connect_timeout=2"
+    }
     /// Extra `scim-region` arguments (e.g. webhook timings for delivery tests).
     public let regionArguments: [String]
 
@@ -40,8 +49,13 @@ public final class Deployment: @unchecked Sendable {
     /// restart PostgreSQL).
     /// `regionClusters` puts a region's database on a cluster of its own (tests that pause one region's PostgreSQL).
     /// `replicas`: `scim-region` processes per region (default 1), all on the region's one database.
+    /// `multiHostURLs`: every process gets its database as a multi-host URL whose first host refuses connections
+    /// (`postgresql://scim@127.0.0.1:1,127.0.0.1:<port>/<db>?target_session_attrs=read-write`), as behind a
+    /// Patroni pair.
     public init(_ label: String, gateways count: Int = 1, cluster: PostgresCluster? = nil, gatewayArguments: [String] = [],
-                regionArguments: [String] = [], regionClusters: [String: PostgresCluster] = [:], replicas: [String: Int] = [:]) throws {
+                regionArguments: [String] = [], regionClusters: [String: PostgresCluster] = [:], replicas: [String: Int] = [:],
+                multiHostURLs: Bool = false) throws {
+        self.multiHostURLs = multiHostURLs
         self.gatewayArguments = gatewayArguments
         self.regionArguments = regionArguments
         directory = makeTemporaryDirectory("deploy-\(label)")
@@ -84,7 +98,7 @@ public final class Deployment: @unchecked Sendable {
         let process = try ChildProcess(
             executable: binaryDirectory() + "/scim-region",
             arguments: ["--region", id, "--regions-dir", Self.repositoryRoot + "/Regions", "--listen", "127.0.0.1:\(known?.port ?? 0)",
-                        "--port-file", portFile, "--database-url", regionDatabases[id]!.appURL, "--keyring-file", keyringPath,
+                        "--port-file", portFile, "--database-url", databaseURL(regionDatabases[id]!), "--keyring-file", keyringPath,
                         // No drain delay unless a test asks for one (replica sets do): stopping stays fast.
                         "--log-level", "info", "--drain-delay", "0s"] + regionArguments,
             logPath: logPath + (known == nil ? "" : ".\(monotonicMillis())"))
@@ -170,7 +184,7 @@ public final class Deployment: @unchecked Sendable {
         let overrides = backendPorts.map { "\($0.key)=http://127.0.0.1:\($0.value)" }.sorted().joined(separator: ",")
         let process = try ChildProcess(
             executable: binaryDirectory() + "/scim-gateway",
-            arguments: ["--control-database-url", control.appURL, "--keyring-file", keyringPath,
+            arguments: ["--control-database-url", databaseURL(control), "--keyring-file", keyringPath,
                         "--admin-token-file", directory + "/admin-token", "--regions-dir", regionsDirectory]
                 + (overrides.isEmpty ? [] : ["--region-backends", overrides])
                 + ["--listen", "127.0.0.1:0", "--port-file", portFile,
