@@ -90,15 +90,19 @@ public struct RegionConfiguration: Sendable, Equatable {
             guard let list = v.array, !list.isEmpty, list.allSatisfy({ $0.string != nil }) else {
                 throw RegionConfigurationError(file: source, field: "backendURLs", message: "must be a non-empty array of URLs")
             }
+            var listed: [RegionBackend] = []
             for item in list {
                 guard let backend = RegionBackend.parse(item.string!) else {
                     throw RegionConfigurationError(file: source, field: "backendURLs",
                                                    message: "entry '\(item.string!)' must be \(RegionBackend.syntax)")
                 }
-                guard !backends.contains(backend) else {
+                guard !listed.contains(backend) else {
                     throw RegionConfigurationError(file: source, field: "backendURLs", message: "lists \(backend) twice")
                 }
-                backends.append(backend)
+                listed.append(backend)
+                // `backendURL` may appear again in the full list (a file written for gateways that read only
+                // `backendURL` and for those that read both): it is one replica.
+                if !backends.contains(backend) { backends.append(backend) }
             }
         }
         guard !backends.isEmpty else {

@@ -35,6 +35,11 @@ import Testing
             Array(#"{"id":"us","publicBaseURL":"https://a","backendURLs":["http://h:1","http://h:2"],"listen":"a:1","database":{"url":"postgresql://h/d"}}"#.utf8),
             source: "Regions/us.json")
         #expect(only.backends.map(\.authority) == ["h:1", "h:2"])
+        // backendURL repeated in the full list is one replica (docker/regions-ha writes it so).
+        let both = try RegionConfiguration.parse(
+            Array(#"{"id":"us","publicBaseURL":"https://a","backendURL":"http://h:1","backendURLs":["http://h:1","http://h:2"],"listen":"a:1","database":{"url":"postgresql://h/d"}}"#.utf8),
+            source: "Regions/us.json")
+        #expect(both.backends.map(\.authority) == ["h:1", "h:2"])
     }
 
     @Test(arguments: [
@@ -50,7 +55,7 @@ import Testing
         (#"{"id":"x","publicBaseURL":"https://a","backendURLs":[],"listen":"a:1"}"#, "Regions/x.json: backendURLs must be a non-empty array of URLs"),
         (#"{"id":"x","publicBaseURL":"https://a","backendURLs":"http://h:1","listen":"a:1"}"#, "Regions/x.json: backendURLs must be a non-empty array of URLs"),
         (#"{"id":"x","publicBaseURL":"https://a","backendURLs":["http://h:1","h2:2"],"listen":"a:1"}"#, "Regions/x.json: backendURLs entry 'h2:2' must be http://host:port"),
-        (#"{"id":"x","publicBaseURL":"https://a","backendURL":"http://h:1","backendURLs":["http://h:1/"],"listen":"a:1"}"#, "Regions/x.json: backendURLs lists http://h:1 twice"),
+        (#"{"id":"x","publicBaseURL":"https://a","backendURLs":["http://h:1","http://h:1/"],"listen":"a:1"}"#, "Regions/x.json: backendURLs lists http://h:1 twice"),
         (#"{"id":"x","publicBaseURL":"https://a","backendURL":"http://h:1","listen":"a:1"}"#, "Regions/x.json: database is required (an object with url)"),
         (#"{"id":"x","publicBaseURL":"https://a","backendURL":"http://h:1","listen":"a:1","database":{"url":"mysql://"}}"#, "Regions/x.json: database.url must be a postgresql:// URL"),
         (#"{"id":"x","publicBaseURL":"https://a","backendURL":"http://h:1","listen":"a:1","database":{"url":"postgresql://h/d","maxConnections":0}}"#, "Regions/x.json: database.maxConnections must be an integer 1-1000"),
