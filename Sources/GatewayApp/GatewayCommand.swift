@@ -75,7 +75,9 @@ package enum GatewayCommand {
             .value("health-interval", "duration", env: "SCIM_GATEWAY_HEALTH_INTERVAL", default: "1s",
                    help: "How often each region's /readyz is probed (a failed probe opens its breaker)"),
             .flag("strict-hosts", env: "SCIM_GATEWAY_STRICT_HOSTS",
-                  help: "Answer 421 for Host headers that belong to no region (production)"),
+                  help: "Answer 421 for Host headers that belong to no region (the default; kept for old configurations)"),
+            .flag("allow-any-host", env: "SCIM_GATEWAY_ALLOW_ANY_HOST",
+                  help: "Development only: serve requests on hosts that belong to no region (127.0.0.1, localhost), building URLs from Host; credentials are then not locked to their region's host"),
             .flag("trust-forwarded-proto", env: "SCIM_GATEWAY_TRUST_FORWARDED_PROTO",
                   help: "Use X-Forwarded-Proto from a TLS-terminating proxy for the public base URL"),
             .value("trusted-proxies", "cidrs", env: "SCIM_GATEWAY_TRUSTED_PROXIES", default: "",
@@ -183,11 +185,15 @@ package enum GatewayCommand {
         policy.tenantRate = Double(try options.int("tenant-rate", in: 0...10_000_000) ?? 200)
         policy.tenantBurst = Double(try options.int("tenant-burst", in: 0...10_000_000) ?? 400)
         policy.failureBurst = Double(try options.int("auth-failure-burst", in: 1...1_000_000) ?? 20)
-        policy.strictHosts = options.bool("strict-hosts")
+        // Region-locked credentials by default (docs/residency.md): a token works only on its region's public host.
+        if options.bool("strict-hosts") && options.bool("allow-any-host") {
+            throw UsageError("--strict-hosts and --allow-any-host contradict each other")
+        }
+        policy.strictHosts = !options.bool("allow-any-host")
         policy.trustForwardedProto = options.bool("trust-forwarded-proto")
         policy.clientSource = clientSource
         policy.oauthGlobalHosts = Set((options.string("oauth-global-hosts") ?? "").split(separator: ",")
-            .map { String($0).trimmingWhitespace().lowercased() }.filter { !$0.isEmpty })
+            .compactMap { PublicHost.canonical(String($0).trimmingWhitespace())?.withPort })
         policy.rateLimitMaxDelay = try options.duration("rate-limit-max-delay", in: .zero...(.seconds(30))) ?? .seconds(1)
 
         let metrics = GatewayMetrics()

@@ -104,6 +104,8 @@ package final class RegionResponder: HTTPResponder {
             response = HTTPResponse(error: SCIMError(status: 500, detail: "internal error"), accept: accept)
         }
         if !record.requestID.isEmpty { response.headers.set("X-Request-Id", record.requestID) }
+        // Residency evidence (docs/residency.md): the region that processed the request, on every answer.
+        response.headers.set("X-Scim-Region", region)
         record.finish(status: response.status.code)
         if !record.isProbe {
             metrics.record(record)

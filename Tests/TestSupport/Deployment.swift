@@ -90,7 +90,9 @@ public final class Deployment: @unchecked Sendable {
                         "--admin-token-file", directory + "/admin-token", "--regions-dir", Self.repositoryRoot + "/Regions",
                         "--region-backends", backends, "--listen", "127.0.0.1:0", "--port-file", portFile,
                         "--admin-listen", "127.0.0.1:0", "--admin-port-file", adminFile, "--workers", "8",
-                        "--tenant-rate", "0", "--log-level", "info"] + gatewayArguments,
+                        "--tenant-rate", "0", "--log-level", "info"]
+                        // Tests call 127.0.0.1; those that check region locking pass --strict-hosts instead.
+                        + (gatewayArguments.contains("--strict-hosts") ? [] : ["--allow-any-host"]) + gatewayArguments,
             logPath: directory + "/gateway-\(n).log")
         guard let port = waitForPortFile(portFile), let admin = waitForPortFile(adminFile) else {
             throw RawError.failed("scim-gateway did not start: \(process.log)")

@@ -130,6 +130,9 @@ final class SCIMProxy: DeferredHTTPResponder {
         var response = response
         var record = record
         response.headers.set("X-Request-Id", record.requestID)
+        // Residency evidence: a region's answer names the region; what the gateway answered itself (refusals,
+        // health, the token endpoint, the setup pages) processed no directory data in any region.
+        if response.headers["X-Scim-Region"] == nil { response.headers.set("X-Scim-Region", "none") }
         record.finish(status: response.status.code)
         record.log(logger)
         if !record.isProbe { metrics.record(record) }

@@ -27,7 +27,7 @@ final class RegionDirectory: Sendable {
                                                                    openDuration: settings.breakerOpenDuration),
                                             client: HTTPClient(host: host, port: port, configuration: settings.client),
                                             backendHost: host, backendPort: port)
-            for h in region.publicHosts { hosts[h.lowercased()] = region.id }
+            for h in region.publicHosts { hosts[PublicHost.canonical(h)?.withPort ?? h.lowercased()] = region.id }
         }
         for key in backendOverrides.keys where routes[key] == nil {
             throw UsageErrorText("--region-backends names unknown region '\(key)'")
@@ -38,10 +38,9 @@ final class RegionDirectory: Sendable {
 
     /// The region whose public host this is (a `Host` header, port kept as configured), or nil.
     func region(forHost host: String?) -> RegionRoute? {
-        guard let host = host?.lowercased() else { return nil }
-        if let id = hostToRegion[host] { return routes[id] }
-        // Configured without a port but requested with the default port (or the reverse).
-        if let colon = host.lastIndex(of: ":"), let id = hostToRegion[String(host[..<colon])] { return routes[id] }
+        // Case, a trailing dot and the port do not make another host (docs/residency.md).
+        guard let host = PublicHost.canonical(host) else { return nil }
+        if let id = hostToRegion[host.withPort] ?? hostToRegion[host.bare] { return routes[id] }
         return nil
     }
 
