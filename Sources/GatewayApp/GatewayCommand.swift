@@ -207,6 +207,8 @@ package enum GatewayCommand {
                                        policy: policy, logger: logger, registry: metrics.registry,
                                        failureLimiter: failureLimiter, work: oauthWork)
         let webWork = WorkQueue(name: "web", threads: 2, capacity: 256)
+        // Token rows missing from the cache are read here, not on the threads that serve connections.
+        let authWork = WorkQueue(name: "auth", threads: 4, capacity: 1024)
         let rotationGrace = try options.int("rotation-grace", in: 0...2_592_000) ?? 86_400
         let requestLog = RequestLogClient(regions: RegionInternalClient(keyring: { [keyringFile] in keyringFile.keyring }))
         let setup = SetupPortal(store: store, directory: directory, keyring: { [keyringFile] in keyringFile.keyring }, policy: policy,
@@ -216,7 +218,7 @@ package enum GatewayCommand {
                               keyring: { [keyringFile] in keyringFile.keyring }, policy: policy, logger: logger,
                               metrics: metrics,
                               schedule: { [upstreamLoop] delay, task in upstreamLoop.schedule(after: delay, task) },
-                              failureLimiter: failureLimiter, oauth: oauth, setup: setup,
+                              failureLimiter: failureLimiter, oauth: oauth, setup: setup, authWork: authWork,
                               readiness: {
                                   // Ready while the control plane answers and at least one region does: a single region
                                   // outage must not take every tenant's traffic off this gateway. Read from the
@@ -271,7 +273,7 @@ package enum GatewayCommand {
             return true
         }
         let services: [any Service] = [watcher.service(), listener, lastUsed, controlHealth.service(every: healthInterval),
-                                       UpstreamLoopService(loop: upstreamLoop), oauthWork, webWork]
+                                       UpstreamLoopService(loop: upstreamLoop), oauthWork, webWork, authWork]
             + regionHealth.services
             + [publicHTTP, adminHTTP,
                PortAnnouncer(server: publicHTTP, path: options.string("port-file")),

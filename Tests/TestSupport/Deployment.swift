@@ -30,13 +30,15 @@ public final class Deployment: @unchecked Sendable {
 
     /// `cluster`: where the databases live (default: the shared test cluster; a scratch cluster for tests that
     /// restart PostgreSQL).
-    /// `regionClusters` puts a region's database on a cluster of its own (tests that pause one region's PostgreSQL).
+    /// `regionClusters` puts a region's database on a cluster of its own (tests that pause one region's PostgreSQL);
+    /// `controlCluster` does the same for the control plane.
     public init(_ label: String, gateways count: Int = 1, cluster: PostgresCluster? = nil, gatewayArguments: [String] = [],
-                regionArguments: [String] = [], regionClusters: [String: PostgresCluster] = [:]) throws {
+                regionArguments: [String] = [], regionClusters: [String: PostgresCluster] = [:],
+                controlCluster: PostgresCluster? = nil) throws {
         self.gatewayArguments = gatewayArguments
         self.regionArguments = regionArguments
         directory = makeTemporaryDirectory("deploy-\(label)")
-        control = try TestDatabase.create("\(label)_ctl", on: cluster)
+        control = try TestDatabase.create("\(label)_ctl", on: controlCluster ?? cluster)
         var dbs: [String: TestDatabase] = [:]
         for id in regionIDs { dbs[id] = try TestDatabase.create("\(label)_\(id)", on: regionClusters[id] ?? cluster) }
         regionDatabases = dbs

@@ -1,6 +1,7 @@
 import Crypto
 import HTTPCore
 import JSON
+import Lifecycle
 import NetIO
 import RegionLink
 import ServerRuntime
@@ -28,6 +29,10 @@ final class SCIMProxy: DeferredHTTPResponder {
     let oauth: OAuthTokenEndpoint?
     /// The IT admin's setup pages (`/setup/…`), when configured.
     let setup: SetupPortal?
+    /// Where token rows missing from the cache are read (control-plane round trips never run on the threads that
+    /// serve connections), and how long a request waits for that read before a 503.
+    let authWork: WorkQueue?
+    let authWaitLimit: Duration
     let readiness: @Sendable () -> (Bool, String)
     let metrics: GatewayMetrics
     /// Recent traffic per tenant on this replica (the console's tenant list).
@@ -39,7 +44,10 @@ final class SCIMProxy: DeferredHTTPResponder {
          policy: GatewayPolicy, logger: Logger, metrics: GatewayMetrics,
          schedule: @escaping @Sendable (Duration, @escaping @Sendable () -> Void) -> Void,
          failureLimiter: KeyedRateLimiter = KeyedRateLimiter(), oauth: OAuthTokenEndpoint? = nil, setup: SetupPortal? = nil,
+         authWork: WorkQueue? = nil, authWaitLimit: Duration = .seconds(5),
          readiness: @escaping @Sendable () -> (Bool, String)) {
+        self.authWork = authWork
+        self.authWaitLimit = authWaitLimit
         self.failureLimiter = failureLimiter
         self.oauth = oauth
         self.setup = setup
@@ -67,6 +75,38 @@ final class SCIMProxy: DeferredHTTPResponder {
     }
 
     func respond(to request: HTTPRequest, context: RequestContext, reply: any HTTPReply) {
+        respond(to: request, context: context, reply: reply, prefetched: false)
+    }
+
+    /// A token whose row is not cached is first read on `authWork`; the request then continues on that thread.
+    /// If the control plane does not answer within `authWaitLimit`, the client gets a 503 + Retry-After (the read
+    /// may finish later and fill the cache); tokens already cached are not held up at all.
+    private func respond(to request: HTTPRequest, context: RequestContext, reply: any HTTPReply, prefetched: Bool) {
+        if !prefetched, let authWork, request.path.hasPrefix("/scim/") || request.path.hasPrefix("/SCIM/") {
+            let presented = bearerToken(fromAuthorization: request.headers["Authorization"])
+            let source = policy.clientSource.key(peer: context.remoteAddress, forwardedFor: request.headers["X-Forwarded-For"])
+            if authenticator.needsLookup(presented),
+               !failureLimiter.isExhausted(source, rate: policy.failureRate, burst: policy.failureBurst, nowNanos: Timestamp.monotonicNanos()) {
+                let once = Once()
+                let refuse: @Sendable () -> Void = { [self] in
+                    var record = RequestRecord(requestID: RequestID.accept(request.headers["X-Request-Id"]), method: request.method,
+                                               route: Self.routes.match(request.method, path: request.path).template ?? Self.unmatchedRoute)
+                    record.outcome = "control-plane-unavailable"
+                    finish(HTTPResponse(error: SCIMError.unavailable("authentication temporarily unavailable", retryAfter: policy.retryAfterSeconds),
+                                        accept: request.headers["Accept"]), record: record, reply: reply)
+                }
+                let submitted = authWork.submit { [self] in
+                    authenticator.prefetch(presented)
+                    if once.claim() { respond(to: request, context: context, reply: reply, prefetched: true) }
+                }
+                if !submitted {
+                    if once.claim() { refuse() }
+                } else {
+                    schedule(authWaitLimit) { if once.claim() { refuse() } }
+                }
+                return
+            }
+        }
         let requestID = RequestID.accept(request.headers["X-Request-Id"])
         if let oauth, oauth.handles(request.path) {
             let record = RequestRecord(requestID: requestID, method: request.method, route: String(request.path))
