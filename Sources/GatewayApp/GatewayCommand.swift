@@ -79,7 +79,9 @@ package enum GatewayCommand {
             .value("health-interval", "duration", env: "SCIM_GATEWAY_HEALTH_INTERVAL", default: "1s",
                    help: "How often each region replica's /readyz is probed (a failed probe opens its breaker)"),
             .flag("strict-hosts", env: "SCIM_GATEWAY_STRICT_HOSTS",
-                  help: "Answer 421 for Host headers that belong to no region (production)"),
+                  help: "Answer 421 for Host headers that belong to no region (the default; kept for old configurations)"),
+            .flag("allow-any-host", env: "SCIM_GATEWAY_ALLOW_ANY_HOST",
+                  help: "Development only: serve requests on hosts that belong to no region (127.0.0.1, localhost), building URLs from Host; credentials are then not locked to their region's host"),
             .flag("trust-forwarded-proto", env: "SCIM_GATEWAY_TRUST_FORWARDED_PROTO",
                   help: "Use X-Forwarded-Proto from a TLS-terminating proxy for the public base URL"),
             .value("trusted-proxies", "cidrs", env: "SCIM_GATEWAY_TRUSTED_PROXIES", default: "",
@@ -192,11 +194,15 @@ package enum GatewayCommand {
         policy.tenantRate = Double(try options.int("tenant-rate", in: 0...10_000_000) ?? 200)
         policy.tenantBurst = Double(try options.int("tenant-burst", in: 0...10_000_000) ?? 400)
         policy.failureBurst = Double(try options.int("auth-failure-burst", in: 1...1_000_000) ?? 20)
-        policy.strictHosts = options.bool("strict-hosts")
+        // Region-locked credentials by default (docs/residency.md): a token works only on its region's public host.
+        if options.bool("strict-hosts") && options.bool("allow-any-host") {
+            throw UsageError("--strict-hosts and --allow-any-host contradict each other")
+        }
+        policy.strictHosts = !options.bool("allow-any-host")
         policy.trustForwardedProto = options.bool("trust-forwarded-proto")
         policy.clientSource = clientSource
         policy.oauthGlobalHosts = Set((options.string("oauth-global-hosts") ?? "").split(separator: ",")
-            .map { String($0).trimmingWhitespace().lowercased() }.filter { !$0.isEmpty })
+            .compactMap { PublicHost.canonical(String($0).trimmingWhitespace())?.withPort })
         policy.rerouteWindow = link.upstream.totalTimeout
         policy.rateLimitMaxDelay = try options.duration("rate-limit-max-delay", in: .zero...(.seconds(30))) ?? .seconds(1)
 
@@ -218,11 +224,19 @@ package enum GatewayCommand {
         let oauth = OAuthTokenEndpoint(store: store, directory: directory, keyring: { [keyringFile] in keyringFile.keyring },
                                        policy: policy, logger: logger, registry: metrics.registry,
                                        failureLimiter: failureLimiter, work: oauthWork)
+        let webWork = WorkQueue(name: "web", threads: 2, capacity: 256)
+        // Token rows missing from the cache are read here, not on the threads that serve connections.
+        let authWork = WorkQueue(name: "auth", threads: 4, capacity: 1024)
+        let rotationGrace = try options.int("rotation-grace", in: 0...2_592_000) ?? 86_400
+        let requestLog = RequestLogClient(regions: RegionInternalClient(keyring: { [keyringFile] in keyringFile.keyring }))
+        let setup = SetupPortal(store: store, directory: directory, keyring: { [keyringFile] in keyringFile.keyring }, policy: policy,
+                                authenticator: authenticator, failureLimiter: failureLimiter, requestLog: requestLog,
+                                logger: logger.with("listener", "setup"), work: webWork, defaultRotationGraceSeconds: rotationGrace)
         let proxy = SCIMProxy(authenticator: authenticator, directory: directory,
                               keyring: { [keyringFile] in keyringFile.keyring }, policy: policy, logger: logger,
                               metrics: metrics,
                               schedule: { [upstreamLoop] delay, task in upstreamLoop.schedule(after: delay, task) },
-                              failureLimiter: failureLimiter, oauth: oauth,
+                              failureLimiter: failureLimiter, oauth: oauth, setup: setup, authWork: authWork,
                               readiness: {
                                   // Ready while the control plane answers and at least one region does: a single region
                                   // outage must not take every tenant's traffic off this gateway. Read from the
@@ -255,7 +269,11 @@ package enum GatewayCommand {
             // Readers call `keyringFile.keyring` on every use; nothing to swap. Cached token rows stay valid.
         }
         let publicHTTP = HTTPServer(configuration: publicServer, deferred: proxy, logger: logger)
-        let adminHTTP = HTTPServer(configuration: adminConfig, responder: admin, logger: logger)
+        let console = OperatorConsole(admin: admin, activity: proxy.activity, regionHealth: { regionHealth.snapshot },
+                                      trustForwardedProto: policy.trustForwardedProto)
+        let adminHTTP = HTTPServer(configuration: adminConfig,
+                                   responder: AdminListener(admin: admin, console: console, logger: logger.with("listener", "console")),
+                                   logger: logger)
         metrics.registry.gaugeFunction("scim_gateway_connections_open", "Open client connections on the public listener.") {
             [([], Double(publicHTTP.stats.snapshot.connectionsOpen))]
         }
@@ -276,7 +294,7 @@ package enum GatewayCommand {
             return true
         }
         let services: [any Service] = [watcher.service(), listener, lastUsed, controlHealth.service(every: healthInterval),
-                                       UpstreamLoopService(loop: upstreamLoop), oauthWork]
+                                       UpstreamLoopService(loop: upstreamLoop), oauthWork, webWork, authWork]
             + [regionHealth.service, regionsWatcher.service(reloadSignal: true)]
             + [publicHTTP, adminHTTP,
                PortAnnouncer(server: publicHTTP, path: options.string("port-file")),

@@ -69,7 +69,9 @@ final class ProxyFixture: @unchecked Sendable {
     var region: FakeRegion { replicas[0] }
     var server: HTTPServer { servers[0] }
 
-    init(_ label: String, link: RegionLinkSettings = RegionLinkSettings(), policy: GatewayPolicy = GatewayPolicy(),
+    /// `policy` defaults to the gateway's, except that hosts of no region are served (the tests call 127.0.0.1, as
+    /// test deployments run with --allow-any-host).
+    init(_ label: String, link: RegionLinkSettings = RegionLinkSettings(), policy: GatewayPolicy = .anyHost,
          usReplicas: Int = 1, extraUSBackends: [String] = []) throws {
         control = try ControlPlaneFixture(label)
         var replicas: [FakeRegion] = [], servers: [HTTPServer] = []
@@ -197,5 +199,14 @@ final class ProxyFixture: @unchecked Sendable {
         #expect(timedOut.response.status.code == 503)
         #expect(timedOut.response.headers["Retry-After"] == "5")
         #expect(timedOut.millis >= 280 && timedOut.millis < 1000)
+    }
+}
+
+extension GatewayPolicy {
+    /// The default policy with `--allow-any-host`.
+    static var anyHost: GatewayPolicy {
+        var policy = GatewayPolicy()
+        policy.strictHosts = false
+        return policy
     }
 }

@@ -47,19 +47,20 @@ public final class Deployment: @unchecked Sendable {
 
     /// `cluster`: where the databases live (default: the shared test cluster; a scratch cluster for tests that
     /// restart PostgreSQL).
-    /// `regionClusters` puts a region's database on a cluster of its own (tests that pause one region's PostgreSQL).
+    /// `regionClusters` puts a region's database on a cluster of its own (tests that pause one region's PostgreSQL);
+    /// `controlCluster` does the same for the control plane.
     /// `replicas`: `scim-region` processes per region (default 1), all on the region's one database.
     /// `multiHostURLs`: every process gets its database as a multi-host URL whose first host refuses connections
     /// (`postgresql://scim@127.0.0.1:1,127.0.0.1:<port>/<db>?target_session_attrs=read-write`), as behind a
     /// Patroni pair.
     public init(_ label: String, gateways count: Int = 1, cluster: PostgresCluster? = nil, gatewayArguments: [String] = [],
-                regionArguments: [String] = [], regionClusters: [String: PostgresCluster] = [:], replicas: [String: Int] = [:],
-                multiHostURLs: Bool = false) throws {
+                regionArguments: [String] = [], regionClusters: [String: PostgresCluster] = [:],
+                controlCluster: PostgresCluster? = nil, replicas: [String: Int] = [:], multiHostURLs: Bool = false) throws {
         self.multiHostURLs = multiHostURLs
         self.gatewayArguments = gatewayArguments
         self.regionArguments = regionArguments
         directory = makeTemporaryDirectory("deploy-\(label)")
-        control = try TestDatabase.create("\(label)_ctl", on: cluster)
+        control = try TestDatabase.create("\(label)_ctl", on: controlCluster ?? cluster)
         var dbs: [String: TestDatabase] = [:]
         for id in regionIDs { dbs[id] = try TestDatabase.create("\(label)_\(id)", on: regionClusters[id] ?? cluster) }
         regionDatabases = dbs
@@ -189,7 +190,9 @@ public final class Deployment: @unchecked Sendable {
                 + (overrides.isEmpty ? [] : ["--region-backends", overrides])
                 + ["--listen", "127.0.0.1:0", "--port-file", portFile,
                         "--admin-listen", "127.0.0.1:0", "--admin-port-file", adminFile, "--workers", "8",
-                        "--tenant-rate", "0", "--log-level", "info"] + gatewayArguments,
+                        "--tenant-rate", "0", "--log-level", "info"]
+                        // Tests call 127.0.0.1; those that check region locking pass --strict-hosts instead.
+                        + (gatewayArguments.contains("--strict-hosts") ? [] : ["--allow-any-host"]) + gatewayArguments,
             logPath: directory + "/gateway-\(n).log")
         guard let port = waitForPortFile(portFile), let admin = waitForPortFile(adminFile) else {
             throw RawError.failed("scim-gateway did not start: \(process.log)")

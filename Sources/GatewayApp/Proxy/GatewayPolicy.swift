@@ -19,7 +19,7 @@ struct GatewayPolicy: Sendable {
     var failureBurst: Double = 20
     /// Requests on a host that belongs to no region: serve them (dev, tests) with a base URL built from `Host`,
     /// or refuse with 421 (production, where every public host is configured).
-    var strictHosts = false
+    var strictHosts = true
     /// Trust `X-Forwarded-Proto` from a TLS-terminating load balancer when building the base URL.
     var trustForwardedProto = false
     /// How a request's source is found for the failure throttle (trusted proxies, IPv6 /64 grouping).

@@ -1,6 +1,7 @@
 import Crypto
 import HTTPCore
 import JSON
+import Lifecycle
 import NetIO
 import RegionLink
 import ServerRuntime
@@ -27,18 +28,30 @@ final class SCIMProxy: DeferredHTTPResponder {
     let failureLimiter: KeyedRateLimiter
     /// The OAuth token endpoint and its discovery document, when configured (they share this listener).
     let oauth: OAuthTokenEndpoint?
+    /// The IT admin's setup pages (`/setup/…`), when configured.
+    let setup: SetupPortal?
+    /// Where token rows missing from the cache are read (control-plane round trips never run on the threads that
+    /// serve connections), and how long a request waits for that read before a 503.
+    let authWork: WorkQueue?
+    let authWaitLimit: Duration
     let readiness: @Sendable () -> (Bool, String)
     let metrics: GatewayMetrics
+    /// Recent traffic per tenant on this replica (the console's tenant list).
+    let activity = TenantActivity()
     /// Runs a task later without holding a thread (the upstream loop's timer): requests waiting for their rate.
     let schedule: @Sendable (Duration, @escaping @Sendable () -> Void) -> Void
 
     init(authenticator: TokenAuthenticator, directory: RegionDirectory, keyring: @escaping @Sendable () -> Keyring,
          policy: GatewayPolicy, logger: Logger, metrics: GatewayMetrics,
          schedule: @escaping @Sendable (Duration, @escaping @Sendable () -> Void) -> Void,
-         failureLimiter: KeyedRateLimiter = KeyedRateLimiter(), oauth: OAuthTokenEndpoint? = nil,
+         failureLimiter: KeyedRateLimiter = KeyedRateLimiter(), oauth: OAuthTokenEndpoint? = nil, setup: SetupPortal? = nil,
+         authWork: WorkQueue? = nil, authWaitLimit: Duration = .seconds(5),
          readiness: @escaping @Sendable () -> (Bool, String)) {
+        self.authWork = authWork
+        self.authWaitLimit = authWaitLimit
         self.failureLimiter = failureLimiter
         self.oauth = oauth
+        self.setup = setup
         self.schedule = schedule
         self.metrics = metrics
         self.authenticator = authenticator
@@ -63,10 +76,49 @@ final class SCIMProxy: DeferredHTTPResponder {
     }
 
     func respond(to request: HTTPRequest, context: RequestContext, reply: any HTTPReply) {
+        respond(to: request, context: context, reply: reply, prefetched: false)
+    }
+
+    /// A token whose row is not cached is first read on `authWork`; the request then continues on that thread.
+    /// If the control plane does not answer within `authWaitLimit`, the client gets a 503 + Retry-After (the read
+    /// may finish later and fill the cache); tokens already cached are not held up at all.
+    private func respond(to request: HTTPRequest, context: RequestContext, reply: any HTTPReply, prefetched: Bool) {
+        if !prefetched, let authWork, request.path.hasPrefix("/scim/") || request.path.hasPrefix("/SCIM/") {
+            let presented = bearerToken(fromAuthorization: request.headers["Authorization"])
+            let source = policy.clientSource.key(peer: context.remoteAddress, forwardedFor: request.headers["X-Forwarded-For"])
+            if authenticator.needsLookup(presented),
+               !failureLimiter.isExhausted(source, rate: policy.failureRate, burst: policy.failureBurst, nowNanos: Timestamp.monotonicNanos()) {
+                let once = Once()
+                let refuse: @Sendable () -> Void = { [self] in
+                    var record = RequestRecord(requestID: RequestID.accept(request.headers["X-Request-Id"]), method: request.method,
+                                               route: Self.routes.match(request.method, path: request.path).template ?? Self.unmatchedRoute)
+                    record.outcome = "control-plane-unavailable"
+                    finish(HTTPResponse(error: SCIMError.unavailable("authentication temporarily unavailable", retryAfter: policy.retryAfterSeconds),
+                                        accept: request.headers["Accept"]), record: record, reply: reply)
+                }
+                let submitted = authWork.submit { [self] in
+                    authenticator.prefetch(presented)
+                    if once.claim() { respond(to: request, context: context, reply: reply, prefetched: true) }
+                }
+                if !submitted {
+                    if once.claim() { refuse() }
+                } else {
+                    schedule(authWaitLimit) { if once.claim() { refuse() } }
+                }
+                return
+            }
+        }
         let requestID = RequestID.accept(request.headers["X-Request-Id"])
         if let oauth, oauth.handles(request.path) {
             let record = RequestRecord(requestID: requestID, method: request.method, route: String(request.path))
             oauth.respond(to: request, context: context, record: record) { [self] response, record in
+                finish(response, record: record, reply: reply)
+            }
+            return
+        }
+        if let setup, setup.handles(request.path) {
+            let record = RequestRecord(requestID: requestID, method: request.method, route: "/setup")
+            setup.respond(to: request, context: context, record: record) { [self] response, record in
                 finish(response, record: record, reply: reply)
             }
             return
@@ -148,9 +200,13 @@ final class SCIMProxy: DeferredHTTPResponder {
         var response = response
         var record = record
         response.headers.set("X-Request-Id", record.requestID)
+        // Residency evidence: a region's answer names the region; what the gateway answered itself (refusals,
+        // health, the token endpoint, the setup pages) processed no directory data in any region.
+        if response.headers["X-Scim-Region"] == nil { response.headers.set("X-Scim-Region", "none") }
         record.finish(status: response.status.code)
         record.log(logger)
         if !record.isProbe { metrics.record(record) }
+        if let tenant = record.tenant, record.route.hasPrefix("/scim/") { activity.record(tenant: tenant, status: record.status) }
         reply.send(response)
     }
 
@@ -222,8 +278,9 @@ final class SCIMProxy: DeferredHTTPResponder {
 
         let tenant: Tenant
         switch authenticator.authenticate(presented) {
-        case .invalid(let reason):
+        case .invalid(let reason, let owner):
             log.outcome = "auth-\(reason)"
+            log.tenant = owner?.id
             _ = failureLimiter.take(source, rate: policy.failureRate, burst: policy.failureBurst, nowNanos: now)
             return .refuse(.unauthorized(presented == nil
                                          ? "missing bearer token (Authorization: Bearer <token>)"

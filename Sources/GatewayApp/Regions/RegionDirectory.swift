@@ -34,7 +34,7 @@ final class RegionDirectory: Sendable {
             let first = backends[0]
             routes[region.id] = RegionRoute(configuration: region, replicas: ReplicaSet([]),
                                             fallbackClient: HTTPClient(host: first.host, port: first.port, configuration: settings.client))
-            for h in region.publicHosts { hosts[h.lowercased()] = region.id }
+            for h in region.publicHosts { hosts[PublicHost.canonical(h)?.withPort ?? h.lowercased()] = region.id }
         }
         self.routes = routes
         self.hostToRegion = hosts
@@ -45,10 +45,9 @@ final class RegionDirectory: Sendable {
 
     /// The region whose public host this is (a `Host` header, port kept as configured), or nil.
     func region(forHost host: String?) -> RegionRoute? {
-        guard let host = host?.lowercased() else { return nil }
-        if let id = hostToRegion[host] { return routes[id] }
-        // Configured without a port but requested with the default port (or the reverse).
-        if let colon = host.lastIndex(of: ":"), let id = hostToRegion[String(host[..<colon])] { return routes[id] }
+        // Case, a trailing dot and the port do not make another host (docs/residency.md).
+        guard let host = PublicHost.canonical(host) else { return nil }
+        if let id = hostToRegion[host.withPort] ?? hostToRegion[host.bare] { return routes[id] }
         return nil
     }
 
