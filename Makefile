@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CONFIG ?= release
 
-.PHONY: all build build-release run test bench fuzz chaos clean help
+.PHONY: all build build-release run test bench fuzz chaos ha clean help
 
 all: build
 
@@ -13,6 +13,7 @@ help:
 	@echo "make bench   benchmarks (see README: what exists today)"
 	@echo "make fuzz    bounded fuzzing runs of every libFuzzer target (FUZZ_SECONDS per target, default 60)"
 	@echo "make chaos   fault injection under load, several rounds (kill -9, PostgreSQL restart and crash, region replica sets)"
+	@echo "make ha      PostgreSQL HA end to end: Patroni failover, a region replica killed, a rolling restart, under load"
 	@echo "make clean   remove build output and local clusters"
 
 build:
@@ -35,6 +36,9 @@ fuzz:
 
 chaos:
 	@scripts/chaos.sh
+
+ha:
+	@scripts/ha/ha.sh
 
 clean:
 	-@scripts/pg.sh stop .pg/dev >/dev/null 2>&1 || true
