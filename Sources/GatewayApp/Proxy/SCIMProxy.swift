@@ -30,12 +30,15 @@ final class SCIMProxy: DeferredHTTPResponder {
     let metrics: GatewayMetrics
     /// Runs a task later without holding a thread (the upstream loop's timer): requests waiting for their rate.
     let schedule: @Sendable (Duration, @escaping @Sendable () -> Void) -> Void
+    /// Where the requests this proxy refuses itself go, for the tenant's home region's request log (issue 17).
+    let requestLog: RequestLogShipper?
 
     init(authenticator: TokenAuthenticator, directory: RegionDirectory, keyring: @escaping @Sendable () -> Keyring,
          policy: GatewayPolicy, logger: Logger, metrics: GatewayMetrics,
          schedule: @escaping @Sendable (Duration, @escaping @Sendable () -> Void) -> Void,
          failureLimiter: KeyedRateLimiter = KeyedRateLimiter(), oauth: OAuthTokenEndpoint? = nil,
-         readiness: @escaping @Sendable () -> (Bool, String)) {
+         requestLog: RequestLogShipper? = nil, readiness: @escaping @Sendable () -> (Bool, String)) {
+        self.requestLog = requestLog
         self.failureLimiter = failureLimiter
         self.oauth = oauth
         self.schedule = schedule
@@ -57,9 +60,13 @@ final class SCIMProxy: DeferredHTTPResponder {
     /// tenant is over its rate).
     enum Decision {
         case answer(HTTPResponse)
-        case refuse(SCIMError)
+        /// Refused here; `homeRegion` is the tenant's when one is known (its request log gets the record).
+        case refuse(SCIMError, homeRegion: String? = nil)
         case forward(HTTPRequest, RegionRoute, delay: Double)
     }
+
+    /// A request refused here for a known tenant, for its home region's request log.
+    typealias Refusal = (request: HTTPRequest, region: String, error: SCIMError)
 
     func respond(to request: HTTPRequest, context: RequestContext, reply: any HTTPReply) {
         let requestID = RequestID.accept(request.headers["X-Request-Id"])
@@ -76,8 +83,9 @@ final class SCIMProxy: DeferredHTTPResponder {
         switch decide(request, context: context, requestID: requestID, record: &record) {
         case .answer(let response):
             finish(response, record: record, reply: reply)
-        case .refuse(let error):
-            finish(HTTPResponse(error: error, accept: accept), record: record, reply: reply)
+        case .refuse(let error, let homeRegion):
+            finish(HTTPResponse(error: error, accept: accept), record: record, reply: reply,
+                   refusal: homeRegion.map { (request, $0, error) })
         case .forward(let upstream, let home, let delay):
             if delay > 0 {
                 record.outcome = "rate-shaped"
@@ -103,18 +111,18 @@ final class SCIMProxy: DeferredHTTPResponder {
         case .refused(let seconds):
             record.outcome = "circuit-open"
             let refusal = SCIMError.unavailable("region \(home.id) is unavailable; retry later", retryAfter: seconds)
-            finish(HTTPResponse(error: refusal, accept: accept), record: record, reply: reply)
+            finish(HTTPResponse(error: refusal, accept: accept), record: record, reply: reply, refusal: (upstream, home.id, refusal))
             return
         }
         let sent = record, isTrial = trial
         home.pool.send(upstream) { [self] result in
             var record = sent
-            let response = answer(result, from: home, trial: isTrial, accept: accept, record: &record)
-            finish(response, record: record, reply: reply)
+            let (response, refusal) = answer(result, from: home, trial: isTrial, accept: accept, record: &record)
+            finish(response, record: record, reply: reply, refusal: refusal.map { (upstream, home.id, $0) })
         }
     }
 
-    private func finish(_ response: HTTPResponse, record: RequestRecord, reply: any HTTPReply) {
+    private func finish(_ response: HTTPResponse, record: RequestRecord, reply: any HTTPReply, refusal: Refusal? = nil) {
         var response = response
         var record = record
         response.headers.set("X-Request-Id", record.requestID)
@@ -122,18 +130,25 @@ final class SCIMProxy: DeferredHTTPResponder {
         record.log(logger)
         if !record.isProbe { metrics.record(record) }
         reply.send(response)
+        if let requestLog {
+            if let refusal, let tenant = record.tenant {
+                requestLog.refused(refusal.request, record: record, tenant: tenant, region: refusal.region, error: refusal.error)
+            } else if record.tenant == nil && response.status.code >= 400 && !record.isProbe {
+                requestLog.unattributed(record.outcome ?? "no-scim-route")
+            }
+        }
     }
 
-    /// The region's answer (its own headers stripped), or a 503 saying why there is none.
+    /// The region's answer (its own headers stripped), or a 503 saying why there is none (and that error).
     private func answer(_ result: Result<HTTPResponse, UpstreamError>, from home: RegionRoute, trial: Bool, accept: String?,
-                        record: inout RequestRecord) -> HTTPResponse {
+                        record: inout RequestRecord) -> (HTTPResponse, SCIMError?) {
         let now = Timestamp.monotonicNanos()
         switch result {
         case .success(var response):
             // The region's own 503 (its database is unreachable) counts against it like a timeout.
             home.breaker.record(success: response.status.code != 503, trial: trial, now: now)
             for name in Self.droppedResponseHeaders { response.headers.remove(name) }
-            return response
+            return (response, nil)
         case .failure(let error):
             record.outcome = "upstream-\(error.kind.rawValue)"
             let refusal: SCIMError
@@ -152,7 +167,7 @@ final class SCIMProxy: DeferredHTTPResponder {
                                                       ("may_have_reached", .bool(error.mayHaveReached))])
                 refusal = .unavailable("region \(home.id) is unavailable; retry later", retryAfter: policy.retryAfterSeconds)
             }
-            return HTTPResponse(error: refusal, accept: accept)
+            return (HTTPResponse(error: refusal, accept: accept), refusal)
         }
     }
 
@@ -188,7 +203,8 @@ final class SCIMProxy: DeferredHTTPResponder {
         case .deactivated(let t):
             log.tenant = t.id
             log.outcome = "integration-deactivated"
-            return .refuse(.unauthorized("integration deactivated: this tenant's SCIM integration is switched off; nothing was changed"))
+            return .refuse(.unauthorized("integration deactivated: this tenant's SCIM integration is switched off; nothing was changed"),
+                           homeRegion: t.homeRegion)
         case .unavailable:
             log.outcome = "control-plane-unavailable"
             return .refuse(.unavailable("authentication temporarily unavailable", retryAfter: policy.retryAfterSeconds))
@@ -207,7 +223,8 @@ final class SCIMProxy: DeferredHTTPResponder {
         case .after(let seconds): delay = seconds
         case .refused(let retryAfter):
             log.outcome = "rate-limited"
-            return .refuse(.tooMany(requests: "rate limit exceeded for this tenant", retryAfter: retryAfter))
+            return .refuse(.tooMany(requests: "rate limit exceeded for this tenant", retryAfter: retryAfter),
+                           homeRegion: tenant.homeRegion)
         }
 
         guard let home = directory.routes[tenant.homeRegion] else {
@@ -223,14 +240,15 @@ final class SCIMProxy: DeferredHTTPResponder {
                 // Data residency: the tenant's data lives in another region; tell the IdP where.
                 log.outcome = "misdirected"
                 return .refuse(SCIMError(status: 421, detail:
-                    "tenant is homed in region \(home.id); use the SCIM base URL \(home.configuration.publicBaseURL)"))
+                    "tenant is homed in region \(home.id); use the SCIM base URL \(home.configuration.publicBaseURL)"),
+                    homeRegion: home.id)
             }
             baseURL = home.configuration.publicBaseURL
         } else {
             if policy.strictHosts {
                 log.outcome = "unknown-host"
                 return .refuse(SCIMError(status: 421, detail:
-                    "unknown host; use the SCIM base URL \(home.configuration.publicBaseURL)"))
+                    "unknown host; use the SCIM base URL \(home.configuration.publicBaseURL)"), homeRegion: home.id)
             }
             var scheme = context.isTLS ? "https" : "http"
             if policy.trustForwardedProto, let proto = request.headers["X-Forwarded-Proto"]?.lowercased(),
