@@ -330,6 +330,40 @@ try:
         row("member add to a 100k-member group, gateway, 1 connection", wrk(GW, scripts["member"], token, conns=1), None, "",
             "≤ 5 ms")
 
+    if wanted("reqlog"):
+        # Issue 17: GET by id through the gateway with the tenant's request log on (the default: mode full, written by
+        # the region's background writer) and off (the tenant setting), alternated twice so that drift on this shared
+        # machine falls on both alike. Goal: on ≥ 0.9 of off.
+        def log_mode(mode):
+            admin("PATCH", f"/admin/v1/tenants/{TENANT}", {"requestLog": {"mode": mode}})
+            time.sleep(1)  # the region's tenant cache is invalidated by NOTIFY; let it settle
+        def region_metric(name):
+            text = urllib.request.urlopen(f"http://127.0.0.1:{REGION}/metrics", timeout=10).read().decode()
+            return sum(float(m.group(1)) for m in re.finditer(rf"^{name}(?:{{[^}}]*}})? (\S+)$", text, re.M))
+        runs = {"off": [], "full": []}
+        written, dropped = region_metric("scim_region_request_log_written_total"), region_metric("scim_region_request_log_dropped_total")
+        for _ in range(2):
+            for mode in ["off", "full"]:
+                log_mode(mode)
+                runs[mode].append(wrk(GW, scripts["get"], token))
+        log_mode("full")
+        time.sleep(2)
+        written = region_metric("scim_region_request_log_written_total") - written
+        dropped = region_metric("scim_region_request_log_dropped_total") - dropped
+        def mean(results):
+            out = {k: sum(r[k] for r in results) / len(results) for k in ["rps", "p50", "p99"]}
+            out["non2xx"] = sum(r["non2xx"] for r in results)
+            out["cpu"] = {k: sum(r["cpu"][k] for r in results) / len(results) for k in results[0]["cpu"]}
+            return out
+        off, on = mean(runs["off"]), mean(runs["full"])
+        row("GET /Users/{id}, gateway, request log off", off)
+        row("GET /Users/{id}, gateway, request log on", on, off["rps"], "log off", "≥ 0.9 of off")
+        rows.append(("  request log on / off (runs: " + ", ".join(f"{r['rps']:.0f}" for r in runs["full"]) + " vs "
+                     + ", ".join(f"{r['rps']:.0f}" for r in runs["off"]) + " rps)", f"{on['rps'] / off['rps']:.2f}", "", "",
+                     f"records written {written:.0f}, dropped {dropped:.0f}", "", "≥ 0.9"))
+        print(f"   {'  request log on / off':<44} {on['rps'] / off['rps']:.2f}  (records written {written:.0f}, dropped {dropped:.0f})",
+              flush=True)
+
     if wanted("fault"):
         # Issue 14: the other region's tenant while us is stopped with SIGSTOP. A quiet eu2 tenant (4 connections)
         # is measured while 100 connections of a us tenant call, first with us healthy, then with us stopped.
