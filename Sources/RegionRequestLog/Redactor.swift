@@ -16,6 +16,8 @@ package struct Redactor {
     let pairs: Set<String>
     /// The string values replaced so far (3 bytes or longer; shorter ones are too common to scrub from text).
     package private(set) var hidden: Set<String> = []
+    /// Whether the record's own name fields are withheld (`userName`, `externalId`, `displayName` listed).
+    let withholds: (userName: Bool, externalId: Bool, displayName: Bool)
 
     /// A redactor for `settings`.
     package init(_ settings: RequestLogSettings) {
@@ -26,6 +28,7 @@ package struct Redactor {
         }
         self.names = names
         self.pairs = pairs
+        withholds = (names.contains("username"), names.contains("externalid"), names.contains("displayname"))
     }
 
     /// A name without its schema URN (`urn:…:User:employeeNumber` → `employeeNumber`).

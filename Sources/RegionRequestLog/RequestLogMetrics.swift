@@ -10,6 +10,7 @@ package struct RequestLogMetrics: Sendable {
     let writeFailures: Counter
     let purged: Counter
     let batchSeconds: Histogram
+    let encodeSeconds: Histogram
 
     package init(registry: MetricsRegistry) {
         written = registry.counter("scim_region_request_log_written_total", "Request log records written to the database.")
@@ -20,7 +21,10 @@ package struct RequestLogMetrics: Sendable {
                                          "Batch writes of the request log that failed (retried, then dropped).")
         purged = registry.counter("scim_region_request_log_purged_total",
                                   "Request log records deleted by retention, by limit (age or count).", labels: ["limit"])
-        batchSeconds = registry.histogram("scim_region_request_log_batch_seconds", "Time to write one batch of request log records.")
+        batchSeconds = registry.histogram("scim_region_request_log_batch_seconds",
+                                          "Time to insert one batch of request log records (the database's part).")
+        encodeSeconds = registry.histogram("scim_region_request_log_encode_seconds",
+                                           "Time to redact and encode what the writer took from the buffer at once (the writer's own part).")
     }
 
     /// How many were dropped for `reason` so far.

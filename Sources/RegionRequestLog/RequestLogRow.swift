@@ -4,10 +4,10 @@ import SCIMCore
 
 /// One request log row, redacted and cut to size, as the writer inserts it: built from a `RequestLogEntry` and the
 /// tenant's settings on the writer's thread (never on the request path). `json` is its form for the batch INSERT
-/// (`jsonb_to_recordset`).
+/// (one object of `json_to_recordset`'s array, written straight to bytes).
 package struct RequestLogRow: Sendable {
     package var tenant: String
-    package var json: JSONObject
+    package var json: [UInt8]
 
     /// Request bodies larger than this are not parsed (nor stored): 256 KiB, a quarter of the largest body a region
     /// accepts; SCIM bodies that large are Bulk requests, whose records keep their size and outcome.
@@ -18,11 +18,11 @@ package struct RequestLogRow: Sendable {
     static let maxUserAgentBytes = 256
     static let maxShortBytes = 200
 
-    /// The row for `entry` under `settings`; nil when the tenant's log is off.
-    package init?(_ entry: RequestLogEntry, settings: RequestLogSettings) {
+    /// The row for `entry` under `settings` (`redactor`: a fresh one for those settings); nil when the log is off.
+    package init?(_ entry: RequestLogEntry, settings: RequestLogSettings, redactor fresh: Redactor? = nil) {
         guard settings.mode != .off else { return nil }
         let full = settings.mode == .full
-        var redactor = Redactor(settings)
+        var redactor = fresh ?? Redactor(settings)
 
         // The request body: parsed (when it is JSON and not too large) and redacted; its values hidden by the
         // redaction are then kept out of every other field.
@@ -41,16 +41,14 @@ package struct RequestLogRow: Sendable {
         let responseJSON = entry.response ?? entry.error.map { $0.json }
         let redactedResponse = responseJSON.map { redactor.redact($0) }
 
-        var o = JSONObject()
-        o.reserveCapacity(28)
-        func text(_ key: String, _ value: String?, max: Int) {
-            o.appendUnchecked(key: key, value: value.map { .string(Self.cut(Self.withoutNUL(redactor.scrub($0)), max)) } ?? .null)
+        var w = RowJSONWriter(capacity: 512 + (full ? min(entry.requestBytes, settings.maxBodyBytes) * 2 : 0))
+        func text(_ key: StaticString, _ value: String?, max: Int) {
+            w.string(key, value.map { Self.cut(Self.withoutNUL(redactor.scrub($0)), max) })
         }
-        o.appendUnchecked(key: "at_ms", value: .number(JSONNumber(entry.atMillis)))
+        w.int("at_ms", entry.atMillis)
         text("request_id", entry.requestID, max: Self.maxShortBytes)
-        o.appendUnchecked(key: "source", value: .string(entry.source.rawValue))
-        let idp = IdPFingerprint.identify(userAgent: entry.userAgent, quirks: entry.quirks)
-        o.appendUnchecked(key: "idp", value: idp.map { .string($0.name) } ?? .null)
+        w.string("source", entry.source.rawValue)
+        w.string("idp", IdPFingerprint.identify(userAgent: entry.userAgent, quirks: entry.quirks)?.name)
         text("user_agent", entry.userAgent, max: Self.maxUserAgentBytes)
         text("method", entry.method, max: 16)
         text("route", entry.route, max: Self.maxShortBytes)
@@ -62,25 +60,24 @@ package struct RequestLogRow: Sendable {
         if names.isEmpty, let filter = parameters.last(where: { asciiCaseInsensitiveEquals($0.name, "filter") })?.value {
             names = Self.identifiers(filter: filter)
         }
-        for (key, attribute, value) in [("user_name", "userName", names.userName), ("external_id", "externalId", names.externalId),
-                                        ("display_name", "displayName", names.displayName)] {
-            text(key, redactor.isRedacted(attribute, parent: nil) ? nil : value, max: Self.maxIdentifierBytes)
-        }
+        text("user_name", redactor.withholds.userName ? nil : names.userName, max: Self.maxIdentifierBytes)
+        text("external_id", redactor.withholds.externalId ? nil : names.externalId, max: Self.maxIdentifierBytes)
+        text("display_name", redactor.withholds.displayName ? nil : names.displayName, max: Self.maxIdentifierBytes)
         if full && !parameters.isEmpty {
             let shown = parameters.map { p -> String in
                 SecretText.isSensitiveKey(p.name) ? p.name + "=" + SecretText.marker : p.name + "=" + p.value
             }
             text("query", shown.joined(separator: "&"), max: Self.maxQueryBytes)
         } else {
-            o.appendUnchecked(key: "query", value: .null)
+            w.string("query", nil)
         }
-        o.appendUnchecked(key: "status", value: .number(JSONNumber(entry.status)))
-        o.appendUnchecked(key: "scim_type", value: entry.error?.scimType.map { .string($0.rawValue) } ?? .null)
+        w.int("status", Int64(entry.status))
+        w.string("scim_type", entry.error?.scimType?.rawValue)
         text("detail", entry.error?.detail, max: Self.maxDetailBytes)
         text("outcome", entry.outcome, max: 64)
-        o.appendUnchecked(key: "quirks", value: .array(entry.quirks.map { .string($0.rawValue) }))
-        o.appendUnchecked(key: "duration_ms", value: .number(JSONNumber((entry.durationMillis * 1000).rounded() / 1000)))
-        o.appendUnchecked(key: "results", value: entry.results.map { .number(JSONNumber($0)) } ?? .null)
+        w.strings("quirks", entry.quirks.map(\.rawValue))
+        w.double("duration_ms", (entry.durationMillis * 1000).rounded() / 1000)
+        w.int("results", entry.results.map(Int64.init))
 
         func body(_ prefix: String, _ redacted: JSONValue?, bytes: Int, omitted: String?) {
             var stored: String? = nil, truncated = false, reason = omitted, size = bytes
@@ -102,16 +99,17 @@ package struct RequestLogRow: Sendable {
                     reason = "not-kept"
                 }
             }
-            o.appendUnchecked(key: prefix + "_body", value: stored.map { .string($0) } ?? .null)
-            o.appendUnchecked(key: prefix + "_bytes", value: .number(JSONNumber(size)))
-            o.appendUnchecked(key: prefix + "_truncated", value: .bool(truncated))
-            o.appendUnchecked(key: prefix + "_omitted", value: reason.map { .string($0) } ?? .null)
+            let request = prefix == "request"
+            w.string(request ? "request_body" : "response_body", stored)
+            w.int(request ? "request_bytes" : "response_bytes", Int64(size))
+            w.bool(request ? "request_truncated" : "response_truncated", truncated)
+            w.string(request ? "request_omitted" : "response_omitted", reason)
         }
         body("request", redactedRequest, bytes: entry.requestBytes, omitted: requestOmitted)
         // A successful read's answer is what the directory holds: it is not kept ("not-kept"), only its size.
         body("response", redactedResponse, bytes: entry.responseBytes, omitted: nil)
         tenant = entry.tenant
-        json = o
+        json = w.finish()
     }
 
     /// PostgreSQL text (and jsonb) cannot hold U+0000: it becomes U+FFFD (only bodies keep it, JSON-escaped).

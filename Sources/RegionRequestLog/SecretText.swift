@@ -16,8 +16,12 @@ package enum SecretText {
 
     static let credentialPrefixes = ["scim_", "scimadm_", "scimat_", "scimsec_"]
 
-    /// `text` with every secret-looking run replaced by the marker (unchanged, and not copied, when there is none).
+    /// `text` with every secret-looking run replaced by the marker (unchanged, and not copied, when there is none:
+    /// the writer scrubs every string it stores, so the common case allocates nothing).
     package static func scrub(_ text: String) -> String {
+        var text = text
+        let found = text.withUTF8 { firstSecret(in: $0) }
+        guard found != nil else { return text }
         let bytes = Array(text.utf8)
         var out: [UInt8] = []
         var copied = 0
@@ -33,9 +37,21 @@ package enum SecretText {
             }
             i = j
         }
-        if copied == 0 { return text }
         out.append(contentsOf: bytes[copied...])
         return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Where the first secret-looking run of `bytes` starts, if any (runs shorter than 20 bytes are skipped at once).
+    static func firstSecret(in bytes: UnsafeBufferPointer<UInt8>) -> Int? {
+        var i = 0
+        while i < bytes.count {
+            guard isTokenByte(bytes[i]) else { i += 1; continue }
+            var j = i
+            while j < bytes.count && isTokenByte(bytes[j]) { j += 1 }
+            if j - i >= 20 && looksSecret(Array(bytes[i..<j])[...]) { return i }
+            i = j
+        }
+        return nil
     }
 
     /// Whether `text` contains a secret-looking run.
@@ -82,13 +98,32 @@ package enum SecretText {
     }
 
     /// Whether a JSON key or query parameter names a secret (case-insensitive; a schema URN prefix is ignored).
+    /// Byte comparisons: it runs for every key the writer stores, and generic substring search costs microseconds.
     package static func isSensitiveKey(_ key: String) -> Bool {
-        let name = key.lowercased()
-        if name == "pwd" || name == "pass" { return true }
-        for word in ["password", "passwd", "passphrase", "secret", "token", "apikey", "api_key", "api-key",
-                     "authorization", "credential", "privatekey", "private_key", "cookie"] where name.contains(word) {
-            return true
+        var key = key
+        return key.withUTF8 { bytes in
+            if bytes.count == 3 && matches(bytes, at: 0, Array("pwd".utf8)) || bytes.count == 4 && matches(bytes, at: 0, Array("pass".utf8)) {
+                return true
+            }
+            for word in sensitiveWords where bytes.count >= word.count {
+                for i in 0...(bytes.count - word.count) where matches(bytes, at: i, word) { return true }
+            }
+            return false
         }
-        return false
+    }
+
+    static let sensitiveWords: [[UInt8]] = ["password", "passwd", "passphrase", "secret", "token", "apikey", "api_key",
+                                            "api-key", "authorization", "credential", "privatekey", "private_key", "cookie"]
+        .map { Array($0.utf8) }
+
+    /// Whether `bytes` at `i` spell the lower-case ASCII `word`, in any case.
+    static func matches(_ bytes: UnsafeBufferPointer<UInt8>, at i: Int, _ word: [UInt8]) -> Bool {
+        guard i + word.count <= bytes.count else { return false }
+        for k in 0..<word.count {
+            var b = bytes[i + k]
+            if b >= 0x41 && b <= 0x5A { b |= 0x20 }
+            if b != word[k] { return false }
+        }
+        return true
     }
 }

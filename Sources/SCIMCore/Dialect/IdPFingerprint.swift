@@ -24,10 +24,22 @@ public enum IdPFingerprint {
 
     /// The IdP a `User-Agent` names, by the documented product tokens (ASCII, case-insensitive).
     static func name(userAgent: String) -> String? {
-        let lowered = userAgent.lowercased()
-        if lowered.contains("okta") { return "Okta" }
-        if lowered.contains("google-auto-provisioning") { return "Google" }
+        if contains(userAgent, "okta") { return "Okta" }
+        if contains(userAgent, "google-auto-provisioning") { return "Google" }
         return nil
+    }
+
+    /// ASCII case-insensitive substring test on bytes (`lowercasedWord` in lower case).
+    static func contains(_ text: String, _ lowercasedWord: String) -> Bool {
+        let word = Array(lowercasedWord.utf8), bytes = Array(text.utf8)
+        guard bytes.count >= word.count else { return false }
+        outer: for i in 0...(bytes.count - word.count) {
+            for k in 0..<word.count where (bytes[i + k] >= 0x41 && bytes[i + k] <= 0x5A ? bytes[i + k] | 0x20 : bytes[i + k]) != word[k] {
+                continue outer
+            }
+            return true
+        }
+        return false
     }
 
     /// The one family of clients known to send `quirk` (docs/idp-behaviour.md), or nil when several do.
