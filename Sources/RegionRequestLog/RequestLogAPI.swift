@@ -229,8 +229,11 @@ package final class RequestLogAPI: Sendable {
         }
         let entries = try items.enumerated().map { i, item throws(SCIMError) in try Self.entry(item, tenant: tenant, index: i) }
         var accepted = 0
-        for entry in entries where writer.buffer.offer(entry) { accepted += 1 }
-        if accepted < entries.count { writer.metrics.dropped.increment(["buffer_full"], by: entries.count - accepted) }
+        for entry in entries {
+            let offer = writer.buffer.offer(entry)
+            writer.count(offer)
+            if offer == .queued { accepted += 1 }
+        }
         return ["accepted": .number(JSONNumber(accepted)), "dropped": .number(JSONNumber(entries.count - accepted))]
     }
 

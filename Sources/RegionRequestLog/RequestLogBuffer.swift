@@ -2,8 +2,10 @@ import Locking
 import Telemetry
 
 /// The bounded queue between the request path and the writer. `offer` never waits and never grows the queue past
-/// its bounds (entries and bytes): a full buffer drops the entry and says so, and the caller counts it. The writer
-/// takes everything queued at once (`drain`), waiting until enough has accumulated or its interval has passed.
+/// its bounds (entries and bytes): a full buffer drops the entry and says so, and the caller counts it. Once the
+/// buffer is three quarters full, successful reads are shed first: under overload the log keeps what an IT admin
+/// looks for (errors and writes) over the lookups that succeeded. The writer takes everything queued at once
+/// (`drain`), waiting until enough has accumulated or its interval has passed.
 package final class RequestLogBuffer: Sendable {
     struct State: Sendable {
         var entries: [RequestLogEntry] = []
@@ -25,17 +27,28 @@ package final class RequestLogBuffer: Sendable {
         self.wakeAt = max(1, min(wakeAt, capacity))
     }
 
-    /// Queues `entry`; false (nothing queued) when the buffer is full or closed.
-    package func offer(_ entry: RequestLogEntry) -> Bool {
+    /// What became of an offered entry.
+    package enum Offer: Sendable, Equatable {
+        case queued
+        /// Not queued: the buffer (or its byte budget) is full, or closed.
+        case full
+        /// Not queued: a successful read, and the buffer is three quarters full.
+        case shed
+    }
+
+    /// Queues `entry` unless the buffer is full (or, for a successful read, three quarters full) or closed.
+    package func offer(_ entry: RequestLogEntry) -> Offer {
         let size = entry.footprint
-        let (accepted, wake) = state.withLock { s -> (Bool, Bool) in
-            guard !s.closed, s.entries.count < capacity, s.bytes + size <= byteCapacity else { return (false, false) }
+        let routine = entry.status < 400 && entry.method == "GET"
+        let (offer, wake) = state.withLock { s -> (Offer, Bool) in
+            guard !s.closed, s.entries.count < capacity, s.bytes + size <= byteCapacity else { return (.full, false) }
+            if routine && s.entries.count >= capacity - capacity / 4 { return (.shed, false) }
             s.entries.append(entry)
             s.bytes += size
-            return (true, s.entries.count == wakeAt)
+            return (.queued, s.entries.count == wakeAt)
         }
         if wake { state.signal() }
-        return accepted
+        return offer
     }
 
     /// Everything queued, once `wakeAt` entries wait, the deadline passes or the buffer is closed (possibly empty).

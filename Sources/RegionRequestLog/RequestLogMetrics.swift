@@ -4,7 +4,8 @@ package import Telemetry
 /// that failed, and records purged by retention. Labels are fixed words only.
 package struct RequestLogMetrics: Sendable {
     let written: Counter
-    /// `reason`: `buffer_full` (the writer is behind or stalled), `write_failed` (a batch failed every attempt),
+    /// `reason`: `buffer_full` (the writer is behind or stalled), `shed_read` (a successful read, shed once the buffer
+    /// is three quarters full), `write_failed` (a batch failed every attempt),
     /// `tenant_gone` (deleted before its records were written), `settings_unavailable`.
     let dropped: Counter
     let writeFailures: Counter

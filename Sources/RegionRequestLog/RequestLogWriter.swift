@@ -62,7 +62,16 @@ package final class RequestLogWriter: Service {
     /// settings are cached, as they are for any tenant the region is serving).
     package func record(_ entry: RequestLogEntry) {
         if database.cachedSettings(tenant: entry.tenant)?.requestLog.mode == .off { return }
-        if !buffer.offer(entry) { metrics.dropped.increment(["buffer_full"]) }
+        count(buffer.offer(entry))
+    }
+
+    /// Counts an entry the buffer did not take.
+    func count(_ offer: RequestLogBuffer.Offer) {
+        switch offer {
+        case .queued: break
+        case .full: metrics.dropped.increment(["buffer_full"])
+        case .shed: metrics.dropped.increment(["shed_read"])
+        }
     }
 
     // MARK: The writer thread

@@ -424,6 +424,21 @@ import Testing
         #expect(!out.description.contains("Doe") && !out.description.contains("7946") && !out.description.contains("E-9"))
     }
 
+    @Test func aFillingBufferShedsSuccessfulReadsFirst() {
+        let buffer = RequestLogBuffer(capacity: 8, byteCapacity: 1 << 20, wakeAt: 8)
+        func entry(_ method: String, _ status: Int) -> RequestLogEntry {
+            RequestLogEntry(tenant: "t", atMillis: 0, requestID: "r", source: .region, method: method, route: "/scim/v2/Users",
+                            status: status, durationMillis: 1)
+        }
+        #expect((0..<6).map { _ in buffer.offer(entry("GET", 200)) } == Array(repeating: .queued, count: 6))
+        #expect(buffer.offer(entry("GET", 200)) == .shed)  // 6 of 8: three quarters full
+        #expect(buffer.offer(entry("GET", 404)) == .queued)  // an error is kept
+        #expect(buffer.offer(entry("POST", 201)) == .queued)  // so is a write
+        #expect(buffer.offer(entry("PATCH", 200)) == .full)
+        #expect(buffer.drain(deadlineNanos: 0).count == 8)
+        #expect(buffer.offer(entry("GET", 200)) == .queued)
+    }
+
     @Test func cutNeverSplitsACharacter() {
         #expect(RequestLogRow.cut("aé€😀", 4) == "aé")
         #expect(RequestLogRow.cut("aé€😀", 6) == "aé€")
