@@ -68,8 +68,6 @@ package struct RequestLogRow: Sendable {
                 SecretText.isSensitiveKey(p.name) ? p.name + "=" + SecretText.marker : p.name + "=" + p.value
             }
             text("query", shown.joined(separator: "&"), max: Self.maxQueryBytes)
-        } else {
-            w.string("query", nil)
         }
         w.int("status", Int64(entry.status))
         w.string("scim_type", entry.error?.scimType?.rawValue)
@@ -101,7 +99,7 @@ package struct RequestLogRow: Sendable {
             }
             let request = prefix == "request"
             w.string(request ? "request_body" : "response_body", stored)
-            w.int(request ? "request_bytes" : "response_bytes", Int64(size))
+            w.count(request ? "request_bytes" : "response_bytes", size)
             w.bool(request ? "request_truncated" : "response_truncated", truncated)
             w.string(request ? "request_omitted" : "response_omitted", reason)
         }

@@ -157,23 +157,11 @@ package final class RequestLogWriter: Service {
         for attempt in 1...attempts {
             let started = Timestamp.monotonicNanos()
             do {
-                try Self.insert(rows, pool: pool)
+                let inserted = try Self.insert(rows, pool: pool)
                 metrics.batchSeconds.observe([], Double(Timestamp.monotonicNanos() - started) / 1e9)
-                metrics.written.increment([], by: rows.count)
+                metrics.written.increment([], by: inserted)
+                if inserted < rows.count { metrics.dropped.increment(["tenant_gone"], by: rows.count - inserted) }
                 note(rows)
-                return
-            } catch let error as PostgresError where error.kind == .foreignKeyViolation {
-                // A tenant was deleted since its requests: write the others one tenant at a time.
-                for group in Dictionary(grouping: rows, by: \.tenant).values {
-                    do {
-                        try Self.insert(group, pool: pool)
-                        metrics.written.increment([], by: group.count)
-                        note(group)
-                    } catch {
-                        metrics.dropped.increment([(error as? PostgresError)?.kind == .foreignKeyViolation ? "tenant_gone" : "write_failed"],
-                                                  by: group.count)
-                    }
-                }
                 return
             } catch {
                 metrics.writeFailures.increment()
@@ -200,8 +188,9 @@ package final class RequestLogWriter: Service {
         }
     }
 
-    /// One transaction: per tenant, its `app.tenant_id` and one INSERT of all its rows, in one round trip.
-    static func insert(_ rows: [RequestLogRow], pool: PostgresPool) throws {
+    /// One transaction: per tenant, its `app.tenant_id` and one INSERT of all its rows, in one round trip; returns
+    /// how many rows were inserted (a deleted tenant's are not).
+    static func insert(_ rows: [RequestLogRow], pool: PostgresPool) throws -> Int {
         // Per tenant, in order of first appearance: its rows as one JSON array.
         var groups: [(String, [UInt8])] = []
         var index: [String: Int] = [:]
@@ -220,9 +209,10 @@ package final class RequestLogWriter: Service {
             statements.append(.prepared(insertRows, [.uuid(tenant), .text(String(decoding: items + [UInt8(ascii: "]")], as: UTF8.self))]))
         }
         statements.append(.sql("COMMIT"))
-        try pool.withConnection { connection in
+        return try pool.withConnection { connection in
             let results = try connection.pipeline(statements)
             guard results.last?.commandTag == "COMMIT" else { throw RolledBack() }
+            return stride(from: 2, to: results.count - 1, by: 2).reduce(0) { $0 + results[$1].affectedRows }
         }
     }
 
@@ -237,13 +227,17 @@ package final class RequestLogWriter: Service {
             response_bytes, response_truncated, response_omitted)
         SELECT $1::uuid, to_timestamp(r.at_ms::float8 / 1000), r.request_id, r.source, r.idp, r.user_agent, r.method, r.route,
             r.resource_type, r.resource_id, r.user_name, r.external_id, r.display_name, r.query, r.status, r.scim_type,
-            r.detail, r.outcome, r.quirks, r.duration_ms, r.results, r.request_body, r.request_bytes, r.request_truncated,
-            r.request_omitted, r.response_body, r.response_bytes, r.response_truncated, r.response_omitted
+            r.detail, r.outcome, coalesce(r.quirks, '{}'), coalesce(r.duration_ms, 0), r.results, r.request_body,
+            coalesce(r.request_bytes, 0), coalesce(r.request_truncated, false), r.request_omitted, r.response_body,
+            coalesce(r.response_bytes, 0), coalesce(r.response_truncated, false), r.response_omitted
         FROM json_to_recordset($2::json) AS r(at_ms bigint, request_id text, source text, idp text, user_agent text,
             method text, route text, resource_type text, resource_id text, user_name text, external_id text,
             display_name text, query text, status smallint, scim_type text, detail text, outcome text, quirks text[],
             duration_ms double precision, results integer, request_body text, request_bytes integer,
             request_truncated boolean, request_omitted text, response_body text, response_bytes integer,
             response_truncated boolean, response_omitted text)
+        -- Once per statement, not per row (there is no foreign key): a deleted tenant's batch inserts nothing, and
+        -- deleting a tenant waits for a batch that holds its row.
+        WHERE EXISTS (SELECT 1 FROM tenants WHERE id = $1::uuid FOR KEY SHARE)
         """)
 }

@@ -204,6 +204,25 @@ import Testing
         #expect(light?["request"]?["bytes"]?.int ?? 0 > 0)
     }
 
+    @Test func deletingATenantDeletesItsRecords() throws {
+        let t = region.tenant()
+        let kept = region.tenant()
+        t.user("gone@example.com")
+        kept.user("kept@example.com")
+        _ = records(t, atLeast: 1)
+        _ = records(kept, atLeast: 1)
+        #expect(region.send(.delete, "/internal/v1/tenants/\(t.id)", tenant: t.id).status.code == 204)
+        #expect(try storedText(t).isEmpty)
+        #expect(try storedText(kept).contains("kept@example.com"))
+        // A record of the deleted tenant that was still queued is not written (the batch finds no tenant).
+        let late = RequestLogEntry(tenant: t.id, atMillis: Timestamp.nowEpochMillis(), requestID: "late", source: .region,
+                                   method: "GET", route: "/scim/v2/Users", status: 200, durationMillis: 1,
+                                   answered: .init(userName: "late@example.com"))
+        let rows = [RequestLogRow(late, settings: RequestLogSettings())!]
+        #expect(try RequestLogWriter.insert(rows, pool: log.writer.pool) == 0)
+        #expect(try storedText(t).isEmpty)
+    }
+
     @Test func followingReturnsWhatArrivedSinceOldestFirst() throws {
         let t = region.tenant()
         t.user("before@example.com")

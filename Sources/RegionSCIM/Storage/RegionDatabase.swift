@@ -235,6 +235,10 @@ package final class RegionDatabase: Sendable {
             // A large tenant takes longer than the default statement timeout to cascade.
             try connection.execute("SET LOCAL statement_timeout = 0")
             let deleted = try connection.execute("DELETE FROM tenants WHERE id = $1::uuid", [.text(id)])
+            // The request log has no foreign key (its writer checks the tenant once per batch instead of once per
+            // row): its records go here. Deleting the tenant row first waits for a writer that holds it (FOR KEY
+            // SHARE), and this statement's snapshot then sees what that writer committed; later batches find no tenant.
+            try connection.execute("DELETE FROM request_log WHERE tenant_id = $1::uuid", [.text(id)])
             _ = try connection.query("SELECT pg_notify($1, $2)", [.text(Self.tenantChannel), .text(id)])
             return deleted
         }
