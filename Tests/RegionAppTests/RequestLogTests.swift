@@ -409,6 +409,10 @@ import Testing
         ("scim_admins_group", false),
         ("John Smith", false),
         ("Engineering", false),
+        ("http://127.0.0.1:8080/scim/v2/Groups/01a246e5-8398-7245-87da-c76b5ff7dba1", false),  // meta.location
+        ("https://eu2-api.example.com/scim/v2/Users/00u1a2B3c4D5e6F7g8h9", false),  // a $ref to an Okta-style id
+        ("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", true),  // standard base64 with slashes
+        ("https://hooks.example.com/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX", true),  // its path is its secret
     ])
     func secretLookingText(_ text: String, _ secret: Bool) {
         #expect(SecretText.containsSecret(text) == secret, "\(text)")
