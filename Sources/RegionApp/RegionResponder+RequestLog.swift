@@ -32,11 +32,11 @@ extension RegionResponder.Endpoint {
 
 extension RegionResponder {
     /// A request under `/scim/v2` that matches no route is still the tenant's request (an IdP configured with a
-    /// wrong path is exactly what its IT admin needs to see): it is authenticated so it can be recorded, and then
-    /// answered 404 or 405 as before. Nothing else is done for it.
-    func traceUnmatched(_ request: HTTPRequest, record: inout RequestRecord, trace: inout RequestTrace) throws {
-        guard requestLog != nil, request.path.hasPrefix("/scim/v2") else { return }
-        let scope = try authenticator.authenticate(request).get()
+    /// wrong path is exactly what its IT admin needs to see): when it is authenticated it is recorded, and it is
+    /// answered 404 or 405 as before either way. Nothing else is done for it.
+    func traceUnmatched(_ request: HTTPRequest, record: inout RequestRecord, trace: inout RequestTrace) {
+        guard requestLog != nil, request.path.hasPrefix("/scim/v2"),
+              case .success(let scope) = authenticator.authenticate(request) else { return }
         record.tenant = scope.tenant
         record.requestID = scope.requestID
         trace.scope = scope

@@ -132,10 +132,10 @@ package final class RegionResponder: HTTPResponder {
         let endpoint: Endpoint, parameters: RouteParameters
         switch match {
         case .notFound:
-            try traceUnmatched(request, record: &record, trace: &trace)
+            traceUnmatched(request, record: &record, trace: &trace)
             throw SCIMError.notFound("no such endpoint")
         case .methodNotAllowed(let allowed, _):
-            try traceUnmatched(request, record: &record, trace: &trace)
+            traceUnmatched(request, record: &record, trace: &trace)
             throw SCIMError(status: 405, detail: "\(request.method) is not allowed here")
                 .allowing(allowed.map(\.description).joined(separator: ", "))
         case .found(let e, let p, _):

@@ -204,6 +204,19 @@ import Testing
         #expect(light?["request"]?["bytes"]?.int ?? 0 > 0)
     }
 
+    @Test func aWrongPathIsRecordedForItsTenant() throws {
+        let t = region.tenant()
+        #expect(t.send(.get, "/Userz?filter=" + PercentEncoding.encode(#"userName eq "lost@example.com""#)).status.code == 404)
+        #expect(t.send(.put, "/Users").status.code == 405)
+        // Unsigned, it is still a 404 and nobody's record.
+        #expect(region.send(.get, "/scim/v2/Userz", tenant: nil).status.code == 404)
+        let all = records(t, atLeast: 2)
+        #expect(all.count == 2)
+        #expect(all.contains { $0["status"] == 404 && $0["route"] == "unmatched" && $0["userName"] == "lost@example.com"
+                               && $0["detail"] == "no such endpoint" })
+        #expect(all.contains { $0["status"] == 405 && $0["method"] == "PUT" && $0["route"] == "/scim/v2/Users" })
+    }
+
     @Test func deletingATenantDeletesItsRecords() throws {
         let t = region.tenant()
         let kept = region.tenant()
