@@ -6,7 +6,7 @@ package import SCIMCore
 /// unknown or malformed is a 400 that names it (a typo must not silently list everything).
 ///
 ///     status=2xx|3xx|4xx|5xx|<code>   method=GET|POST|PUT|PATCH|DELETE   source=region|gateway
-///     resourceId=<id>   userName=<exact>   externalId=<exact>
+///     resourceId=<id> (or resource=<id>)   userName=<exact>   externalId=<exact>
 ///     since=<RFC 3339 time>   until=<RFC 3339 time>   (since inclusive, until exclusive)
 ///     limit=1..500 (default 50)   cursor=<next or newer of a previous page>   bodies=true|false (default true)
 package struct RequestLogQuery: Sendable, Equatable {
@@ -52,7 +52,9 @@ package struct RequestLogQuery: Sendable, Equatable {
             case "source":
                 guard value == "region" || value == "gateway" else { throw .invalidValue("'source' must be region or gateway") }
                 q.source = value
-            case "resourceId": q.resourceID = try text(value, name)
+            case "resourceId", "resource":  // `resource`: the operator console's name for it
+                guard q.resourceID == nil else { throw .invalidValue("'resourceId' is given more than once") }
+                q.resourceID = try text(value, name)
             case "userName": q.userName = try text(value, name)
             case "externalId": q.externalId = try text(value, name)
             case "since": q.since = try time(value, name)

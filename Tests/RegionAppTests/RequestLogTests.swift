@@ -152,6 +152,7 @@ import Testing
         #expect(count("status=2xx") == 16)
         #expect(count("method=PATCH") == 4)
         #expect(count("resourceId=\(ids[0])") == 5)
+        #expect(count("resource=\(ids[0])") == 5)
         #expect(count("userName=page-1@example.com") == 4)
         #expect(count("userName=PAGE-1@example.com") == 0, "exact")
         #expect(count("method=patch&status=200&resourceId=\(ids[0])") == 4)
