@@ -12,7 +12,7 @@ help:
 	@echo "make build   debug build"
 	@echo "make bench   benchmarks (see README: what exists today)"
 	@echo "make fuzz    bounded fuzzing runs of every libFuzzer target (FUZZ_SECONDS per target, default 60)"
-	@echo "make chaos   fault injection under load, several rounds (kill -9, PostgreSQL restart and crash)"
+	@echo "make chaos   fault injection under load, several rounds (kill -9, PostgreSQL restart and crash, region replica sets)"
 	@echo "make clean   remove build output and local clusters"
 
 build:

@@ -35,6 +35,7 @@ let package = Package(
         .target(name: "Telemetry", dependencies: ["Locking", "CivilTime"], swiftSettings: strict),
         // Threads and long-running services: thread handles, periodic threads, Service and its runner (signals,
         // graceful shutdown in reverse start order).
+        .target(name: "WebUI", dependencies: ["Crypto", "HTTPCore"], swiftSettings: strict),
         .target(name: "Lifecycle", dependencies: ["Locking", "Telemetry", "CLinuxIO"], swiftSettings: strict),
 
         // I/O modules.
@@ -70,7 +71,7 @@ let package = Package(
                 swiftSettings: strict),
         .target(name: "GatewayApp",
                 dependencies: ["SCIMCore", "JSON", "HTTPCore", "NetIO", "Postgres", "Crypto", "Telemetry", "Flags",
-                               "ServerRuntime", "RegionLink", "Locking", "Lifecycle"],
+                               "ServerRuntime", "RegionLink", "Locking", "Lifecycle", "WebUI"],
                 exclude: ["Admin/admin-openapi.yaml"],
                 swiftSettings: strict),
 
@@ -101,6 +102,7 @@ let package = Package(
         .testTarget(name: "ServerRuntimeTests", dependencies: ["ServerRuntime", "HTTPCore", "Telemetry"], swiftSettings: strict),
         .testTarget(name: "GatewayAppTests", dependencies: ["GatewayApp", "TestSupport", "Postgres", "RegionLink", "JSON", "HTTPCore", "NetIO", "ServerRuntime", "Telemetry", "Locking", "Crypto"],
                     swiftSettings: strict),
+        .testTarget(name: "WebUITests", dependencies: ["WebUI", "Crypto", "HTTPCore"], swiftSettings: strict),
         .testTarget(name: "RegionLinkTests", dependencies: ["RegionLink", "HTTPCore", "Crypto"], swiftSettings: strict),
         .testTarget(name: "NetIOTests", dependencies: ["NetIO", "HTTPCore", "TestSupport", "Lifecycle", "Locking", "Telemetry"], swiftSettings: strict),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"], swiftSettings: strict),

@@ -127,7 +127,7 @@ try:
         except Exception: time.sleep(0.2)
     gw_port_file, admin_port_file = os.path.join(WORK, "gw.port"), os.path.join(WORK, "admin.port")
     wrapper = shlex.split(os.environ.get("BENCH_GATEWAY_WRAPPER", ""))  # e.g. valgrind --tool=callgrind (profiling)
-    gw = start("gateway", wrapper + [os.path.join(args.bin, "scim-gateway"), "--listen", "127.0.0.1:0", "--port-file", gw_port_file,
+    gw = start("gateway", wrapper + [os.path.join(args.bin, "scim-gateway"), "--allow-any-host", "--listen", "127.0.0.1:0", "--port-file", gw_port_file,
                            "--admin-listen", "127.0.0.1:0", "--admin-port-file", admin_port_file,
                            "--admin-token-file", os.path.join(WORK, "admin-token"),
                            "--control-database-url", url("scim_bench_control"), "--keyring-file", keyring,
@@ -435,7 +435,7 @@ try:
         # whose bulkhead admits 1,000 (512 in flight, 512 queued) and whose breaker never opens, so every one of the
         # 1,000 really waits; then the region is resumed and every request must be answered.
         gw2_port, gw2_admin = os.path.join(WORK, "gw2.port"), os.path.join(WORK, "gw2.admin.port")
-        gw2 = start("gateway2", [os.path.join(args.bin, "scim-gateway"), "--listen", "127.0.0.1:0", "--port-file", gw2_port,
+        gw2 = start("gateway2", [os.path.join(args.bin, "scim-gateway"), "--allow-any-host", "--listen", "127.0.0.1:0", "--port-file", gw2_port,
                                  "--admin-listen", "127.0.0.1:0", "--admin-port-file", gw2_admin,
                                  "--control-database-url", url("scim_bench_control"), "--keyring-file", keyring,
                                  "--regions-dir", os.path.join(ROOT, "Regions"), "--log-level", "error",

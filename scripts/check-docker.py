@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Validates docker/ without a Docker engine: the compose file parses, every path it references exists,
-services reference each other consistently, region configs match their services, and the Dockerfile copies
-what exists and runs as a non-root user. Exit 1 with one line per problem."""
+"""Validates docker/ without a Docker engine: the compose files (compose.yaml and the high-availability profile
+compose.ha.yaml) parse, every path they reference exists, services reference each other consistently, region
+configs match their services, and every Dockerfile they build copies what exists and runs as a non-root user.
+Exit 1 with one line per problem (problems of compose.ha.yaml are prefixed with its name)."""
 import json, os, re, sys
 
 root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -14,87 +15,145 @@ except ImportError:
     print("check-docker: PyYAML is missing (apt-get install python3-yaml or pip install pyyaml)", file=sys.stderr)
     sys.exit(2)
 
-compose_path = os.path.join(docker, "compose.yaml")
-with open(compose_path) as f:
-    compose = yaml.safe_load(f)
-services = compose.get("services", {})
-declared_secrets = set((compose.get("secrets") or {}).keys())
-declared_volumes = set((compose.get("volumes") or {}).keys())
 
-for name, svc in services.items():
-    build = svc.get("build")
-    if build:
-        ctx = os.path.normpath(os.path.join(docker, build["context"]))
-        if not os.path.isdir(ctx):
-            problems.append(f"{name}: build context {build['context']} does not exist")
-        elif not os.path.isfile(os.path.join(ctx, build.get("dockerfile", "Dockerfile"))):
-            problems.append(f"{name}: dockerfile {build.get('dockerfile')} does not exist")
-    for s in svc.get("secrets", []):
-        if s not in declared_secrets:
-            problems.append(f"{name}: secret {s} is not declared")
-    for v in svc.get("volumes", []):
-        src = v.split(":")[0]
-        if src.startswith("."):
-            if not os.path.exists(os.path.join(docker, src)):
-                problems.append(f"{name}: bind mount {src} does not exist")
-        elif src not in declared_volumes:
-            problems.append(f"{name}: volume {src} is not declared")
-    for dep in (svc.get("depends_on") or {}):
-        if dep not in services:
-            problems.append(f"{name}: depends on unknown service {dep}")
-    env = svc.get("environment") or {}
-    for key, value in env.items():
-        m = re.match(r"postgresql://[^@]*@([^:/]+)", str(value))
-        if m and m.group(1) not in services:
-            problems.append(f"{name}: {key} points at unknown host {m.group(1)}")
-        if re.match(r"postgresql://[^@/]*:[^@/]*@", str(value)):
-            problems.append(f"{name}: {key} carries a password; use SCIM_DATABASE_PASSWORD_FILE")
-    cmd = svc.get("command") or []
-    if "--region" in cmd:
-        region = cmd[cmd.index("--region") + 1]
-        path = os.path.join(docker, "regions", region + ".json")
-        if not os.path.isfile(path):
-            problems.append(f"{name}: docker/regions/{region}.json missing")
-            continue
-        with open(path) as f:
-            cfg = json.load(f)
-        if cfg.get("id") != region:
-            problems.append(f"docker/regions/{region}.json: id {cfg.get('id')} does not match the file name")
-        backend = re.match(r"http://([^:/]+):(\d+)", cfg.get("backendURL", ""))
-        if not backend or backend.group(1) != name:
-            problems.append(f"docker/regions/{region}.json: backendURL host should be the service name {name}")
-        listen_port = cfg.get("listen", ":").rsplit(":", 1)[1]
-        health = " ".join(svc.get("healthcheck", {}).get("test", []))
-        if f":{listen_port}/" not in health:
-            problems.append(f"{name}: healthcheck does not probe the listen port {listen_port}")
-        if backend and backend.group(2) != listen_port:
-            problems.append(f"docker/regions/{region}.json: backendURL port differs from listen port")
-        dbhost = re.match(r"postgresql://[^@]*@([^:/]+)", cfg.get("database", {}).get("url", ""))
-        if not dbhost or dbhost.group(1) not in services:
-            problems.append(f"docker/regions/{region}.json: database host is not a compose service")
+def db_hosts(url):
+    """Hosts of a postgresql:// URL, several for a multi-host URL (postgresql://u@h1:5432,h2:5432/db)."""
+    m = re.match(r"postgresql://[^@/]*@([^/?]+)", str(url))
+    return [h.rsplit(":", 1)[0] if ":" in h else h for h in m.group(1).split(",")] if m else []
 
-for name, spec in (compose.get("secrets") or {}).items():
-    rel = spec.get("file", "")
-    if not rel.startswith("./secrets/"):
-        problems.append(f"secret {name}: keep secret files under docker/secrets/ (git-ignored)")
+
+def check_dockerfile(label, path, context, problem):
+    """COPY sources exist (relative to the build context) and the last USER is not root. Returns the number
+    of stages."""
+    with open(path) as f:
+        text = f.read()
+    for src in re.findall(r"^COPY (?!--from)(\S+)", text, re.M):
+        if not os.path.exists(os.path.join(context, src)):
+            problem(f"{label}: COPY source {src} does not exist")
+    users = re.findall(r"^USER (\S+)", text, re.M)
+    if not users or users[-1].split(":")[0] in ("root", "0"):
+        problem(f"{label}: the runtime stage must run as a non-root USER")
+    return len(re.findall(r"^FROM ", text, re.M))
+
+
+def check_compose(file_name, problem):
+    with open(os.path.join(docker, file_name)) as f:
+        compose = yaml.safe_load(f)
+    services = compose.get("services", {})
+    declared_secrets = set((compose.get("secrets") or {}).keys())
+    declared_volumes = set((compose.get("volumes") or {}).keys())
+    dockerfiles = {}
+
+    # scim-region services by region id: several replicas of one region are allowed (compose.ha.yaml).
+    region_services = {}
+    for name, svc in services.items():
+        cmd = svc.get("command") or []
+        if "--region" in cmd:
+            region_services.setdefault(cmd[cmd.index("--region") + 1], []).append(name)
+
+    for name, svc in services.items():
+        build = svc.get("build")
+        if build:
+            ctx = os.path.normpath(os.path.join(docker, build["context"]))
+            dockerfile = os.path.join(ctx, build.get("dockerfile", "Dockerfile"))
+            if not os.path.isdir(ctx):
+                problem(f"{name}: build context {build['context']} does not exist")
+            elif not os.path.isfile(dockerfile):
+                problem(f"{name}: dockerfile {build.get('dockerfile')} does not exist")
+            else:
+                dockerfiles[dockerfile] = ctx
+        for s in svc.get("secrets", []):
+            if s not in declared_secrets:
+                problem(f"{name}: secret {s} is not declared")
+        regions_dir = os.path.join(docker, "regions")  # what the image bakes in (docker/Dockerfile)
+        for v in svc.get("volumes", []):
+            src = v.split(":")[0]
+            if src.startswith("."):
+                if not os.path.exists(os.path.join(docker, src)):
+                    problem(f"{name}: bind mount {src} does not exist")
+                elif v.split(":")[1] == "/etc/scim/regions":
+                    regions_dir = os.path.join(docker, src)
+            elif src not in declared_volumes:
+                problem(f"{name}: volume {src} is not declared")
+        for dep in (svc.get("depends_on") or {}):
+            if dep not in services:
+                problem(f"{name}: depends on unknown service {dep}")
+        env = svc.get("environment") or {}
+        for key, value in env.items():
+            for host in db_hosts(value):
+                if host not in services:
+                    problem(f"{name}: {key} points at unknown host {host}")
+            if re.match(r"postgresql://[^@/]*:[^@/]*@", str(value)):
+                problem(f"{name}: {key} carries a password; use SCIM_DATABASE_PASSWORD_FILE")
+        cmd = svc.get("command") or []
+        for arg in cmd:
+            if str(arg).startswith("--region-backends="):
+                for pair in str(arg).split("=", 1)[1].split(","):
+                    backend = re.match(r"[a-z0-9]+=https?://([^:/]+)", pair)
+                    if not backend or backend.group(1) not in services:
+                        problem(f"{name}: --region-backends entry {pair} is not a compose service")
+        if "--region" in cmd:
+            region = cmd[cmd.index("--region") + 1]
+            rel = os.path.relpath(regions_dir, docker)
+            path = os.path.join(regions_dir, region + ".json")
+            if not os.path.isfile(path):
+                problem(f"{name}: docker/{rel}/{region}.json missing")
+                continue
+            with open(path) as f:
+                cfg = json.load(f)
+            if cfg.get("id") != region:
+                problem(f"docker/{rel}/{region}.json: id {cfg.get('id')} does not match the file name")
+            replicas = region_services[region]
+            backend = re.match(r"http://([^:/]+):(\d+)", cfg.get("backendURL", ""))
+            if not backend or backend.group(1) not in replicas:
+                problem(f"docker/{rel}/{region}.json: backendURL host should be the service name "
+                        f"{' or '.join(replicas)}")
+            if "backendURLs" in cfg:
+                listed = [re.match(r"https?://([^:/]+)", u or "") for u in cfg["backendURLs"]]
+                hosts = {m.group(1) for m in listed if m}
+                if hosts != set(replicas) or len(listed) != len(hosts):
+                    problem(f"docker/{rel}/{region}.json: backendURLs should list each of {', '.join(replicas)} once")
+            listen_port = cfg.get("listen", ":").rsplit(":", 1)[1]
+            health = " ".join(svc.get("healthcheck", {}).get("test", []))
+            if f":{listen_port}/" not in health:
+                problem(f"{name}: healthcheck does not probe the listen port {listen_port}")
+            if backend and backend.group(2) != listen_port:
+                problem(f"docker/{rel}/{region}.json: backendURL port differs from listen port")
+            hosts = db_hosts(cfg.get("database", {}).get("url", ""))
+            if not hosts or any(h not in services for h in hosts):
+                problem(f"docker/{rel}/{region}.json: database host is not a compose service")
+
+    for name, spec in (compose.get("secrets") or {}).items():
+        rel = spec.get("file", "")
+        if not rel.startswith("./secrets/"):
+            problem(f"secret {name}: keep secret files under docker/secrets/ (git-ignored)")
+    return services, declared_secrets, dockerfiles
+
+
+services, declared_secrets, dockerfiles = check_compose("compose.yaml", problems.append)
+ha_services, ha_secrets, ha_dockerfiles = check_compose(
+    "compose.ha.yaml", lambda p: problems.append(f"compose.ha.yaml: {p}"))
+
 ignore = open(os.path.join(docker, ".gitignore")).read() if os.path.exists(os.path.join(docker, ".gitignore")) else ""
 if "secrets/" not in ignore:
     problems.append("docker/.gitignore must ignore secrets/")
 
-with open(os.path.join(docker, "Dockerfile")) as f:
+# The application image: multi-stage, COPY paths relative to the repository root (its build context).
+app_dockerfile = os.path.join(docker, "Dockerfile")
+with open(app_dockerfile) as f:
     dockerfile = f.read()
 if len(re.findall(r"^FROM ", dockerfile, re.M)) < 2:
     problems.append("Dockerfile: expected a multi-stage build")
-for src in re.findall(r"^COPY (?!--from)(\S+)", dockerfile, re.M):
-    if not os.path.exists(os.path.join(root, src)):
-        problems.append(f"Dockerfile: COPY source {src} does not exist")
-users = re.findall(r"^USER (\S+)", dockerfile, re.M)
-if not users or users[-1].split(":")[0] in ("root", "0"):
-    problems.append("Dockerfile: the runtime stage must run as a non-root USER")
+check_dockerfile("Dockerfile", app_dockerfile, root, problems.append)
+# Every other Dockerfile a compose file builds (docker/patroni/Dockerfile): same COPY and USER checks.
+for path, ctx in sorted({**dockerfiles, **ha_dockerfiles}.items()):
+    if os.path.realpath(path) != os.path.realpath(app_dockerfile):
+        check_dockerfile(os.path.relpath(path, docker), path, ctx, problems.append)
 
 for p in problems:
     print("check-docker:", p, file=sys.stderr)
 if problems:
     sys.exit(1)
 print(f"check-docker: ok ({len(services)} services, {len(declared_secrets)} secrets, Dockerfile stages: "
-      f"{len(re.findall(r'^FROM ', dockerfile, re.M))})")
+      f"{len(re.findall(r'^FROM ', dockerfile, re.M))}; compose.ha.yaml: {len(ha_services)} services, "
+      f"{len(ha_secrets)} secrets)")

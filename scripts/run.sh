@@ -87,7 +87,8 @@ start gateway "$BIN/scim-gateway" --listen "127.0.0.1:$(port_or_zero 8080)" --po
     --admin-listen "127.0.0.1:$(port_or_zero 9090)" --admin-port-file "$RUN_DIR/admin.port" \
     --admin-token-file "$RUN_DIR/admin-token" --control-database-url "$(db_url scim_control)" \
     --keyring-file "$KEYRING" --regions-dir Regions \
-    --region-backends "us=http://127.0.0.1:$PORT_us,eu2=http://127.0.0.1:$PORT_eu2"
+    --region-backends "us=http://127.0.0.1:$PORT_us,eu2=http://127.0.0.1:$PORT_eu2" \
+    --allow-any-host  # development: answer on 127.0.0.1; production keeps the default (region hosts only)
 GATEWAY_PORT=$(wait_port gateway)
 for ((i = 0; i < 100; i++)); do [[ -s $RUN_DIR/admin.port ]] && break; sleep 0.1; done
 ADMIN_PORT=$(cat "$RUN_DIR/admin.port")
@@ -106,12 +107,21 @@ demo_token() {  # tenant name, region → prints the token
 TOKEN_US=$(demo_token demo-us us)
 TOKEN_EU2=$(demo_token demo-eu2 eu2)
 [[ -n $TOKEN_US && -n $TOKEN_EU2 ]] || { echo "run.sh: could not create the demo tenants (see $RUN_DIR/gateway.log)" >&2; exit 1; }
+# A setup link for demo-us's IT admin, on this machine's gateway address (the API's URL names the public host).
+# The previous run's link is revoked first (a tenant holds at most 10 live links).
+for old in $(scimctl --json setup-link list demo-us | python3 -c 'import json,sys
+for l in json.load(sys.stdin)["setupLinks"]:
+    if l.get("label") == "make run" and l["status"] == "live": print(l["id"])' 2>/dev/null); do
+    scimctl setup-link revoke demo-us "$old" >/dev/null || true
+done
+SETUP_PATH=$(scimctl --json setup-link create demo-us --label "make run" --expires-in 1d | grep -o '"path":"[^"]*"' | cut -d'"' -f4)
 
 cat <<INFO
 
 == running (Ctrl-C stops everything)
   gateway      http://127.0.0.1:$GATEWAY_PORT/scim/v2    (what IdPs call)
   admin API    http://127.0.0.1:$ADMIN_PORT/admin/v1     (scimctl; admin credential in $RUN_DIR/admin-token)
+  console      http://127.0.0.1:$ADMIN_PORT/console      (sign in with the admin credential: cat $RUN_DIR/admin-token)
   region us    http://127.0.0.1:$PORT_us     region eu2  http://127.0.0.1:$PORT_eu2   (signed requests only)
   PostgreSQL   127.0.0.1:$SCIM_PG_PORT  (databases scim_control, scim_us, scim_eu2)
   logs         $RUN_DIR/*.log (JSON lines)
@@ -120,6 +130,8 @@ Demo tenant demo-us (home region us):
   curl -s http://127.0.0.1:$GATEWAY_PORT/scim/v2/Users -H 'Authorization: Bearer $TOKEN_US'
 Demo tenant demo-eu2 (home region eu2):
   curl -s http://127.0.0.1:$GATEWAY_PORT/scim/v2/Users -H 'Authorization: Bearer $TOKEN_EU2'
+Setup link for demo-us's IT admin (pick an IdP, get URL + token, watch requests arrive):
+  http://127.0.0.1:$GATEWAY_PORT$SETUP_PATH
 Create a user:
   curl -s http://127.0.0.1:$GATEWAY_PORT/scim/v2/Users -H 'Authorization: Bearer $TOKEN_US' \\
        -H 'Content-Type: application/scim+json' -d '{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"jane@example.com","active":true}'

@@ -35,7 +35,18 @@ if [[ -x $ST_VENV/bin/python ]] && ! "$ST_VENV/bin/python" -c 'import requests_o
     timeout 600 "$ST_VENV/bin/pip" install -q requests-oauthlib==2.0.0 authlib==1.3.2 \
         || echo "warning: requests-oauthlib/authlib could not be installed; the OAuth client test will fail"
 fi
+if [[ -x $ST_VENV/bin/python ]] && ! "$ST_VENV/bin/python" -c 'import selenium' 2>/dev/null; then
+    echo "== installing selenium into $ST_VENV"
+    timeout 600 "$ST_VENV/bin/pip" install -q selenium==4.27.1 || echo "warning: selenium could not be installed; the browser test will fail"
+fi
 [[ -x $ST_VENV/bin/python ]] && export SCIM_TEST_PYTHON=$ST_VENV/bin/python
+# The browser test drives Debian's chromium through chromedriver.
+if [[ ! -x /usr/bin/chromium || ! -x /usr/bin/chromedriver ]]; then
+    echo "== installing chromium and chromium-driver (browser tests)"
+    if [[ $(id -u) -eq 0 ]]; then SUDO=(); else SUDO=(sudo -n); fi
+    { "${SUDO[@]}" apt-get update -qq && DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq chromium chromium-driver >/dev/null; } \
+        || echo "warning: chromium could not be installed; the browser test will fail"
+fi
 
 echo "== building (debug, with tests)"
 swift build --build-tests

@@ -43,6 +43,7 @@ public struct HTTPStatus: Sendable, Hashable, CustomStringConvertible {
         case 202: "Accepted"
         case 204: "No Content"
         case 301: "Moved Permanently"
+        case 303: "See Other"
         case 304: "Not Modified"
         case 400: "Bad Request"
         case 401: "Unauthorized"

@@ -58,6 +58,8 @@ package enum RegionCommand {
                    help: "Request log records per batch insert"),
             .value("request-log-purge-interval", "duration", env: "SCIM_REGION_REQUEST_LOG_PURGE_INTERVAL", default: "1m",
                    help: "How often request log records past their tenant's retention are purged"),
+            .value("drain-delay", "duration", env: "SCIM_REGION_DRAIN_DELAY", default: "2s",
+                   help: "On SIGTERM: answer /readyz 503 and keep serving this long before the listener closes, so gateways stop sending here first (longer than their --health-interval; 0 skips it)"),
             .flag("dev-unsigned-tenants",
                   help: "DEVELOPMENT ONLY: accept unsigned requests with 'Authorization: Bearer <tenant uuid>' and auto-create tenants"),
         ] + ServerOptions.common(envPrefix: "SCIM_REGION_", defaultListen: "", defaultWorkers: 16).map { option in
@@ -81,6 +83,7 @@ package enum RegionCommand {
         var webhooks = WebhookDeliverySettings()
         let retention: Duration
         let purgeInterval: Duration
+        let drainDelay: Duration
         let development = options.bool("dev-unsigned-tenants")
         var requestLog = RequestLogOptions()
         do throws(UsageError) {
@@ -120,6 +123,7 @@ package enum RegionCommand {
             guard webhooks.lease >= webhooks.requestTimeout * 2 else {
                 throw UsageError("--webhook-lease must be at least twice --webhook-timeout")
             }
+            drainDelay = try options.duration("drain-delay", in: .zero...(.seconds(60))) ?? .seconds(2)
             retention = try durationOption(options, "event-retention")
             purgeInterval = try durationOption(options, "event-purge-interval")
             requestLog = try RequestLogOptions(options, parseDuration: durationOption)
@@ -132,7 +136,7 @@ package enum RegionCommand {
         do {
             configuration = try PostgresConfiguration(url: databaseURL, applicationName: "scim-region-\(region.id)")
         } catch {
-            spec.exitWithUsageError(UsageError("\(region.source): database.url (or --database-url) is not a valid PostgreSQL URL"))
+            spec.exitWithUsageError(UsageError("\(region.source): database.url (or --database-url) is not a valid PostgreSQL URL: \(error.context)"))
         }
         var verifier: LinkVerifier? = nil
         var watcher: KeyringWatcher? = nil
@@ -209,6 +213,8 @@ package enum RegionCommand {
             services.append(WebhookDelivery(database: database, keys: webhookKeys, settings: webhooks, logger: logger,
                                             ready: { readiness.isMigrated }).service)
         }
+        // Last to start, first to stop: readiness goes away while the listener still serves (see DrainDelay).
+        services.append(DrainDelay(readiness: readiness, delay: drainDelay, logger: logger))
         return ServiceRunner.run(services, logger: logger)
     }
 }

@@ -116,6 +116,8 @@ package final class RegionResponder: HTTPResponder {
             response = HTTPResponse(error: trace.error!, accept: accept)
         }
         if !record.requestID.isEmpty { response.headers.set("X-Request-Id", record.requestID) }
+        // Residency evidence (docs/residency.md): the region that processed the request, on every answer.
+        response.headers.set("X-Scim-Region", region)
         record.finish(status: response.status.code)
         if !record.isProbe {
             metrics.record(record)
@@ -230,7 +232,14 @@ package final class RegionResponder: HTTPResponder {
             guard let settings = try service.database.tenantSettings(id: pathTenant) else {
                 throw SCIMError.tenantNotProvisioned(region: region)
             }
-            return .document(status: 200, Self.tenantJSON(pathTenant, settings))
+            guard QueryParameters(request.query)?["counts"] == "1", case .object(var o) = Self.tenantJSON(pathTenant, settings) else {
+                return .document(status: 200, Self.tenantJSON(pathTenant, settings))
+            }
+            // The operator console's figures (the console asks for them; provisioning does not).
+            let counts = try service.database.tenantCounts(id: pathTenant)
+            o.appendUnchecked(key: "users", value: .number(JSONNumber(counts.users)))
+            o.appendUnchecked(key: "groups", value: .number(JSONNumber(counts.groups)))
+            return .document(status: 200, .object(o))
         case .deleteTenant:
             guard try service.database.deleteTenant(id: pathTenant) else { throw SCIMError.tenantNotProvisioned(region: region) }
             logger.notice("tenant deleted with all its data", [("tenant.id", .string(pathTenant))])
@@ -254,6 +263,10 @@ package final class RegionResponder: HTTPResponder {
     }
 
     func readyz() -> HTTPResponse {
+        guard !readiness.isDraining else {
+            return HTTPResponse(status: .serviceUnavailable, contentType: "application/json",
+                                body: "{\"status\":\"unavailable\",\"reason\":\"shutting down\"}")
+        }
         guard readiness.isMigrated else {
             return HTTPResponse(status: .serviceUnavailable, contentType: "application/json",
                                 body: "{\"status\":\"unavailable\",\"reason\":\"migrations not applied\"}")

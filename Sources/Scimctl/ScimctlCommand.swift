@@ -37,6 +37,10 @@ package enum ScimctlCommand {
           oauth-client update <tenant> <client-id> [--lifetime D] [--label L]
           oauth-client rotate <tenant> <client-id> [--grace 24h]  new secret; the old one works until the grace ends
           oauth-client revoke <tenant> <client-id> [--reason R]   the client and its access tokens stop at once
+          setup-link create <tenant> [--expires-in 7d] [--label L]
+                                                       a link for the customer's IT admin (shown once; max 30 days)
+          setup-link list <tenant>
+          setup-link revoke <tenant> <link-id>
           integration deactivate <tenant>              every SCIM call is refused (401), data is kept
           integration update-token <tenant>            all live tokens die, one new token is shown once
           integration reactivate <tenant>
@@ -206,6 +210,14 @@ package enum ScimctlCommand {
                 result = try client.call(.patch, try tenantPath(2) + "/oauth-clients/" + PercentEncoding.encode(try arg(3, "<client-id>")),
                                          body: .object(body))
             }
+        case "setup-link create":
+            var body = JSONObject()
+            if let l = options.string("label") { body.set("label", .string(l)) }
+            if let e = options.string("expires-in") { body.set("expiresInSeconds", .number(JSONNumber(try seconds(e, "--expires-in")))) }
+            result = try client.call(.post, try tenantPath(2) + "/setup-links", body: .object(body))
+        case "setup-link list": result = try client.call(.get, try tenantPath(2) + "/setup-links")
+        case "setup-link revoke":
+            result = try client.call(.post, try tenantPath(2) + "/setup-links/" + PercentEncoding.encode(try arg(3, "<link-id>")) + "/revoke")
         case "oauth-client list": result = try client.call(.get, try tenantPath(2) + "/oauth-clients")
         case "oauth-client rotate":
             var body = JSONObject()
@@ -327,7 +339,18 @@ package enum ScimctlCommand {
                 + "lastToken=\(c["lastTokenIssuedAt"]?.string ?? "never")"
                 + (c["previousSecretValidUntil"]?.string.map { "  previousSecretUntil=\($0)" } ?? "")
         }
-        if let clients = value["oauthClients"]?.array {
+        func linkLine(_ l: JSONValue) -> String {
+            "\(l["id"]?.string ?? "")  \(l["status"]?.string ?? "")  label=\(l["label"]?.string ?? "-")  "
+                + "expires=\(l["expiresAt"]?.string ?? "")  opened=\(l["opened"]?.int ?? 0)"
+        }
+        if let links = value["setupLinks"]?.array {
+            lines = links.map(linkLine)
+            if lines.isEmpty { lines = ["no setup links"] }
+        } else if let url = value["url"]?.string, value["path"] != nil {
+            lines.append("setup link:  \(url)")
+            lines.append("expires:     \(value["expiresAt"]?.string ?? "")")
+            lines.append("Send it to the customer's IT admin now: it is shown only once.")
+        } else if let clients = value["oauthClients"]?.array {
             lines = clients.map(clientLine)
             if lines.isEmpty { lines = ["no OAuth clients"] }
         } else if value["clientId"] != nil {

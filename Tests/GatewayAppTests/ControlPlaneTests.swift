@@ -77,8 +77,9 @@ func authenticated(_ outcome: TokenAuthenticator.Outcome) -> String? {
         #expect(authenticated(auth.authenticate(issued.credential.keyPairForm)) == acme.id)
         var forged = issued.credential
         forged.secret = String(forged.secret.reversed())
-        guard case .invalid(let reason) = auth.authenticate(forged.token) else { Issue.record("forged secret accepted"); return }
+        guard case .invalid(let reason, let owner) = auth.authenticate(forged.token) else { Issue.record("forged secret accepted"); return }
         #expect(reason == "mismatch")
+        #expect(owner == nil, "a wrong secret must not be attributed to the token's tenant")
         guard case .invalid = auth.authenticate(TokenCredential.generate(.tenant).token) else { Issue.record("unknown id accepted"); return }
         guard case .invalid = auth.authenticate(nil) else { Issue.record("missing token accepted"); return }
     }
@@ -110,9 +111,10 @@ func authenticated(_ outcome: TokenAuthenticator.Outcome) -> String? {
 
         let replacement = try f.store.replaceTokens(tenantID: t.id, pepper: f.pepper, actor: "t")
         auth.invalidate("all")
-        guard case .invalid(let r1) = auth.authenticate(first.credential.token) else { Issue.record("old token alive"); return }
-        guard case .invalid(let r2) = auth.authenticate(second.credential.token) else { Issue.record("old token alive"); return }
+        guard case .invalid(let r1, let o1) = auth.authenticate(first.credential.token) else { Issue.record("old token alive"); return }
+        guard case .invalid(let r2, _) = auth.authenticate(second.credential.token) else { Issue.record("old token alive"); return }
         #expect(r1 == "revoked" && r2 == "revoked")
+        #expect(o1?.id == t.id, "a revoked token presented with its right secret is the tenant's to see")
         guard case .deactivated = auth.authenticate(replacement.credential.token) else { Issue.record("new token works while deactivated"); return }
 
         _ = try f.store.setIntegrationState(id: t.id, .active, actor: "t")
@@ -136,13 +138,13 @@ func authenticated(_ outcome: TokenAuthenticator.Outcome) -> String? {
         #expect(new.record.label == "okta")
         sleepMillis(1300)
         // No notification needed: the expiry is checked on every use.
-        guard case .invalid(let reason) = auth.authenticate(old.credential.token) else { Issue.record("grace did not end"); return }
+        guard case .invalid(let reason, _) = auth.authenticate(old.credential.token) else { Issue.record("grace did not end"); return }
         #expect(reason == "expired")
         #expect(authenticated(auth.authenticate(new.credential.token)) == t.id)
 
         _ = try f.store.revokeToken(tenantID: t.id, tokenID: new.record.id, reason: "leaked", actor: "t")
         auth.invalidate("token:\(new.record.id)")
-        guard case .invalid("revoked") = auth.authenticate(new.credential.token) else { Issue.record("revoke not immediate"); return }
+        guard case .invalid("revoked", _) = auth.authenticate(new.credential.token) else { Issue.record("revoke not immediate"); return }
     }
 
     @Test func liveTokenCapAndExpiry() throws {
@@ -159,7 +161,7 @@ func authenticated(_ outcome: TokenAuthenticator.Outcome) -> String? {
         let auth = f2.authenticator()
         #expect(authenticated(auth.authenticate(short.credential.token)) == t2.id)
         sleepMillis(1000)
-        guard case .invalid("expired") = auth.authenticate(short.credential.token) else { Issue.record("expiry ignored"); return }
+        guard case .invalid("expired", _) = auth.authenticate(short.credential.token) else { Issue.record("expiry ignored"); return }
     }
 
     @Test func pepperRotationKeepsTokensAndRehashesOnUse() throws {

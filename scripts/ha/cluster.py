@@ -52,24 +52,33 @@ PACKAGES = {
     "postgresql-15": os.path.join(PG_BIN, "postgres"),
 }
 
-# --- Failover tuning (measured on this 2-core machine, loopback; see the numbers in failover-demo.sh) ---------
+# --- Failover tuning -----------------------------------------------------------------------------------------
+# Measured with failover-demo.sh on this 2-core machine (loopback, Swift builds running beside it), strict mode:
+#   kill-primary (postmaster SIGKILL): writes acknowledged again 3.3-4.5 s after the kill. Of that: the crash is
+#     seen on the next loop (<= loop_wait = 1 s), the standby promotes ~0.2 s later, then Patroni 3.0.2's demote
+#     sleeps a fixed 2 s ("give a time to somebody to take the leader lock", not configurable) before it restarts
+#     the old primary as a replica (~1 s); strict mode makes commits wait for that replica.
+#   kill-node (Patroni + PostgreSQL SIGKILL): promotion 9.5-9.9 s after the kill (= ttl); commits then wait until
+#     start-node, which rejoins with pg_rewind in ~1 s (cluster healthy again ~5 s after start-node).
+#   --no-strict, kill-primary: writes acknowledged again after ~0.6 s, by a primary with no standby.
 # ttl: how long the leader key lives without renewal. It bounds the failover time when a whole node (Patroni
 #   included) disappears: the standby may only take over once the key has expired. 10 s instead of Patroni's
-#   30 s; etcd's minimum lease is ~2 s, but a smaller ttl makes a slow fsync or a GC pause cost a failover.
-# loop_wait: seconds between HA cycles. 1 s: a crashed postmaster is noticed within ~1 s.
-# retry_timeout: how long DCS and PostgreSQL operations are retried before Patroni gives up (a primary that
-#   cannot renew its key within it demotes itself). 3 s. Patroni wants loop_wait + 2 * retry_timeout <= ttl
-#   (1 + 2*3 = 7 <= 10): a primary cut off from etcd demotes before its key can expire and another node promote,
-#   so there is never a window with two primaries.
+#   30 s; etcd's minimum lease is ~2 s, but a smaller ttl lets a slow fsync or a stall cost a failover.
+# loop_wait: seconds between HA cycles. 1 s (default 10): a crashed postmaster is noticed within ~1 s.
+# retry_timeout: how long DCS and PostgreSQL operations are retried before Patroni gives up; a primary that
+#   cannot update its key by then demotes itself. 3 s. Patroni wants loop_wait + 2 * retry_timeout <= ttl
+#   (1 + 2 * 3 = 7 <= 10): a primary cut off from etcd steps down before its key expires and a standby may
+#   promote, so the two are never both primaries.
 TTL, LOOP_WAIT, RETRY_TIMEOUT = 10, 1, 3
 # maximum_lag_on_failover: a replica further behind the leader's last reported WAL position than this may not
 #   promote. With synchronous_mode only the synchronous standby may promote at all and it holds every
 #   acknowledged commit, so this only guards against promoting a standby that fell behind on not-yet-committed
 #   WAL; Patroni's default 1 MiB is kept (the leader reports its position every loop_wait = 1 s).
 MAX_LAG_ON_FAILOVER = 1048576
-# primary_start_timeout: 0 = when the primary's PostgreSQL crashes, fail over to the synchronous standby at once
-#   instead of restarting PostgreSQL in place (Patroni's default waits up to 300 s for the crashed primary to
-#   come back). That is safe only because replication is synchronous: the standby has every acknowledged commit.
+# primary_start_timeout: 0 = when the primary's PostgreSQL crashes, fail over to the synchronous standby at once.
+#   The default (300) restarts PostgreSQL in place on the same node and fails over only if it is not back within
+#   300 s. Failing over at once is safe only because replication is synchronous: the standby has every
+#   acknowledged commit.
 PRIMARY_START_TIMEOUT = 0
 
 
@@ -89,7 +98,7 @@ def now_ms():
 # --- processes ----------------------------------------------------------------------------------------------
 
 def proc_stat(pid):
-    """(state, ppid, session id) of a live process, or None."""
+    """(state, ppid, session id) of a process, or None if there is none."""
     try:
         with open(f"/proc/{pid}/stat") as f:
             data = f.read()
@@ -168,8 +177,9 @@ def launch(argv, log_path, cwd):
     """Starts argv as the postgres user in its own session, output appended to log_path; returns its PID.
 
     Not `runuser -u postgres --`: runuser forks and stays the parent (to close its PAM session), so the PID
-    we would record is runuser's, and SIGKILL to it would orphan Patroni. subprocess's user=/group= switch
-    user in the child right before exec, so the recorded PID is Patroni's (or etcd's) own."""
+    we would record is runuser's, and SIGKILL to it would leave the real process running. subprocess's
+    user=/group= switch user in the child right before exec, so the PID is the program's own (etcd's, or
+    reaper.py's, which forks Patroni and reports Patroni's PID; see REAPER)."""
     pw = pwd.getpwnam(OWNER)
     env = {"PATH": "/usr/bin:/bin", "HOME": pw.pw_dir, "USER": OWNER, "LOGNAME": OWNER,
            "LANG": "C.UTF-8", "PYTHONUNBUFFERED": "1"}
@@ -740,8 +750,9 @@ def cmd_kill_primary(args):
     # Only the postmaster: its children notice its death and exit by themselves (a backend waiting for the
     # synchronous standby exits without acknowledging), and Patroni, alive, sees PostgreSQL gone on its
     # next loop (<= loop_wait) and, with primary_start_timeout = 0, releases the leader key to the sync standby.
+    at = now_ms()  # taken before the signal: whatever the writer stamps later happened after the kill
     os.kill(pm, signal.SIGKILL)
-    record_kill(d, {"killed": "postmaster", "node": node["name"], "pid": pm, "signal": "SIGKILL", "at_ms": now_ms()})
+    record_kill(d, {"killed": "postmaster", "node": node["name"], "pid": pm, "signal": "SIGKILL", "at_ms": at})
     return 0
 
 
@@ -770,13 +781,14 @@ def cmd_kill_node(args):
     d = os.path.realpath(args.dir)
     state = load_state(d)
     node = node_by_name(state, args.name)
+    at = now_ms()
     killed = kill_node(state, node)
     save_json(state_path(d), state)
     if os.path.exists(os.path.join(d, "cluster.json")):
         write_cluster_json(d, state)
     if not killed:
         die(f"{node['name']}: nothing running to kill")
-    record_kill(d, {"killed": "node", "node": node["name"], "pids": killed, "signal": "SIGKILL", "at_ms": now_ms()})
+    record_kill(d, {"killed": "node", "node": node["name"], "pids": killed, "signal": "SIGKILL", "at_ms": at})
     return 0
 
 
@@ -844,7 +856,7 @@ def cmd_wait_leader(args):
                                         deadline - time.monotonic())
                     last = err or out
                 if ok:
-                    result = {"leader": leader, "pg_port": node["pg_port"],
+                    result = {"leader": leader, "pg_port": node["pg_port"], "probe": args.probe,
                               "elapsed_ms": int((time.monotonic() - t0) * 1000)}
                     try:
                         with open(os.path.join(d, "last-kill.json")) as f:
@@ -891,8 +903,8 @@ def stop(d, timeout):
         note(f"patroni {left} still running after {timeout}s: SIGKILL")
         signal_pids(left, signal.SIGKILL)
         wait_gone(left, 5)
-    # 2. A postmaster Patroni did not stop (Patroni killed, or it gave up): fast shutdown, then SIGKILL to the
-    #    whole session (postmaster and children).
+    # 2. A postmaster Patroni did not stop (Patroni killed, or it gave up): fast shutdown, then SIGKILL to it
+    #    and its children.
     pms = [pm for pm in (postmaster_pid(n["data_dir"]) for n in state["nodes"]) if pm]
     groups = {pm: postgres_group(pm) for pm in pms}
     signal_pids(pms, signal.SIGINT)
@@ -908,7 +920,8 @@ def stop(d, timeout):
         wait_gone(reapers, 5)
     # 4. etcd.
     e = state["etcd"]
-    if ours(e.get("pid"), e["data_dir"]):
+    etcd_pids = [e["pid"]] if ours(e.get("pid"), e["data_dir"]) else []
+    if etcd_pids:
         os.kill(e["pid"], signal.SIGTERM)
         if not wait_gone([e["pid"]], timeout):
             os.kill(e["pid"], signal.SIGKILL)
@@ -928,7 +941,13 @@ def stop(d, timeout):
         note(f"stray processes under {d}: {stray}: SIGKILL")
         signal_pids(stray, signal.SIGKILL)
         wait_gone(stray, 5)
-    was = bool(patronis or pms or e.get("pid"))
+    # Dead processes of ours whose parent is PID 1 stay zombies until PID 1 reaps them, which here takes up to
+    # ~1.5 s (measured); wait for that (bounded) so `pgrep etcd` right after stop shows nothing of ours.
+    seen = patronis + reapers + [p for g in groups.values() for p in g] + stray + etcd_pids
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and any(os.path.exists(f"/proc/{p}") for p in seen):
+        time.sleep(0.1)
+    was = bool(patronis or pms or etcd_pids or reapers)
     for n in state["nodes"]:
         n["pid"] = n["reaper_pid"] = None
     e["pid"] = None

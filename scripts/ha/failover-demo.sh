@@ -13,8 +13,19 @@
 #                         HOLD seconds, default 3), which it does with pg_rewind.
 #
 # Environment: WARMUP (s of writes before the kill, default 3), AFTER (s of writes after recovery, default 2),
-# KEEP=1 keeps the cluster directory (logs) under .pg/ after the run.
-# Prints: failover_ms (kill -> first acknowledged write), acknowledged, found, lost. Exit 1 if lost > 0.
+# KEEP=1 keeps the cluster directory (logs) under .pg/ after the run, STRICT=0 starts the cluster with
+# --no-strict (to compare: writes resume sooner, but a lone primary then acknowledges non-durable writes).
+# Prints: failover_ms (kill -> first acknowledged write on the new primary), acknowledged, found, lost.
+# Exit 1 if lost > 0.
+#
+# Measured on this 2-core machine (Swift builds running beside it; 0.2-2.5 k commits/s depending on them):
+#   postmaster, strict:    failover_ms 4450, 3302, 3271, 3421, 2773, 4477, 3142, 4814; lost 0 every time
+#                          (1.3-13 k acknowledged per run; up to 11 of them acknowledged by the killed primary's
+#                          orphaned backends in the ms after the SIGKILL, all found on both nodes)
+#   node, strict, HOLD=3:  failover_ms 13717, 14397 (promotion 9.6-10.3 s after the kill = ttl, then commits wait
+#                          for start-node, which rejoins with pg_rewind in ~1 s); lost 0
+#   postmaster, STRICT=0:  failover_ms 564, 803; lost 0 (but until the old primary rejoined, ~3 s, the new primary
+#                          acknowledged writes that existed on it alone)
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -27,8 +38,8 @@ PSQL=/usr/lib/postgresql/15/bin/psql
 case $SCENARIO in postmaster|node) ;; *) echo "usage: $0 [postmaster|node]" >&2; exit 2 ;; esac
 
 cluster() { python3 "$HA/cluster.py" "$@"; }
+# json FILE EXPR: prints EXPR evaluated with d = the parsed FILE (our own files only).
 json() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2], {}, {"d": d}))' "$@"; }
-ms() { date +%s%3N; }
 
 cluster install >&2
 mkdir -p "$REPO/.pg"
@@ -48,7 +59,9 @@ cleanup() {
 trap cleanup EXIT
 
 echo "demo: starting a 2-node cluster in $DIR" >&2
-cluster start "$DIR" --nodes 2 --name demo --database scim >/dev/null
+STRICT_FLAG=()
+[[ ${STRICT:-1} == 0 ]] && STRICT_FLAG=(--no-strict)
+cluster start "$DIR" --nodes 2 --name demo --database scim "${STRICT_FLAG[@]}" >/dev/null
 APP_URL=$(json "$DIR/cluster.json" 'd["app_url"]')
 ADMIN_URL=$(json "$DIR/cluster.json" 'd["admin_url"]')
 "$PSQL" -X -q -v ON_ERROR_STOP=1 -d "$APP_URL" -c "CREATE TABLE ha_demo (id bigint PRIMARY KEY, writer_ms bigint NOT NULL)"
@@ -58,7 +71,9 @@ ADMIN_URL=$(json "$DIR/cluster.json" 'd["admin_url"]')
 WRITER_PID=$!
 sleep "$WARMUP"
 
-OLD=$(cluster status "$DIR" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["leader"])')
+cluster status "$DIR" --json >"$DIR/status.json" || true   # exit 1 = not healthy; the leader is what counts here
+OLD=$(json "$DIR/status.json" 'd["leader"]')
+[[ $OLD != None ]] || { echo "demo: no leader" >&2; exit 1; }
 BEFORE=$(wc -l <"$DIR/acked.txt")
 echo "demo: $BEFORE writes acknowledged; killing the primary ($OLD, scenario $SCENARIO)" >&2
 if [[ $SCENARIO == postmaster ]]; then
@@ -73,16 +88,16 @@ else
 fi
 KILL_MS=$(json "$DIR/kill.json" 'd["at_ms"]')
 NEW=$(json "$DIR/wait.json" 'd["leader"]')
-LEADER_MS=$(json "$DIR/wait.json" 'd["since_kill_ms"]')
+RECOVERED_MS=$(date +%s%3N)
 
-# Writes succeed again when the writer's first acknowledgement after the kill arrives (bounded wait).
-FIRST=""
+# The writer must get acknowledgements from the new primary too: wait (bounded) for one stamped after
+# the cluster recovered, then let it write AFTER seconds more.
+ok=0
 for _ in $(seq 1 600); do
-    FIRST=$(awk -v k="$KILL_MS" '$2 > k { print $2; exit }' "$DIR/acked.txt")
-    [[ -n $FIRST ]] && break
+    if awk -v t="$RECOVERED_MS" '$2 > t { found = 1; exit } END { exit !found }' "$DIR/acked.txt"; then ok=1; break; fi
     sleep 0.1
 done
-[[ -n $FIRST ]] || { echo "demo: no write succeeded within 60 s after the kill" >&2; tail -n 20 "$DIR/writer.log" >&2; exit 1; }
+[[ $ok == 1 ]] || { echo "demo: no write acknowledged within 60 s of recovery" >&2; exit 1; }
 sleep "$AFTER"
 touch "$DIR/writer.stop"
 for _ in $(seq 1 100); do kill -0 "$WRITER_PID" 2>/dev/null || break; sleep 0.1; done
@@ -96,25 +111,44 @@ for _ in $(seq 1 60); do cluster status "$DIR" >/dev/null && break; sleep 0.5; d
 cluster status "$DIR" >&2 || true
 
 # Every acknowledged id must be on the new primary (read-write target) and on every node (its own port).
-ACKED=$(wc -l <"$DIR/acked.txt")
 "$PSQL" -X -A -t -q -v ON_ERROR_STOP=1 -d "$ADMIN_URL" -c "SELECT id FROM ha_demo" >"$DIR/found.txt"
-FOUND=$(awk 'NR == FNR { have[$1] = 1; next } ($1 in have) { n++ } END { print n + 0 }' "$DIR/found.txt" "$DIR/acked.txt")
-LOST=$((ACKED - FOUND))
-DOUBT=$(wc -l <"$DIR/doubt.txt" 2>/dev/null || echo 0)
-DOUBT_PRESENT=$(awk 'NR == FNR { have[$1] = 1; next } ($1 in have) { n++ } END { print n + 0 }' "$DIR/found.txt" "$DIR/doubt.txt" 2>/dev/null || echo 0)
-NODES=""
 for port in $(json "$DIR/cluster.json" '" ".join(str(n["pg_port"]) for n in d["nodes"])'); do
     "$PSQL" -X -A -t -q -d "postgresql://postgres@127.0.0.1:$port/scim?connect_timeout=2" -c "SELECT id FROM ha_demo" \
         >"$DIR/found-$port.txt" 2>/dev/null || true
-    n=$(awk 'NR == FNR { have[$1] = 1; next } ($1 in have) { n++ } END { print n + 0 }' "$DIR/found-$port.txt" "$DIR/acked.txt")
-    NODES+=" $port:$n"
 done
-# (print the field as read: mawk prints numbers >= 2^31 in %.6g or wraps them with %d)
-LAST_BEFORE=$(awk -v k="$KILL_MS" '$2 <= k { t = $2 } END { print t }' "$DIR/acked.txt")
 
-echo "scenario=$SCENARIO old_primary=$OLD new_primary=$NEW"
-echo "failover_ms=$((FIRST - KILL_MS)) (kill -> first acknowledged write; write gap $((FIRST - LAST_BEFORE)) ms;" \
-     "new leader took writes ${LEADER_MS} ms after the kill per wait-leader)"
-echo "acknowledged=$ACKED found=$FOUND lost=$LOST (unacknowledged attempts: $DOUBT, of which present: $DOUBT_PRESENT)"
-echo "acknowledged rows per node (port:count):$NODES"
-if [[ $LOST -ne 0 ]]; then echo "demo: LOST $LOST acknowledged writes" >&2; exit 1; fi
+python3 - "$DIR" "$SCENARIO" "${STRICT:-1}" "$OLD" "$NEW" <<'PY'
+import glob, json, os, sys
+d, scenario, strict, old, new = sys.argv[1:]
+def ids(path):
+    try:
+        return {int(l.split()[0]) for l in open(path) if l.strip()}
+    except OSError:
+        return set()
+acks = sorted((int(t), int(i)) for i, t in (l.split()[:2] for l in open(f"{d}/acked.txt") if l.strip()))
+kill = json.load(open(f"{d}/kill.json"))["at_ms"]
+wait = json.load(open(f"{d}/wait.json"))
+took = "a write" if wait.get("probe") == "write" else "read-write connections (promoted)"
+# The outage is the longest pause between two consecutive acknowledgements that ends after the kill. (Not
+# simply "the first acknowledgement after the kill": for a moment after SIGKILL of the postmaster its
+# orphaned backends and walsender still run, and commits on them can still be acknowledged, replicated.)
+prev, gap, end = None, 0, None
+for t, _ in acks:
+    if prev is not None and t > kill and t - prev > gap:
+        gap, end = t - prev, t
+    prev = t
+late = sum(1 for t, _ in acks if kill < t <= (end or 0) - gap)
+acked = {i for _, i in acks}
+found = ids(f"{d}/found.txt")
+doubt = ids(f"{d}/doubt.txt")
+lost = len(acked - found)
+print(f"scenario={scenario} strict={strict} old_primary={old} new_primary={new}")
+print(f"failover_ms={end - kill} (kill -> first acknowledged write on the new primary; longest write pause "
+      f"{gap} ms; wait-leader: new primary took {took} {wait.get('since_kill_ms')} ms after the kill; "
+      f"{late} writes acknowledged by the dying primary after the kill)")
+print(f"acknowledged={len(acked)} found={len(acked & found)} lost={lost} "
+      f"(unacknowledged attempts: {len(doubt)}, of which present: {len(doubt & found)})")
+per_node = " ".join(f"{os.path.basename(p)[6:-4]}:{len(acked & ids(p))}" for p in sorted(glob.glob(f"{d}/found-*.txt")))
+print(f"acknowledged rows per node (port:count): {per_node}")
+sys.exit(1 if lost else 0)
+PY

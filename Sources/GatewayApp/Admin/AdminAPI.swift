@@ -64,6 +64,10 @@ final class AdminAPI: HTTPResponder {
         r.add(.delete, "/admin/v1/tenants/:tenant/oauth-clients/:client", { try $0.revokeOAuthClient($1) })
         r.add(.post, "/admin/v1/tenants/:tenant/oauth-clients/:client/rotate-secret", { try $0.rotateOAuthClientSecret($1) })
         r.add(.post, "/admin/v1/tenants/:tenant/oauth-clients/:client/revoke", { try $0.revokeOAuthClient($1) })
+        r.add(.get, "/admin/v1/tenants/:tenant/setup-links", { try $0.listSetupLinks($1) })
+        r.add(.post, "/admin/v1/tenants/:tenant/setup-links", { try $0.createSetupLink($1) })
+        r.add(.post, "/admin/v1/tenants/:tenant/setup-links/:link/revoke", { try $0.revokeSetupLink($1) })
+        r.add(.delete, "/admin/v1/tenants/:tenant/setup-links/:link", { try $0.revokeSetupLink($1) })
         r.add(.post, "/admin/v1/tenants/:tenant/integration/deactivate", { try $0.setIntegration($1, .deactivated) })
         r.add(.post, "/admin/v1/tenants/:tenant/integration/reactivate", { try $0.setIntegration($1, .active) })
         r.add(.post, "/admin/v1/tenants/:tenant/integration/token", { try $0.replaceTokens($1) })
@@ -134,10 +138,15 @@ final class AdminAPI: HTTPResponder {
     }
 
     private func authenticate(_ request: HTTPRequest) -> Result<String, AdminError> {
+        authenticateAdmin(bearerToken(fromAuthorization: request.headers["Authorization"]))
+    }
+
+    /// The admin key id of a presented admin credential (constant-time HMAC check; re-hashed after a pepper
+    /// rotation), or 401.
+    func authenticateAdmin(_ presented: String?) -> Result<String, AdminError> {
         let unauthorized = AdminError(status: 401, code: "unauthorized", message: "admin credentials required (Authorization: Bearer scimadm_…)",
                                       headers: [("WWW-Authenticate", "Bearer realm=\"scim-admin\"")])
-        guard let presented = bearerToken(fromAuthorization: request.headers["Authorization"]),
-              case .success(let credential) = TokenCredential.parse(presented, kind: .admin) else { return .failure(unauthorized) }
+        guard let presented, case .success(let credential) = TokenCredential.parse(presented, kind: .admin) else { return .failure(unauthorized) }
         let key: ControlStore.AdminKey?
         do {
             key = try store.adminKey(id: credential.id)
@@ -152,6 +161,29 @@ final class AdminAPI: HTTPResponder {
                                       pepperID: current.id)
         }
         return .success(key.id)
+    }
+
+    /// Runs an admin route for the console, whose session already authenticated the operator: same handlers, same
+    /// validation, same audit rows (actor `console:<key id>`). Returns the status and the JSON answer.
+    func perform(_ method: HTTPMethod, _ target: String, body: JSONValue? = nil, actor: String, requestID: String) -> (Int, JSONValue?) {
+        var request = HTTPRequest(method: method, target: target, body: body?.encoded() ?? [])
+        request.headers.add("Content-Type", "application/json")
+        let response: HTTPResponse
+        switch Self.routes.match(method, path: request.path) {
+        case .found(let handler, let parameters, _):
+            let call = AdminCall(request: request, parameters: parameters, query: QueryParameters(request.query) ?? QueryParameters([]),
+                                 actor: actor, requestID: requestID)
+            do {
+                response = try handler(self, call)
+            } catch let error as AdminError {
+                response = HTTPResponse(error: error)
+            } catch {
+                response = HTTPResponse(error: AdminError.unavailable("internal error"))
+            }
+        default:
+            response = HTTPResponse(error: AdminError.notFound("no such endpoint"))
+        }
+        return (response.status.code, response.body.isEmpty ? nil : try? JSONDecoder.decode(response.body))
     }
 
     // MARK: - JSON helpers

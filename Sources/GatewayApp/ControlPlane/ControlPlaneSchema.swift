@@ -89,5 +89,23 @@ enum ControlPlaneSchema {
             ALTER TABLE tokens ADD CONSTRAINT tokens_access_expire CHECK (oauth_client_id IS NULL OR expires_at IS NOT NULL);
             CREATE INDEX tokens_oauth_client ON tokens (oauth_client_id, expires_at) WHERE oauth_client_id IS NOT NULL;
             """),
+        // Setup links for a customer's IT admin (docs/web.md): like tokens, only an HMAC of the secret is kept; a
+        // link always expires and can be revoked.
+        Migration(version: 3, name: "setup links", sql: """
+            CREATE TABLE setup_links (
+                id           text PRIMARY KEY,
+                tenant_id    uuid NOT NULL REFERENCES tenants (id),
+                hash         bytea NOT NULL,
+                pepper_id    text NOT NULL,
+                label        text,
+                created_by   text NOT NULL,
+                created_at   timestamptz NOT NULL DEFAULT now(),
+                expires_at   timestamptz NOT NULL,
+                last_used_at timestamptz,
+                uses         integer NOT NULL DEFAULT 0,
+                revoked_at   timestamptz
+            );
+            CREATE INDEX setup_links_tenant ON setup_links (tenant_id);
+            """),
     ]
 }

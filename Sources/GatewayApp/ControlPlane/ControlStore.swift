@@ -192,6 +192,7 @@ final class ControlStore: Sendable {
                 guard r.rowCount == 1 else { throw ControlPlaneError.notFound("tenant \(id) not found") }
                 _ = try c.execute("UPDATE tokens SET revoked_at = now(), revoked_reason = 'tenant deleted' WHERE tenant_id = $1 AND revoked_at IS NULL", [.uuid(id)])
                 _ = try c.execute("UPDATE oauth_clients SET revoked_at = now(), revoked_reason = 'tenant deleted' WHERE tenant_id = $1 AND revoked_at IS NULL", [.uuid(id)])
+                _ = try c.execute("UPDATE setup_links SET revoked_at = now() WHERE tenant_id = $1 AND revoked_at IS NULL", [.uuid(id)])
                 try audit(c, actor: actor, action: "tenant.delete", tenantID: id)
                 try notify(c, "tenant:\(id)")
                 try beforeCommit(Self.tenant(r, 0))
@@ -363,6 +364,7 @@ final class ControlStore: Sendable {
                     SELECT pepper_id FROM tokens WHERE revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())
                     UNION ALL SELECT pepper_id FROM admin_keys WHERE revoked_at IS NULL
                     UNION ALL SELECT pepper_id FROM oauth_clients WHERE revoked_at IS NULL
+                    UNION ALL SELECT pepper_id FROM setup_links WHERE revoked_at IS NULL AND expires_at > now()
                     UNION ALL SELECT previous_pepper_id FROM oauth_clients
                         WHERE revoked_at IS NULL AND previous_expires_at > now()) u GROUP BY pepper_id
                 """)
@@ -412,6 +414,23 @@ final class ControlStore: Sendable {
 
     func recordAudit(actor: String, action: String, tenantID: String? = nil, detail: JSONObject = JSONObject()) throws(ControlPlaneError) {
         _ = try run { c in try audit(c, actor: actor, action: action, tenantID: tenantID, detail: detail) }
+    }
+
+    /// The newest audit entries of a tenant, newest first (the console's audit trail).
+    func latestAudit(tenantID: String, limit: Int) throws(ControlPlaneError) -> [AuditEntry] {
+        guard isUUID(tenantID) else { return [] }
+        return try run { c in
+            let r = try c.query("""
+                SELECT id, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), actor, action, tenant_id::text, token_id, detail::text
+                FROM audit_log WHERE tenant_id = $1 ORDER BY id DESC LIMIT $2
+                """, [.uuid(tenantID), .int(Int64(limit))])
+            return (0..<r.rowCount).map { row in
+                AuditEntry(id: r.int(row: row, column: 0)!, at: r.string(row: row, column: 1)!, actor: r.string(row: row, column: 2)!,
+                           action: r.string(row: row, column: 3)!, tenantID: r.string(row: row, column: 4),
+                           tokenID: r.string(row: row, column: 5),
+                           detail: (try? JSONDecoder.decode(r.string(row: row, column: 6) ?? "{}")) ?? .object(JSONObject()))
+            }
+        }
     }
 
     func auditLog(tenantID: String?, afterID: Int64?, limit: Int) throws(ControlPlaneError) -> [AuditEntry] {

@@ -13,7 +13,8 @@ import Telemetry
 /// The request path only appends to a bounded queue (`refused`: no I/O, no wait); a background thread sends batches
 /// over the signed internal API (one `POST /internal/v1/tenants/{id}/request-log` per tenant and batch) on the
 /// control-plane client's connections, never the data plane's. A region that is down or whose breaker is open is
-/// skipped and retried with back-off; records wait up to `maxAge`, and whatever does not fit the queue is dropped.
+/// skipped (every replica's breaker open) and retried with back-off; records wait up to `maxAge`, and whatever does not
+/// fit the queue is dropped.
 /// Every drop is counted (`scim_gateway_request_log_dropped_total{reason}`). Requests whose token resolves to no
 /// tenant cannot be attributed to one: they are only counted (`scim_gateway_request_log_unattributed_total`).
 final class RequestLogShipper: Service {
@@ -147,7 +148,8 @@ final class RequestLogShipper: Service {
                 dropped.increment(["rejected"], by: records.count)
                 continue
             }
-            if route.breaker.state == .open && !final {
+            // Every replica's breaker open (or none known): the region is down; its records wait for it.
+            if route.replicas.members.allSatisfy({ $0.breaker.state == .open }) && !final {
                 back += records
                 backOff(region, now: now)
                 continue

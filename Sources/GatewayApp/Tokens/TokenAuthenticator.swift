@@ -12,8 +12,11 @@ import Locking
 final class TokenAuthenticator: Sendable {
     enum Outcome: Sendable {
         case authenticated(AuthenticatedTenant)
-        /// Not a valid credential (the reason is for logs and metrics only, never for the client).
-        case invalid(reason: String)
+        /// Not a valid credential (the reason is for logs and metrics only, never for the client). `tenant` is set
+        /// only when the secret matched a token that is revoked or expired: then the refusal is that tenant's to see
+        /// (its request log, the setup page's live check). A wrong secret is never attributed: anyone who knows a
+        /// token's public id could otherwise write into another tenant's log.
+        case invalid(reason: String, tenant: Tenant? = nil)
         /// Valid token, but the tenant's integration is deactivated: refuse, write nothing.
         case deactivated(Tenant)
         /// The control plane could not be reached and the token is not cached.
@@ -61,8 +64,8 @@ final class TokenAuthenticator: Sendable {
             return .invalid(reason: "mismatch")
         }
         switch record.status(nowMicros: nowMicros) {
-        case .revoked: return .invalid(reason: "revoked")
-        case .expired: return .invalid(reason: record.oauthClientID == nil ? "expired" : "access-token-expired")
+        case .revoked: return .invalid(reason: "revoked", tenant: tenant)
+        case .expired: return .invalid(reason: record.oauthClientID == nil ? "expired" : "access-token-expired", tenant: tenant)
         case .live, .expiring: break
         }
         if tenant.integrationState == .deactivated { return .deactivated(tenant) }
@@ -93,8 +96,24 @@ final class TokenAuthenticator: Sendable {
         return constantTimeEquals(c.hash(pepper: pepper.secret), record.hash)
     }
 
+    /// Whether authenticating `presented` would read the control plane (no cached row, or a stale one). The
+    /// proxy then does that read on a queue of its own (`prefetch`), never on a thread that serves connections.
+    func needsLookup(_ presented: String?, nowNanos: UInt64 = Timestamp.monotonicNanos()) -> Bool {
+        guard let presented, case .success(let c) = TokenCredential.parse(presented, kind: .scim(presented)) else { return false }
+        guard let entry = cache.withLock({ $0[c.id] }) else { return true }
+        let ttl = entry.record == nil ? negativeTTLNanos : positiveTTLNanos
+        return nowNanos &- entry.loadedAtNanos >= ttl
+    }
+
+    /// Reads the token's row into the cache (blocking: call it off the request threads).
+    func prefetch(_ presented: String?) {
+        guard let presented, case .success(let c) = TokenCredential.parse(presented, kind: .scim(presented)) else { return }
+        _ = lookup(c.id, nowNanos: Timestamp.monotonicNanos())
+    }
+
     private func lookup(_ id: String, nowNanos: UInt64) -> Entry? {
-        if let entry = cache.withLock({ $0[id] }) {
+        let cached = cache.withLock({ $0[id] })
+        if let entry = cached {
             let ttl = entry.record == nil ? negativeTTLNanos : positiveTTLNanos
             if nowNanos &- entry.loadedAtNanos < ttl { return entry }
         }
@@ -107,7 +126,9 @@ final class TokenAuthenticator: Sendable {
             }
         } catch {
             logger.error("token lookup failed", [("error", .string(error.description))])
-            return nil
+            // Stale if error: while the control plane is unreachable nothing can be revoked either (revocations
+            // are writes there), so a row that was valid stays the best answer; new tokens wait for it.
+            return cached?.record != nil ? cached : nil
         }
         cache.withLock { c in
             if c.count >= maxEntries { c.removeAll(keepingCapacity: true) }

@@ -12,6 +12,8 @@ struct TokenCredential: Sendable, Equatable {
         case tenant = "scim_"
         case admin = "scimadm_"
         case access = "scimat_"
+        /// A setup link's credential (the last path segment of the link).
+        case setup = "scimsetup_"
 
         /// The kind a presented SCIM credential claims by its prefix: an OAuth access token or a tenant token.
         static func scim(_ presented: String) -> Kind {
