@@ -84,6 +84,8 @@ package enum GatewayCommand {
                   help: "Development only: serve requests on hosts that belong to no region (127.0.0.1, localhost), building URLs from Host; credentials are then not locked to their region's host"),
             .flag("trust-forwarded-proto", env: "SCIM_GATEWAY_TRUST_FORWARDED_PROTO",
                   help: "Use X-Forwarded-Proto from a TLS-terminating proxy for the public base URL"),
+            .value("request-log-queue", "n", env: "SCIM_GATEWAY_REQUEST_LOG_QUEUE", default: "10000",
+                   help: "Records of requests refused here (deactivated, rate-limited, misdirected, region down) held for their home region's request log; beyond that they are dropped (counted)"),
             .value("trusted-proxies", "cidrs", env: "SCIM_GATEWAY_TRUSTED_PROXIES", default: "",
                    help: "Load balancers whose X-Forwarded-For names the client (comma-separated addresses or CIDR blocks, e.g. 10.0.0.0/8); failed-authentication throttling then keys on that client (IPv6 by /64)"),
         ],
@@ -221,6 +223,10 @@ package enum GatewayCommand {
         let failureLimiter = KeyedRateLimiter()
         // The token endpoint's database work runs here, never on the threads that read requests.
         let oauthWork = WorkQueue(name: "oauth", threads: 2, capacity: 256)
+        // Requests refused here go to their tenant's home region's request log, from a queue on a thread of its own.
+        let refusalLog = RequestLogShipper(directory: directory, client: RegionInternalClient(keyring: { [keyringFile] in keyringFile.keyring }),
+                                           registry: metrics.registry, logger: logger,
+                                           capacity: try options.int("request-log-queue", in: 1...1_000_000) ?? 10_000)
         let oauth = OAuthTokenEndpoint(store: store, directory: directory, keyring: { [keyringFile] in keyringFile.keyring },
                                        policy: policy, logger: logger, registry: metrics.registry,
                                        failureLimiter: failureLimiter, work: oauthWork)
@@ -237,6 +243,7 @@ package enum GatewayCommand {
                               metrics: metrics,
                               schedule: { [upstreamLoop] delay, task in upstreamLoop.schedule(after: delay, task) },
                               failureLimiter: failureLimiter, oauth: oauth, setup: setup, authWork: authWork,
+                              requestLog: refusalLog,
                               readiness: {
                                   // Ready while the control plane answers and at least one region does: a single region
                                   // outage must not take every tenant's traffic off this gateway. Read from the
@@ -296,6 +303,7 @@ package enum GatewayCommand {
         let services: [any Service] = [watcher.service(), listener, lastUsed, controlHealth.service(every: healthInterval),
                                        UpstreamLoopService(loop: upstreamLoop), oauthWork, webWork, authWork]
             + [regionHealth.service, regionsWatcher.service(reloadSignal: true)]
+            + [refusalLog]  // before the listeners, so it stops after them and sends their last refusals
             + [publicHTTP, adminHTTP,
                PortAnnouncer(server: publicHTTP, path: options.string("port-file")),
                PortAnnouncer(server: adminHTTP, path: options.string("admin-port-file"))]

@@ -27,6 +27,7 @@ enum DistributionRules {
         "group_members.seq": "orders one group's members (compared only within tenant_id, group_id); in no key",
         "events.seq": "orders the events one transaction wrote (compared only within tenant_id, xid); the key is (tenant_id, xid, seq)",
         "webhook_dead_letters.id": "names a dead letter within its tenant; the key is (tenant_id, id) and the API addresses it under the tenant",
+        "request_log.seq": "orders the records one batch wrote (compared only within tenant_id, xid); the key is (tenant_id, xid, seq)",
     ]
 
     /// The column a table would be distributed by.

@@ -40,15 +40,18 @@ final class SCIMProxy: DeferredHTTPResponder {
     let activity = TenantActivity()
     /// Runs a task later without holding a thread (the upstream loop's timer): requests waiting for their rate.
     let schedule: @Sendable (Duration, @escaping @Sendable () -> Void) -> Void
+    /// Where the requests this proxy refuses itself go, for the tenant's home region's request log (issue 17).
+    let requestLog: RequestLogShipper?
 
     init(authenticator: TokenAuthenticator, directory: RegionDirectory, keyring: @escaping @Sendable () -> Keyring,
          policy: GatewayPolicy, logger: Logger, metrics: GatewayMetrics,
          schedule: @escaping @Sendable (Duration, @escaping @Sendable () -> Void) -> Void,
          failureLimiter: KeyedRateLimiter = KeyedRateLimiter(), oauth: OAuthTokenEndpoint? = nil, setup: SetupPortal? = nil,
-         authWork: WorkQueue? = nil, authWaitLimit: Duration = .seconds(5),
+         authWork: WorkQueue? = nil, authWaitLimit: Duration = .seconds(5), requestLog: RequestLogShipper? = nil,
          readiness: @escaping @Sendable () -> (Bool, String)) {
         self.authWork = authWork
         self.authWaitLimit = authWaitLimit
+        self.requestLog = requestLog
         self.failureLimiter = failureLimiter
         self.oauth = oauth
         self.setup = setup
@@ -71,9 +74,13 @@ final class SCIMProxy: DeferredHTTPResponder {
     /// tenant is over its rate).
     enum Decision {
         case answer(HTTPResponse)
-        case refuse(SCIMError)
+        /// Refused here; `homeRegion` is the tenant's when one is known (its request log gets the record).
+        case refuse(SCIMError, homeRegion: String? = nil)
         case forward(HTTPRequest, RegionRoute, delay: Double)
     }
+
+    /// A request refused here for a known tenant, for its home region's request log.
+    typealias Refusal = (request: HTTPRequest, region: String, error: SCIMError)
 
     func respond(to request: HTTPRequest, context: RequestContext, reply: any HTTPReply) {
         respond(to: request, context: context, reply: reply, prefetched: false)
@@ -129,8 +136,9 @@ final class SCIMProxy: DeferredHTTPResponder {
         switch decide(request, context: context, requestID: requestID, record: &record) {
         case .answer(let response):
             finish(response, record: record, reply: reply)
-        case .refuse(let error):
-            finish(HTTPResponse(error: error, accept: accept), record: record, reply: reply)
+        case .refuse(let error, let homeRegion):
+            finish(HTTPResponse(error: error, accept: accept), record: record, reply: reply,
+                   refusal: homeRegion.map { (request, $0, error) })
         case .forward(let upstream, let home, let delay):
             if delay > 0 {
                 record.outcome = "rate-shaped"
@@ -158,7 +166,7 @@ final class SCIMProxy: DeferredHTTPResponder {
             var record = record
             record.outcome = "circuit-open"
             let refusal = SCIMError.unavailable("region \(home.id) is unavailable; retry later", retryAfter: seconds)
-            finish(HTTPResponse(error: refusal, accept: accept), record: record, reply: reply)
+            finish(HTTPResponse(error: refusal, accept: accept), record: record, reply: reply, refusal: (upstream, home.id, refusal))
         }
     }
 
@@ -187,16 +195,18 @@ final class SCIMProxy: DeferredHTTPResponder {
                             accept: accept, record: record, reply: reply)
                     return
                 }
-                let response = answer(result, from: home, replica: replica, trial: trial, counted: true, accept: accept, record: &record)
-                finish(response, record: record, reply: reply)
+                let (response, refusal) = answer(result, from: home, replica: replica, trial: trial, counted: true, accept: accept,
+                                                 record: &record)
+                finish(response, record: record, reply: reply, refusal: refusal.map { (upstream, home.id, $0) })
                 return
             }
-            let response = answer(result, from: home, replica: replica, trial: trial, counted: false, accept: accept, record: &record)
-            finish(response, record: record, reply: reply)
+            let (response, refusal) = answer(result, from: home, replica: replica, trial: trial, counted: false, accept: accept,
+                                             record: &record)
+            finish(response, record: record, reply: reply, refusal: refusal.map { (upstream, home.id, $0) })
         }
     }
 
-    private func finish(_ response: HTTPResponse, record: RequestRecord, reply: any HTTPReply) {
+    private func finish(_ response: HTTPResponse, record: RequestRecord, reply: any HTTPReply, refusal: Refusal? = nil) {
         var response = response
         var record = record
         response.headers.set("X-Request-Id", record.requestID)
@@ -208,6 +218,14 @@ final class SCIMProxy: DeferredHTTPResponder {
         if !record.isProbe { metrics.record(record) }
         if let tenant = record.tenant, record.route.hasPrefix("/scim/") { activity.record(tenant: tenant, status: record.status) }
         reply.send(response)
+        if let requestLog {
+            if let refusal, let tenant = record.tenant {
+                requestLog.refused(refusal.request, record: record, tenant: tenant, region: refusal.region, error: refusal.error)
+            } else if record.tenant == nil && response.status.code >= 400
+                        && (record.route.hasPrefix("/scim/") || record.route == Self.unmatchedRoute) {
+                requestLog.unattributed(record.outcome ?? "no-scim-route")
+            }
+        }
     }
 
     /// Feeds a failed call's outcome to the replica's breaker: failures of the replica itself count; a full
@@ -223,17 +241,17 @@ final class SCIMProxy: DeferredHTTPResponder {
         }
     }
 
-    /// The replica's answer (its own headers stripped), or a 503 saying why there is none. `counted`: the failure
-    /// was already fed to the breaker.
+    /// The replica's answer (its own headers stripped), or a 503 saying why there is none (and that error, for the
+    /// request log). `counted`: the failure was already fed to the breaker.
     private func answer(_ result: Result<HTTPResponse, UpstreamError>, from home: RegionRoute, replica: RegionReplica, trial: Bool,
-                        counted: Bool, accept: String?, record: inout RequestRecord) -> HTTPResponse {
+                        counted: Bool, accept: String?, record: inout RequestRecord) -> (HTTPResponse, SCIMError?) {
         let now = Timestamp.monotonicNanos()
         switch result {
         case .success(var response):
             // The region's own 503 (its database is unreachable) counts against the replica like a timeout.
             replica.breaker.record(success: response.status.code != 503, trial: trial, now: now)
             for name in Self.droppedResponseHeaders { response.headers.remove(name) }
-            return response
+            return (response, nil)
         case .failure(let error):
             record.outcome = "upstream-\(error.kind.rawValue)"
             if !counted { count(error, on: replica, trial: trial, now: now) }
@@ -251,7 +269,7 @@ final class SCIMProxy: DeferredHTTPResponder {
                                                       ("may_have_reached", .bool(error.mayHaveReached))])
                 refusal = .unavailable("region \(home.id) is unavailable; retry later", retryAfter: policy.retryAfterSeconds)
             }
-            return HTTPResponse(error: refusal, accept: accept)
+            return (HTTPResponse(error: refusal, accept: accept), refusal)
         }
     }
 
@@ -282,13 +300,15 @@ final class SCIMProxy: DeferredHTTPResponder {
             log.outcome = "auth-\(reason)"
             log.tenant = owner?.id
             _ = failureLimiter.take(source, rate: policy.failureRate, burst: policy.failureBurst, nowNanos: now)
+            // A revoked or expired token of a known tenant (its secret matched) goes to that tenant's request log.
             return .refuse(.unauthorized(presented == nil
                                          ? "missing bearer token (Authorization: Bearer <token>)"
-                                         : "invalid, revoked or expired token"))
+                                         : "invalid, revoked or expired token"), homeRegion: owner?.homeRegion)
         case .deactivated(let t):
             log.tenant = t.id
             log.outcome = "integration-deactivated"
-            return .refuse(.unauthorized("integration deactivated: this tenant's SCIM integration is switched off; nothing was changed"))
+            return .refuse(.unauthorized("integration deactivated: this tenant's SCIM integration is switched off; nothing was changed"),
+                           homeRegion: t.homeRegion)
         case .unavailable:
             log.outcome = "control-plane-unavailable"
             return .refuse(.unavailable("authentication temporarily unavailable", retryAfter: policy.retryAfterSeconds))
@@ -307,7 +327,8 @@ final class SCIMProxy: DeferredHTTPResponder {
         case .after(let seconds): delay = seconds
         case .refused(let retryAfter):
             log.outcome = "rate-limited"
-            return .refuse(.tooMany(requests: "rate limit exceeded for this tenant", retryAfter: retryAfter))
+            return .refuse(.tooMany(requests: "rate limit exceeded for this tenant", retryAfter: retryAfter),
+                           homeRegion: tenant.homeRegion)
         }
 
         guard let home = directory.routes[tenant.homeRegion] else {
@@ -323,14 +344,15 @@ final class SCIMProxy: DeferredHTTPResponder {
                 // Data residency: the tenant's data lives in another region; tell the IdP where.
                 log.outcome = "misdirected"
                 return .refuse(SCIMError(status: 421, detail:
-                    "tenant is homed in region \(home.id); use the SCIM base URL \(home.configuration.publicBaseURL)"))
+                    "tenant is homed in region \(home.id); use the SCIM base URL \(home.configuration.publicBaseURL)"),
+                    homeRegion: home.id)
             }
             baseURL = home.configuration.publicBaseURL
         } else {
             if policy.strictHosts {
                 log.outcome = "unknown-host"
                 return .refuse(SCIMError(status: 421, detail:
-                    "unknown host; use the SCIM base URL \(home.configuration.publicBaseURL)"))
+                    "unknown host; use the SCIM base URL \(home.configuration.publicBaseURL)"), homeRegion: home.id)
             }
             var scheme = context.isTLS ? "https" : "http"
             if policy.trustForwardedProto, let proto = request.headers["X-Forwarded-Proto"]?.lowercased(),
