@@ -202,7 +202,10 @@ def main():
 
             step("a revoked link is refused and ends the session")
             driver.get(tenant_url)
-            submit(driver, "form[action*='/setup-links/'][action$='/revoke']")
+            revoke_form = "form[action*='/setup-links/'][action$='/revoke']"
+            submit(driver, revoke_form)
+            # The click returns before the post is answered: wait for the tenant page without the live link.
+            wait.until(lambda d: "revoked" in body_text(d) and not d.find_elements(By.CSS_SELECTOR, revoke_form))
             admin_view.get(US + "/setup")
             assert "Session ended" in body_text(admin_view)
             admin_view.get(US + link_path)
