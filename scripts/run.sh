@@ -87,7 +87,8 @@ start gateway "$BIN/scim-gateway" --listen "127.0.0.1:$(port_or_zero 8080)" --po
     --admin-listen "127.0.0.1:$(port_or_zero 9090)" --admin-port-file "$RUN_DIR/admin.port" \
     --admin-token-file "$RUN_DIR/admin-token" --control-database-url "$(db_url scim_control)" \
     --keyring-file "$KEYRING" --regions-dir Regions \
-    --region-backends "us=http://127.0.0.1:$PORT_us,eu2=http://127.0.0.1:$PORT_eu2"
+    --region-backends "us=http://127.0.0.1:$PORT_us,eu2=http://127.0.0.1:$PORT_eu2" \
+    --allow-any-host  # development: answer on 127.0.0.1; production keeps the default (region hosts only)
 GATEWAY_PORT=$(wait_port gateway)
 for ((i = 0; i < 100; i++)); do [[ -s $RUN_DIR/admin.port ]] && break; sleep 0.1; done
 ADMIN_PORT=$(cat "$RUN_DIR/admin.port")

@@ -12,6 +12,7 @@ import Telemetry
 import Lifecycle
 import RegionSCIM
 import RegionEvents
+import RegionRequestLog
 
 /// `scim-region`: the SCIM service provider for one region.
 package enum RegionCommand {
@@ -59,6 +60,16 @@ package enum RegionCommand {
                    help: "How long a reconciliation snapshot stays readable (its transaction is held that long)"),
             .value("snapshot-max-open", "n", env: "SCIM_REGION_SNAPSHOT_MAX_OPEN", default: "8",
                    help: "Reconciliation snapshots this process holds at most (2 per tenant)"),
+            .value("request-log", "on|off", env: "SCIM_REGION_REQUEST_LOG", default: "on",
+                   help: "Record every SCIM request of this region's tenants in its database (tenants may turn theirs off)"),
+            .value("request-log-buffer", "n", env: "SCIM_REGION_REQUEST_LOG_BUFFER", default: "20000",
+                   help: "Request log records held in memory for the writer; beyond that they are dropped (counted)"),
+            .value("request-log-batch", "n", env: "SCIM_REGION_REQUEST_LOG_BATCH", default: "500",
+                   help: "Request log records per batch insert"),
+            .value("request-log-purge-interval", "duration", env: "SCIM_REGION_REQUEST_LOG_PURGE_INTERVAL", default: "1m",
+                   help: "How often request log records past their tenant's retention are purged"),
+            .value("drain-delay", "duration", env: "SCIM_REGION_DRAIN_DELAY", default: "2s",
+                   help: "On SIGTERM: answer /readyz 503 and keep serving this long before the listener closes, so gateways stop sending here first (longer than their --health-interval; 0 skips it)"),
             .flag("dev-unsigned-tenants",
                   help: "DEVELOPMENT ONLY: accept unsigned requests with 'Authorization: Bearer <tenant uuid>' and auto-create tenants"),
         ] + ServerOptions.common(envPrefix: "SCIM_REGION_", defaultListen: "", defaultWorkers: 16).map { option in
@@ -87,7 +98,9 @@ package enum RegionCommand {
         let rolesInlineLimit: Int
         let snapshotLifetime: Duration
         let snapshotMaxOpen: Int
+        let drainDelay: Duration
         let development = options.bool("dev-unsigned-tenants")
+        var requestLog = RequestLogOptions()
         do throws(UsageError) {
             let id = try options.required("region")
             do throws(RegionConfigurationError) {
@@ -125,6 +138,7 @@ package enum RegionCommand {
             guard webhooks.lease >= webhooks.requestTimeout * 2 else {
                 throw UsageError("--webhook-lease must be at least twice --webhook-timeout")
             }
+            drainDelay = try options.duration("drain-delay", in: .zero...(.seconds(60))) ?? .seconds(2)
             retention = try durationOption(options, "event-retention")
             purgeInterval = try durationOption(options, "event-purge-interval")
             recomputeBatch = try options.int("directory-recompute-batch", in: 1...10_000) ?? 500
@@ -135,6 +149,7 @@ package enum RegionCommand {
             rolesInlineLimit = try options.int("roles-inline-limit", in: 0...100_000) ?? 1000
             snapshotLifetime = try durationOption(options, "snapshot-lifetime")
             snapshotMaxOpen = try options.int("snapshot-max-open", in: 1...100) ?? 8
+            requestLog = try RequestLogOptions(options, parseDuration: durationOption)
         } catch {
             spec.exitWithUsageError(error)
         }
@@ -144,7 +159,7 @@ package enum RegionCommand {
         do {
             configuration = try PostgresConfiguration(url: databaseURL, applicationName: "scim-region-\(region.id)")
         } catch {
-            spec.exitWithUsageError(UsageError("\(region.source): database.url (or --database-url) is not a valid PostgreSQL URL"))
+            spec.exitWithUsageError(UsageError("\(region.source): database.url (or --database-url) is not a valid PostgreSQL URL: \(error.context)"))
         }
         var verifier: LinkVerifier? = nil
         var watcher: KeyringWatcher? = nil
@@ -187,9 +202,13 @@ package enum RegionCommand {
         let readiness = Readiness()
         let events = EventsAPI(database: database, keys: webhookKeys, allowInsecureHTTP: webhooks.allowInsecureHTTP)
         let snapshots = Snapshots(database: database, maxOpen: snapshotMaxOpen, lifetimeSeconds: snapshotLifetime.components.seconds)
+        let log = requestLog.enabled
+            ? requestLog.make(configuration: configuration, database: database, region: region.id, metrics: metrics.registry,
+                              logger: logger, ready: { readiness.isMigrated })
+            : nil
         let responder = RegionResponder(service: service, authenticator: Authenticator(verifier: verifier, developmentMode: development),
                                         readiness: readiness, region: region.id, logger: logger, metrics: metrics, events: events,
-                                        directory: DirectoryAPI(database: database, snapshots: snapshots))
+                                        requestLog: log?.api, directory: DirectoryAPI(database: database, snapshots: snapshots))
         server.errorResponse = { status, message in
             RegionResponder.error(SCIMError(status: status.code, detail: message))
         }
@@ -207,18 +226,23 @@ package enum RegionCommand {
         // The quirk flusher starts before the HTTP server so it stops after it: its last flush sees every request.
         var services: [any Service] = [MigrationService(pool: pool, readiness: readiness, logger: logger).service,
                                        TenantChangeListener(configuration: configuration, database: database),
-                                       quirks.flushService(into: database), http,
-                                       PortAnnouncer(server: http, path: options.string("port-file"))]
+                                       quirks.flushService(into: database)]
+        // The request log's writer starts before the HTTP server so it stops after it: the last requests are written.
+        if let log { services.append(log.api.writer) }
+        services += [http, PortAnnouncer(server: http, path: options.string("port-file"))]
         if let watcher { services.append(watcher.service()) }
         services.append(EventRetention(pool: pool, retentionSeconds: retention.components.seconds, interval: purgeInterval,
                                        logger: logger, ready: { readiness.isMigrated }).service)
         services.append(DirectoryRecompute(database: database, logger: logger, batchSize: recomputeBatch,
                                            pauseRatio: recomputePause, ready: { readiness.isMigrated }))
         services.append(snapshots.service)
+        if let log { services.append(log.retention.service) }
         if webhooks.workers > 0 {
             services.append(WebhookDelivery(database: database, keys: webhookKeys, settings: webhooks, logger: logger,
                                             ready: { readiness.isMigrated }).service)
         }
+        // Last to start, first to stop: readiness goes away while the listener still serves (see DrainDelay).
+        services.append(DrainDelay(readiness: readiness, delay: drainDelay, logger: logger))
         return ServiceRunner.run(services, logger: logger)
     }
 }

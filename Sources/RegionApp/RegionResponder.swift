@@ -8,6 +8,7 @@ import Synchronization
 package import Telemetry
 package import RegionSCIM
 package import RegionEvents
+package import RegionRequestLog
 
 /// The region's HTTP surface: routing, authentication, content negotiation, SCIM error rendering and one log line
 /// per request. All behaviour lives in `SCIMService`.
@@ -21,6 +22,7 @@ package final class RegionResponder: HTTPResponder {
         case putTenant, getTenant, deleteTenant, tenantQuirks
         case events, users, groups, groupMembers, putWebhook, getWebhook, deleteWebhook, redeliverWebhook
         case directory(DirectoryEndpoint)
+        case requestLog, requestLogSummary, ingestRequestLog
     }
 
     /// The SCIM behaviour.
@@ -33,6 +35,8 @@ package final class RegionResponder: HTTPResponder {
     package let events: EventsAPI
     /// Role rules, attribute mapping and reconciliation snapshots (`/internal/v1/tenants/{id}/…`, issue 18).
     package let directory: DirectoryAPI
+    /// The request log: every SCIM request's record goes to its writer; nil when the region runs without one.
+    package let requestLog: RequestLogAPI?
     let logger: Logger
     let metrics: RegionMetrics
     let region: String
@@ -40,8 +44,10 @@ package final class RegionResponder: HTTPResponder {
 
     /// Builds the route table once; the responder is immutable afterwards.
     package init(service: SCIMService, authenticator: Authenticator, readiness: Readiness, region: String, logger: Logger,
-                metrics: RegionMetrics = RegionMetrics(), events: EventsAPI? = nil, directory: DirectoryAPI? = nil) {
+                metrics: RegionMetrics = RegionMetrics(), events: EventsAPI? = nil, requestLog: RequestLogAPI? = nil,
+                directory: DirectoryAPI? = nil) {
         self.metrics = metrics
+        self.requestLog = requestLog
         self.service = service
         self.events = events ?? EventsAPI(database: service.database, keys: WebhookKeys())
         self.directory = directory ?? DirectoryAPI(database: service.database)
@@ -86,6 +92,9 @@ package final class RegionResponder: HTTPResponder {
         add(.delete, "/internal/v1/tenants/:id/webhook", .deleteWebhook)
         add(.post, "/internal/v1/tenants/:id/webhook/redeliver", .redeliverWebhook)
         for (method, pattern, endpoint) in DirectoryEndpoint.routes { add(method, pattern, .directory(endpoint)) }
+        add(.get, "/internal/v1/tenants/:id/request-log", .requestLog)
+        add(.get, "/internal/v1/tenants/:id/request-log/summary", .requestLogSummary)
+        add(.post, "/internal/v1/tenants/:id/request-log", .ingestRequestLog)
         self.router = router
     }
 
@@ -97,32 +106,44 @@ package final class RegionResponder: HTTPResponder {
         var record = RequestRecord(requestID: callerID, method: request.method, route: match.template ?? "unmatched")
         let accept = request.headers["Accept"]
         var response: HTTPResponse
+        var trace = RequestTrace()
         do {
-            response = try handle(request, match, record: &record)
+            response = try handle(request, match, record: &record, trace: &trace)
         } catch let error as SCIMError {
+            trace.error = error
             response = HTTPResponse(error: error, accept: accept)
         } catch let error as PostgresError {
             logger.error("database error", [("request.id", .string(record.requestID)), ("error", .string(error.description))])
-            response = HTTPResponse(error: SCIMError.from(error, region: region), accept: accept)
+            trace.error = SCIMError.from(error, region: region)
+            response = HTTPResponse(error: trace.error!, accept: accept)
         } catch {
             logger.error("unexpected error", [("request.id", .string(record.requestID)), ("error", .string(String(describing: type(of: error))))])
-            response = HTTPResponse(error: SCIMError(status: 500, detail: "internal error"), accept: accept)
+            trace.error = SCIMError(status: 500, detail: "internal error")
+            response = HTTPResponse(error: trace.error!, accept: accept)
         }
         if !record.requestID.isEmpty { response.headers.set("X-Request-Id", record.requestID) }
+        // Residency evidence (docs/residency.md): the region that processed the request, on every answer.
+        response.headers.set("X-Scim-Region", region)
         record.finish(status: response.status.code)
         if !record.isProbe {
             metrics.record(record)
             record.log(logger)
         }
+        if let requestLog, let scope = trace.scope {
+            requestLog.writer.record(Self.logEntry(request, response, record, scope, trace))
+        }
         return response
     }
 
-    func handle(_ request: HTTPRequest, _ match: Router<Endpoint>.Match, record: inout RequestRecord) throws -> HTTPResponse {
+    func handle(_ request: HTTPRequest, _ match: Router<Endpoint>.Match, record: inout RequestRecord,
+                trace: inout RequestTrace) throws -> HTTPResponse {
         let endpoint: Endpoint, parameters: RouteParameters
         switch match {
         case .notFound:
+            traceUnmatched(request, record: &record, trace: &trace)
             throw SCIMError.notFound("no such endpoint")
         case .methodNotAllowed(let allowed, _):
+            traceUnmatched(request, record: &record, trace: &trace)
             throw SCIMError(status: 405, detail: "\(request.method) is not allowed here")
                 .allowing(allowed.map(\.description).joined(separator: ", "))
         case .found(let e, let p, _):
@@ -137,10 +158,19 @@ package final class RegionResponder: HTTPResponder {
             return HTTPResponse(status: .ok, contentType: MetricsRegistry.contentType, body: metrics.registry.render())
         default: break
         }
-        let scope = try authenticator.authenticate(request).get()
+        var scope = try authenticator.authenticate(request).get()
         record.tenant = scope.tenant
         record.requestID = scope.requestID
-        return Self.render(try perform(endpoint, request, parameters, scope), Self.responseContentType(request))
+        if requestLog != nil && endpoint.isSCIM {
+            // The service notes the IdP quirks it applies here; the request log records them.
+            scope.quirks = RequestQuirks()
+            trace.scope = scope
+            trace.kind = endpoint.resourceKind
+            trace.resourceID = parameters["id"]
+        }
+        let outcome = try perform(endpoint, request, parameters, scope)
+        trace.outcome = outcome
+        return Self.render(outcome, Self.responseContentType(request))
     }
 
     func perform(_ endpoint: Endpoint, _ request: HTTPRequest, _ parameters: RouteParameters, _ scope: RequestScope) throws
@@ -189,6 +219,8 @@ package final class RegionResponder: HTTPResponder {
             return try eventsAPI(endpoint, request, parameters, scope: scope)
         case .directory(let endpoint):
             return try directoryAPI(endpoint, request, parameters, scope: scope)
+        case .requestLog, .requestLogSummary, .ingestRequestLog:
+            return try requestLogAPI(endpoint, request, parameters, scope: scope)
         }
     }
 
@@ -239,6 +271,10 @@ package final class RegionResponder: HTTPResponder {
     }
 
     func readyz() -> HTTPResponse {
+        guard !readiness.isDraining else {
+            return HTTPResponse(status: .serviceUnavailable, contentType: "application/json",
+                                body: "{\"status\":\"unavailable\",\"reason\":\"shutting down\"}")
+        }
         guard readiness.isMigrated else {
             return HTTPResponse(status: .serviceUnavailable, contentType: "application/json",
                                 body: "{\"status\":\"unavailable\",\"reason\":\"migrations not applied\"}")

@@ -218,8 +218,8 @@ final class OAuthTokenEndpoint: Sendable {
 
     /// A region-neutral token host (`--oauth-global-hosts`).
     private func isGlobalHost(_ host: String?) -> Bool {
-        guard let host = host?.lowercased(), !policy.oauthGlobalHosts.isEmpty else { return false }
-        return policy.oauthGlobalHosts.contains(host)
+        guard !policy.oauthGlobalHosts.isEmpty, let host = PublicHost.canonical(host) else { return false }
+        return policy.oauthGlobalHosts.contains(host.withPort) || policy.oauthGlobalHosts.contains(host.bare)
     }
 
     /// `scheme://host[:port]` of a region's public base URL.

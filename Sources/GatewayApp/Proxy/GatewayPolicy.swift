@@ -19,13 +19,16 @@ struct GatewayPolicy: Sendable {
     var failureBurst: Double = 20
     /// Requests on a host that belongs to no region: serve them (dev, tests) with a base URL built from `Host`,
     /// or refuse with 421 (production, where every public host is configured).
-    var strictHosts = false
+    var strictHosts = true
     /// Trust `X-Forwarded-Proto` from a TLS-terminating load balancer when building the base URL.
     var trustForwardedProto = false
     /// How a request's source is found for the failure throttle (trusted proxies, IPv6 /64 grouping).
     var clientSource = ClientSource()
     /// `Retry-After` when a region failed or timed out (a full bulkhead says 1, an open breaker its remaining time).
     var retryAfterSeconds = 5
+    /// How long after its first try a request that never reached a replica may still be sent to another one (the
+    /// upstream timeout, `--upstream-timeout`).
+    var rerouteWindow: Duration = .seconds(20)
     /// Rate shaping: a tenant over its rate waits up to this long for its turn (holding no thread) before a 429;
     /// 0 refuses at once.
     var rateLimitMaxDelay: Duration = .seconds(1)

@@ -96,8 +96,24 @@ final class TokenAuthenticator: Sendable {
         return constantTimeEquals(c.hash(pepper: pepper.secret), record.hash)
     }
 
+    /// Whether authenticating `presented` would read the control plane (no cached row, or a stale one). The
+    /// proxy then does that read on a queue of its own (`prefetch`), never on a thread that serves connections.
+    func needsLookup(_ presented: String?, nowNanos: UInt64 = Timestamp.monotonicNanos()) -> Bool {
+        guard let presented, case .success(let c) = TokenCredential.parse(presented, kind: .scim(presented)) else { return false }
+        guard let entry = cache.withLock({ $0[c.id] }) else { return true }
+        let ttl = entry.record == nil ? negativeTTLNanos : positiveTTLNanos
+        return nowNanos &- entry.loadedAtNanos >= ttl
+    }
+
+    /// Reads the token's row into the cache (blocking: call it off the request threads).
+    func prefetch(_ presented: String?) {
+        guard let presented, case .success(let c) = TokenCredential.parse(presented, kind: .scim(presented)) else { return }
+        _ = lookup(c.id, nowNanos: Timestamp.monotonicNanos())
+    }
+
     private func lookup(_ id: String, nowNanos: UInt64) -> Entry? {
-        if let entry = cache.withLock({ $0[id] }) {
+        let cached = cache.withLock({ $0[id] })
+        if let entry = cached {
             let ttl = entry.record == nil ? negativeTTLNanos : positiveTTLNanos
             if nowNanos &- entry.loadedAtNanos < ttl { return entry }
         }
@@ -110,7 +126,9 @@ final class TokenAuthenticator: Sendable {
             }
         } catch {
             logger.error("token lookup failed", [("error", .string(error.description))])
-            return nil
+            // Stale if error: while the control plane is unreachable nothing can be revoked either (revocations
+            // are writes there), so a row that was valid stays the best answer; new tokens wait for it.
+            return cached?.record != nil ? cached : nil
         }
         cache.withLock { c in
             if c.count >= maxEntries { c.removeAll(keepingCapacity: true) }
