@@ -120,6 +120,20 @@ import TestSupport
         // The changes are in the audit log.
         let audit = try d.admin(.get, "/admin/v1/audit?tenant=\(t.id)").1
         #expect(audit?["entries"]?.array?.contains { $0["action"]?.string == "roles.configure" } == true)
+
+        // The operator console shows the rules and the recompute (read-only), hostile group names inert.
+        let hostile = "<img src=x onerror=alert(1)>"
+        #expect(try t.admin(.put, "roles", ["roles": [["key": "viewer"]],
+                                            "rules": [["group": ["displayName": .string(hostile)], "role": "viewer"],
+                                                      ["group": ["displayName": "eng-"], "match": "prefix", "role": "viewer"]]]).0 == 200)
+        try t.waitForRecompute()
+        let console = WebClient(port: d.gateways[0].adminPort)
+        #expect(try console.send(.post, "/console/login", form: [("token", d.adminToken)]).status.code == 303)
+        let consolePage = try console.send(.get, "/console/tenants/\(t.id)")
+        #expect(consolePage.status.code == 200)
+        let html = consolePage.bodyText
+        #expect(html.contains("Roles and profile fields") && html.contains("recompute done") && html.contains("displayName eng-"), "\(html.suffix(3000))")
+        #expect(html.contains("No attribute mapping") && !html.contains("<img src=x") && html.contains("&lt;img src=x"), "\(html.suffix(3000))")
     }
 
     @Test func attributeMappingWithPreviewThroughTheAdminAPIAndScimctl() throws {
