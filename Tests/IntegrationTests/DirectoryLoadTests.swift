@@ -93,9 +93,11 @@ extension Reliability {
                     }
                 }
             }
+            // The baseline lasts about as long as the recompute will (20-40 s here): this shared machine has bursts
+            // of its own, and a short quiet window would set a p99 that a longer one cannot match, recompute or not.
             sleepMillis(3000)
             phase.store(1, ordering: .releasing)
-            sleepMillis(12_000)
+            sleepMillis(30_000)
             phase.store(2, ordering: .releasing)
             let changeStart = monotonicMillis()
             let (status, answer) = try t.admin(.put, "roles", [
@@ -122,7 +124,7 @@ extension Reliability {
             #expect(done["recompute"]?["state"] == "done")
             #expect(done["recompute"]?["processed"]?.int == Self.users && done["recompute"]?["total"]?.int == Self.users)
             #expect(failed.isEmpty, "\(failed.prefix(5))")
-            #expect(before.count > 1000 && during.count > 200)
+            #expect(before.count > 3000 && during.count > 200)
             #expect(p99During <= 2 * p99Before, "p99 \(p99Before) µs before, \(p99During) µs while 100k users were recomputed")
 
             // Exactly one roles_changed event per user (every user went from no roles to one), and the right roles.
