@@ -8,6 +8,7 @@ import Synchronization
 package import Telemetry
 package import RegionSCIM
 package import RegionEvents
+package import RegionMove
 
 /// The region's HTTP surface: routing, authentication, content negotiation, SCIM error rendering and one log line
 /// per request. All behaviour lives in `SCIMService`.
@@ -20,6 +21,7 @@ package final class RegionResponder: HTTPResponder {
         case bulk, searchAll, me
         case putTenant, getTenant, deleteTenant, tenantQuirks
         case events, users, groups, groupMembers, putWebhook, getWebhook, deleteWebhook, redeliverWebhook
+        case move(MoveAPI.Operation)
     }
 
     /// The SCIM behaviour.
@@ -30,6 +32,8 @@ package final class RegionResponder: HTTPResponder {
     package let readiness: Readiness
     /// The events, webhook and read API (`/internal/v1/tenants/{id}/…`).
     package let events: EventsAPI
+    /// Moving a tenant to or from another region (`/internal/v1/tenants/{id}/move/…`).
+    package let moves: MoveAPI
     let logger: Logger
     let metrics: RegionMetrics
     let region: String
@@ -41,6 +45,7 @@ package final class RegionResponder: HTTPResponder {
         self.metrics = metrics
         self.service = service
         self.events = events ?? EventsAPI(database: service.database, keys: WebhookKeys())
+        self.moves = MoveAPI(database: service.database)
         self.authenticator = authenticator
         self.readiness = readiness
         self.region = region
@@ -81,6 +86,7 @@ package final class RegionResponder: HTTPResponder {
         add(.get, "/internal/v1/tenants/:id/webhook", .getWebhook)
         add(.delete, "/internal/v1/tenants/:id/webhook", .deleteWebhook)
         add(.post, "/internal/v1/tenants/:id/webhook/redeliver", .redeliverWebhook)
+        for operation in MoveAPI.Operation.allCases { add(operation.method, "/internal/v1/tenants/:id/move" + operation.path, .move(operation)) }
         self.router = router
     }
 
@@ -137,6 +143,7 @@ package final class RegionResponder: HTTPResponder {
         let scope = try authenticator.authenticate(request).get()
         record.tenant = scope.tenant
         record.requestID = scope.requestID
+        if case .move(let operation) = endpoint { return try moveAPI(operation, request, parameters, scope: scope) }
         return Self.render(try perform(endpoint, request, parameters, scope), Self.responseContentType(request))
     }
 
@@ -184,6 +191,8 @@ package final class RegionResponder: HTTPResponder {
             return try tenantAPI(endpoint, request, id: id, scope: scope)
         case .events, .users, .groups, .groupMembers, .putWebhook, .getWebhook, .deleteWebhook, .redeliverWebhook:
             return try eventsAPI(endpoint, request, parameters, scope: scope)
+        case .move:
+            preconditionFailure("answered by moveAPI")
         }
     }
 
