@@ -14,14 +14,14 @@ import SCIMCore
 package struct MoveAPI: Sendable {
     /// One endpoint.
     package enum Operation: String, CaseIterable, Sendable {
-        case schema, putFence, removeFence, hashes, export, importRows, clear, purge, residue, transactionIDs
+        case schema, putFence, removeFence, digests, compare, export, importRows, clear, purge, residue, transactionIDs
 
         package var method: HTTPMethod {
             switch self {
             case .schema, .residue: .get
             case .putFence: .put
             case .removeFence: .delete
-            case .hashes, .export, .importRows, .clear, .purge, .transactionIDs: .post
+            case .digests, .compare, .export, .importRows, .clear, .purge, .transactionIDs: .post
             }
         }
 
@@ -30,7 +30,8 @@ package struct MoveAPI: Sendable {
             switch self {
             case .schema: "/schema"
             case .putFence, .removeFence: "/fence"
-            case .hashes: "/hashes"
+            case .digests: "/digests"
+            case .compare: "/compare"
             case .export: "/export"
             case .importRows: "/import"
             case .clear: "/clear"
@@ -72,6 +73,9 @@ package struct MoveAPI: Sendable {
             return try perform(operation, request, tenant: tenant)
         } catch let error as PostgresError where error.sqlState == "42501" {
             throw SCIMError(status: 503, detail: "this region's database role may not set session_replication_role; grant it (docs/residency.md)")
+        } catch let error as PostgresError where error.sqlState?.hasPrefix("22") == true {
+            // Data exceptions: rows or digests that do not fit the table (malformed JSON, a value of the wrong type).
+            throw SCIMError.invalidValue("the rows or digests sent do not fit the table")
         }
     }
 
@@ -105,11 +109,23 @@ package struct MoveAPI: Sendable {
         case .removeFence:
             let token = try MoveToken(query: request.query)
             return Self.json(200, ["removed": .bool(try fence.remove(tenant: tenant, token: token))])
-        case .hashes:
+        case .digests:
             let body = try Self.object(request)
-            let (plan, buckets, after, only, limit) = try pageRequest(body)
-            let text = try copy.hashes(tenant: tenant, plan: plan, buckets: buckets, after: after, only: only, limit: limit)
-            return HTTPResponse(status: .ok, headers: ["Content-Type": "application/json"], body: Array(text.utf8))
+            let plan = try plan(body["table"]?.string)
+            let buckets = try Self.bucketCount(body)
+            let (from, to) = try Self.bucketRange(body["from"]?.int, body["to"]?.int, buckets: buckets)
+            let only = try Self.bucketList(body["only"], buckets: buckets)
+            let digests = try copy.digests(tenant: tenant, plan: plan, buckets: buckets, from: from, to: to, only: only)
+            return HTTPResponse(status: .ok, headers: ["Content-Type": "application/json"], body: digests)
+        case .compare:
+            let query = QueryParameters(request.query ?? "") ?? QueryParameters([])
+            let plan = try plan(query["table"])
+            guard let b = query["buckets"].flatMap({ Int64($0) }), b >= 1, b <= 1 << 20 else {
+                throw SCIMError.invalidValue("'buckets' must be an integer from 1 to 1048576")
+            }
+            let (from, to) = try Self.bucketRange(query["from"].flatMap({ Int($0) }), query["to"].flatMap({ Int($0) }), buckets: b)
+            let answer = try copy.compare(tenant: tenant, plan: plan, buckets: b, from: from, to: to, sourceDigests: request.body)
+            return HTTPResponse(status: .ok, headers: ["Content-Type": "application/json"], body: answer)
         case .export:
             let body = try Self.object(request)
             let (plan, buckets, after, only, limit) = try pageRequest(body)
@@ -181,6 +197,13 @@ package struct MoveAPI: Sendable {
         let only = try Self.bucketList(body["only"], buckets: buckets)
         let limit = Int64(min(max(body["limit"]?.int ?? 10_000, 1), Int(Self.maxLimit)))
         return (plan, buckets, after, only, limit)
+    }
+
+    /// `from ..< to` within `0 ..< buckets` (both default to the whole range).
+    static func bucketRange(_ from: Int?, _ to: Int?, buckets: Int64) throws(SCIMError) -> (Int64, Int64) {
+        let lower = Int64(from ?? 0), upper = to.map(Int64.init) ?? buckets
+        guard lower >= 0, lower <= upper, upper <= buckets else { throw SCIMError.invalidValue("'from' and 'to' must satisfy 0 <= from <= to <= buckets") }
+        return (lower, upper)
     }
 
     static func bucketCount(_ body: JSONObject) throws(SCIMError) -> Int64 {

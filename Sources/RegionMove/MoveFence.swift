@@ -4,7 +4,7 @@ package import RegionSCIM
 import SCIMCore
 import Telemetry
 
-/// This region's side of one tenant's move: the `tenant_moves` row (migration 6) that fences the tenant's writes and
+/// This region's side of one tenant's move: the `tenant_moves` row (migration 9) that fences the tenant's writes and
 /// holds the mover's fencing token (`move_id`, `epoch`). Every mutating move call checks the token in the same
 /// transaction as its work; a takeover (a higher epoch) locks the row first, so once it commits no older mover's
 /// call can change anything here.

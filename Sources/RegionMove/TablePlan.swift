@@ -54,8 +54,8 @@ package struct TablePlan: Sendable, Equatable {
         return " AND (\(columns)) > (\(values))"
     }
 
-    /// The filters shared by hashing and export: the tenant, the page's start and the buckets asked for. Parameters:
-    /// `$1` tenant, `$2` bucket count, `$3` limit, then the key values of `after`, then the bucket list.
+    /// The export's filter: the tenant, the page's start and the buckets asked for. Parameters: `$1` tenant, `$2`
+    /// bucket count, `$3` limit, then the key values of `after`, then the bucket list.
     func filter(after: Bool, only: Bool) -> String {
         var sql = "\(tenant) = $1::uuid"
         if after && !key.isEmpty { sql += self.after(4) }
@@ -65,30 +65,50 @@ package struct TablePlan: Sendable, Equatable {
 
     // MARK: Statements
 
-    /// One page of bucket digests: `{"rows": n, "last": [key…] | null, "buckets": [[b, count, "s1", "s2"], …]}`, where
-    /// s1 and s2 are the sums modulo 2^64 of the two halves of each row's MD5 (order-independent, so pages and
-    /// buckets add up across calls).
-    func hashPage(after: Bool, only: Bool) -> String {
-        let lastKey = key.isEmpty ? "NULL::json"
-            : "(SELECT json_build_array(" + key.map { "p." + SQLName($0.name).quoted }.joined(separator: ", ") + ") FROM page p ORDER BY "
-              + key.map { "p." + SQLName($0.name).quoted + " DESC" }.joined(separator: ", ") + " LIMIT 1)"
-        let keySelect = key.map { "t." + SQLName($0.name).quoted }.joined(separator: ", ")
+    /// The bucket digests of the tenant's rows in buckets `$3 ..< $4` (of `$2`), as rows `(b, n, s1, s2)`: per
+    /// bucket the row count and the sums modulo 2^64 of the two halves of each row's MD5 (order-independent, so no
+    /// sort). The bucket is computed once per row, the row's MD5 only for rows in the range (`OFFSET 0` keeps each
+    /// lateral expression from being inlined, and so evaluated twice).
+    /// `filter` narrows the buckets further (an SQL condition on `k.b`, e.g. a bucket list).
+    func digestRows(filter: String? = nil) -> String {
         let modulus = "18446744073709551616"
         return """
-            WITH page AS MATERIALIZED (
-                SELECT \(keySelect.isEmpty ? "" : keySelect + ", ")md5(\(rowText)) AS h, \(bucket) AS b
-                FROM \(table) t WHERE \(filter(after: after, only: only))
-                \(key.isEmpty ? "" : "ORDER BY " + orderBy) LIMIT $3),
-            agg AS (SELECT b, count(*) AS n, sum(('x' || substr(h, 1, 16))::bit(64)::bigint) AS s1,
-                           sum(('x' || substr(h, 17, 16))::bit(64)::bigint) AS s2
-                    FROM page GROUP BY b)
-            SELECT json_build_object(
-                'rows', (SELECT count(*) FROM page),
-                'last', \(lastKey),
-                'buckets', (SELECT coalesce(json_agg(json_build_array(b, n, (((s1 % \(modulus)) + \(modulus)) % \(modulus))::text,
-                                                                   (((s2 % \(modulus)) + \(modulus)) % \(modulus))::text)), '[]'::json)
-                            FROM agg))::text
+            SELECT k.b, count(*) AS n,
+                   (((sum(('x' || substr(x.h, 1, 16))::bit(64)::bigint) % \(modulus)) + \(modulus)) % \(modulus)) AS s1,
+                   (((sum(('x' || substr(x.h, 17, 16))::bit(64)::bigint) % \(modulus)) + \(modulus)) % \(modulus)) AS s2
+            FROM \(table) t CROSS JOIN LATERAL (SELECT \(bucket) AS b OFFSET 0) k
+                 CROSS JOIN LATERAL (SELECT md5(\(rowText)) AS h OFFSET 0) x
+            WHERE \(tenant) = $1::uuid AND k.b >= $3::bigint AND k.b < $4::bigint\(filter.map { " AND " + $0 } ?? "")
+            GROUP BY k.b
             """
+    }
+
+    /// `digestRows` as a JSON array `[[b, n, "s1", "s2"], …]` in bucket order (what the source sends the target);
+    /// with `only`, just the buckets of the bigint[] `$5`.
+    func digests(only: Bool) -> String {
+        "SELECT coalesce(json_agg(json_build_array(d.b, d.n, d.s1::text, d.s2::text) ORDER BY d.b), '[]'::json)::text FROM ("
+            + digestRows(filter: only ? "k.b = ANY($5::bigint[])" : nil) + ") d"
+    }
+
+    /// Compares the source's digests with this side's for the same buckets, in SQL: `$5` is
+    /// `{"digests": [...] (from digests), "only": [buckets] or null}`. Answers the buckets that differ (to clear
+    /// here, to copy from the source), row counts and a digest of each side.
+    var compareDigests: String {
+        """
+        WITH src AS (SELECT (e->>0)::bigint AS b, (e->>1)::bigint AS n, (e->>2)::numeric AS s1, (e->>3)::numeric AS s2
+                     -- Not an array (missing, null, an object): a data exception, which the API answers with 400.
+                     FROM json_array_elements(CASE WHEN json_typeof($5::json -> 'digests') = 'array' THEN $5::json -> 'digests'
+                                                   ELSE '"digests must be an array"'::json END) e),
+             tgt AS (\(digestRows(filter: "(json_typeof($5::json -> 'only') IS DISTINCT FROM 'array' OR k.b IN (SELECT o::bigint FROM json_array_elements_text($5::json -> 'only') o))"))),
+             diff AS (SELECT coalesce(s.b, g.b) AS b, s.n AS sn, g.n AS gn FROM src s FULL JOIN tgt g ON s.b = g.b
+                      WHERE s.n IS DISTINCT FROM g.n OR s.s1 IS DISTINCT FROM g.s1 OR s.s2 IS DISTINCT FROM g.s2)
+        SELECT json_build_object(
+            'clear', (SELECT coalesce(json_agg(b ORDER BY b), '[]'::json) FROM diff WHERE gn IS NOT NULL),
+            'copy', (SELECT coalesce(json_agg(b ORDER BY b), '[]'::json) FROM diff WHERE sn IS NOT NULL),
+            'sourceRows', (SELECT coalesce(sum(n), 0) FROM src), 'targetRows', (SELECT coalesce(sum(n), 0) FROM tgt),
+            'sourceDigest', (SELECT md5(coalesce(string_agg(b || ':' || n || ':' || s1 || ':' || s2, ',' ORDER BY b), '')) FROM src),
+            'targetDigest', (SELECT md5(coalesce(string_agg(b || ':' || n || ':' || s1 || ':' || s2, ',' ORDER BY b), '')) FROM tgt))::text
+        """
     }
 
     /// One page of rows as JSON objects (one text per row), each with its key as a JSON array.
@@ -149,7 +169,7 @@ package struct TablePlan: Sendable, Equatable {
 
     // MARK: Keys
 
-    /// The key values of a page boundary (a JSON array from `hashPage`'s `last` or `exportPage`'s key) as text
+    /// The key values of a page boundary (a JSON array from `exportPage`'s key) as text
     /// parameters in key order; nil when it does not fit the key.
     func keyParameters(_ value: JSONValue) -> [String]? {
         guard case .array(let items) = value, items.count == key.count, !key.isEmpty else { return nil }

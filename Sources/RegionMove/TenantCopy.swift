@@ -53,13 +53,26 @@ package struct TenantCopy: Sendable {
 
     // MARK: Comparison
 
-    /// One page of bucket digests of `plan` (see `TablePlan.hashPage`), as the JSON text the mover reads.
-    package func hashes(tenant: String, plan: TablePlan, buckets: Int64, after: [String]?, only: [Int64]?, limit: Int64) throws -> String {
-        var parameters: [PostgresValue] = [.uuid(tenant), .int(buckets), .int(limit)]
-        if let after { parameters += after.map { .text($0) } }
+    /// The source side: bucket digests of `plan` for buckets `from ..< to` (of `buckets`), as a JSON array.
+    package func digests(tenant: String, plan: TablePlan, buckets: Int64, from: Int64, to: Int64, only: [Int64]?) throws -> [UInt8] {
+        var parameters: [PostgresValue] = [.uuid(tenant), .int(buckets), .int(from), .int(to)]
         if let only { parameters.append(.text(Self.arrayLiteral(only))) }
         return try database.pool.withTransaction(readOnly: true, setup: setup(tenant)) { c in
-            try c.query(plan.hashPage(after: after != nil, only: only != nil), parameters).string(row: 0, column: 0) ?? "{}"
+            try c.query(plan.digests(only: only != nil), parameters).withBytes(row: 0, column: 0) { Array($0) } ?? Array("[]".utf8)
+        }
+    }
+
+    /// The target side: compares the source's digests (`{"digests": [from digests], "only": [buckets] | null}`) with
+    /// this region's for the same buckets, in SQL; answers the buckets to clear and to copy, row counts and both
+    /// sides' digests.
+    package func compare(tenant: String, plan: TablePlan, buckets: Int64, from: Int64, to: Int64, sourceDigests: [UInt8]) throws -> [UInt8] {
+        guard sourceDigests.first(where: { $0 != 0x20 && $0 != 0x0A && $0 != 0x0D && $0 != 0x09 }) == UInt8(ascii: "{") else {
+            throw SCIMError.invalidSyntax("the comparison needs {\"digests\": [...], \"only\": [...] or null}")
+        }
+        let json = String(decoding: sourceDigests, as: UTF8.self)
+        return try database.pool.withTransaction(readOnly: true, setup: setup(tenant)) { c in
+            try c.query(plan.compareDigests, [.uuid(tenant), .int(buckets), .int(from), .int(to), .text(json)])
+                .withBytes(row: 0, column: 0) { Array($0) } ?? Array("{}".utf8)
         }
     }
 
