@@ -1,8 +1,9 @@
 import Postgres
 
-/// Migration 6: `tenant_moves`, a region's side of a tenant moving between regions (docs/residency.md, "Moving a
-/// tenant"). One row per tenant while a move holds it; no row at all otherwise (the common case costs one index probe
-/// of an empty table per write).
+/// Migration 9: `tenant_moves`, a region's side of a tenant moving between regions (docs/residency.md, "Moving a
+/// tenant"). Numbered 9: 6 (`request_log`), 7 and 8 (roles) belong to other branches; the migrator accepts a gap
+/// in the list. One row per tenant while a move holds it; no row at all otherwise (the common case costs one index
+/// probe of an empty table per write).
 ///
 /// Design notes (why it looks like this):
 /// - **The write fence.** `state` says what SCIM writes of the tenant may do here: `copying` (the source while the
@@ -23,8 +24,8 @@ import Postgres
 /// - Row-level security as everywhere, and a read policy for the region's background work (webhook delivery skips a
 ///   fenced tenant: the target must not deliver before the cut-over, the source not after the freeze).
 extension RegionSchema {
-    static let v6 = Migration(
-        version: 6, name: "tenant_moves",
+    static let v9 = Migration(
+        version: 9, name: "tenant_moves",
         sql: """
             CREATE TABLE tenant_moves (
                 tenant_id uuid PRIMARY KEY,

@@ -1,7 +1,7 @@
 package import Postgres
 package import SCIMCore
 
-/// The write fence of a tenant that is moving between regions (`tenant_moves`, migration 6; docs/residency.md).
+/// The write fence of a tenant that is moving between regions (`tenant_moves`, migration 9; docs/residency.md).
 ///
 /// Every write transaction of a tenant first locks its `tenants` row `FOR KEY SHARE` (writers never wait for each
 /// other: inserts take the same lock for their foreign key anyway) and then, in a later statement and so a later
