@@ -14,14 +14,14 @@ import SCIMCore
 package struct MoveAPI: Sendable {
     /// One endpoint.
     package enum Operation: String, CaseIterable, Sendable {
-        case schema, putFence, removeFence, digests, compare, export, importRows, clear, purge, residue, transactionIDs
+        case schema, putFence, removeFence, digests, compare, changed, export, importRows, clear, purge, residue, transactionIDs
 
         package var method: HTTPMethod {
             switch self {
             case .schema, .residue: .get
             case .putFence: .put
             case .removeFence: .delete
-            case .digests, .compare, .export, .importRows, .clear, .purge, .transactionIDs: .post
+            case .digests, .compare, .changed, .export, .importRows, .clear, .purge, .transactionIDs: .post
             }
         }
 
@@ -32,6 +32,7 @@ package struct MoveAPI: Sendable {
             case .putFence, .removeFence: "/fence"
             case .digests: "/digests"
             case .compare: "/compare"
+            case .changed: "/changed"
             case .export: "/export"
             case .importRows: "/import"
             case .clear: "/clear"
@@ -86,6 +87,7 @@ package struct MoveAPI: Sendable {
             let facts = try copy.facts()
             var o: JSONObject = ["region": .string(region), "fingerprint": .string(tables.fingerprint),
                                  "schemaVersion": .number(JSONNumber(facts.migration)), "xid": .string(facts.xid),
+                                 "horizon": .string(facts.horizon),
                                  "replicationRole": .bool(copy.replicationRoleAllowed())]
             var db: JSONObject = ["name": .string(facts.database)]
             if let a = facts.address { db.set("address", .string(a)) }
@@ -126,6 +128,17 @@ package struct MoveAPI: Sendable {
             let (from, to) = try Self.bucketRange(query["from"].flatMap({ Int($0) }), query["to"].flatMap({ Int($0) }), buckets: b)
             let answer = try copy.compare(tenant: tenant, plan: plan, buckets: b, from: from, to: to, sourceDigests: request.body)
             return HTTPResponse(status: .ok, headers: ["Content-Type": "application/json"], body: answer)
+        case .changed:
+            let body = try Self.object(request)
+            let plan = try plan(body["table"]?.string)
+            let buckets = try Self.bucketCount(body)
+            guard let text = body["since"]?.string, let horizon = UInt64(text) else {
+                throw SCIMError.invalidValue("'since' must be a horizon from the schema answer (xid8 text)")
+            }
+            let (list, rows) = try copy.changedBuckets(tenant: tenant, plan: plan, buckets: buckets, horizon: horizon)
+            var response = HTTPResponse(status: .ok, headers: ["Content-Type": "application/json"], body: list)
+            response.headers.set("X-Move-Rows", String(rows))
+            return response
         case .export:
             let body = try Self.object(request)
             let (plan, buckets, after, only, limit) = try pageRequest(body)

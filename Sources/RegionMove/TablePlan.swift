@@ -59,7 +59,8 @@ package struct TablePlan: Sendable, Equatable {
     func filter(after: Bool, only: Bool) -> String {
         var sql = "\(tenant) = $1::uuid"
         if after && !key.isEmpty { sql += self.after(4) }
-        if only { sql += " AND \(bucket) = ANY($\(4 + (after ? key.count : 0))::bigint[])" }
+        // IN (SELECT unnest(…)) is a hashed subplan: a list of thousands of buckets costs one probe per row.
+        if only { sql += " AND \(bucket) IN (SELECT unnest($\(4 + (after ? key.count : 0))::bigint[]))" }
         return sql
     }
 
@@ -87,7 +88,7 @@ package struct TablePlan: Sendable, Equatable {
     /// with `only`, just the buckets of the bigint[] `$5`.
     func digests(only: Bool) -> String {
         "SELECT coalesce(json_agg(json_build_array(d.b, d.n, d.s1::text, d.s2::text) ORDER BY d.b), '[]'::json)::text FROM ("
-            + digestRows(filter: only ? "k.b = ANY($5::bigint[])" : nil) + ") d"
+            + digestRows(filter: only ? "k.b IN (SELECT unnest($5::bigint[]))" : nil) + ") d"
     }
 
     /// Compares the source's digests with this side's for the same buckets, in SQL: `$5` is
@@ -108,6 +109,16 @@ package struct TablePlan: Sendable, Equatable {
             'sourceRows', (SELECT coalesce(sum(n), 0) FROM src), 'targetRows', (SELECT coalesce(sum(n), 0) FROM tgt),
             'sourceDigest', (SELECT md5(coalesce(string_agg(b || ':' || n || ':' || s1 || ':' || s2, ',' ORDER BY b), '')) FROM src),
             'targetDigest', (SELECT md5(coalesce(string_agg(b || ':' || n || ':' || s1 || ':' || s2, ',' ORDER BY b), '')) FROM tgt))::text
+        """
+    }
+
+    /// The buckets (of `$2`) of the tenant's rows whose `xmin` is at or after the 32-bit transaction id `$3` (the
+    /// low half of a horizon: `age` compares within the current wraparound window), and how many rows that is.
+    var changedBuckets: String {
+        """
+        SELECT coalesce(json_agg(DISTINCT c.b ORDER BY c.b), '[]'::json)::text, count(*) FROM (
+            SELECT \(bucket) AS b FROM \(table) t
+            WHERE \(tenant) = $1::uuid AND age(t.xmin) <= age($3::bigint::text::xid)) c
         """
     }
 
@@ -148,7 +159,7 @@ package struct TablePlan: Sendable, Equatable {
     /// beyond the tenant.
     var clearBuckets: String {
         if key.isEmpty { return "DELETE FROM \(table) t WHERE \(tenant) = $1::uuid AND $2::bigint > 0 AND $3::bigint[] IS NOT NULL" }
-        return "DELETE FROM \(table) t WHERE \(tenant) = $1::uuid AND \(bucket) = ANY($3::bigint[])"
+        return "DELETE FROM \(table) t WHERE \(tenant) = $1::uuid AND \(bucket) IN (SELECT unnest($3::bigint[]))"
     }
 
     /// Deletes up to `$2` of the tenant's rows.

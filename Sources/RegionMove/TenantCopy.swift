@@ -40,14 +40,27 @@ package struct TenantCopy: Sendable {
     }
 
     /// Facts the mover checks before a move: the newest migration, the transaction id, the database it runs on.
-    package func facts() throws -> (migration: Int64, xid: String, database: String, address: String?, port: Int64?) {
+    /// `horizon`: the oldest transaction still running now (`pg_snapshot_xmin`); every change that commits from now on
+    /// has an id at or above it, which is what `changedBuckets` looks for.
+    package func facts() throws -> (migration: Int64, xid: String, database: String, address: String?, port: Int64?, horizon: String) {
         try database.pool.withConnection { c in
             let r = try c.query("""
                 SELECT (SELECT max(version) FROM schema_migrations), pg_current_xact_id()::text, current_database(),
-                       host(inet_server_addr()), inet_server_port()::bigint
+                       host(inet_server_addr()), inet_server_port()::bigint, pg_snapshot_xmin(pg_current_snapshot())::text
                 """)
             return (r.int(row: 0, column: 0) ?? 0, r.string(row: 0, column: 1) ?? "0", r.string(row: 0, column: 2) ?? "",
-                    r.string(row: 0, column: 3), r.int(row: 0, column: 4))
+                    r.string(row: 0, column: 3), r.int(row: 0, column: 4), r.string(row: 0, column: 5) ?? "0")
+        }
+    }
+
+    /// The source side of a catch-up round: the buckets (of `buckets`) holding a row of `plan` that a transaction at or
+    /// above `horizon` (a `facts().horizon` read before the previous comparison) inserted or updated, as a JSON array,
+    /// and how many such rows there are. A scan without hashing the rows: only the changed ones get a bucket.
+    /// Deletions leave no row to find; the mover checks row counts under the freeze for them.
+    package func changedBuckets(tenant: String, plan: TablePlan, buckets: Int64, horizon: UInt64) throws -> (buckets: [UInt8], rows: Int64) {
+        try database.pool.withTransaction(readOnly: true, setup: setup(tenant)) { c in
+            let r = try c.query(plan.changedBuckets, [.uuid(tenant), .int(buckets), .int(Int64(horizon % 4_294_967_296))])
+            return (r.withBytes(row: 0, column: 0) { Array($0) } ?? Array("[]".utf8), r.int(row: 0, column: 1) ?? 0)
         }
     }
 

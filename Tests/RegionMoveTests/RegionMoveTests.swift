@@ -264,6 +264,38 @@ let widgetsTable = """
                 "a repeated purge is a no-op")
     }
 
+    /// A catch-up round finds what changed since a horizon without hashing every row: exactly the buckets of the rows
+    /// inserted or updated after it, in every table they touched, and nothing for a quiet table.
+    @Test func changedBucketsNameExactlyTheRowsWrittenSinceAHorizon() throws {
+        let region = try MoveTestRegion("changed")
+        let tenant = region.provision()
+        var users: [String] = []
+        for i in 0..<40 {
+            users.append(region.scim(.post, "/Users", tenant: tenant, #"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"c\#(i)@example.com"}"#)
+                .json["id"]?.string ?? "")
+        }
+        let horizon = try #require(region.move(.get, "/schema", tenant: tenant).json["horizon"]?.string)
+        func changed(_ table: String) -> (buckets: [Int], rows: Int) {
+            let r = region.move(.post, "/changed", tenant: tenant, json: ["table": .string(table), "buckets": 64, "since": .string(horizon)])
+            #expect(r.status.code == 200, "\(r.bodyText)")
+            return ((r.json.array ?? []).compactMap(\.int), Int(r.headers["X-Move-Rows"] ?? "") ?? -1)
+        }
+        #expect(changed("users").rows == 0 && changed("users").buckets.isEmpty, "nothing since the horizon")
+        region.scim(.patch, "/Users/\(users[7])", tenant: tenant, patchOp(#"{"op":"replace","path":"displayName","value":"New"}"#))
+        let created = region.scim(.post, "/Users", tenant: tenant, #"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"late@example.com"}"#)
+            .json["id"]?.string ?? ""
+        let expected = try region.sql(tenant, """
+            SELECT array_agg(DISTINCT b ORDER BY b)::text
+            FROM (SELECT ('x' || substr(md5(ROW(id)::text), 1, 8))::bit(32)::bigint % 64 AS b FROM users WHERE id = ANY($1::uuid[])) k
+            """, [.text("{\(users[7]),\(created)}")]).string(row: 0, column: 0)
+        let users2 = changed("users")
+        #expect(users2.rows == 2)
+        #expect("{" + users2.buckets.map(String.init).joined(separator: ",") + "}" == expected, "the buckets of the patched and the created user")
+        #expect(changed("events").rows == 2, "their two events")
+        #expect(changed("groups").rows == 0)
+        #expect(region.move(.post, "/changed", tenant: tenant, json: ["table": "users", "buckets": 64, "since": "soon"]).status.code == 400)
+    }
+
     @Test func aMovedSourceIsPurgedToTheLastRow() throws {
         let region = try MoveTestRegion("purge")
         let tenant = region.provision(), other = region.provision()

@@ -25,6 +25,32 @@ final class MoveRunner {
     /// When this process froze the source (the pause's start), if it did.
     private var frozeAt: UInt64?
     private var copyStartedAt: UInt64?
+    /// What this runner's previous round leaves the next one to build on (nil: the next round compares everything).
+    private var baseline: Baseline?
+    /// Tables whose row counts differed under a freeze that was given up: the next round compares them whole.
+    private var compareWhole: Set<String> = []
+
+    /// After a round: the source's horizon read before it (every change committed after the round read a table
+    /// has a transaction id at or above it), each table's bucket count, and the buckets the round copied (compared
+    /// again by the next round, which so checks every copy). With it, a catch-up round compares only the buckets
+    /// the source changed since, plus those: it finds them with a scan of transaction ids instead of hashing every
+    /// row of both sides. A deleted row leaves nothing to find; under the freeze, when the source cannot change,
+    /// equal row counts per table show that no deletion was missed (a table whose counts differ is compared whole).
+    struct Baseline {
+        var horizon: String
+        var buckets: [String: Int]
+        var copied: [String: [Int]]
+    }
+
+    /// Which buckets a round compares.
+    enum RoundScope {
+        /// Every bucket of every table (or of the tables named).
+        case whole(Set<String>?)
+        /// The buckets changed since the baseline and those it copied; `whole` tables entirely.
+        case changedSince(Baseline, whole: Set<String>)
+        /// The given buckets of the given tables (the final rounds under the freeze, after the first).
+        case narrowed([String: (buckets: Int, only: [Int])])
+    }
 
     init(move: TenantMove, store: ControlStore, directory: RegionDirectory, regions: RegionInternalClient, settings: MoverSettings,
          logger: Logger, actor: String, checkpoint: @escaping @Sendable () throws(MoveFailure) -> Void) {
@@ -186,26 +212,43 @@ final class MoveRunner {
         }
     }
 
-    /// One round over every copied table (or, with `narrowed`, over the given buckets of some tables): digests,
-    /// differences, copies; two tables at a time. Checks that both regions still describe the tables the same way
-    /// (a region restarted on a newer build mid-move stops the move).
-    private func round(_ source: RegionMoveClient, _ target: RegionMoveClient,
-                       narrowed: [String: (buckets: Int, only: [Int])]? = nil,
-                       checkpoint: (@Sendable () throws(MoveFailure) -> Void)? = nil) throws -> [TableSync.Outcome] {
+    /// One round of digests, differences and copies over the tables and buckets of `scope`, two tables at a time.
+    /// Checks that both regions still describe the tables the same way (a region restarted on a newer build mid-move
+    /// stops the move). Returns the outcomes and the baseline the next round can build on.
+    private func round(_ source: RegionMoveClient, _ target: RegionMoveClient, _ scope: RoundScope,
+                       checkpoint: (@Sendable () throws(MoveFailure) -> Void)? = nil) throws -> (outcomes: [TableSync.Outcome], next: Baseline) {
         let theirs = try source.schema(), ours = try target.schema()
         guard let fingerprint = theirs["fingerprint"]?.string, fingerprint == ours["fingerprint"]?.string,
               fingerprint == move.progress["schema"]?.string else {
             throw MoveFailure.permanent("a region's schema changed during the move; start it again once both run the same build")
         }
+        let horizon = theirs["horizon"]?.string ?? "0"
         let tables = (theirs["tables"]?.array ?? []).compactMap { $0["name"]?.string }
-        var work: [(table: String, buckets: Int, rows: Int, only: [Int]?)] = []
-        if let narrowed {
-            for table in tables { if let n = narrowed[table] { work.append((table, n.buckets, 0, n.only)) } }
-        } else {
+        /// One table's work: its buckets, its size (for ordering), the buckets to compare (nil: all), and the horizon
+        /// whose changes are to be added to them.
+        struct Work: Sendable { var table: String; var buckets: Int; var rows: Int; var only: [Int]?; var since: String? }
+        var work: [Work] = []
+        switch scope {
+        case .narrowed(let narrowed):
+            for table in tables { if let n = narrowed[table] { work.append(Work(table: table, buckets: n.buckets, rows: n.only.count, only: n.only)) } }
+        case .whole(let named):
             let counts = try source.residue().tables
-            for table in tables {
+            for table in tables where named?.contains(table) ?? true {
                 let rows = counts[table] ?? 0
-                work.append((table, TableSync.bucketCount(rows: rows), rows, nil))
+                work.append(Work(table: table, buckets: TableSync.bucketCount(rows: rows), rows: rows))
+            }
+        case .changedSince(let baseline, let whole):
+            var counts: [String: Int]? = nil
+            for table in tables {
+                if let buckets = baseline.buckets[table], !whole.contains(table) {
+                    let copied = baseline.copied[table] ?? []
+                    work.append(Work(table: table, buckets: buckets, rows: copied.count, only: copied, since: baseline.horizon))
+                } else {
+                    // A table the baseline does not know (or one to compare whole): all of it.
+                    if counts == nil { counts = try source.residue().tables }
+                    let rows = counts?[table] ?? 0
+                    work.append(Work(table: table, buckets: baseline.buckets[table] ?? TableSync.bucketCount(rows: rows), rows: rows))
+                }
             }
         }
         // Biggest first, so the two threads finish together.
@@ -218,7 +261,18 @@ final class MoveRunner {
                 while let i = queue.withLock({ $0.isEmpty ? nil : $0.removeFirst() }) {
                     let w = items[i]
                     let sync = TableSync(source: source, target: target, table: w.table, checkpoint: checkpoint)
-                    let r = Result { () throws(MoveFailure) -> TableSync.Outcome in try sync.run(buckets: w.buckets, rows: w.rows, only: w.only) }
+                    let r = Result { () throws(MoveFailure) -> TableSync.Outcome in
+                        var only = w.only
+                        if let since = w.since {
+                            let changed = try source.changed(table: w.table, buckets: w.buckets, since: since)
+                            only = Array(Set(changed.buckets).union(w.only ?? [])).sorted()
+                        }
+                        // Nothing changed and nothing to check again: the table is as the previous round left it.
+                        if let o = only, o.isEmpty { return TableSync.Outcome.unchanged(w.table, buckets: w.buckets) }
+                        // Most of the table: cheaper in ranges than as a list.
+                        if let o = only, o.count * 2 > w.buckets { only = nil }
+                        return try sync.run(buckets: w.buckets, rows: w.rows, only: only)
+                    }
                     results.withLock { $0[i] = r }
                     if case .failure = r { queue.withLock { $0.removeAll() } }
                 }
@@ -233,7 +287,12 @@ final class MoveRunner {
             guard let r = finished[i] else { throw MoveFailure.transient("a table's round did not finish") }
             outcomes.append(try r.get())
         }
-        return outcomes
+        var next = Baseline(horizon: horizon, buckets: [:], copied: [:])
+        for o in outcomes {
+            next.buckets[o.table] = o.buckets
+            next.copied[o.table] = o.differingBuckets
+        }
+        return (outcomes, next)
     }
 
     private static func summary(_ outcomes: [TableSync.Outcome], round: Int, millis: Int64) -> JSONValue {
@@ -257,7 +316,10 @@ final class MoveRunner {
         while true {
             try check()
             let started = Timestamp.monotonicNanos()
-            let outcomes = try round(source, target)
+            let scope: RoundScope = baseline.map { .changedSince($0, whole: compareWhole) } ?? .whole(nil)
+            let (outcomes, next) = try round(source, target, scope)
+            baseline = next
+            compareWhole = []
             let millis = Int64((Timestamp.monotonicNanos() - started) / 1_000_000)
             let rowsThisRound = outcomes.reduce(0) { $0 + $1.copiedRows }
             rounds += 1
@@ -265,7 +327,8 @@ final class MoveRunner {
             copied += rowsThisRound
             try store.recordMoveProgress(move, ["rounds": .number(JSONNumber(rounds)), "rowsCopied": .number(JSONNumber(copied)),
                                                 "lastRound": Self.summary(outcomes, round: rounds, millis: millis)])
-            logger.info("tenant move round", [("round", .int(Int64(rounds))), ("rows", .int(Int64(rowsThisRound))), ("ms", .int(millis))])
+            logger.info("tenant move round", [("round", .int(Int64(rounds))), ("rows", .int(Int64(rowsThisRound))), ("ms", .int(millis)),
+                                              ("buckets", .int(Int64(outcomes.reduce(0) { $0 + $1.compared })))])
             // The first round here copies what accumulated before it. A later one that was quick, or copied little,
             // means the final round under the freeze will be about as quick: its digests, plus what changed during
             // this round.
@@ -282,10 +345,15 @@ final class MoveRunner {
         logger.notice("tenant move: source frozen", [("copy_ms", .int(copyMillis))])
     }
 
-    /// Final rounds under the freeze until one finds no difference at all (tables that had none in an earlier
-    /// frozen round cannot change any more: the source is frozen and only this mover writes the target). That round
-    /// is the verification: per table, rows and checksums equal on both sides. If it takes longer than the pause
-    /// allowed, the freeze is given up (writes resume) and catch-up goes on.
+    /// Final rounds under the freeze. The first compares what the source changed since the last catch-up round
+    /// began, and what that round copied (everything, after a takeover: this runner has no baseline then); each later
+    /// one only the buckets the previous one still found different (the source is frozen and only this mover writes
+    /// the target, so nothing else can differ any more). When a round finds no difference, the row counts of every
+    /// table are compared on both sides: a row deleted since the baseline leaves nothing a scan can find, but it
+    /// leaves the target with one row more; such a table is compared whole. Equal counts after a round without
+    /// differences are the verification: every bucket that changed since it was last compared has been compared
+    /// again by content digest, and both sides hold the same number of rows per table. If the rounds take longer
+    /// than the pause allowed, the freeze is given up (writes resume) and catch-up goes on.
     private func finishUnderFreeze() throws {
         let (source, target) = try clients()
         let budgetStart = frozeAt ?? Timestamp.monotonicNanos()
@@ -293,24 +361,25 @@ final class MoveRunner {
         // Re-fence with this mover's epoch: idempotent, and after a takeover the previous mover is fenced off.
         try source.putFence("frozen", peer: target.region)
         try target.putFence("incoming", peer: source.region)
-        // The first round compares everything; each later one only the buckets the previous one copied (the
-        // source is frozen and only this mover writes the target, so nothing else can differ any more). The rounds
-        // stop at the pause's deadline (less a second for the cut-over), at the latest one region call after it.
+        // The rounds stop at the pause's deadline (less a second for the cut-over), at the latest one region call
+        // after it.
         let deadline = budgetStart + budget - min(budget / 4, 1_000_000_000)
         let outer = checkpoint
         let timed: @Sendable () throws(MoveFailure) -> Void = { () throws(MoveFailure) in
             try outer()
             if Timestamp.monotonicNanos() > deadline { throw MoveFailure.pauseExceeded }
         }
-        var narrowed: [String: (buckets: Int, only: [Int])]? = nil
-        var verified: [String: TableSync.Outcome] = [:]
+        var scope: RoundScope = baseline.map { .changedSince($0, whole: compareWhole) } ?? .whole(nil)
+        var compared: [String: Int] = [:]
+        var bucketsOf: [String: Int] = [:]
+        var counts: (source: [String: Int], target: [String: Int]) = ([:], [:])
         var finalRounds = 0
         while true {
             var outcomes: [TableSync.Outcome] = []
             var exceeded = false
             switch Result(catching: { () throws -> [TableSync.Outcome] in
                 try timed()
-                return try round(source, target, narrowed: narrowed, checkpoint: timed)
+                return try round(source, target, scope, checkpoint: timed).outcomes
             }) {
             case .success(let o):
                 outcomes = o
@@ -319,14 +388,30 @@ final class MoveRunner {
                 exceeded = true
             }
             finalRounds += 1
-            if narrowed == nil { for o in outcomes { verified[o.table] = o } }
+            for o in outcomes {
+                compared[o.table, default: 0] += o.compared
+                bucketsOf[o.table] = o.buckets
+            }
             let differing = outcomes.filter { $0.differing > 0 }
-            if !exceeded && differing.isEmpty { break }
-            narrowed = Dictionary(uniqueKeysWithValues: differing.map { ($0.table, (buckets: $0.buckets, only: $0.differingBuckets)) })
+            var whole: Set<String> = []
+            if case .whole(let named) = scope, exceeded { whole = named ?? [] }
+            if !exceeded && differing.isEmpty {
+                counts = (try source.residue().tables, try target.residue().tables)
+                let differ = Set(bucketsOf.keys.filter { counts.source[$0] != counts.target[$0] })
+                if differ.isEmpty { break }
+                logger.info("tenant move: row counts differ under the freeze; comparing those tables whole",
+                            [("tables", .string(differ.sorted().joined(separator: ",")))])
+                scope = .whole(differ)
+                whole = differ
+            } else {
+                scope = .narrowed(Dictionary(uniqueKeysWithValues: differing.map { ($0.table, (buckets: $0.buckets, only: $0.differingBuckets)) }))
+            }
             if exceeded || Timestamp.monotonicNanos() > deadline {
                 let attempts = (move.progress["freezeAttempts"]?.int ?? 0) + 1
                 try source.putFence("copying", peer: target.region)
                 frozeAt = nil
+                // The next catch-up round compares these tables whole (it may find what the freeze could not).
+                compareWhole = whole
                 logger.warning("tenant move: final catch-up exceeded the pause allowed; writes resumed, catching up again",
                                [("attempt", .int(Int64(attempts)))])
                 move = try store.transitionMove(move, to: .copying, actor: actor, progress: ["freezeAttempts": .number(JSONNumber(attempts))],
@@ -340,12 +425,11 @@ final class MoveRunner {
         // The source's transaction ids cannot grow for this tenant any more: the target's must be past them.
         let sourceXID = UInt64(try source.schema()["xid"]?.string ?? "") ?? 0
         try raiseTargetTransactionIDs(target, above: sourceXID)
+        // Per table: rows on both sides (equal) and how many buckets were compared by content under this freeze.
         var tables = JSONObject()
-        // Per table: the source's rows and checksum from the full comparison under the freeze (the source cannot
-        // have changed since), now equal on both sides.
-        for name in verified.keys.sorted() {
-            let o = verified[name]!
-            tables.set(name, ["rows": .number(JSONNumber(o.sourceRows)), "checksum": .string(o.checksum), "buckets": .number(JSONNumber(o.buckets))])
+        for name in bucketsOf.keys.sorted() {
+            tables.set(name, ["rows": .number(JSONNumber(counts.source[name] ?? 0)), "targetRows": .number(JSONNumber(counts.target[name] ?? 0)),
+                              "buckets": .number(JSONNumber(bucketsOf[name] ?? 0)), "bucketsCompared": .number(JSONNumber(compared[name] ?? 0))])
         }
         let catchUp = Int64((Timestamp.monotonicNanos() - budgetStart) / 1_000_000)
         move = try store.transitionMove(move, to: .activating, actor: actor,

@@ -79,6 +79,17 @@ struct RegionMoveClient: Sendable {
         return try json(call(.post, "/compare", query: query, body: body))
     }
 
+    /// The source side of a catch-up round: the buckets of `table` holding a row inserted or updated by a transaction
+    /// at or after `since` (a `horizon` from `schema`).
+    func changed(table: String, buckets: Int, since: String) throws(MoveFailure) -> (buckets: [Int], rows: Int) {
+        let body: JSONObject = ["table": .string(table), "buckets": .number(JSONNumber(buckets)), "since": .string(since)]
+        let response = try call(.post, "/changed", body: JSONValue.object(body).encoded())
+        guard case .array(let items)? = try? JSONDecoder.decode(response.body) else {
+            throw .transient("region \(route.id) sent an unreadable list of changed buckets of \(table)")
+        }
+        return (items.compactMap(\.int), Int(response.headers["X-Move-Rows"] ?? "") ?? 0)
+    }
+
     /// One page of rows (a JSON array, kept as bytes), whether more follow, and where the next page starts.
     func export(table: String, buckets: Int, only: [Int]?, after: JSONValue?, limit: Int, maxBytes: Int) throws(MoveFailure)
         -> (rows: [UInt8], count: Int, more: Bool, after: JSONValue?)

@@ -7,8 +7,8 @@ import Telemetry
 /// count, sums of the rows' MD5 halves), the target compares those summaries with its own in SQL and names the
 /// buckets that differ; the mover clears them on the target and copies the source's rows of them. The summaries pass
 /// through the gateway unparsed. The first round of a move finds every bucket different and copies the whole table;
-/// later rounds copy what changed meanwhile, a few rows per change. A round that finds nothing different is the
-/// verification: the same rows, the same digests on both sides.
+/// later rounds compare only the buckets the source changed since (`MoveRunner.Baseline`, found by transaction id
+/// without hashing every row) and those the previous round copied, and copy a few rows per change.
 struct TableSync: Sendable {
     let source: RegionMoveClient
     let target: RegionMoveClient
@@ -19,6 +19,8 @@ struct TableSync: Sendable {
     /// Rows a region summarises in one call (a range of buckets), rows per export page and the page's byte budget
     /// (a region takes bodies of up to 1 MiB by default: `--max-body-bytes`), buckets per clear call.
     static let rowsPerDigestCall = 50_000
+    static let bucketsPerCall = 4_000
+    static let bucketsPerRange = 8_000
     static let exportPageRows = 2_000
     static let exportPageBytes = 512 * 1024
     static let clearBatch = 4_096
@@ -36,6 +38,14 @@ struct TableSync: Sendable {
         /// SHA-256 over the source's per-range digests (equal to the target's when nothing differs).
         var checksum: String
         var millis: Int64
+        /// Buckets compared this round.
+        var compared: Int
+
+        /// A table a catch-up round had nothing to compare in.
+        static func unchanged(_ table: String, buckets: Int) -> Outcome {
+            Outcome(table: table, buckets: buckets, sourceRows: 0, targetRows: 0, differingBuckets: [], copiedRows: 0, checksum: "",
+                    millis: 0, compared: 0)
+        }
     }
 
     /// About four rows a bucket: a changed row re-copies a handful.
@@ -46,13 +56,25 @@ struct TableSync: Sendable {
     /// that narrow down with `only`.
     func run(buckets: Int, rows estimate: Int, only: [Int]? = nil) throws(MoveFailure) -> Outcome {
         let started = Timestamp.monotonicNanos()
-        let ranges = only != nil ? 1 : max(1, min(buckets, (estimate + Self.rowsPerDigestCall - 1) / Self.rowsPerDigestCall))
+        // The calls: ranges of buckets (about `rowsPerDigestCall` rows each) for the whole table, or the listed
+        // buckets in chunks; either way a few hundred KiB of digests a call (a region takes bodies up to 1 MiB).
+        var calls: [(from: Int, to: Int, only: [Int]?)] = []
+        if let only {
+            let sorted = only.sorted()
+            for start in stride(from: 0, to: sorted.count, by: Self.bucketsPerCall) {
+                calls.append((0, buckets, Array(sorted[start..<min(start + Self.bucketsPerCall, sorted.count)])))
+            }
+        } else {
+            // By rows (the region's work per call) and by buckets (the size of the answer: about 60 bytes a bucket).
+            let ranges = max(1, min(buckets, max((estimate + Self.rowsPerDigestCall - 1) / Self.rowsPerDigestCall,
+                                                 (buckets + Self.bucketsPerRange - 1) / Self.bucketsPerRange)))
+            for r in 0..<ranges { calls.append((buckets * r / ranges, buckets * (r + 1) / ranges, nil)) }
+        }
         var clear: [Int] = [], copy: [Int] = []
         var sourceRows = 0, targetRows = 0
         var sourceDigests: [String] = []
-        for r in 0..<ranges {
+        for (from, to, only) in calls {
             try checkpoint()
-            let from = buckets * r / ranges, to = buckets * (r + 1) / ranges
             let theirs = try source.digests(table: table, buckets: buckets, from: from, to: to, only: only)
             let answer = try target.compare(table: table, buckets: buckets, from: from, to: to, only: only, digests: theirs)
             guard let c = answer["clear"]?.array, let p = answer["copy"]?.array, let digest = answer["sourceDigest"]?.string else {
@@ -76,7 +98,7 @@ struct TableSync: Sendable {
         let checksum = Hex.encode(SHA256.hash(Array("\(buckets)\n\(sourceDigests.joined(separator: "\n"))".utf8)))
         return Outcome(table: table, buckets: buckets, sourceRows: sourceRows, targetRows: targetRows,
                        differingBuckets: Array(Set(clear + copy)).sorted(), copiedRows: copied, checksum: checksum,
-                       millis: Int64((Timestamp.monotonicNanos() - started) / 1_000_000))
+                       millis: Int64((Timestamp.monotonicNanos() - started) / 1_000_000), compared: only?.count ?? buckets)
     }
 
     /// Copies the source's rows of `only` (or all) to the target, page by page; returns how many rows were sent.
