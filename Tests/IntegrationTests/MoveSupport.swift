@@ -163,7 +163,7 @@ extension Deployment {
 /// row the source had before the move that the IdP did not touch, unchanged; every write the IdP was told succeeded
 /// is there exactly once. `before` is `tenantRows` of the source before the move.
 func expectMovedEndState(_ d: Deployment, tenant: String, from source: String, to target: String, before: [String: Set<String>],
-                         _ outcome: IdPWriter.Outcome, sourceLocation: SourceLocation = #_sourceLocation) throws {
+                         _ outcome: IdPWriter.Outcome, hardDeletes: Bool = false, sourceLocation: SourceLocation = #_sourceLocation) throws {
     let left = try tenantRows(d, region: source, tenant: tenant)
     for (table, rows) in left {
         #expect(rows.count == 0, "\(source) still holds \(rows.count) rows of the tenant in \(table)", sourceLocation: sourceLocation)
@@ -176,7 +176,7 @@ func expectMovedEndState(_ d: Deployment, tenant: String, from source: String, t
         #expect(missing.count == 0, "\(table): \(missing.count) of \(rows.count) rows did not arrive unchanged, e.g. \(missing.first?.prefix(200) ?? "")",
                 sourceLocation: sourceLocation)
     }
-    let checked = try expectWritesApplied(d, region: target, tenant: tenant, outcome, sourceLocation: sourceLocation)
+    let checked = try expectWritesApplied(d, region: target, tenant: tenant, outcome, hardDeletes: hardDeletes, sourceLocation: sourceLocation)
     #expect(checked >= outcome.acknowledged / 2, sourceLocation: sourceLocation)
     #expect(try d.fenceRows(source, tenant) == 0 && d.fenceRows(target, tenant) == 0, "no fence left in either region",
             sourceLocation: sourceLocation)
@@ -331,7 +331,7 @@ final class IdPWriter: Sendable {
 /// once, every acknowledged patch applied exactly once (version = 1 + acknowledged writes), every acknowledged
 /// delete a tombstone. Returns the number of users checked.
 @discardableResult
-func expectWritesApplied(_ d: Deployment, region: String, tenant: String, _ o: IdPWriter.Outcome,
+func expectWritesApplied(_ d: Deployment, region: String, tenant: String, _ o: IdPWriter.Outcome, hardDeletes: Bool = false,
                          sourceLocation: SourceLocation = #_sourceLocation) throws -> Int {
     let c = try d.regionAdmin(region)
     let r = try c.query("SELECT id::text, user_name, display_name, version, deleted_at IS NOT NULL FROM users WHERE tenant_id = $1::uuid",
@@ -345,7 +345,7 @@ func expectWritesApplied(_ d: Deployment, region: String, tenant: String, _ o: I
         if !deleted { names[name, default: 0] += 1 }
     }
     var checked = 0
-    for (id, name) in o.creates where !o.unknown.contains(id) {
+    for (id, name) in o.creates where !o.unknown.contains(id) && !(hardDeletes && o.deleted.contains(id)) {
         guard let row = rows[id] else {
             Issue.record("acknowledged create of \(name) (\(id)) is missing in \(region)", sourceLocation: sourceLocation)
             continue
@@ -368,7 +368,11 @@ func expectWritesApplied(_ d: Deployment, region: String, tenant: String, _ o: I
         checked += 1
     }
     for id in o.deleted where !o.unknown.contains(id) {
-        #expect(rows[id]?.deleted == true, "acknowledged delete of \(id) not applied in \(region)", sourceLocation: sourceLocation)
+        if hardDeletes {
+            #expect(rows[id] == nil, "acknowledged (hard) delete of \(id) not applied in \(region)", sourceLocation: sourceLocation)
+        } else {
+            #expect(rows[id]?.deleted == true, "acknowledged delete of \(id) not applied in \(region)", sourceLocation: sourceLocation)
+        }
         checked += 1
     }
     // No create of the writer applied twice (a retried POST would make a second user of the same name).
