@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CONFIG ?= release
 
-.PHONY: all build build-release run test test-move-scale bench fuzz chaos clean help
+.PHONY: all build build-release run test test-move-scale bench fuzz chaos ha screenshots clean help
 
 all: build
 
@@ -13,7 +13,9 @@ help:
 	@echo "make build   debug build"
 	@echo "make bench   benchmarks (see README: what exists today)"
 	@echo "make fuzz    bounded fuzzing runs of every libFuzzer target (FUZZ_SECONDS per target, default 60)"
-	@echo "make chaos   fault injection under load, several rounds (kill -9, PostgreSQL restart and crash)"
+	@echo "make chaos   fault injection under load, several rounds (kill -9, PostgreSQL restart and crash, region replica sets)"
+	@echo "make ha      PostgreSQL HA end to end: Patroni failover, a region replica killed, a rolling restart, under load"
+	@echo "make screenshots  refresh docs/screenshots/ (the browser test of the setup portal and console)"
 	@echo "make clean   remove build output and local clusters"
 
 build:
@@ -39,6 +41,12 @@ fuzz:
 
 chaos:
 	@scripts/chaos.sh
+
+ha:
+	@scripts/ha/ha.sh
+
+screenshots:
+	@SCIM_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots scripts/test.sh --filter BrowserTests
 
 clean:
 	-@scripts/pg.sh stop .pg/dev >/dev/null 2>&1 || true

@@ -62,13 +62,17 @@ let package = Package(
                 dependencies: ["RegionSCIM", "SCIMCore", "JSON", "HTTPCore", "NetIO", "Postgres", "Crypto", "Telemetry",
                                "RegionLink", "Locking", "Lifecycle"],
                 swiftSettings: strict),
+        // The request log (issue 17): capture, redaction, the background writer, retention and its internal API.
+        .target(name: "RegionRequestLog",
+                dependencies: ["RegionSCIM", "SCIMCore", "JSON", "Postgres", "Crypto", "Telemetry", "Locking", "Lifecycle"],
+                swiftSettings: strict),
         // Moving a tenant to another region: tenant tables read from the live catalog, rows compared in hashed
         // buckets, copied as JSON, the write fence and its fencing token (the gateway's mover drives it).
         .target(name: "RegionMove",
                 dependencies: ["RegionSCIM", "SCIMCore", "JSON", "HTTPCore", "Postgres", "Crypto", "Telemetry", "Locking"],
                 swiftSettings: strict),
         .target(name: "RegionApp",
-                dependencies: ["RegionSCIM", "RegionEvents", "RegionMove", "SCIMCore", "JSON", "HTTPCore", "NetIO", "Postgres", "Telemetry", "Flags", "ServerRuntime", "RegionLink", "Lifecycle"],
+                dependencies: ["RegionSCIM", "RegionEvents", "RegionRequestLog", "RegionMove", "SCIMCore", "JSON", "HTTPCore", "NetIO", "Postgres", "Telemetry", "Flags", "ServerRuntime", "RegionLink", "Lifecycle"],
                 swiftSettings: strict),
         .target(name: "GatewayApp",
                 dependencies: ["SCIMCore", "JSON", "HTTPCore", "NetIO", "Postgres", "Crypto", "Telemetry", "Flags",
@@ -108,7 +112,7 @@ let package = Package(
         .testTarget(name: "NetIOTests", dependencies: ["NetIO", "HTTPCore", "TestSupport", "Lifecycle", "Locking", "Telemetry"], swiftSettings: strict),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "RegionAppTests",
-                    dependencies: ["RegionApp", "RegionSCIM", "RegionEvents", "TestSupport", "SCIMCore", "JSON", "HTTPCore", "NetIO", "Postgres", "RegionLink", "Crypto", "Telemetry", "Lifecycle"],
+                    dependencies: ["RegionApp", "RegionSCIM", "RegionEvents", "RegionRequestLog", "TestSupport", "SCIMCore", "JSON", "HTTPCore", "NetIO", "Postgres", "RegionLink", "Crypto", "Telemetry", "Lifecycle"],
                     swiftSettings: strict),
         .testTarget(name: "RegionMoveTests",
                     dependencies: ["RegionMove", "RegionApp", "RegionSCIM", "TestSupport", "SCIMCore", "JSON", "HTTPCore", "Postgres", "RegionLink",

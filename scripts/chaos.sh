@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# `make chaos`: the fault-injection suite (Tests/IntegrationTests/FaultTests.swift) with longer load phases and more
+# `make chaos`: the fault-injection suites (Tests/IntegrationTests/*FaultTests.swift) with longer load phases and more
 # writers, for several rounds, printing each round's figures: a region killed with SIGKILL under writes,
-# PostgreSQL restarted and crashed (immediate stop) under load, the gateway killed and restarted. Loopback only; the
-# tests start their own processes and a scratch PostgreSQL cluster (.pg/reliability) and stop only those.
+# PostgreSQL restarted and crashed (immediate stop) under load, the gateway killed and restarted, a hung region (data
+# plane), and a region's replica set (one replica killed, a rolling restart, a replica added and removed with SIGHUP).
+# Loopback only; the tests start their own processes and a scratch PostgreSQL cluster (.pg/reliability) and stop only
+# those.
 # Usage: scripts/chaos.sh [rounds] [scale]   (defaults 3 and 3; the scale multiplies load phases and writer threads)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

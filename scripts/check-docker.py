@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Validates docker/ without a Docker engine: the compose files (compose.yaml and the high-availability profile
 compose.ha.yaml) parse, every path they reference exists, services reference each other consistently, region
-configs match their services, and every Dockerfile they build copies what exists and runs as a non-root user.
+configs match their services, a gateway's backends (--region-backends, else the region files it mounts) include every
+replica of every region, and every Dockerfile they build copies what exists and runs as a non-root user.
 Exit 1 with one line per problem (problems of compose.ha.yaml are prefixed with its name)."""
 import json, os, re, sys
 
@@ -86,12 +87,39 @@ def check_compose(file_name, problem):
             if re.match(r"postgresql://[^@/]*:[^@/]*@", str(value)):
                 problem(f"{name}: {key} carries a password; use SCIM_DATABASE_PASSWORD_FILE")
         cmd = svc.get("command") or []
+        flag_backends = None
         for arg in cmd:
             if str(arg).startswith("--region-backends="):
+                flag_backends = {}
                 for pair in str(arg).split("=", 1)[1].split(","):
-                    backend = re.match(r"[a-z0-9]+=https?://([^:/]+)", pair)
-                    if not backend or backend.group(1) not in services:
-                        problem(f"{name}: --region-backends entry {pair} is not a compose service")
+                    region, _, urls = pair.partition("=")
+                    # A region's replicas are separated by '|'.
+                    for url in urls.split("|"):
+                        backend = re.match(r"https?://([^:/]+)", url)
+                        if not re.fullmatch(r"[a-z0-9]+", region) or not backend or backend.group(1) not in services:
+                            problem(f"{name}: --region-backends entry {region}={url} is not a compose service")
+                        else:
+                            flag_backends.setdefault(region, []).append(backend.group(1))
+        if any(str(a).startswith("--admin-listen") for a in cmd):
+            # A gateway: every replica of every region must be among its backends (from the flag, else from the
+            # region files it reads), or that replica would serve no traffic.
+            for region, replicas in region_services.items():
+                if flag_backends is not None:
+                    hosts, origin = flag_backends.get(region, []), "--region-backends"
+                else:
+                    path = os.path.join(regions_dir, region + ".json")
+                    origin = f"docker/{os.path.relpath(regions_dir, docker)}/{region}.json"
+                    try:
+                        with open(path) as f:
+                            cfg = json.load(f)
+                    except (OSError, ValueError):
+                        problem(f"{name}: {origin} missing or not JSON")
+                        continue
+                    urls = [cfg.get("backendURL") or ""] + list(cfg.get("backendURLs") or [])
+                    hosts = [m.group(1) for m in (re.match(r"https?://([^:/]+)", u) for u in urls) if m]
+                missing = sorted(set(replicas) - set(hosts))
+                if missing:
+                    problem(f"{name}: region {region}'s backends ({origin}) leave out {', '.join(missing)}")
         if "--region" in cmd:
             region = cmd[cmd.index("--region") + 1]
             rel = os.path.relpath(regions_dir, docker)

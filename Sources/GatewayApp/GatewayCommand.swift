@@ -39,8 +39,12 @@ package enum GatewayCommand {
             .value("keyring-file", "path", env: "SCIM_KEYRING_FILE", help: "Keyring with link keys and token peppers (secret)"),
             .flag("create-keyring", env: "SCIM_CREATE_KEYRING", help: "Create the keyring file with fresh keys if it is missing"),
             .value("regions-dir", "path", env: "SCIM_REGIONS_DIR", default: "Regions", help: "Directory of <region>.json files"),
-            .value("region-backends", "id=url,...", env: "SCIM_GATEWAY_REGION_BACKENDS",
-                   help: "Override region backend URLs, e.g. us=http://127.0.0.1:8081,eu2=http://127.0.0.1:8082"),
+            .value("region-backends", "id=url|url,...", env: "SCIM_GATEWAY_REGION_BACKENDS",
+                   help: "Override the region files' backends, e.g. us=http://127.0.0.1:8081|http://127.0.0.1:8083,eu2=dns+http://region-eu2:8082 (replicas of a region separated by |)"),
+            .value("region-backends-file", "path", env: "SCIM_GATEWAY_REGION_BACKENDS_FILE",
+                   help: "Like --region-backends, read from a file that is re-read while running (replicas change without a restart)"),
+            .value("regions-reload-interval", "duration", env: "SCIM_GATEWAY_REGIONS_RELOAD_INTERVAL", default: "2s",
+                   help: "How often the region files (and --region-backends-file, and dns+ names) are checked for replica changes; SIGHUP checks at once"),
             .value("tenant-rate", "rps", env: "SCIM_GATEWAY_TENANT_RATE", default: "200",
                    help: "Default requests per second per tenant (0 = unlimited; tenants may override)"),
             .value("tenant-burst", "n", env: "SCIM_GATEWAY_TENANT_BURST", default: "400", help: "Default burst per tenant"),
@@ -57,11 +61,11 @@ package enum GatewayCommand {
             .value("upstream-threads", "n", env: "SCIM_GATEWAY_UPSTREAM_THREADS", default: "0",
                    help: "Threads of their own for region connections; 0: the --workers drive them (one event loop for client and region connections)"),
             .value("region-max-in-flight", "n", env: "SCIM_GATEWAY_REGION_MAX_IN_FLIGHT", default: "64",
-                   help: "Per region: requests in flight at once (one connection each); the bulkhead's cap"),
+                   help: "Per region replica: requests in flight at once (one connection each); the bulkhead's cap"),
             .value("region-max-queued", "n", env: "SCIM_GATEWAY_REGION_MAX_QUEUED", default: "64",
-                   help: "Per region: requests waiting for a free connection; beyond that 503 at once"),
+                   help: "Per region replica: requests waiting for a free connection; beyond that another replica, or 503 at once"),
             .value("region-queue-timeout", "duration", env: "SCIM_GATEWAY_REGION_QUEUE_TIMEOUT", default: "500ms",
-                   help: "Per region: longest wait in that queue (then 503)"),
+                   help: "Per region replica: longest wait in that queue (then 503)"),
             .value("upstream-connect-timeout", "duration", env: "SCIM_GATEWAY_UPSTREAM_CONNECT_TIMEOUT", default: "1s",
                    help: "TCP connect to a region (then 503)"),
             .value("upstream-first-byte-timeout", "duration", env: "SCIM_GATEWAY_UPSTREAM_FIRST_BYTE_TIMEOUT", default: "10s",
@@ -69,11 +73,11 @@ package enum GatewayCommand {
             .value("upstream-timeout", "duration", env: "SCIM_GATEWAY_UPSTREAM_TIMEOUT", default: "20s",
                    help: "Whole region call, queue wait included (then 503)"),
             .value("breaker-failures", "n", env: "SCIM_GATEWAY_BREAKER_FAILURES", default: "5",
-                   help: "Consecutive failed region calls that open its circuit breaker"),
+                   help: "Consecutive failed calls to a region replica that open its circuit breaker"),
             .value("breaker-open", "duration", env: "SCIM_GATEWAY_BREAKER_OPEN", default: "2s",
                    help: "How long an open breaker refuses before letting one trial through"),
             .value("health-interval", "duration", env: "SCIM_GATEWAY_HEALTH_INTERVAL", default: "1s",
-                   help: "How often each region's /readyz is probed (a failed probe opens its breaker)"),
+                   help: "How often each region replica's /readyz is probed (a failed probe opens its breaker)"),
             .flag("strict-hosts", env: "SCIM_GATEWAY_STRICT_HOSTS",
                   help: "Answer 421 for Host headers that belong to no region (the default; kept for old configurations)"),
             .flag("allow-any-host", env: "SCIM_GATEWAY_ALLOW_ANY_HOST",
@@ -86,13 +90,16 @@ package enum GatewayCommand {
                    help: "Longest write pause of a tenant move's final catch-up (longer: writes resume, catch-up goes on)"),
             .value("move-lease", "duration", env: "SCIM_GATEWAY_MOVE_LEASE", default: "15s",
                    help: "How long a replica's claim on a tenant move lasts unrenewed (after a crash another takes it over then)"),
+            .value("request-log-queue", "n", env: "SCIM_GATEWAY_REQUEST_LOG_QUEUE", default: "10000",
+                   help: "Records of requests refused here (deactivated, rate-limited, misdirected, region down) held for their home region's request log; beyond that they are dropped (counted)"),
             .value("trusted-proxies", "cidrs", env: "SCIM_GATEWAY_TRUSTED_PROXIES", default: "",
                    help: "Load balancers whose X-Forwarded-For names the client (comma-separated addresses or CIDR blocks, e.g. 10.0.0.0/8); failed-authentication throttling then keys on that client (IPv6 by /64)"),
         ],
         epilogue: "Both listeners shut down gracefully on SIGTERM/SIGINT.")
 
     package static func main() -> Int32 {
-        ServiceRunner.prepareProcess()
+        // SIGHUP re-reads the region files (replica sets) at once.
+        ServiceRunner.prepareProcess(reloadSignal: true)
         let options = spec.parseOrExit()
         do {
             return try run(options)
@@ -127,12 +134,16 @@ package enum GatewayCommand {
         } catch {
             throw UsageError(error.description)
         }
-        var overrides: [String: String] = [:]
-        for pair in (options.string("region-backends") ?? "").split(separator: ",") {
-            let parts = pair.split(separator: "=", maxSplits: 1)
-            guard parts.count == 2 else { throw UsageError("--region-backends expects id=url pairs") }
-            overrides[String(parts[0])] = String(parts[1])
+        let flagOverrides: [String: [RegionBackend]]
+        let overrides: [String: [RegionBackend]]
+        let overridesFile = options.string("region-backends-file").flatMap { $0.isEmpty ? nil : $0 }
+        do {
+            flagOverrides = try RegionBackendOverrides.parse(options.string("region-backends") ?? "")
+            overrides = try RegionsWatcher.readOverrides(file: overridesFile, flag: flagOverrides)
+        } catch {
+            throw UsageError(error.description)
         }
+        let reloadInterval = try options.duration("regions-reload-interval", in: .milliseconds(100)...(.seconds(3600))) ?? .seconds(2)
         var link = RegionLinkSettings()
         link.upstream.maxConnections = try options.int("region-max-in-flight", in: 1...10_000) ?? 64
         link.upstream.maxIdleConnections = link.upstream.maxConnections
@@ -200,15 +211,28 @@ package enum GatewayCommand {
         policy.clientSource = clientSource
         policy.oauthGlobalHosts = Set((options.string("oauth-global-hosts") ?? "").split(separator: ",")
             .compactMap { PublicHost.canonical(String($0).trimmingWhitespace())?.withPort })
+        policy.rerouteWindow = link.upstream.totalTimeout
         policy.rateLimitMaxDelay = try options.duration("rate-limit-max-delay", in: .zero...(.seconds(30))) ?? .seconds(1)
 
         let metrics = GatewayMetrics()
         let regionHealth = RegionHealth(directory: directory, interval: healthInterval, logger: logger)
+        let regionsWatcher = RegionsWatcher(directory: directory, health: regionHealth,
+                                            regionsDirectory: options.string("regions-dir") ?? "Regions",
+                                            flagOverrides: flagOverrides, overridesFile: overridesFile, interval: reloadInterval,
+                                            retireAfter: link.upstream.totalTimeout + .seconds(1), logger: logger)
+        for id in directory.ids where directory.routes[id]!.replicas.members.isEmpty {
+            logger.warning("region has no replica yet (its dns+ name does not resolve); its tenants get 503 until it does",
+                           [("region", .string(id))])
+        }
         let controlHealth = ControlPlaneHealth(pool: pool)
         metrics.registerRegions(directory: directory, health: regionHealth)
         let failureLimiter = KeyedRateLimiter()
         // The token endpoint's database work runs here, never on the threads that read requests.
         let oauthWork = WorkQueue(name: "oauth", threads: 2, capacity: 256)
+        // Requests refused here go to their tenant's home region's request log, from a queue on a thread of its own.
+        let refusalLog = RequestLogShipper(directory: directory, client: RegionInternalClient(keyring: { [keyringFile] in keyringFile.keyring }),
+                                           registry: metrics.registry, logger: logger,
+                                           capacity: try options.int("request-log-queue", in: 1...1_000_000) ?? 10_000)
         let oauth = OAuthTokenEndpoint(store: store, directory: directory, keyring: { [keyringFile] in keyringFile.keyring },
                                        policy: policy, logger: logger, registry: metrics.registry,
                                        failureLimiter: failureLimiter, work: oauthWork)
@@ -225,14 +249,18 @@ package enum GatewayCommand {
                               metrics: metrics,
                               schedule: { [upstreamLoop] delay, task in upstreamLoop.schedule(after: delay, task) },
                               failureLimiter: failureLimiter, oauth: oauth, setup: setup, authWork: authWork,
+                              requestLog: refusalLog,
                               readiness: {
                                   // Ready while the control plane answers and at least one region does: a single region
                                   // outage must not take every tenant's traffic off this gateway. Read from the
                                   // background probes: answering /readyz never waits on anything.
+                                  let snapshot = regionHealth.snapshot
                                   let regions = directory.ids.map { id -> (String, Bool, String) in
-                                      (id, regionHealth.snapshot[id] ?? false, directory.routes[id]?.breaker.state.rawValue ?? "-")
+                                      let members = directory.routes[id]?.replicas.members ?? []
+                                      let ready = members.filter { $0.probedUp == true }.count
+                                      return (id, snapshot[id] ?? false, "\(ready)/\(members.count) replicas ready")
                                   }
-                                  let detail = regions.map { "\($0.0): \($0.1 ? "ready" : "unreachable") (breaker \($0.2))" }
+                                  let detail = regions.map { "\($0.0): \($0.1 ? "ready" : "unreachable") (\($0.2))" }
                                       .joined(separator: ", ")
                                   guard controlHealth.isUp else { return (false, "control plane unreachable; regions: " + detail) }
                                   guard regions.contains(where: { $0.1 }) else { return (false, "no region reachable: " + detail) }
@@ -287,7 +315,9 @@ package enum GatewayCommand {
         }
         let services: [any Service] = [watcher.service(), listener, lastUsed, controlHealth.service(every: healthInterval),
                                        UpstreamLoopService(loop: upstreamLoop), oauthWork, webWork, authWork]
-            + regionHealth.services + mover.services
+            + [regionHealth.service, regionsWatcher.service(reloadSignal: true)]
+            + mover.services
+            + [refusalLog]  // before the listeners, so it stops after them and sends their last refusals
             + [publicHTTP, adminHTTP,
                PortAnnouncer(server: publicHTTP, path: options.string("port-file")),
                PortAnnouncer(server: adminHTTP, path: options.string("admin-port-file"))]

@@ -8,8 +8,9 @@ import Locking
 /// shape, without async). A second signal during shutdown exits at once.
 public enum ServiceRunner {
     /// Blocks SIGINT/SIGTERM and ignores SIGPIPE. Call first thing in `main`, before any thread starts,
-    /// so every thread inherits the mask and only `run` receives the signals.
-    public static func prepareProcess() {
+    /// so every thread inherits the mask and only `run` receives the signals. `reloadSignal`: SIGHUP is blocked
+    /// too, for a thread that takes it with `ReloadSignal.wait` (otherwise it terminates the process, as by default).
+    public static func prepareProcess(reloadSignal: Bool = false) {
         signal(SIGPIPE, SIG_IGN)
         // Every connection is a descriptor: take the hard limit (the soft default, often 1024, would cap a gateway's
         // idle keep-alive connections far below --max-connections).
@@ -19,6 +20,7 @@ public enum ServiceRunner {
             _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
         }
         var set = terminationSignals()
+        if reloadSignal { sigaddset(&set, SIGHUP) }
         pthread_sigmask(SIG_BLOCK, &set, nil)
     }
 

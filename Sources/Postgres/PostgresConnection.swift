@@ -18,6 +18,13 @@ public final class PostgresConnection: Sendable {
         var broken = false
         /// See `sessionTag`.
         var sessionTag: String? = nil
+        /// Warnings during COMMIT (see `commit`); lives exactly as long as the C handle whose receiver points at it.
+        let notices = NoticeCapture()
+
+        init(pointer: OpaquePointer) {
+            self.pointer = pointer
+            notices.install(on: pointer)
+        }
 
         deinit { PQfinish(pointer) }
     }
@@ -46,9 +53,9 @@ public final class PostgresConnection: Sendable {
             PQfinish(pointer)
             throw PostgresError(.connectionFailed, context: "connect", serverMessage: message)
         }
-        // libpq's default notice processor prints to stderr; notices (and the server's FATAL
-        // message on an idle connection being terminated) may quote data, so they are dropped.
-        PQsetNoticeProcessor(pointer, { _, _ in }, nil)
+        // libpq's default notice processor prints to stderr; notices (and the server's FATAL message on an idle
+        // connection being terminated) may quote data, so none is printed: `Handle` installs a receiver that
+        // keeps only the SQLSTATE of warnings during COMMIT, and only while one runs.
         self.backendPID = PQbackendPID(pointer)
         self.handle = Lock(Handle(pointer: pointer))
     }
@@ -251,8 +258,40 @@ public final class PostgresConnection: Sendable {
             try? executeScript(rollback)
             throw PostgresError(.transactionAborted, context: "a statement failed inside the transaction; rolled back")
         }
-        try executeScript(nested ? "RELEASE SAVEPOINT scim_nested" : "COMMIT")
+        if nested {
+            try executeScript("RELEASE SAVEPOINT scim_nested")
+        } else if try !commit() {
+            throw PostgresError(.transactionAborted, context: "the server rolled the transaction back at COMMIT")
+        }
         return value
+    }
+
+    /// Ends the open transaction with COMMIT. Returns false when the server rolled it back instead (a statement
+    /// in it had failed). Throws `commitUnconfirmed` when COMMIT came back with the server's warning that it
+    /// stopped waiting for the synchronous standby: with `synchronous_commit` on and a synchronous standby named
+    /// (Patroni's synchronous mode), PostgreSQL reports such a commit as done although it is durable on the
+    /// primary only ("canceling wait for synchronous replication": a cancel request, or the backend being
+    /// terminated; https://www.postgresql.org/docs/15/warm-standby.html#SYNCHRONOUS-REPLICATION-HA). A write
+    /// that a failover could still lose must not be acknowledged, so this is an error like a lost connection.
+    @discardableResult
+    public func commit() throws(PostgresError) -> Bool {
+        try handle.withLock { handle throws(PostgresError) -> Bool in
+            handle.notices.watch()
+            let outcome: Result<PostgresResult, PostgresError>
+            do throws(PostgresError) {
+                outcome = .success(try handle.check(PQexec(handle.pointer, "COMMIT"), context: "commit"))
+            } catch {
+                outcome = .failure(error)
+            }
+            let warnings = handle.notices.stop()
+            let result = try outcome.get()
+            // The cancelled wait is a plain WARNING (SQLSTATE 01000); a terminated backend's is 57P01 (and the
+            // connection then closes). No other warning can come from our COMMITs (no deferred triggers).
+            if warnings.contains(where: { $0 == nil || $0 == "01000" || $0 == "57P01" }) {
+                throw PostgresError(.commitUnconfirmed, context: "commit: the server stopped waiting for the synchronous standby")
+            }
+            return result.commandTag == "COMMIT"
+        }
     }
 }
 
@@ -288,6 +327,14 @@ extension PostgresConnection.Handle {
             .protocolViolation, context: "\(context): no result", serverMessage: PostgresConnection.errorMessage(pointer))
     }
 
+    /// Whether the server says (ParameterStatus, PostgreSQL 14+) that this session cannot write by default: it is
+    /// a hot standby, or `default_transaction_read_only` is on (how an operator or a failover tool fences a
+    /// primary).
+    var serverTakesNoWrites: Bool {
+        func on(_ name: String) -> Bool { PQparameterStatus(pointer, name).map { String(cString: $0) == "on" } ?? false }
+        return on("in_hot_standby") || on("default_transaction_read_only")
+    }
+
     /// Reads SQLSTATE, constraint and table from an error result.
     mutating func serverError(_ result: OpaquePointer, context: String) -> PostgresError {
         func field(_ code: UInt8) -> String? {
@@ -303,6 +350,12 @@ extension PostgresConnection.Handle {
             kind = .connectionLost
         } else if kind == .connectionLost {
             kind = .server
+        } else if sqlState == "25006" && serverTakesNoWrites {
+            // A write on a server that is (now) a standby or read-only by default: a failover demoted it under
+            // this session. Never usable for writes again: drop it, so the pool's next connection finds the
+            // primary (libpq with target_session_attrs=read-write skips this server).
+            broken = true
+            kind = .readOnlyServer
         }
         return PostgresError(
             kind, context: context, sqlState: sqlState, constraint: field(UInt8(ascii: "n")),

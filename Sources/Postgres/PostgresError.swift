@@ -24,6 +24,8 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible {
             case poolTimeout
             case poolClosed
             case migrationRefused
+            case readOnlyServer
+            case commitUnconfirmed
             case server
         }
 
@@ -62,6 +64,13 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible {
         public static let poolClosed = Kind(.poolClosed)
         /// The migrator refused to run (unknown newer version, checksum mismatch, bad list).
         public static let migrationRefused = Kind(.migrationRefused)
+        /// SQLSTATE 25006 on a server that takes no writes now (a standby, or a primary being demoted during a
+        /// failover): the connection is dropped, and the next one goes to whichever server is primary.
+        public static let readOnlyServer = Kind(.readOnlyServer)
+        /// COMMIT returned, but the server warned that it stopped waiting for the synchronous standby (the wait was
+        /// cancelled, or the backend is being terminated): the transaction is committed on the primary only and may
+        /// be lost in a failover. Never report such a write as done.
+        public static let commitUnconfirmed = Kind(.commitUnconfirmed)
         /// Any other server error; see `sqlState`.
         public static let server = Kind(.server)
 
@@ -83,6 +92,8 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible {
             case .poolTimeout: "poolTimeout"
             case .poolClosed: "poolClosed"
             case .migrationRefused: "migrationRefused"
+            case .readOnlyServer: "readOnlyServer"
+            case .commitUnconfirmed: "commitUnconfirmed"
             case .server: "server"
             }
         }
@@ -130,11 +141,12 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible {
         self.serverMessageForLogs = serverMessage
     }
 
-    /// True when retrying later can succeed: lost or refused connections, server shutdown or startup,
-    /// serialization failures and deadlocks, and pool exhaustion. Callers answer 503 + Retry-After.
+    /// True when retrying later can succeed: lost or refused connections, server shutdown or startup, a server
+    /// that takes no writes (failover), a commit not confirmed by the synchronous standby, serialization failures
+    /// and deadlocks, and pool exhaustion. Callers answer 503 + Retry-After.
     public var isTransient: Bool {
         if kind == .connectionFailed || kind == .connectionLost || kind == .serializationFailure
-            || kind == .deadlock || kind == .poolTimeout
+            || kind == .deadlock || kind == .poolTimeout || kind == .readOnlyServer || kind == .commitUnconfirmed
         {
             return true
         }

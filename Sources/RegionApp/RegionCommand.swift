@@ -12,6 +12,7 @@ import Telemetry
 import Lifecycle
 import RegionSCIM
 import RegionEvents
+import RegionRequestLog
 
 /// `scim-region`: the SCIM service provider for one region.
 package enum RegionCommand {
@@ -49,6 +50,16 @@ package enum RegionCommand {
                    help: "Events older than this are purged (pull API and webhook backlog)"),
             .value("event-purge-interval", "duration", env: "SCIM_REGION_EVENT_PURGE_INTERVAL", default: "10m",
                    help: "How often expired events are purged"),
+            .value("request-log", "on|off", env: "SCIM_REGION_REQUEST_LOG", default: "on",
+                   help: "Record every SCIM request of this region's tenants in its database (tenants may turn theirs off)"),
+            .value("request-log-buffer", "n", env: "SCIM_REGION_REQUEST_LOG_BUFFER", default: "20000",
+                   help: "Request log records held in memory for the writer; beyond that they are dropped (counted)"),
+            .value("request-log-batch", "n", env: "SCIM_REGION_REQUEST_LOG_BATCH", default: "500",
+                   help: "Request log records per batch insert"),
+            .value("request-log-purge-interval", "duration", env: "SCIM_REGION_REQUEST_LOG_PURGE_INTERVAL", default: "1m",
+                   help: "How often request log records past their tenant's retention are purged"),
+            .value("drain-delay", "duration", env: "SCIM_REGION_DRAIN_DELAY", default: "2s",
+                   help: "On SIGTERM: answer /readyz 503 and keep serving this long before the listener closes, so gateways stop sending here first (longer than their --health-interval; 0 skips it)"),
             .flag("dev-unsigned-tenants",
                   help: "DEVELOPMENT ONLY: accept unsigned requests with 'Authorization: Bearer <tenant uuid>' and auto-create tenants"),
         ] + ServerOptions.common(envPrefix: "SCIM_REGION_", defaultListen: "", defaultWorkers: 16).map { option in
@@ -72,7 +83,9 @@ package enum RegionCommand {
         var webhooks = WebhookDeliverySettings()
         let retention: Duration
         let purgeInterval: Duration
+        let drainDelay: Duration
         let development = options.bool("dev-unsigned-tenants")
+        var requestLog = RequestLogOptions()
         do throws(UsageError) {
             let id = try options.required("region")
             do throws(RegionConfigurationError) {
@@ -110,8 +123,10 @@ package enum RegionCommand {
             guard webhooks.lease >= webhooks.requestTimeout * 2 else {
                 throw UsageError("--webhook-lease must be at least twice --webhook-timeout")
             }
+            drainDelay = try options.duration("drain-delay", in: .zero...(.seconds(60))) ?? .seconds(2)
             retention = try durationOption(options, "event-retention")
             purgeInterval = try durationOption(options, "event-purge-interval")
+            requestLog = try RequestLogOptions(options, parseDuration: durationOption)
         } catch {
             spec.exitWithUsageError(error)
         }
@@ -121,7 +136,7 @@ package enum RegionCommand {
         do {
             configuration = try PostgresConfiguration(url: databaseURL, applicationName: "scim-region-\(region.id)")
         } catch {
-            spec.exitWithUsageError(UsageError("\(region.source): database.url (or --database-url) is not a valid PostgreSQL URL"))
+            spec.exitWithUsageError(UsageError("\(region.source): database.url (or --database-url) is not a valid PostgreSQL URL: \(error.context)"))
         }
         var verifier: LinkVerifier? = nil
         var watcher: KeyringWatcher? = nil
@@ -162,8 +177,13 @@ package enum RegionCommand {
         let service = SCIMService(database: database, settings: settings, logger: logger, quirkCounts: quirks)
         let readiness = Readiness()
         let events = EventsAPI(database: database, keys: webhookKeys, allowInsecureHTTP: webhooks.allowInsecureHTTP)
+        let log = requestLog.enabled
+            ? requestLog.make(configuration: configuration, database: database, region: region.id, metrics: metrics.registry,
+                              logger: logger, ready: { readiness.isMigrated })
+            : nil
         let responder = RegionResponder(service: service, authenticator: Authenticator(verifier: verifier, developmentMode: development),
-                                        readiness: readiness, region: region.id, logger: logger, metrics: metrics, events: events)
+                                        readiness: readiness, region: region.id, logger: logger, metrics: metrics, events: events,
+                                        requestLog: log?.api)
         server.errorResponse = { status, message in
             RegionResponder.error(SCIMError(status: status.code, detail: message))
         }
@@ -181,15 +201,20 @@ package enum RegionCommand {
         // The quirk flusher starts before the HTTP server so it stops after it: its last flush sees every request.
         var services: [any Service] = [MigrationService(pool: pool, readiness: readiness, logger: logger).service,
                                        TenantChangeListener(configuration: configuration, database: database),
-                                       quirks.flushService(into: database), http,
-                                       PortAnnouncer(server: http, path: options.string("port-file"))]
+                                       quirks.flushService(into: database)]
+        // The request log's writer starts before the HTTP server so it stops after it: the last requests are written.
+        if let log { services.append(log.api.writer) }
+        services += [http, PortAnnouncer(server: http, path: options.string("port-file"))]
         if let watcher { services.append(watcher.service()) }
         services.append(EventRetention(pool: pool, retentionSeconds: retention.components.seconds, interval: purgeInterval,
                                        logger: logger, ready: { readiness.isMigrated }).service)
+        if let log { services.append(log.retention.service) }
         if webhooks.workers > 0 {
             services.append(WebhookDelivery(database: database, keys: webhookKeys, settings: webhooks, logger: logger,
                                             ready: { readiness.isMigrated }).service)
         }
+        // Last to start, first to stop: readiness goes away while the listener still serves (see DrainDelay).
+        services.append(DrainDelay(readiness: readiness, delay: drainDelay, logger: logger))
         return ServiceRunner.run(services, logger: logger)
     }
 }

@@ -8,6 +8,7 @@ import Synchronization
 package import Telemetry
 package import RegionSCIM
 package import RegionEvents
+package import RegionRequestLog
 package import RegionMove
 
 /// The region's HTTP surface: routing, authentication, content negotiation, SCIM error rendering and one log line
@@ -22,6 +23,7 @@ package final class RegionResponder: HTTPResponder {
         case putTenant, getTenant, deleteTenant, tenantQuirks
         case events, users, groups, groupMembers, putWebhook, getWebhook, deleteWebhook, redeliverWebhook
         case move(MoveAPI.Operation)
+        case requestLog, requestLogSummary, ingestRequestLog
     }
 
     /// The SCIM behaviour.
@@ -32,6 +34,8 @@ package final class RegionResponder: HTTPResponder {
     package let readiness: Readiness
     /// The events, webhook and read API (`/internal/v1/tenants/{id}/…`).
     package let events: EventsAPI
+    /// The request log: every SCIM request's record goes to its writer; nil when the region runs without one.
+    package let requestLog: RequestLogAPI?
     /// Moving a tenant to or from another region (`/internal/v1/tenants/{id}/move/…`).
     package let moves: MoveAPI
     let logger: Logger
@@ -41,8 +45,9 @@ package final class RegionResponder: HTTPResponder {
 
     /// Builds the route table once; the responder is immutable afterwards.
     package init(service: SCIMService, authenticator: Authenticator, readiness: Readiness, region: String, logger: Logger,
-                metrics: RegionMetrics = RegionMetrics(), events: EventsAPI? = nil) {
+                metrics: RegionMetrics = RegionMetrics(), events: EventsAPI? = nil, requestLog: RequestLogAPI? = nil) {
         self.metrics = metrics
+        self.requestLog = requestLog
         self.service = service
         self.events = events ?? EventsAPI(database: service.database, keys: WebhookKeys())
         self.moves = MoveAPI(database: service.database)
@@ -86,6 +91,9 @@ package final class RegionResponder: HTTPResponder {
         add(.get, "/internal/v1/tenants/:id/webhook", .getWebhook)
         add(.delete, "/internal/v1/tenants/:id/webhook", .deleteWebhook)
         add(.post, "/internal/v1/tenants/:id/webhook/redeliver", .redeliverWebhook)
+        add(.get, "/internal/v1/tenants/:id/request-log", .requestLog)
+        add(.get, "/internal/v1/tenants/:id/request-log/summary", .requestLogSummary)
+        add(.post, "/internal/v1/tenants/:id/request-log", .ingestRequestLog)
         for operation in MoveAPI.Operation.allCases { add(operation.method, "/internal/v1/tenants/:id/move" + operation.path, .move(operation)) }
         self.router = router
     }
@@ -98,16 +106,20 @@ package final class RegionResponder: HTTPResponder {
         var record = RequestRecord(requestID: callerID, method: request.method, route: match.template ?? "unmatched")
         let accept = request.headers["Accept"]
         var response: HTTPResponse
+        var trace = RequestTrace()
         do {
-            response = try handle(request, match, record: &record)
+            response = try handle(request, match, record: &record, trace: &trace)
         } catch let error as SCIMError {
+            trace.error = error
             response = HTTPResponse(error: error, accept: accept)
         } catch let error as PostgresError {
             logger.error("database error", [("request.id", .string(record.requestID)), ("error", .string(error.description))])
-            response = HTTPResponse(error: SCIMError.from(error, region: region), accept: accept)
+            trace.error = SCIMError.from(error, region: region)
+            response = HTTPResponse(error: trace.error!, accept: accept)
         } catch {
             logger.error("unexpected error", [("request.id", .string(record.requestID)), ("error", .string(String(describing: type(of: error))))])
-            response = HTTPResponse(error: SCIMError(status: 500, detail: "internal error"), accept: accept)
+            trace.error = SCIMError(status: 500, detail: "internal error")
+            response = HTTPResponse(error: trace.error!, accept: accept)
         }
         if !record.requestID.isEmpty { response.headers.set("X-Request-Id", record.requestID) }
         // Residency evidence (docs/residency.md): the region that processed the request, on every answer.
@@ -117,15 +129,21 @@ package final class RegionResponder: HTTPResponder {
             metrics.record(record)
             record.log(logger)
         }
+        if let requestLog, let scope = trace.scope {
+            requestLog.writer.record(Self.logEntry(request, response, record, scope, trace))
+        }
         return response
     }
 
-    func handle(_ request: HTTPRequest, _ match: Router<Endpoint>.Match, record: inout RequestRecord) throws -> HTTPResponse {
+    func handle(_ request: HTTPRequest, _ match: Router<Endpoint>.Match, record: inout RequestRecord,
+                trace: inout RequestTrace) throws -> HTTPResponse {
         let endpoint: Endpoint, parameters: RouteParameters
         switch match {
         case .notFound:
+            traceUnmatched(request, record: &record, trace: &trace)
             throw SCIMError.notFound("no such endpoint")
         case .methodNotAllowed(let allowed, _):
+            traceUnmatched(request, record: &record, trace: &trace)
             throw SCIMError(status: 405, detail: "\(request.method) is not allowed here")
                 .allowing(allowed.map(\.description).joined(separator: ", "))
         case .found(let e, let p, _):
@@ -140,11 +158,20 @@ package final class RegionResponder: HTTPResponder {
             return HTTPResponse(status: .ok, contentType: MetricsRegistry.contentType, body: metrics.registry.render())
         default: break
         }
-        let scope = try authenticator.authenticate(request).get()
+        var scope = try authenticator.authenticate(request).get()
         record.tenant = scope.tenant
         record.requestID = scope.requestID
+        if requestLog != nil && endpoint.isSCIM {
+            // The service notes the IdP quirks it applies here; the request log records them.
+            scope.quirks = RequestQuirks()
+            trace.scope = scope
+            trace.kind = endpoint.resourceKind
+            trace.resourceID = parameters["id"]
+        }
         if case .move(let operation) = endpoint { return try moveAPI(operation, request, parameters, scope: scope) }
-        return Self.render(try perform(endpoint, request, parameters, scope), Self.responseContentType(request))
+        let outcome = try perform(endpoint, request, parameters, scope)
+        trace.outcome = outcome
+        return Self.render(outcome, Self.responseContentType(request))
     }
 
     func perform(_ endpoint: Endpoint, _ request: HTTPRequest, _ parameters: RouteParameters, _ scope: RequestScope) throws
@@ -193,6 +220,8 @@ package final class RegionResponder: HTTPResponder {
             return try eventsAPI(endpoint, request, parameters, scope: scope)
         case .move:
             preconditionFailure("answered by moveAPI")
+        case .requestLog, .requestLogSummary, .ingestRequestLog:
+            return try requestLogAPI(endpoint, request, parameters, scope: scope)
         }
     }
 
@@ -243,6 +272,10 @@ package final class RegionResponder: HTTPResponder {
     }
 
     func readyz() -> HTTPResponse {
+        guard !readiness.isDraining else {
+            return HTTPResponse(status: .serviceUnavailable, contentType: "application/json",
+                                body: "{\"status\":\"unavailable\",\"reason\":\"shutting down\"}")
+        }
         guard readiness.isMigrated else {
             return HTTPResponse(status: .serviceUnavailable, contentType: "application/json",
                                 body: "{\"status\":\"unavailable\",\"reason\":\"migrations not applied\"}")

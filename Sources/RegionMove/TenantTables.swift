@@ -106,7 +106,9 @@ package struct TenantTables: Sendable {
     static func parentsFirst(_ plans: [TablePlan]) -> [TablePlan] {
         var placed: [TablePlan] = []
         var done = Set<String>()
-        var waiting = plans.sorted { $0.name < $1.name }
+        // The tenant row first: it is every other table's parent, with or without a foreign key (the request log has
+        // none), then by name.
+        var waiting = plans.sorted { ($0.name == root ? "" : $0.name) < ($1.name == root ? "" : $1.name) }
         let copied = Set(plans.map(\.name))
         while !waiting.isEmpty {
             if let i = waiting.firstIndex(where: { plan in plan.references.allSatisfy { done.contains($0) || !copied.contains($0) || $0 == plan.name } }) {

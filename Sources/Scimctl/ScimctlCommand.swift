@@ -26,6 +26,14 @@ package enum ScimctlCommand {
           tenant move-abort <tenant> [--follow]        undo a move before its cut-over (the source stays as it was)
           tenant move-resume <tenant> [--follow]       take a stalled move over now, or start a failed one again
           tenant residency <tenant>                    where the tenant's data is stored, its move history (for auditors)
+          tenant log <tenant> [--follow] [--status 4xx|404] [--user NAME] [--external-id ID] [--resource ID]
+                     [--method M] [--since T] [--until T] [--limit N] [--bodies]
+                                                       its request log (home region): newest last; --follow keeps
+                                                       printing new requests (Ctrl-C stops); --bodies adds the
+                                                       redacted request and response bodies
+          tenant log <tenant> --summary [--minutes 15]  requests of the last minutes by status class, the last one
+          tenant create|update … [--request-log full|metadata|off] [--log-retention 14d] [--log-max-records N]
+                     [--log-redact attr,attr] [--log-max-body-bytes N]   what its request log keeps
           token issue <tenant> [--label L] [--expires-in 90d|12h|3600]
           token list <tenant>
           token rotate <tenant> <token-id> [--grace 24h]   old token keeps working until the grace window ends
@@ -93,13 +101,28 @@ package enum ScimctlCommand {
             .flag("force", help: "Retire a pepper even if credentials still use it (they stop working)"),
             .flag("yes", help: "Confirm a destructive command"),
             .value("tenant", "tenant", help: "Filter the audit log by tenant"),
-            .value("limit", "n", help: "Audit entries to show"),
+            .value("limit", "n", help: "Audit entries, events, users, groups, members or request log records to show"),
             .value("after", "id", help: "Audit entries after this id; events, users, groups or members after this cursor"),
-            .flag("follow", help: "events: keep polling for new events (Ctrl-C stops); tenant move*: print progress until the move ends"),
+            .flag("follow", help: "events, tenant log: keep polling for new ones (Ctrl-C stops); tenant move*: print progress until the move ends"),
             .value("secret-file", "path", help: "webhook set: file holding the endpoint secret to use (else one is generated)"),
             .flag("rotate-secret", help: "webhook set: generate a new secret (shown once)"),
             .value("from", "position", help: "webhook set: where a new endpoint starts: now (default), beginning or a cursor"),
             .flag("skip", help: "webhook redeliver: skip the dead-lettered batch instead of sending it again"),
+            .value("status", "class|code", help: "tenant log: 2xx, 3xx, 4xx, 5xx or a status code"),
+            .value("user", "userName", help: "tenant log: requests about this userName (exact)"),
+            .value("external-id", "id", help: "tenant log: requests about this externalId (exact)"),
+            .value("resource", "id", help: "tenant log: requests about this resource id"),
+            .value("method", "method", help: "tenant log: GET, POST, PUT, PATCH or DELETE"),
+            .value("since", "time", help: "tenant log: from this RFC 3339 time (e.g. 2026-12-01T09:00:00Z)"),
+            .value("until", "time", help: "tenant log: before this RFC 3339 time"),
+            .flag("bodies", help: "tenant log: print the redacted request and response bodies"),
+            .flag("summary", help: "tenant log: counts of the last --minutes and the last requests"),
+            .value("minutes", "n", help: "tenant log --summary: the window (1 to 1440, default 15)"),
+            .value("request-log", "mode", help: "tenant create/update: full (default), metadata (no bodies) or off"),
+            .value("log-retention", "duration", help: "tenant create/update: request log records older than this are purged (default 14d)"),
+            .value("log-max-records", "n", help: "tenant create/update: the request log keeps at most this many records (default 100000)"),
+            .value("log-redact", "attrs", help: "tenant create/update: comma-separated attributes never stored in the request log"),
+            .value("log-max-body-bytes", "n", help: "tenant create/update: stored bodies are cut to this size (0 to 65536, default 8192)"),
         ],
         epilogue: commands)
 
@@ -143,6 +166,9 @@ package enum ScimctlCommand {
             return try readCommand(args, options, client: client, json: json)
         }
         if args[0] == "tenant", args.count > 1, moveCommands.contains(args[1]) { return try tenantMoveCommand(args, options, client: client, json: json) }
+        if args.prefix(2) == ["tenant", "log"] {
+            return try tenantLog(args, options, client: client, json: json)
+        }
         let command = args.prefix(2).joined(separator: " ")
         let result: JSONValue?
         switch command {
@@ -152,6 +178,7 @@ package enum ScimctlCommand {
             if let limit = try rateLimit(options) { body.set("rateLimit", limit) }
             if options.bool("no-token") { body.set("issueToken", false) }
             if let u = try uniqueExternalID(options) { body.set("uniqueExternalId", .bool(u)) }
+            if let log = try requestLogSettings(options) { body.set("requestLog", log) }
             result = try client.call(.post, "/admin/v1/tenants", body: .object(body))
         case "tenant list": result = try client.call(.get, "/admin/v1/tenants")
         case "tenant show": result = try client.call(.get, try tenantPath(2))
@@ -161,6 +188,7 @@ package enum ScimctlCommand {
             if let p = options.string("deprovision") { body.set("deprovisionPolicy", .string(p)) }
             if let limit = try rateLimit(options) { body.set("rateLimit", limit) }
             if let u = try uniqueExternalID(options) { body.set("uniqueExternalId", .bool(u)) }
+            if let log = try requestLogSettings(options) { body.set("requestLog", log) }
             result = try client.call(.patch, try tenantPath(2), body: .object(body))
         case "tenant quirks": result = try client.call(.get, try tenantPath(2) + "/quirks")
         case "tenant delete":

@@ -13,6 +13,7 @@ import Flags
 ///   "publicBaseURL": "https://eu2-api.example.com/scim/v2",
 ///   "publicHosts": ["eu2-api.example.com"],
 ///   "backendURL": "http://127.0.0.1:8082",
+///   "backendURLs": ["http://127.0.0.1:8084", "dns+http://region-eu2.internal:8082"],
 ///   "listen": "127.0.0.1:8082",
 ///   "database": { "url": "postgresql://scim@127.0.0.1:5432/scim_eu2", "urlEnv": "SCIM_EU2_DATABASE_URL", "maxConnections": 16 }
 /// }
@@ -27,8 +28,12 @@ public struct RegionConfiguration: Sendable, Equatable {
     /// Host names (with optional port) that belong to this region; a request on one of them for a tenant of
     /// another region is answered 421 with the right base URL.
     public var publicHosts: [String]
-    /// Where the gateway reaches this region's backend (`http://host:port`).
-    public var backendURL: String
+    /// Where the gateway reaches this region's replicas: `backendURL` and every `backendURLs` entry, in order
+    /// (at least one; see `RegionBackend`). The gateway re-reads the file while running, so replicas come and go
+    /// without a restart.
+    public var backends: [RegionBackend]
+    /// The first backend, as a URL (what a single-replica region file says).
+    public var backendURL: String { backends.first?.description ?? "" }
     /// Where the region process listens.
     public var listen: String
     public var databaseURL: String
@@ -74,9 +79,34 @@ public struct RegionConfiguration: Sendable, Equatable {
             }
             hosts = list.compactMap { $0.string?.lowercased() }
         }
-        let backend = try string("backendURL")!
-        guard backend.hasPrefix("http://") || backend.hasPrefix("https://") else {
-            throw RegionConfigurationError(file: source, field: "backendURL", message: "must start with http:// or https://")
+        var backends: [RegionBackend] = []
+        if let url = try string("backendURL", required: false) {
+            guard let backend = RegionBackend.parse(url) else {
+                throw RegionConfigurationError(file: source, field: "backendURL", message: "must be \(RegionBackend.syntax)")
+            }
+            backends.append(backend)
+        }
+        if let v = o["backendURLs"] {
+            guard let list = v.array, !list.isEmpty, list.allSatisfy({ $0.string != nil }) else {
+                throw RegionConfigurationError(file: source, field: "backendURLs", message: "must be a non-empty array of URLs")
+            }
+            var listed: [RegionBackend] = []
+            for item in list {
+                guard let backend = RegionBackend.parse(item.string!) else {
+                    throw RegionConfigurationError(file: source, field: "backendURLs",
+                                                   message: "entry '\(item.string!)' must be \(RegionBackend.syntax)")
+                }
+                guard !listed.contains(backend) else {
+                    throw RegionConfigurationError(file: source, field: "backendURLs", message: "lists \(backend) twice")
+                }
+                listed.append(backend)
+                // `backendURL` may appear again in the full list (a file written for gateways that read only
+                // `backendURL` and for those that read both): it is one replica.
+                if !backends.contains(backend) { backends.append(backend) }
+            }
+        }
+        guard !backends.isEmpty else {
+            throw RegionConfigurationError(file: source, field: "backendURL", message: "is required (or backendURLs)")
         }
         let listen = try string("listen")!
         guard case .object(let db)? = o["database"] else {
@@ -101,7 +131,7 @@ public struct RegionConfiguration: Sendable, Equatable {
         }
         return RegionConfiguration(id: id, displayName: (try string("displayName", required: false)) ?? id,
                                    publicBaseURL: base.hasSuffix("/") ? String(base.dropLast()) : base,
-                                   publicHosts: hosts, backendURL: backend, listen: listen,
+                                   publicHosts: hosts, backends: backends, listen: listen,
                                    databaseURL: url, databaseURLEnv: urlEnv, databaseMaxConnections: maxConnections,
                                    source: source)
     }

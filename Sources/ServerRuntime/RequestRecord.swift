@@ -15,6 +15,8 @@ public struct RequestRecord: Sendable {
     public private(set) var finishedAt: UInt64 = 0
     public var tenant: String? = nil
     public var region: String? = nil
+    /// The replica (`host:port`) that answered, or was last tried (gateway).
+    public var upstream: String? = nil
     /// The credential's public id (a token id, never the secret).
     public var token: String? = nil
     /// Who acted (admin API: `admin:<key id>`).
@@ -48,6 +50,7 @@ public struct RequestRecord: Sendable {
         if let tenant { md.append(("tenant.id", .string(tenant))) }
         if let token { md.append(("token.id", .string(token))) }
         if let region { md.append(("region", .string(region))) }
+        if let upstream { md.append(("upstream", .string(upstream))) }
         if let actor { md.append(("actor", .string(actor))) }
         if let outcome { md.append(("outcome", .string(outcome))) }
         logger.info(message, md)

@@ -14,7 +14,7 @@ import urllib.parse
 import urllib.request
 
 from selenium import webdriver
-from selenium.common.exceptions import NoAlertPresentException
+from selenium.common.exceptions import NoAlertPresentException, NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
@@ -74,7 +74,18 @@ def no_alert(driver):
 
 
 def body_text(driver):
-    return driver.find_element(By.TAG_NAME, "body").text
+    # A form post replaces the page while a wait polls it: a stale body reads as empty, and the wait polls again.
+    try:
+        return driver.find_element(By.TAG_NAME, "body").text
+    except StaleElementReferenceException:
+        return ""
+
+
+def live_text(driver):
+    try:
+        return driver.find_element(By.CSS_SELECTOR, "[data-live-check]").text
+    except (StaleElementReferenceException, NoSuchElementException):
+        return ""
 
 
 def submit(driver, form_css, confirm=False):
@@ -141,7 +152,7 @@ def main():
                                                              "userName": "jane" + HOSTILE + "@example.com"}) in (201, 400)
             admin_view.get(US + "/setup")
             WebDriverWait(admin_view, 25).until(
-                lambda d: "/scim/v2/Users" in d.find_element(By.CSS_SELECTOR, "[data-live-check]").text)
+                lambda d: "/scim/v2/Users" in live_text(d))
             live = admin_view.find_element(By.CSS_SELECTOR, "[data-live-check]").text
             assert "GET /scim/v2/Users" in live, live
             assert no_alert(admin_view), "an alert ran in the live check"
@@ -173,7 +184,7 @@ def main():
             assert scim("GET", "/scim/v2/Users?count=1", new_token) == 401
             shot(admin_view, "setup-7-deactivated")
             WebDriverWait(admin_view, 25).until(
-                lambda d: "switched off" in d.find_element(By.CSS_SELECTOR, "[data-live-check]").text)
+                lambda d: "switched off" in live_text(d))
             admin_view.find_element(By.CSS_SELECTOR, "form[action='/setup/integration'] input[name=confirm]").click()
             submit(admin_view, "form[action='/setup/integration']")
             WebDriverWait(admin_view, 10).until(lambda d: "active again" in body_text(d))
@@ -191,7 +202,10 @@ def main():
 
             step("a revoked link is refused and ends the session")
             driver.get(tenant_url)
-            submit(driver, "form[action*='/setup-links/'][action$='/revoke']")
+            revoke_form = "form[action*='/setup-links/'][action$='/revoke']"
+            submit(driver, revoke_form)
+            # The click returns before the post is answered: wait for the tenant page without the live link.
+            wait.until(lambda d: "revoked" in body_text(d) and not d.find_elements(By.CSS_SELECTOR, revoke_form))
             admin_view.get(US + "/setup")
             assert "Session ended" in body_text(admin_view)
             admin_view.get(US + link_path)

@@ -54,37 +54,59 @@ final class CapturedReply: HTTPReply, @unchecked Sendable {
     }
 }
 
-/// The SCIM proxy in-process (no gateway process), against a fake region on loopback and a real control plane.
+/// The SCIM proxy in-process (no gateway process), against fake regions on loopback and a real control plane. The
+/// us region has `usReplicas` fake replicas (plus `extraUSBackends`, e.g. a port where nothing listens); eu2 has the
+/// first one.
 final class ProxyFixture: @unchecked Sendable {
     // @unchecked: set up once, then only read.
     let control: ControlPlaneFixture
-    let region = FakeRegion(keyring: Keyring())
-    let server: HTTPServer
+    let replicas: [FakeRegion]
+    let servers: [HTTPServer]
     let loop = UpstreamLoop(name: "proxy-test", threads: 2, tick: .milliseconds(20))
     let proxy: SCIMProxy
     let directory: RegionDirectory
+    let metrics = GatewayMetrics()
+    var region: FakeRegion { replicas[0] }
+    var server: HTTPServer { servers[0] }
 
-    init(_ label: String, link: RegionLinkSettings = RegionLinkSettings(), policy: GatewayPolicy = GatewayPolicy()) throws {
+    /// `policy` defaults to the gateway's, except that hosts of no region are served (the tests call 127.0.0.1, as
+    /// test deployments run with --allow-any-host).
+    init(_ label: String, link: RegionLinkSettings = RegionLinkSettings(), policy: GatewayPolicy = .anyHost,
+         usReplicas: Int = 1, extraUSBackends: [String] = []) throws {
         control = try ControlPlaneFixture(label)
-        region.verifier.update(control.ring)
-        var config = HTTPServerConfiguration()
-        config.workerThreads = 8
-        server = HTTPServer(configuration: config, responder: region, logger: Logger(label: "fake-region", level: .critical))
-        try server.start()
+        var replicas: [FakeRegion] = [], servers: [HTTPServer] = []
+        for _ in 0..<max(1, usReplicas) {
+            let fake = FakeRegion(keyring: Keyring())
+            fake.verifier.update(control.ring)
+            var config = HTTPServerConfiguration()
+            config.workerThreads = 8
+            let server = HTTPServer(configuration: config, responder: fake, logger: Logger(label: "fake-region", level: .critical))
+            try server.start()
+            replicas.append(fake)
+            servers.append(server)
+        }
+        self.replicas = replicas
+        self.servers = servers
         loop.start()
         let regions = try RegionConfiguration.loadAll(directory: Deployment.repositoryRoot + "/Regions")
-        directory = try RegionDirectory(regions: regions, backendOverrides: ["us": "http://127.0.0.1:\(server.port)",
-                                                                            "eu2": "http://127.0.0.1:\(server.port)"],
+        let us = servers.map { "http://127.0.0.1:\($0.port)" } + extraUSBackends
+        directory = try RegionDirectory(regions: regions,
+                                        backendOverrides: RegionBackendOverrides.parse("us=\(us.joined(separator: "|")),eu2=http://127.0.0.1:\(servers[0].port)"),
                                         loop: loop, settings: link)
         let ring = control.ring
         proxy = SCIMProxy(authenticator: control.authenticator(), directory: directory, keyring: { ring }, policy: policy,
-                          logger: Logger(label: "proxy", level: .critical), metrics: GatewayMetrics(),
+                          logger: Logger(label: "proxy", level: .critical), metrics: metrics,
                           schedule: { [loop] delay, task in loop.schedule(after: delay, task) }, readiness: { (true, "ok") })
     }
 
     deinit {
         loop.shutdown()
-        server.shutdown(gracePeriod: .seconds(1))
+        for server in servers { server.shutdown(gracePeriod: .seconds(1)) }
+    }
+
+    /// The us replica listening on `port`.
+    func usReplica(_ port: Int) -> RegionReplica? {
+        directory.routes["us"]!.replicas.members.first { $0.backend.port == port }
     }
 
     /// A tenant with a token.
@@ -148,10 +170,10 @@ final class ProxyFixture: @unchecked Sendable {
         #expect(refused.millis < 100)
         #expect(f.region.requests.count == 3)
         // A healthy probe closes it.
-        f.directory.routes["us"]!.breaker.probe(up: true, now: Timestamp.monotonicNanos())
+        f.directory.routes["us"]!.replicas.members[0].breaker.probe(up: true, now: Timestamp.monotonicNanos())
         #expect(f.send(.get, "/scim/v2/Users/ok", token: token)?.response.status.code == 200)
         // The other region's breaker never moved.
-        #expect(f.directory.routes["eu2"]!.breaker.state == .closed)
+        #expect(f.directory.routes["eu2"]!.replicas.members[0].breaker.state == .closed)
     }
 
     @Test func aSlowRegionAnswers503AtTheFirstByteDeadlineAndAFullBulkheadAtOnce() throws {
@@ -177,5 +199,14 @@ final class ProxyFixture: @unchecked Sendable {
         #expect(timedOut.response.status.code == 503)
         #expect(timedOut.response.headers["Retry-After"] == "5")
         #expect(timedOut.millis >= 280 && timedOut.millis < 1000)
+    }
+}
+
+extension GatewayPolicy {
+    /// The default policy with `--allow-any-host`.
+    static var anyHost: GatewayPolicy {
+        var policy = GatewayPolicy()
+        policy.strictHosts = false
+        return policy
     }
 }

@@ -96,6 +96,68 @@ import Testing
         #expect(!other.connectionParameters.contains { $0.keyword == "password" })
     }
 
+    @Test func multiHostURLKeepsEveryServerAndItsPort() throws {
+        let configuration = try PostgresConfiguration(
+            url: "postgresql://app:pw@db1.example:5432,db2.example:5433,[::1]:6000/scim_us?target_session_attrs=read-write&connect_timeout=2")
+        #expect(configuration.endpoints == [PostgresEndpoint(host: "db1.example", port: 5432),
+                                            PostgresEndpoint(host: "db2.example", port: 5433),
+                                            PostgresEndpoint(host: "::1", port: 6000)])
+        #expect(configuration.port == nil)
+        #expect(configuration.host == "db1.example,db2.example,::1")
+        #expect(configuration.targetSessionAttributes == "read-write")
+        #expect(configuration.connectTimeoutSeconds == 2)
+        #expect(configuration.description
+                == "postgresql://app@db1.example:5432,db2.example:5433,[::1]:6000/scim_us?target_session_attrs=read-write")
+        // libpq gets the lists as it parsed them, so it tries each server in order and keeps the primary.
+        let parameters = configuration.connectionParameters
+        #expect(parameters.contains { $0.keyword == "host" && $0.value == "db1.example,db2.example,::1" })
+        #expect(parameters.contains { $0.keyword == "port" && $0.value == "5432,5433,6000" })
+        #expect(parameters.contains { $0.keyword == "target_session_attrs" && $0.value == "read-write" })
+        // The other database and user keep every server.
+        #expect(configuration.withDatabase("scim_eu2").withUser("scim").description
+                == "postgresql://scim@db1.example:5432,db2.example:5433,[::1]:6000/scim_eu2?target_session_attrs=read-write")
+    }
+
+    @Test func oneDefaultPortServesEveryHost() throws {
+        let url = try PostgresConfiguration(url: "postgresql://h1,h2/db")
+        #expect(url.endpoints == [PostgresEndpoint(host: "h1", port: nil), PostgresEndpoint(host: "h2", port: nil)])
+        let conninfo = try PostgresConfiguration(url: "host=h1,h2 port=6543 dbname=db target_session_attrs=primary")
+        #expect(conninfo.endpoints == [PostgresEndpoint(host: "h1", port: 6543), PostgresEndpoint(host: "h2", port: 6543)])
+        #expect(conninfo.port == nil)
+        let single = try PostgresConfiguration(url: "postgresql://h1:6543/db")
+        #expect(single.port == 6543)
+        #expect(single.targetSessionAttributes == nil)
+    }
+
+    @Test func tcpTimeoutsAreSetUnlessTheURLSetsThem() throws {
+        let plain = try PostgresConfiguration(url: "postgresql://h1,h2/db").connectionParameters
+        #expect(plain.contains { $0.keyword == "keepalives_idle" && $0.value == "10" })
+        #expect(plain.contains { $0.keyword == "tcp_user_timeout" && $0.value == "25000" })
+        let own = try PostgresConfiguration(url: "postgresql://h1/db?keepalives_idle=30&tcp_user_timeout=0").connectionParameters
+        #expect(own.filter { $0.keyword == "keepalives_idle" }.map(\.value) == ["30"])
+        #expect(own.filter { $0.keyword == "tcp_user_timeout" }.map(\.value) == ["0"])
+    }
+
+    @Test(arguments: [
+        // (URL, what the error must say): libpq itself would accept these and fail only at every connect.
+        ("postgresql://h1,h2,h3/db?port=5432,5433", "3 hosts but 2 ports"),
+        ("host=h1,h2,h3 port=5432,5433 dbname=db", "3 hosts but 2 ports"),
+        ("postgresql://h1,h2/db?target_session_attrs=readwrite", "target_session_attrs must be one of"),
+        ("postgresql://h1:99999/db", "port is not a number"),
+        ("host=h1 port=abc dbname=db", "port is not a number"),
+        ("host=h1,h2 hostaddr=10.0.0.1 dbname=db", "2 hosts but 1 hostaddr"),
+        ("postgresql://h1/db?connect_timeout=soon", "connect_timeout"),
+    ])
+    func multiHostMistakesAreRefusedAtOnce(url: String, message: String) {
+        do {
+            _ = try PostgresConfiguration(url: url)
+            Issue.record("expected \(url) to be refused")
+        } catch {
+            #expect(error.kind == .invalidConfiguration)
+            #expect(error.description.contains(message), "\(error)")
+        }
+    }
+
     @Test func invalidStringDoesNotEchoInput() {
         do {
             _ = try PostgresConfiguration(url: "postgresql://u:hunter2@h/db?nonsense_param=1")
@@ -114,7 +176,7 @@ import Testing
         ("23502", .notNullViolation, false), ("23514", .checkViolation, false),
         ("40001", .serializationFailure, true), ("40P01", .deadlock, true), ("57014", .queryCanceled, false),
         ("57P01", .connectionLost, true), ("08006", .connectionLost, true), ("42P01", .server, false),
-        ("53300", .server, true),
+        ("53300", .server, true), ("25006", .server, false),
     ])
     func mapsSQLState(sqlState: String, kind: PostgresError.Kind, transient: Bool) {
         #expect(PostgresError.Kind.from(sqlState: sqlState) == kind)
@@ -129,6 +191,8 @@ import Testing
         #expect(
             error.description
                 == "PostgresError(uniqueViolation, query, sqlState: 23505, constraint: users_user_name_key, table: users)")
+        #expect(PostgresError(.readOnlyServer, context: "query", sqlState: "25006").isTransient)
+        #expect(PostgresError(.commitUnconfirmed, context: "commit").isTransient)
         #expect(PostgresError.poolTimeout().isTransient)
         #expect(!PostgresError.poolClosed().isTransient)
     }

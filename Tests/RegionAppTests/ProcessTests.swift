@@ -55,6 +55,12 @@ import Testing
         let (badURL, badURLLog) = try run(["--region", "test", "--regions-dir", dir, "--dev-unsigned-tenants", "--database-url", "nonsense://x y"])
         #expect(badURL == 2)
         #expect(badURLLog.contains("\(dir)/test.json: database.url (or --database-url) is not a valid PostgreSQL URL"))
+        // A multi-host URL whose port list does not match its hosts: refused at start, saying why (libpq itself would
+        // only fail at every connection attempt).
+        let (mismatch, mismatchLog) = try run(["--region", "test", "--regions-dir", dir, "--dev-unsigned-tenants", "--database-url",
+                                               "postgresql://scim@h1,h2,h3/db?port=5432,5433&target_session_attrs=read-write"])
+        #expect(mismatch == 2)
+        #expect(mismatchLog.contains("is not a valid PostgreSQL URL: 3 hosts but 2 ports"))
         let keyring = dir + "/keyring"
         writeFile(keyring, "link k1 c2hvcnQ= current\n")
         let (badKeyring, badKeyringLog) = try run(["--region", "test", "--regions-dir", dir, "--keyring-file", keyring])
@@ -75,7 +81,7 @@ import Testing
         let portFile = dir + "/port"
         let child = try ChildProcess(executable: Self.binary, arguments: [
             "--region", "test", "--regions-dir", dir, "--listen", "127.0.0.1:0", "--port-file", portFile,
-            "--workers", "4", "--db-pool-size", "4",
+            "--workers", "4", "--db-pool-size", "4", "--drain-delay", "0s",
         ] + extra, environment: ["SCIM_REGION_DATABASE_URL": database.appURL].merging(environment) { $1 }, logPath: dir + "/log")
         guard let port = waitForPortFile(portFile) else {
             _ = child.stop()
@@ -154,6 +160,58 @@ import Testing
         let huge = try #require(try raw.readResponse())
         #expect(huge.status.code == 413)
         #expect(huge.json["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"])
+    }
+
+    /// A multi-host URL (the first host refuses connections, as a stopped node of a Patroni pair would): the region
+    /// connects to the one that accepts writes and serves.
+    @Test func aMultiHostDatabaseURLServes() throws {
+        let database = try RegionTestDatabase.get()
+        let plain = database.appURL
+        let at = try #require(plain.firstIndex(of: "@"))
+        let url = String(plain[...at]) + "127.0.0.1:1," + String(plain[plain.index(after: at)...]) + "?target_session_attrs=read-write"
+        let region = try start(["--dev-unsigned-tenants"], environment: ["SCIM_REGION_DATABASE_URL": url])
+        defer { _ = region.child.stop() }
+        #expect(try region.send(HTTPRequest(method: .get, target: "/readyz", headers: ["Host": "h"])).status.code == 200)
+        let created = try region.send(HTTPRequest(method: .post, target: "/scim/v2/Users",
+                                                  headers: ["Host": "h", "Authorization": "Bearer \(SecureRandom.uuid())",
+                                                            "Content-Type": "application/scim+json"],
+                                                  body: Array(#"{"userName":"multi@example.com"}"#.utf8)))
+        #expect(created.status.code == 201)
+    }
+
+    /// SIGTERM on a replica: `/readyz` answers 503 at once while every request is still served (the gateways' probes
+    /// take the replica out of their sets), the listener closes only after `--drain-delay`, and the process exits 0.
+    @Test func sigtermStopsAdvertisingReadinessThenStopsListening() throws {
+        let region = try start(["--dev-unsigned-tenants", "--drain-delay", "1500ms"])
+        defer { _ = region.child.stop() }
+        let readyz = HTTPRequest(method: .get, target: "/readyz", headers: ["Host": "h"])
+        let tenant = SecureRandom.uuid()
+        let list = HTTPRequest(method: .get, target: "/scim/v2/Users", headers: ["Host": "h", "Authorization": "Bearer \(tenant)"])
+        #expect(try region.send(readyz).status.code == 200)
+        #expect(try region.send(list).status.code == 200)
+        let signalled = monotonicMillis()
+        region.child.signal(SIGTERM)
+        var notReadyAfter: Int? = nil
+        for _ in 0..<100 {
+            if (try? region.send(readyz))?.status.code == 503 { notReadyAfter = monotonicMillis() - signalled; break }
+            usleep(10_000)
+        }
+        #expect(notReadyAfter != nil && notReadyAfter! < 500, "readyz still 200 \(notReadyAfter ?? -1) ms after SIGTERM")
+        #expect((try? region.send(readyz))?.json["reason"] == "shutting down")
+        // Still serving, on a new connection too, well into the delay.
+        usleep(500_000)
+        #expect(try HTTPClient(host: "127.0.0.1", port: region.client.port).send(list).status.code == 200)
+        // Then the listener closes and the process ends cleanly.
+        var refusedAfter: Int? = nil
+        for _ in 0..<300 {
+            if (try? HTTPClient(host: "127.0.0.1", port: region.client.port).send(readyz, timeout: .milliseconds(500))) == nil {
+                refusedAfter = monotonicMillis() - signalled
+                break
+            }
+            usleep(20_000)
+        }
+        #expect(refusedAfter != nil && refusedAfter! >= 1400, "listener closed \(refusedAfter ?? -1) ms after SIGTERM")
+        #expect(region.child.wait(timeoutMillis: 15000) == 0)
     }
 
     /// The region starts while its database is down (readyz 503, SCIM 503 with Retry-After), keeps retrying the

@@ -87,7 +87,9 @@ import Testing
         let created = region.send(.put, "/internal/v1/tenants/\(id)", tenant: id, body: body)
         #expect(created.status.code == 201)
         #expect(created.json == ["id": .string(id), "name": "acme", "deprovisionPolicy": "soft", "schemaExtensions": [], "validators": [],
-                               "uniqueExternalId": false])
+                               "uniqueExternalId": false,
+                               "requestLog": ["mode": "full", "redactAttributes": [], "retentionSeconds": 1_209_600,
+                                              "maxRecords": 100_000, "maxBodyBytes": 8192]])
         #expect(region.send(.put, "/internal/v1/tenants/\(id)", tenant: id, body: body).status.code == 200)
         #expect(region.send(.get, "/internal/v1/tenants/\(id)", tenant: id).json["deprovisionPolicy"] == "soft")
         // The signed tenant must be the path's tenant.

@@ -7,6 +7,7 @@ import Postgres
 @testable import RegionApp
 @testable import RegionSCIM
 @testable import RegionEvents
+@testable import RegionRequestLog
 import RegionLink
 import SCIMCore
 import Synchronization
@@ -38,10 +39,14 @@ final class Region: Sendable {
     let pool: PostgresPool
     let logs: LogSink
     let baseURL = "https://eu2-api.example.com/scim/v2"
+    /// The request log, when the test asked for one (its writer runs until the region is released).
+    let requestLog: RequestLogAPI?
+    /// The registry the request log counts in.
+    let metrics = MetricsRegistry()
 
     init(settings: RegionSettings = RegionSettings(), development: Bool = false, poolSize: Int = 8,
          configuration: PostgresConfiguration? = nil, clock: (@Sendable () -> Int64)? = nil,
-         webhookKeys: WebhookKeys = WebhookKeys()) throws {
+         webhookKeys: WebhookKeys = WebhookKeys(), requestLog: Bool = false, requestLogBuffer: Int = 10_000) throws {
         let database = try RegionTestDatabase.get()
         logs = LogSink.memory()
         let logger = Logger(label: "region-test", level: .info, sink: logs)
@@ -51,13 +56,28 @@ final class Region: Sendable {
         let service = SCIMService(database: regionDatabase, settings: settings, logger: logger, clock: clock)
         let readiness = Readiness()
         readiness.markMigrated()
+        if requestLog {
+            var writerConfiguration = configuration ?? database.appConfiguration
+            writerConfiguration.applicationName = "region-test-request-log-writer"
+            let writer = RequestLogWriter(configuration: writerConfiguration, database: regionDatabase, registry: metrics,
+                                          logger: logger, bufferCapacity: requestLogBuffer, flushInterval: .milliseconds(20))
+            try writer.start()
+            let logPool = PostgresPool(configuration: configuration ?? database.appConfiguration, maxConnections: 2,
+                                       checkoutTimeout: .seconds(2), sessionSetup: RequestLogOptions.readerSession)
+            self.requestLog = RequestLogAPI(pool: logPool, database: regionDatabase, writer: writer, region: "test")
+        } else {
+            self.requestLog = nil
+        }
         responder = RegionResponder(service: service, authenticator: Authenticator(
             verifier: LinkVerifier(keyring: Keyring(keys: [testLinkKey])), developmentMode: development),
             readiness: readiness, region: "test", logger: logger,
-            events: EventsAPI(database: regionDatabase, keys: webhookKeys))
+            events: EventsAPI(database: regionDatabase, keys: webhookKeys), requestLog: self.requestLog)
     }
 
-    deinit { pool.close() }
+    deinit {
+        requestLog?.writer.shutdown(gracePeriod: .seconds(5))
+        pool.close()
+    }
 
     /// Sends a request; `tenant` signs it as the gateway would (nil: unsigned).
     func send(_ method: HTTPMethod, _ target: String, tenant: String?, body: String? = nil,

@@ -237,7 +237,7 @@ let widgetsTable = """
         }
         func importRow(_ epoch: Int) -> HTTPResponse {
             region.send(.post, "/internal/v1/tenants/\(tenant)/move/import?move=\(move)&epoch=\(epoch)&table=tenants", tenant: tenant,
-                        body: Array(#"[{"id":"\#(tenant)","name":"t","deprovision_policy":"hard","schema_extensions":[],"validators":[],"settings_version":1,"created_at":"2026-01-01T00:00:00+00:00","updated_at":"2026-01-01T00:00:00+00:00","unique_external_id":false}]"#.utf8))
+                        body: Array(#"[{"id":"\#(tenant)","name":"t","deprovision_policy":"hard","schema_extensions":[],"validators":[],"settings_version":1,"created_at":"2026-01-01T00:00:00+00:00","updated_at":"2026-01-01T00:00:00+00:00","unique_external_id":false,"request_log":{}}]"#.utf8))
         }
         #expect(fence(1, "incoming") == 200)
         #expect(importRow(1).json["inserted"]?.int == 1)

@@ -8,16 +8,24 @@ public import Postgres
 import RegionLink
 
 /// A whole deployment for integration tests: a fresh control-plane database and one database per region on the
-/// test cluster, a keyring, both `scim-region` processes and one or more `scim-gateway` processes on ephemeral
-/// loopback ports, and the bootstrap admin credential. Everything is stopped (by PID) and dropped on `stop()`.
+/// test cluster, a keyring, `scim-region` processes (one per region, or a replica set: `replicas`) and one or more
+/// `scim-gateway` processes on ephemeral loopback ports, and the bootstrap admin credential. The gateways read a
+/// regions directory of this deployment (`regionsDirectory`) whose files list each region's replicas; replicas
+/// added or removed later are written there (the gateways re-read it). Everything is stopped (by PID) and dropped
+/// on `stop()`.
 public final class Deployment: @unchecked Sendable {
     // @unchecked: used from one test thread at a time.
     public let directory: String
     public let control: TestDatabase
     public let regionDatabases: [String: TestDatabase]
-    public private(set) var regionProcesses: [String: ChildProcess] = [:]
-    public private(set) var regionPorts: [String: Int] = [:]
+    /// Each region's replicas, by index (a stopped one keeps its place and port; `nil` once removed).
+    public private(set) var replicas: [String: [(process: ChildProcess, port: Int)?]] = [:]
+    /// The first replica of each region (the only one, unless `replicas` asked for more).
+    public var regionProcesses: [String: ChildProcess] { replicas.compactMapValues { $0.first??.process } }
+    public var regionPorts: [String: Int] { replicas.compactMapValues { $0.first??.port } }
     public private(set) var gateways: [(process: ChildProcess, port: Int, adminPort: Int)] = []
+    /// The regions directory the gateways read (written from the repository's, with this deployment's backends).
+    public var regionsDirectory: String { directory + "/regions" }
     public private(set) var adminToken = ""
     public let regionIDs = ["us", "eu2"]
 
@@ -25,6 +33,15 @@ public final class Deployment: @unchecked Sendable {
     public let gatewayArguments: [String]
 
     public var keyringPath: String { directory + "/keyring" }
+    public let multiHostURLs: Bool
+
+    /// The URL a process is given for `database` (see `multiHostURLs`).
+    public func databaseURL(_ database: TestDatabase) -> String {
+        let url = database.appURL
+        guard multiHostURLs, let at = url.firstIndex(of: "@") else { return url }
+        let rest = url[url.index(after: at)...]
+        return String(url[...at]) + "127.0.0.1:1," + rest + "?target_session_attrs=read-write&connect_timeout=2"
+    }
     /// Extra `scim-region` arguments (e.g. webhook timings for delivery tests).
     public let regionArguments: [String]
 
@@ -32,9 +49,14 @@ public final class Deployment: @unchecked Sendable {
     /// restart PostgreSQL).
     /// `regionClusters` puts a region's database on a cluster of its own (tests that pause one region's PostgreSQL);
     /// `controlCluster` does the same for the control plane.
+    /// `replicas`: `scim-region` processes per region (default 1), all on the region's one database.
+    /// `multiHostURLs`: every process gets its database as a multi-host URL whose first host refuses connections
+    /// (`postgresql://scim@127.0.0.1:1,127.0.0.1:<port>/<db>?target_session_attrs=read-write`), as behind a
+    /// Patroni pair.
     public init(_ label: String, gateways count: Int = 1, cluster: PostgresCluster? = nil, gatewayArguments: [String] = [],
                 regionArguments: [String] = [], regionClusters: [String: PostgresCluster] = [:],
-                controlCluster: PostgresCluster? = nil) throws {
+                controlCluster: PostgresCluster? = nil, replicas: [String: Int] = [:], multiHostURLs: Bool = false) throws {
+        self.multiHostURLs = multiHostURLs
         self.gatewayArguments = gatewayArguments
         self.regionArguments = regionArguments
         directory = makeTemporaryDirectory("deploy-\(label)")
@@ -43,7 +65,11 @@ public final class Deployment: @unchecked Sendable {
         for id in regionIDs { dbs[id] = try TestDatabase.create("\(label)_\(id)", on: regionClusters[id] ?? cluster) }
         regionDatabases = dbs
         _ = try KeyringFile(path: keyringPath, createIfMissing: true)
-        for id in regionIDs { try startRegion(id) }
+        mkdir(regionsDirectory, 0o755)
+        for id in regionIDs {
+            for index in 0..<max(1, replicas[id] ?? 1) { try startReplica(id, index: index) }
+        }
+        try writeRegionFiles()
         for _ in 0..<count { try startGateway() }
         guard let token = readTextFile(directory + "/admin-token")?.trimmingWhitespace(), !token.isEmpty else {
             throw RawError.failed("gateway did not write the admin token")
@@ -57,27 +83,97 @@ public final class Deployment: @unchecked Sendable {
         return parts.joined(separator: "/")
     }
 
+    /// (Re)starts region `id`'s first replica, on the port it had.
     public func startRegion(_ id: String) throws {
-        let portFile = directory + "/region-\(id).port"
-        unlink(portFile)
-        let logPath = directory + "/region-\(id).log"
-        let process = try ChildProcess(
-            executable: binaryDirectory() + "/scim-region",
-            arguments: ["--region", id, "--regions-dir", Self.repositoryRoot + "/Regions", "--listen", "127.0.0.1:\(regionPorts[id] ?? 0)",
-                        "--port-file", portFile, "--database-url", regionDatabases[id]!.appURL, "--keyring-file", keyringPath,
-                        "--log-level", "info"] + regionArguments,
-            logPath: logPath + (regionProcesses[id] == nil ? "" : ".\(monotonicMillis())"))
-        guard let port = waitForPortFile(portFile) else {
-            throw RawError.failed("scim-region \(id) did not start: \(process.log)")
-        }
-        regionProcesses[id] = process
-        regionPorts[id] = port
+        try startReplica(id, index: 0)
     }
 
-    /// Stops a region: SIGTERM (graceful) or SIGKILL (crash).
+    /// (Re)starts replica `index` of region `id` on the port it had (a new one: an ephemeral port; add it to the
+    /// gateways' view with `writeRegionFiles`).
+    public func startReplica(_ id: String, index: Int) throws {
+        let name = index == 0 ? "region-\(id)" : "region-\(id)-\(index)"
+        let portFile = directory + "/\(name).port"
+        unlink(portFile)
+        let logPath = directory + "/\(name).log"
+        let known = replicas[id].flatMap { index < $0.count ? $0[index] : nil }
+        let process = try ChildProcess(
+            executable: binaryDirectory() + "/scim-region",
+            arguments: ["--region", id, "--regions-dir", Self.repositoryRoot + "/Regions", "--listen", "127.0.0.1:\(known?.port ?? 0)",
+                        "--port-file", portFile, "--database-url", databaseURL(regionDatabases[id]!), "--keyring-file", keyringPath,
+                        // No drain delay unless a test asks for one (replica sets do): stopping stays fast.
+                        "--log-level", "info", "--drain-delay", "0s"] + regionArguments,
+            logPath: logPath + (known == nil ? "" : ".\(monotonicMillis())"))
+        guard let port = waitForPortFile(portFile) else {
+            throw RawError.failed("scim-region \(name) did not start: \(process.log)")
+        }
+        var list = replicas[id] ?? []
+        while list.count <= index { list.append(nil) }
+        list[index] = (process, port)
+        replicas[id] = list
+    }
+
+    /// Starts one more replica of region `id` (a new port) and lists it in the regions directory; returns its index.
+    /// Gateways see it at their next check (`--regions-reload-interval`) or at once after `reloadGateways()`.
+    @discardableResult
+    public func addReplica(_ id: String) throws -> Int {
+        let index = replicas[id]?.count ?? 0
+        try startReplica(id, index: index)
+        try writeRegionFiles()
+        return index
+    }
+
+    /// Takes replica `index` of region `id` out of the regions directory (gateways stop sending to it once they
+    /// re-read it); the process keeps running until `stopReplica`.
+    public func unlistReplica(_ id: String, index: Int) throws {
+        unlisted.insert("\(id)/\(index)")
+        try writeRegionFiles()
+    }
+    private var unlisted: Set<String> = []
+
+    /// Stops a replica: SIGTERM (graceful: it drains) or SIGKILL (crash). Its place and port are kept for a restart.
+    public func stopReplica(_ id: String, index: Int, kill: Bool = false) {
+        guard let replica = replicas[id].flatMap({ index < $0.count ? $0[index] : nil }) else { return }
+        if kill { replica.process.signal(SIGKILL); replica.process.wait(timeoutMillis: 5000) } else { _ = replica.process.stop() }
+    }
+
+    /// Stops a region's first replica: SIGTERM (graceful) or SIGKILL (crash).
     public func stopRegion(_ id: String, kill: Bool = false) {
-        guard let p = regionProcesses[id] else { return }
-        if kill { p.signal(SIGKILL); p.wait(timeoutMillis: 5000) } else { _ = p.stop() }
+        stopReplica(id, index: 0, kill: kill)
+    }
+
+    /// The port of replica `index` of region `id`.
+    public func replicaPort(_ id: String, index: Int) -> Int? {
+        replicas[id].flatMap { index < $0.count ? $0[index]?.port : nil }
+    }
+
+    /// SIGHUP to every gateway: re-read the regions directory now.
+    public func reloadGateways() {
+        for g in gateways where g.process.isRunning { g.process.signal(SIGHUP) }
+    }
+
+    /// Writes `regionsDirectory/<id>.json` for every region: the repository's file, with `backendURL` and
+    /// `backendURLs` naming this deployment's listed replicas (written whole, then renamed: a gateway never reads
+    /// half a file).
+    public func writeRegionFiles() throws {
+        for id in regionIDs {
+            guard let text = readTextFile(Self.repositoryRoot + "/Regions/\(id).json"),
+                  case .object(var file)? = try? JSONDecoder.decode(Array(text.utf8)) else {
+                throw RawError.failed("cannot read Regions/\(id).json")
+            }
+            let ports = (replicas[id] ?? []).enumerated().compactMap { index, replica in
+                unlisted.contains("\(id)/\(index)") ? nil : replica?.port
+            }
+            guard let first = ports.first else { throw RawError.failed("region \(id) would have no replica") }
+            file.set("backendURL", .string("http://127.0.0.1:\(first)"))
+            if ports.count > 1 {
+                file.set("backendURLs", .array(ports.dropFirst().map { .string("http://127.0.0.1:\($0)") }))
+            }
+            let path = regionsDirectory + "/\(id).json"
+            guard let f = fopen(path + ".tmp", "w") else { throw RawError.failed("cannot write \(path)") }
+            fputs(JSONValue.object(file).description, f)
+            fclose(f)
+            guard rename(path + ".tmp", path) == 0 else { throw RawError.failed("cannot rename \(path)") }
+        }
     }
 
     /// Starts one more gateway; `backendPorts` points a region at another port (a fake or broken backend);
@@ -109,13 +205,15 @@ public final class Deployment: @unchecked Sendable {
         let portFile = directory + "/gateway-\(n).port", adminFile = directory + "/gateway-\(n).admin.port"
         unlink(portFile)
         unlink(adminFile)
-        let backends = regionIDs.map { "\($0)=http://127.0.0.1:\(backendPorts[$0] ?? regionPorts[$0]!)" }.joined(separator: ",")
+        // The regions directory lists every replica; a fake or broken backend replaces a region's list.
+        let overrides = backendPorts.map { "\($0.key)=http://127.0.0.1:\($0.value)" }.sorted().joined(separator: ",")
         let arguments = gatewayArguments + extraArguments
         let process = try ChildProcess(
             executable: binaryDirectory() + "/scim-gateway",
-            arguments: ["--control-database-url", control.appURL, "--keyring-file", keyringPath,
-                        "--admin-token-file", directory + "/admin-token", "--regions-dir", Self.repositoryRoot + "/Regions",
-                        "--region-backends", backends, "--listen", "127.0.0.1:\(ports?.0 ?? 0)", "--port-file", portFile,
+            arguments: ["--control-database-url", databaseURL(control), "--keyring-file", keyringPath,
+                        "--admin-token-file", directory + "/admin-token", "--regions-dir", regionsDirectory]
+                + (overrides.isEmpty ? [] : ["--region-backends", overrides])
+                + ["--listen", "127.0.0.1:\(ports?.0 ?? 0)", "--port-file", portFile,
                         "--admin-listen", "127.0.0.1:\(ports?.1 ?? 0)", "--admin-port-file", adminFile, "--workers", "8",
                         "--tenant-rate", "0", "--log-level", "info"]
                         // Tests call 127.0.0.1; those that check region locking pass --strict-hosts instead.
@@ -182,9 +280,10 @@ public final class Deployment: @unchecked Sendable {
 
     public func stop() {
         // SIGTERM to every process first, so their graceful shutdowns overlap instead of adding up.
-        for p in gateways.map(\.process) + Array(regionProcesses.values) where p.isRunning { p.signal(SIGTERM) }
+        let regionChildren = replicas.values.flatMap { $0.compactMap { $0?.process } }
+        for p in gateways.map(\.process) + regionChildren where p.isRunning { p.signal(SIGTERM) }
         for g in gateways { _ = g.process.stop() }
-        for (_, p) in regionProcesses { _ = p.stop() }
+        for p in regionChildren { _ = p.stop() }
         control.drop()
         for (_, db) in regionDatabases { db.drop() }
     }

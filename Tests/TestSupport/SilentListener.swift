@@ -53,8 +53,13 @@ public final class SilentListener: @unchecked Sendable {
     /// Connections accepted so far.
     public var accepted: Int { acceptedCount.withLock { $0 } }
 
+    /// Closes the listener and every accepted connection (the clients see them close); later calls do nothing.
     public func close() {
-        stop.withLock { $0 = true }
+        let first = stop.withLock { stopped -> Bool in
+            defer { stopped = true }
+            return !stopped
+        }
+        guard first else { return }
         thread?.join()
         Glibc.close(fd)
     }

@@ -85,6 +85,8 @@ final class AdminAPI: HTTPResponder {
         r.add(.delete, "/admin/v1/tenants/:tenant/webhook", { try $0.relayToRegion($1, .delete, "webhook", audit: "webhook.delete") })
         r.add(.post, "/admin/v1/tenants/:tenant/webhook/redeliver",
               { try $0.relayToRegion($1, .post, "webhook/redeliver", audit: "webhook.redeliver") })
+        r.add(.get, "/admin/v1/tenants/:tenant/request-log", { try $0.requestLog($1) })
+        r.add(.get, "/admin/v1/tenants/:tenant/request-log/summary", { try $0.requestLogSummary($1) })
         r.add(.get, "/admin/v1/keys", { try $0.listKeys($1) })
         r.add(.post, "/admin/v1/keys/pepper/rotate", { try $0.rotatePepper($1) })
         r.add(.post, "/admin/v1/keys/pepper/:key/retire", { try $0.retireKey($1, .pepper) })
@@ -293,6 +295,14 @@ final class AdminAPI: HTTPResponder {
         if let v = body["uniqueExternalId"] {
             guard v.bool != nil || v.isNull else { throw .badRequest("uniqueExternalId must be a boolean") }
             s.set("uniqueExternalId", v)
+            given = true
+        }
+        if let v = body["requestLog"] {
+            if let merged = try requestLogSettings(v, base: s["requestLog"]) {
+                s.set("requestLog", merged)
+            } else if let i = s.index(forKey: "requestLog") {
+                s.remove(at: i)
+            }
             given = true
         }
         return given ? s : nil

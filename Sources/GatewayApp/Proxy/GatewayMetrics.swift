@@ -1,3 +1,4 @@
+import NetIO
 import Telemetry
 import ServerRuntime
 
@@ -11,6 +12,7 @@ struct GatewayMetrics: Sendable {
     let rateLimited: Counter
     let shaped: Counter
     let accessTokensExpired: Counter
+    let rerouted: Counter
 
     init(registry: MetricsRegistry = MetricsRegistry()) {
         self.registry = registry
@@ -26,42 +28,81 @@ struct GatewayMetrics: Sendable {
         shaped = registry.counter("scim_gateway_rate_shaped_total",
                                   "Requests over their tenant's rate that waited for their turn (instead of a 429), by tenant.",
                                   labels: ["tenant"])
+        rerouted = registry.counter("scim_gateway_region_rerouted_total",
+                                    "Requests sent to another replica after they could not reach one (refused or timed-out connect, full bulkhead), by region and cause.",
+                                    labels: ["region", "kind"])
         accessTokensExpired = registry.counter("scim_gateway_oauth_access_tokens_expired_total",
                                                "SCIM requests refused because their OAuth access token had expired (the client should have asked for a new one).")
     }
 
-    /// Per-region data-plane gauges, sampled when scraped: bulkhead occupancy, pool counters, breaker state, health.
+    /// Region and replica data-plane gauges, sampled when scraped from the replica sets as they are then: health,
+    /// breakers, bulkhead occupancy and pool counters. Region figures are sums over the region's current replicas
+    /// (a replica that is removed takes its counts with it).
     func registerRegions(directory: RegionDirectory, health: RegionHealth) {
         let ids = directory.ids
-        func sample(_ value: @escaping @Sendable (RegionRoute) -> Double) -> @Sendable () -> [([String], Double)] {
-            { ids.compactMap { id in directory.routes[id].map { ([id], value($0)) } } }
+        func perRegion(_ value: @escaping @Sendable ([RegionReplica]) -> Double) -> @Sendable () -> [([String], Double)] {
+            { ids.compactMap { id in directory.routes[id].map { ([id], value($0.replicas.members)) } } }
         }
-        registry.gaugeFunction("scim_gateway_region_up", "Whether the region answered /readyz at the last probe.",
+        func perReplica(_ value: @escaping @Sendable (RegionReplica) -> Double) -> @Sendable () -> [([String], Double)] {
+            { directory.allReplicas.map { ([$0.region, $0.name], value($0)) } }
+        }
+        func sum(_ value: @escaping @Sendable (UpstreamPool.Statistics) -> Int) -> @Sendable ([RegionReplica]) -> Double {
+            { replicas in Double(replicas.reduce(0) { $0 + value($1.pool.statistics) }) }
+        }
+        registry.gaugeFunction("scim_gateway_region_up", "Whether some replica of the region answered /readyz at its last probe.",
                                labels: ["region"]) {
             let snapshot = health.snapshot
             return ids.map { ([$0], snapshot[$0] == true ? 1 : 0) }
         }
+        registry.gaugeFunction("scim_gateway_region_replicas", "The region's replicas by their last probe: ready or not (unprobed counts as not).",
+                               labels: ["region", "state"]) {
+            ids.flatMap { id -> [([String], Double)] in
+                let members = directory.routes[id]?.replicas.members ?? []
+                let ready = members.filter { $0.probedUp == true }.count
+                return [([id, "ready"], Double(ready)), ([id, "not_ready"], Double(members.count - ready))]
+            }
+        }
         registry.gaugeFunction("scim_gateway_region_breaker_open",
-                               "The region's circuit breaker: 0 closed, 1 open (requests refused at once), 0.5 half-open.",
-                               labels: ["region"], sample { route in
-                                   switch route.breaker.state { case .closed: 0; case .open: 1; case .halfOpen: 0.5 }
+                               "The region's replica breakers: 0 all closed, 1 all open (requests refused at once), 0.5 some open or half-open.",
+                               labels: ["region"], perRegion { replicas in
+                                   let states = replicas.map(\.breaker.state)
+                                   if states.isEmpty || states.allSatisfy({ $0 == .open }) { return 1 }
+                                   return states.allSatisfy({ $0 == .closed }) ? 0 : 0.5
                                })
-        registry.gaugeFunction("scim_gateway_region_in_flight", "Requests a region is working on (bulkhead slots in use).",
-                               labels: ["region"], sample { Double($0.pool.statistics.inFlight) })
+        registry.gaugeFunction("scim_gateway_region_in_flight", "Requests the region's replicas are working on (bulkhead slots in use).",
+                               labels: ["region"], perRegion(sum(\.inFlight)))
         registry.gaugeFunction("scim_gateway_region_queued", "Requests waiting for one of the region's slots.",
-                               labels: ["region"], sample { Double($0.pool.statistics.queued) })
-        registry.gaugeFunction("scim_gateway_region_idle_connections", "Idle keep-alive connections to the region.",
-                               labels: ["region"], sample { Double($0.pool.statistics.idle) })
-        registry.gaugeFunction("scim_gateway_region_connections_opened_total", "Connections ever opened to the region.",
-                               labels: ["region"], sample { Double($0.pool.statistics.connectionsOpened) })
+                               labels: ["region"], perRegion(sum(\.queued)))
+        registry.gaugeFunction("scim_gateway_region_idle_connections", "Idle keep-alive connections to the region's replicas.",
+                               labels: ["region"], perRegion(sum(\.idle)))
+        registry.gaugeFunction("scim_gateway_region_connections_opened_total", "Connections opened to the region's current replicas.",
+                               labels: ["region"], perRegion(sum(\.connectionsOpened)))
         registry.gaugeFunction("scim_gateway_region_rejected_total",
-                               "Requests refused at once because the region's bulkhead (in-flight cap and queue) was full.",
-                               labels: ["region"], sample { Double($0.pool.statistics.rejected + $0.pool.statistics.queueTimeouts) })
+                               "Requests refused because a replica's bulkhead (in-flight cap and queue) was full.",
+                               labels: ["region"], perRegion(sum { $0.rejected + $0.queueTimeouts }))
         registry.gaugeFunction("scim_gateway_region_timeouts_total", "Region calls that hit a connect, first-byte or total timeout.",
-                               labels: ["region"], sample { Double($0.pool.statistics.timeouts) })
+                               labels: ["region"], perRegion(sum(\.timeouts)))
         registry.gaugeFunction("scim_gateway_region_retries_total",
                                "Idempotent requests retried once on a fresh connection after a pooled one was found closed.",
-                               labels: ["region"], sample { Double($0.pool.statistics.retried) })
+                               labels: ["region"], perRegion(sum(\.retried)))
+        registry.gaugeFunction("scim_gateway_replica_up", "Whether the replica answered /readyz at its last probe (a draining replica answers 503).",
+                               labels: ["region", "replica"], perReplica { $0.probedUp == true ? 1 : 0 })
+        registry.gaugeFunction("scim_gateway_replica_breaker_open",
+                               "The replica's circuit breaker: 0 closed, 1 open (no requests), 0.5 half-open.",
+                               labels: ["region", "replica"], perReplica { replica in
+                                   switch replica.breaker.state { case .closed: 0; case .open: 1; case .halfOpen: 0.5 }
+                               })
+        registry.gaugeFunction("scim_gateway_replica_in_flight", "Requests the replica is working on.",
+                               labels: ["region", "replica"], perReplica { Double($0.pool.statistics.inFlight) })
+        registry.gaugeFunction("scim_gateway_replica_queued", "Requests waiting for one of the replica's slots.",
+                               labels: ["region", "replica"], perReplica { Double($0.pool.statistics.queued) })
+        registry.gaugeFunction("scim_gateway_replica_answers_total", "Answers received from the replica (any status).",
+                               labels: ["region", "replica"], perReplica { Double($0.pool.statistics.completed) })
+        registry.gaugeFunction("scim_gateway_replica_failures_total",
+                               "Calls to the replica that got no answer (refused or broken connections, timeouts, bad answers).",
+                               labels: ["region", "replica"], perReplica { Double($0.pool.statistics.failures + $0.pool.statistics.timeouts) })
+        registry.gaugeFunction("scim_gateway_replica_connections_opened_total", "Connections opened to the replica.",
+                               labels: ["region", "replica"], perReplica { Double($0.pool.statistics.connectionsOpened) })
     }
 
     func record(_ log: RequestRecord) {

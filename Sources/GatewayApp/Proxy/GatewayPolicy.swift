@@ -26,6 +26,9 @@ struct GatewayPolicy: Sendable {
     var clientSource = ClientSource()
     /// `Retry-After` when a region failed or timed out (a full bulkhead says 1, an open breaker its remaining time).
     var retryAfterSeconds = 5
+    /// How long after its first try a request that never reached a replica may still be sent to another one (the
+    /// upstream timeout, `--upstream-timeout`).
+    var rerouteWindow: Duration = .seconds(20)
     /// Rate shaping: a tenant over its rate waits up to this long for its turn (holding no thread) before a 429;
     /// 0 refuses at once.
     var rateLimitMaxDelay: Duration = .seconds(1)

@@ -15,8 +15,9 @@ import Telemetry
 ///
 /// It never parks a thread on a region: the worker that read the request runs the checks, hands the signed
 /// request to the region's non-blocking pool and returns; the answer is written by whichever thread receives it
-/// (`DeferredHTTPResponder`). Each region has its own bulkhead and circuit breaker, so a hung region costs its own
-/// tenants a fast 503 + `Retry-After` and nobody else anything.
+/// (`DeferredHTTPResponder`). A region is a set of replicas, each with its own bulkhead and circuit breaker: a
+/// request goes to the least loaded healthy one, and to another when it could not reach the first at all; a hung
+/// region costs its own tenants a fast 503 + `Retry-After` and nobody else anything.
 final class SCIMProxy: DeferredHTTPResponder {
     let authenticator: TokenAuthenticator
     let directory: RegionDirectory
@@ -39,15 +40,18 @@ final class SCIMProxy: DeferredHTTPResponder {
     let activity = TenantActivity()
     /// Runs a task later without holding a thread (the upstream loop's timer): requests waiting for their rate.
     let schedule: @Sendable (Duration, @escaping @Sendable () -> Void) -> Void
+    /// Where the requests this proxy refuses itself go, for the tenant's home region's request log (issue 17).
+    let requestLog: RequestLogShipper?
 
     init(authenticator: TokenAuthenticator, directory: RegionDirectory, keyring: @escaping @Sendable () -> Keyring,
          policy: GatewayPolicy, logger: Logger, metrics: GatewayMetrics,
          schedule: @escaping @Sendable (Duration, @escaping @Sendable () -> Void) -> Void,
          failureLimiter: KeyedRateLimiter = KeyedRateLimiter(), oauth: OAuthTokenEndpoint? = nil, setup: SetupPortal? = nil,
-         authWork: WorkQueue? = nil, authWaitLimit: Duration = .seconds(5),
+         authWork: WorkQueue? = nil, authWaitLimit: Duration = .seconds(5), requestLog: RequestLogShipper? = nil,
          readiness: @escaping @Sendable () -> (Bool, String)) {
         self.authWork = authWork
         self.authWaitLimit = authWaitLimit
+        self.requestLog = requestLog
         self.failureLimiter = failureLimiter
         self.oauth = oauth
         self.setup = setup
@@ -70,9 +74,13 @@ final class SCIMProxy: DeferredHTTPResponder {
     /// tenant is over its rate).
     enum Decision {
         case answer(HTTPResponse)
-        case refuse(SCIMError)
+        /// Refused here; `homeRegion` is the tenant's when one is known (its request log gets the record).
+        case refuse(SCIMError, homeRegion: String? = nil)
         case forward(HTTPRequest, RegionRoute, delay: Double)
     }
+
+    /// A request refused here for a known tenant, for its home region's request log.
+    typealias Refusal = (request: HTTPRequest, region: String, error: SCIMError)
 
     func respond(to request: HTTPRequest, context: RequestContext, reply: any HTTPReply) {
         respond(to: request, context: context, reply: reply, prefetched: false)
@@ -128,8 +136,9 @@ final class SCIMProxy: DeferredHTTPResponder {
         switch decide(request, context: context, requestID: requestID, record: &record) {
         case .answer(let response):
             finish(response, record: record, reply: reply)
-        case .refuse(let error):
-            finish(HTTPResponse(error: error, accept: accept), record: record, reply: reply)
+        case .refuse(let error, let homeRegion):
+            finish(HTTPResponse(error: error, accept: accept), record: record, reply: reply,
+                   refusal: homeRegion.map { (request, $0, error) })
         case .forward(let upstream, let home, let delay):
             if delay > 0 {
                 record.outcome = "rate-shaped"
@@ -144,29 +153,60 @@ final class SCIMProxy: DeferredHTTPResponder {
         }
     }
 
-    /// Sends a checked request to its region, unless the region's breaker refuses it (no connection, no slot).
+    /// Sends a checked request to a replica of its region: the least loaded one whose breaker admits it. When no
+    /// replica does, the answer is 503 at once (no connection, no slot).
     private func dispatch(_ upstream: HTTPRequest, to home: RegionRoute, accept: String?, record: RequestRecord,
                           reply: any HTTPReply) {
-        var record = record
-        var trial = false
-        switch home.breaker.admit(now: Timestamp.monotonicNanos()) {
-        case .allowed: break
-        case .trial: trial = true
-        case .refused(let seconds):
+        let now = Timestamp.monotonicNanos()
+        switch home.replicas.select(now: now) {
+        case .replica(let replica, let trial):
+            forward(upstream, to: home, via: replica, trial: trial, tried: [], deadline: now + policy.rerouteWindow.nanoseconds,
+                    accept: accept, record: record, reply: reply)
+        case .none(let seconds):
+            var record = record
             record.outcome = "circuit-open"
             let refusal = SCIMError.unavailable("region \(home.id) is unavailable; retry later", retryAfter: seconds)
-            finish(HTTPResponse(error: refusal, accept: accept), record: record, reply: reply)
-            return
-        }
-        let sent = record, isTrial = trial
-        home.pool.send(upstream) { [self] result in
-            var record = sent
-            let response = answer(result, from: home, trial: isTrial, accept: accept, record: &record)
-            finish(response, record: record, reply: reply)
+            finish(HTTPResponse(error: refusal, accept: accept), record: record, reply: reply, refusal: (upstream, home.id, refusal))
         }
     }
 
-    private func finish(_ response: HTTPResponse, record: RequestRecord, reply: any HTTPReply) {
+    /// Sends on one replica. A request that certainly never reached it (refused or timed-out connect, a full
+    /// bulkhead, a queue wait that ran out, a connection that broke before a byte was written) goes to the next
+    /// replica, each at most once, while `deadline` allows: so a replica that is stopping or was killed costs no
+    /// request that had not reached it. Anything that may have reached a replica is never sent again (a POST could
+    /// be applied twice); it is answered 503 + `Retry-After` when no answer came.
+    private func forward(_ upstream: HTTPRequest, to home: RegionRoute, via replica: RegionReplica, trial: Bool,
+                         tried: [RegionReplica], deadline: UInt64, accept: String?, record: RequestRecord, reply: any HTTPReply) {
+        var sent = record
+        sent.upstream = replica.name
+        let attempt = sent
+        replica.pool.send(upstream) { [self] result in
+            var record = attempt
+            if case .failure(let error) = result, !error.mayHaveReached, error.kind != .shuttingDown,
+               Timestamp.monotonicNanos() < deadline {
+                let now = Timestamp.monotonicNanos()
+                count(error, on: replica, trial: trial, now: now)
+                if case .replica(let next, let nextTrial) = home.replicas.select(excluding: tried + [replica], now: now) {
+                    metrics.rerouted.increment([home.id, error.kind.rawValue])
+                    logger.info("rerouted to another replica", [("request.id", .string(record.requestID)), ("region", .string(home.id)),
+                                                                ("replica", .string(replica.name)), ("next", .string(next.name)),
+                                                                ("error", .string(error.kind.rawValue))])
+                    forward(upstream, to: home, via: next, trial: nextTrial, tried: tried + [replica], deadline: deadline,
+                            accept: accept, record: record, reply: reply)
+                    return
+                }
+                let (response, refusal) = answer(result, from: home, replica: replica, trial: trial, counted: true, accept: accept,
+                                                 record: &record)
+                finish(response, record: record, reply: reply, refusal: refusal.map { (upstream, home.id, $0) })
+                return
+            }
+            let (response, refusal) = answer(result, from: home, replica: replica, trial: trial, counted: false, accept: accept,
+                                             record: &record)
+            finish(response, record: record, reply: reply, refusal: refusal.map { (upstream, home.id, $0) })
+        }
+    }
+
+    private func finish(_ response: HTTPResponse, record: RequestRecord, reply: any HTTPReply, refusal: Refusal? = nil) {
         var response = response
         var record = record
         response.headers.set("X-Request-Id", record.requestID)
@@ -178,38 +218,59 @@ final class SCIMProxy: DeferredHTTPResponder {
         if !record.isProbe { metrics.record(record) }
         if let tenant = record.tenant, record.route.hasPrefix("/scim/") { activity.record(tenant: tenant, status: record.status) }
         reply.send(response)
+        if let requestLog {
+            if let refusal, let tenant = record.tenant {
+                requestLog.refused(refusal.request, record: record, tenant: tenant, region: refusal.region, error: refusal.error)
+            } else if record.tenant == nil && response.status.code >= 400
+                        && (record.route.hasPrefix("/scim/") || record.route == Self.unmatchedRoute) {
+                requestLog.unattributed(record.outcome ?? "no-scim-route")
+            }
+        }
     }
 
-    /// The region's answer (its own headers stripped), or a 503 saying why there is none.
-    private func answer(_ result: Result<HTTPResponse, UpstreamError>, from home: RegionRoute, trial: Bool, accept: String?,
-                        record: inout RequestRecord) -> HTTPResponse {
+    /// Feeds a failed call's outcome to the replica's breaker: failures of the replica itself count; a full
+    /// bulkhead says only that it is busy (which its requests in flight will show), unless it was the trial.
+    private func count(_ error: UpstreamError, on replica: RegionReplica, trial: Bool, now: UInt64) {
+        switch error.kind {
+        case .overloaded, .queueTimeout:
+            if trial { replica.breaker.record(success: false, trial: true, now: now) }
+        case .shuttingDown:
+            break
+        case .connectFailed, .connectTimeout, .firstByteTimeout, .totalTimeout, .connectionClosed, .protocolError:
+            replica.breaker.record(success: false, trial: trial, now: now)
+        }
+    }
+
+    /// The replica's answer (its own headers stripped), or a 503 saying why there is none (and that error, for the
+    /// request log). `counted`: the failure was already fed to the breaker.
+    private func answer(_ result: Result<HTTPResponse, UpstreamError>, from home: RegionRoute, replica: RegionReplica, trial: Bool,
+                        counted: Bool, accept: String?, record: inout RequestRecord) -> (HTTPResponse, SCIMError?) {
         let now = Timestamp.monotonicNanos()
         switch result {
         case .success(var response):
-            // The region's own 503 (its database is unreachable) counts against it like a timeout; one tenant's write
-            // pause while it moves to another region (X-Scim-Write-Pause, docs/residency.md) does not.
-            home.breaker.record(success: response.status.code != 503 || response.headers["X-Scim-Write-Pause"] != nil, trial: trial, now: now)
+            // The region's own 503 (its database is unreachable) counts against the replica like a timeout; one
+            // tenant's write pause while it moves to another region (X-Scim-Write-Pause, docs/residency.md) does not.
+            replica.breaker.record(success: response.status.code != 503 || response.headers["X-Scim-Write-Pause"] != nil, trial: trial, now: now)
             for name in Self.droppedResponseHeaders { response.headers.remove(name) }
-            return response
+            return (response, nil)
         case .failure(let error):
             record.outcome = "upstream-\(error.kind.rawValue)"
+            if !counted { count(error, on: replica, trial: trial, now: now) }
             let refusal: SCIMError
             switch error.kind {
             case .overloaded, .queueTimeout:
-                // The bulkhead is full: the region is slow or busy, which its in-flight requests will show; this
-                // request never reached it.
-                if trial { home.breaker.record(success: false, trial: true, now: now) }
+                // Every replica is slow or busy, which their in-flight requests will show; this request never
+                // reached one.
                 refusal = .unavailable("region \(home.id) is at capacity; retry later", retryAfter: 1)
             case .shuttingDown:
                 refusal = .unavailable("the gateway is shutting down; retry later", retryAfter: 1)
             case .connectFailed, .connectTimeout, .firstByteTimeout, .totalTimeout, .connectionClosed, .protocolError:
-                home.breaker.record(success: false, trial: trial, now: now)
                 logger.warning("region call failed", [("request.id", .string(record.requestID)), ("region", .string(home.id)),
-                                                      ("error", .string(error.kind.rawValue)),
+                                                      ("replica", .string(replica.name)), ("error", .string(error.kind.rawValue)),
                                                       ("may_have_reached", .bool(error.mayHaveReached))])
                 refusal = .unavailable("region \(home.id) is unavailable; retry later", retryAfter: policy.retryAfterSeconds)
             }
-            return HTTPResponse(error: refusal, accept: accept)
+            return (HTTPResponse(error: refusal, accept: accept), refusal)
         }
     }
 
@@ -240,13 +301,15 @@ final class SCIMProxy: DeferredHTTPResponder {
             log.outcome = "auth-\(reason)"
             log.tenant = owner?.id
             _ = failureLimiter.take(source, rate: policy.failureRate, burst: policy.failureBurst, nowNanos: now)
+            // A revoked or expired token of a known tenant (its secret matched) goes to that tenant's request log.
             return .refuse(.unauthorized(presented == nil
                                          ? "missing bearer token (Authorization: Bearer <token>)"
-                                         : "invalid, revoked or expired token"))
+                                         : "invalid, revoked or expired token"), homeRegion: owner?.homeRegion)
         case .deactivated(let t):
             log.tenant = t.id
             log.outcome = "integration-deactivated"
-            return .refuse(.unauthorized("integration deactivated: this tenant's SCIM integration is switched off; nothing was changed"))
+            return .refuse(.unauthorized("integration deactivated: this tenant's SCIM integration is switched off; nothing was changed"),
+                           homeRegion: t.homeRegion)
         case .unavailable:
             log.outcome = "control-plane-unavailable"
             return .refuse(.unavailable("authentication temporarily unavailable", retryAfter: policy.retryAfterSeconds))
@@ -265,7 +328,8 @@ final class SCIMProxy: DeferredHTTPResponder {
         case .after(let seconds): delay = seconds
         case .refused(let retryAfter):
             log.outcome = "rate-limited"
-            return .refuse(.tooMany(requests: "rate limit exceeded for this tenant", retryAfter: retryAfter))
+            return .refuse(.tooMany(requests: "rate limit exceeded for this tenant", retryAfter: retryAfter),
+                           homeRegion: tenant.homeRegion)
         }
 
         guard let home = directory.routes[tenant.homeRegion] else {
@@ -281,14 +345,15 @@ final class SCIMProxy: DeferredHTTPResponder {
                 // Data residency: the tenant's data lives in another region; tell the IdP where.
                 log.outcome = "misdirected"
                 return .refuse(SCIMError(status: 421, detail:
-                    "tenant is homed in region \(home.id); use the SCIM base URL \(home.configuration.publicBaseURL)"))
+                    "tenant is homed in region \(home.id); use the SCIM base URL \(home.configuration.publicBaseURL)"),
+                    homeRegion: home.id)
             }
             baseURL = home.configuration.publicBaseURL
         } else {
             if policy.strictHosts {
                 log.outcome = "unknown-host"
                 return .refuse(SCIMError(status: 421, detail:
-                    "unknown host; use the SCIM base URL \(home.configuration.publicBaseURL)"))
+                    "unknown host; use the SCIM base URL \(home.configuration.publicBaseURL)"), homeRegion: home.id)
             }
             var scheme = context.isTLS ? "https" : "http"
             if policy.trustForwardedProto, let proto = request.headers["X-Forwarded-Proto"]?.lowercased(),
@@ -298,8 +363,8 @@ final class SCIMProxy: DeferredHTTPResponder {
         guard let key = keyring().current(.link) else {
             return .refuse(.unavailable("gateway has no current link key", retryAfter: policy.retryAfterSeconds))
         }
+        // No Host header here: the replica's pool adds its own `host:port` once one is chosen.
         var upstream = HTTPRequest(method: request.method, target: request.target, body: request.body)
-        upstream.headers.add("Host", "\(home.backendHost):\(home.backendPort)")
         for name in Self.forwardedRequestHeaders {
             for value in request.headers.values(name) { upstream.headers.add(name, value) }
         }

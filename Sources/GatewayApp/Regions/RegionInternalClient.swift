@@ -54,25 +54,33 @@ struct RegionInternalClient: Sendable {
         return json
     }
 
-    /// Whether the region accepts a request signed with `key` (a link-key rotation waits for this before
-    /// signing with it). Any answer other than 401 means the signature was accepted.
+    /// Whether every replica of the region accepts a request signed with `key` (a link-key rotation waits for this
+    /// before signing with it: each replica re-reads its own keyring file). Any answer other than 401 means the
+    /// signature was accepted.
     func accepts(key: Key, on route: RegionRoute) -> Bool {
         let probe = "00000000-0000-0000-0000-000000000000"
-        guard let response = try? send(.get, "/internal/v1/tenants/\(probe)", tenant: probe, body: [], on: route,
-                                       requestID: "key-probe-" + Base62.random(8), key: key) else { return false }
-        return response.status.code != 401
+        let replicas = route.replicas.members
+        guard !replicas.isEmpty else { return false }
+        return replicas.allSatisfy { replica in
+            guard let response = try? send(.get, "/internal/v1/tenants/\(probe)", tenant: probe, body: [], on: route,
+                                           requestID: "key-probe-" + Base62.random(8), key: key, replica: replica) else { return false }
+            return response.status.code != 401
+        }
     }
 
     func send(_ method: HTTPMethod, _ target: String, tenant: String, body: [UInt8], on route: RegionRoute,
-              requestID: String, key: Key?) throws(Failure) -> HTTPResponse {
+              requestID: String, key: Key?, replica chosen: RegionReplica? = nil) throws(Failure) -> HTTPResponse {
         guard let signingKey = key ?? keyring().current(.link) else { throw .unreachable("no current link key in the keyring") }
+        // One replica answers for the region: one that answered its last probe (all share the region's database).
+        let replica = chosen ?? route.controlReplica
+        let client = replica?.client ?? route.fallbackClient
+        let authority = replica?.name ?? route.configuration.backends.first?.authority ?? route.id
         var request = HTTPRequest(method: method, target: target,
-                                  headers: ["Content-Type": "application/json", "Host": "\(route.backendHost):\(route.backendPort)"],
-                                  body: body)
+                                  headers: ["Content-Type": "application/json", "Host": authority], body: body)
         LinkSignature.sign(&request, tenant: tenant, baseURL: route.configuration.publicBaseURL, requestID: requestID,
                            key: signingKey, nowSeconds: Int(Timestamp.nowEpochMillis() / 1000))
         do {
-            return try route.client.send(request, timeout: .seconds(10))
+            return try client.send(request, timeout: .seconds(10))
         } catch {
             throw .unreachable("region \(route.id): \(error.description)")
         }

@@ -174,7 +174,10 @@ struct ConsolePages {
             "<li><code>\(q["quirk"]?.string, default: "")</code> × \(Int(q["count"]?.int64 ?? 0)) (last \(q["lastSeen"]?.string, default: ""))</li>"
         }
         let events: [HTML] = (d.events ?? []).suffix(20).map { e in
-            "<tr><td>\(e["time"]?.string ?? e["at"]?.string ?? "")</td><td>\(e["type"]?.string, default: "")</td><td><code>\(e["resourceId"]?.string ?? e["id"]?.string ?? "")</code></td></tr>"
+            // An event as RegionEvents.EventFeed renders it: {"id", "type", "occurredAt", "data": {"user": {…}} | {"group": {…}, …}}.
+            let subject = e["data"]?["user"] ?? e["data"]?["group"]
+            let name = subject?["userName"]?.string ?? subject?["displayName"]?.string ?? ""
+            return "<tr><td>\(e["occurredAt"]?.string, default: "")</td><td>\(e["type"]?.string, default: "")</td><td>\(name) <code>\(subject?["id"]?.string, default: "")</code></td></tr>"
         }
         let webhook: HTML = d.webhook.map { w in
             "<p>Endpoint <code>\(w["url"]?.string, default: "")</code>: \(w["state"]?.string, default: "") · backlog \(w["backlog"]?.int ?? 0) · delivered \(w["deliveredEvents"]?.int ?? 0)\(w["lastError"]?.string.map { " · last error: " + $0 } ?? "")</p>"

@@ -14,7 +14,7 @@ struct RequestLogClient: Sendable {
     func recent(tenant: String, on route: RegionRoute, limit: Int) -> Result<[ObservedRequest], Failure> {
         let response: HTTPResponse
         do {
-            response = try regions.send(.get, "/internal/v1/tenants/\(tenant)/request-log?limit=\(limit)", tenant: tenant,
+            response = try regions.send(.get, "/internal/v1/tenants/\(tenant)/request-log?limit=\(limit)&bodies=false", tenant: tenant,
                                         body: [], on: route, requestID: "web-" + Base62.random(12), key: nil)
         } catch {
             return .failure(.unavailable)

@@ -63,6 +63,9 @@ public final class UpstreamPool: Sendable {
         public var completed: Int
     }
 
+    /// Requests in flight plus those queued: what a replica set balances on (least in flight first).
+    public var load: Int { state.withLock { $0.bulkhead.inFlight + $0.bulkhead.queued } }
+
     public var statistics: Statistics {
         let (inFlight, queued, idle) = state.withLock { ($0.bulkhead.inFlight, $0.bulkhead.queued, $0.idle.count) }
         return Statistics(inFlight: inFlight, queued: queued, idle: idle,

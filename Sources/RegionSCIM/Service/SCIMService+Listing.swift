@@ -25,7 +25,7 @@ extension SCIMService {
         let secret = try database.cursorSecret()
         let now = clock()
         var plan: ListPlan? = nil
-        defer { if let plan { quirkCounts.record(tenant: scope.tenant, plan.query.quirks) } }
+        defer { if let plan { note(plan.query.quirks, scope) } }
         return try database.read(tenant: scope.tenant, { context in
             let query = try source.parse(Self.schema(kind, context), configuration,
                                          defaultProjection: kind == .user ? context.defaultUserProjection : context.defaultGroupProjection)

@@ -29,6 +29,12 @@ package final class SCIMService: Sendable {
 
     var configuration: ServiceProviderConfiguration { settings.serviceProvider }
 
+    /// Counts the quirks a request needed (per tenant) and notes them on its scope (for its request log record).
+    func note(_ quirks: QuirkSet, _ scope: RequestScope) {
+        quirkCounts.record(tenant: scope.tenant, quirks)
+        scope.quirks?.insert(quirks)
+    }
+
     package static func schema(_ kind: ResourceKind, _ context: TenantContext) -> ResourceSchema {
         kind == .user ? context.users : context.groups
     }
@@ -138,7 +144,7 @@ package final class SCIMService: Sendable {
                 return try writeResponse(.group, connection, context, id: id, scope: scope, query: query, status: 201)
             }
         }
-        quirkCounts.record(tenant: scope.tenant, quirks)
+        note(quirks, scope)
         return outcome
     }
 
@@ -165,7 +171,7 @@ package final class SCIMService: Sendable {
             }
             return try writeResponse(kind, connection, context, id: id, scope: scope, query: query, status: 200)
         }
-        quirkCounts.record(tenant: scope.tenant, quirks)
+        note(quirks, scope)
         return outcome
     }
 
@@ -245,7 +251,7 @@ package final class SCIMService: Sendable {
             }
             return try writeResponse(kind, connection, context, id: id, scope: scope, query: query, status: 200)
         }
-        quirkCounts.record(tenant: scope.tenant, quirks)
+        note(quirks, scope)
         return outcome
     }
 

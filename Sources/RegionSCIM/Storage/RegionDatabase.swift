@@ -45,13 +45,15 @@ package final class RegionDatabase: Sendable {
     static let setTenantForSession = PreparedStatement("SELECT set_config('app.tenant_id', $1, false)")
     static let tenantRow = PreparedStatement(
         """
-        SELECT settings_version, name, deprovision_policy, schema_extensions::text, validators::text, unique_external_id
+        SELECT settings_version, name, deprovision_policy, schema_extensions::text, validators::text, unique_external_id,
+               request_log::text
         FROM tenants WHERE id = $1::uuid
         """)
     /// `tenantRow` for a write: the lock a move's freeze waits for (`TenantFence`).
     static let tenantRowForWrite = PreparedStatement(
         """
-        SELECT settings_version, name, deprovision_policy, schema_extensions::text, validators::text, unique_external_id
+        SELECT settings_version, name, deprovision_policy, schema_extensions::text, validators::text, unique_external_id,
+               request_log::text
         FROM tenants WHERE id = $1::uuid FOR KEY SHARE
         """)
 
@@ -108,9 +110,9 @@ package final class RegionDatabase: Sendable {
                         context = try makeContext(tenant, row: row)
                     }
                     let value = try body(connection, context)
-                    let commit = try connection.query("COMMIT")
-                    // A failed statement whose error was swallowed turns COMMIT into ROLLBACK: say so.
-                    guard commit.commandTag == "COMMIT" else { throw SCIMError(status: 500, detail: "the transaction was rolled back") }
+                    // A failed statement whose error was swallowed turns COMMIT into ROLLBACK: say so. A commit the
+                    // synchronous standby did not confirm throws (503): it is never answered as done.
+                    guard try connection.commit() else { throw SCIMError(status: 500, detail: "the transaction was rolled back") }
                     return value
                 }
             } catch is TenantMissing {
@@ -135,6 +137,10 @@ package final class RegionDatabase: Sendable {
         }
     }
 
+    /// The tenant's settings when its context is cached, without touching the database (nil otherwise): what the
+    /// request path may consult at no cost, e.g. whether the tenant's request log is off.
+    package func cachedSettings(tenant: String) -> TenantSettings? { cachedContext(tenant)?.settings }
+
     /// Drops a tenant's cached context (a NOTIFY from the tenant API, here or on another replica).
     package func invalidate(tenant: String) {
         contexts.withLock { _ = $0.removeValue(forKey: tenant) }
@@ -156,11 +162,13 @@ package final class RegionDatabase: Sendable {
               let policy = row.string(row: 0, column: 2).flatMap(DeprovisionPolicy.init(rawValue:)),
               let extensions = row.string(row: 0, column: 3), let validators = row.string(row: 0, column: 4),
               case .array(let ext)? = try? JSONDecoder.decode(extensions),
-              case .array(let val)? = try? JSONDecoder.decode(validators) else {
+              case .array(let val)? = try? JSONDecoder.decode(validators),
+              let requestLog = try? RequestLogSettings.parse(row.string(row: 0, column: 6).flatMap { try? JSONDecoder.decode($0) })
+        else {
             throw SCIMError(status: 500, detail: "the tenant's stored settings are unreadable")
         }
         let settings = TenantSettings(name: name, deprovisionPolicy: policy, schemaExtensions: ext, validators: val,
-                                      uniqueExternalId: row.bool(row: 0, column: 5) ?? false)
+                                      uniqueExternalId: row.bool(row: 0, column: 5) ?? false, requestLog: requestLog)
         let context = try TenantContext(id: tenant, version: version, settings: settings)
         let now = Timestamp.monotonicNanos()
         contexts.withLock { $0[tenant] = (context, now) }
@@ -190,7 +198,7 @@ package final class RegionDatabase: Sendable {
             ? """
               DO UPDATE SET name = EXCLUDED.name, deprovision_policy = EXCLUDED.deprovision_policy,
                   schema_extensions = EXCLUDED.schema_extensions, validators = EXCLUDED.validators,
-                  unique_external_id = EXCLUDED.unique_external_id,
+                  unique_external_id = EXCLUDED.unique_external_id, request_log = EXCLUDED.request_log,
                   settings_version = tenants.settings_version + 1, updated_at = now()
               """
             : "DO NOTHING"
@@ -210,13 +218,14 @@ package final class RegionDatabase: Sendable {
             }
             let result = try connection.query(
                 """
-                INSERT INTO tenants (id, name, deprovision_policy, schema_extensions, validators, unique_external_id)
-                VALUES ($1::uuid, $2, $3, $4::jsonb, $5::jsonb, $6::boolean)
+                INSERT INTO tenants (id, name, deprovision_policy, schema_extensions, validators, unique_external_id,
+                                     request_log)
+                VALUES ($1::uuid, $2, $3, $4::jsonb, $5::jsonb, $6::boolean, $7::jsonb)
                 ON CONFLICT (id) \(conflict)
                 RETURNING (xmax = 0)
                 """,
                 [.text(id), .text(settings.name), .text(settings.deprovisionPolicy.rawValue), .jsonb(extensions), .jsonb(validators),
-                 .bool(settings.uniqueExternalId)])
+                 .bool(settings.uniqueExternalId), .jsonb(settings.requestLog.json.description)])
             _ = try connection.query("SELECT pg_notify($1, $2)", [.text(Self.tenantChannel), .text(id)])
             return result.rowCount == 1 && result.bool(row: 0, column: 0) == true
         }
@@ -240,6 +249,10 @@ package final class RegionDatabase: Sendable {
             // A large tenant takes longer than the default statement timeout to cascade.
             try connection.execute("SET LOCAL statement_timeout = 0")
             let deleted = try connection.execute("DELETE FROM tenants WHERE id = $1::uuid", [.text(id)])
+            // The request log has no foreign key (its writer checks the tenant once per batch instead of once per
+            // row): its records go here. Deleting the tenant row first waits for a writer that holds it (FOR KEY
+            // SHARE), and this statement's snapshot then sees what that writer committed; later batches find no tenant.
+            try connection.execute("DELETE FROM request_log WHERE tenant_id = $1::uuid", [.text(id)])
             _ = try connection.query("SELECT pg_notify($1, $2)", [.text(Self.tenantChannel), .text(id)])
             return deleted
         }
@@ -260,7 +273,7 @@ package final class RegionDatabase: Sendable {
     // MARK: Region secrets
 
     /// The key that signs list cursors (read once from `region_secrets`).
-    func cursorSecret() throws -> [UInt8] {
+    package func cursorSecret() throws -> [UInt8] {
         if let secret = cursorSecretStore.withLock({ $0 }) { return secret }
         let secret = try pool.withConnection { connection in
             try connection.query("SELECT secret FROM region_secrets WHERE name = 'cursor'").bytes(row: 0, column: 0)

@@ -28,6 +28,8 @@ package struct TenantSettings: Sendable, Equatable {
     /// Refuse (409) a second live user with the same externalId. Off by default: RFC 7643 §3.1 leaves externalId's
     /// uniqueness to the client, and IdPs reuse one externalId across re-created users.
     package var uniqueExternalId: Bool
+    /// What the request log keeps for the tenant (`requestLog`; defaults when absent).
+    package var requestLog: RequestLogSettings
 
     /// Settings for a tenant created implicitly in development mode.
     package static func development(id: String) -> TenantSettings {
@@ -36,8 +38,10 @@ package struct TenantSettings: Sendable, Equatable {
 
     /// Settings from validated parts.
     package init(name: String, deprovisionPolicy: DeprovisionPolicy, schemaExtensions: [JSONValue] = [],
-                validators: [JSONValue] = [], uniqueExternalId: Bool = false) {
+                validators: [JSONValue] = [], uniqueExternalId: Bool = false,
+                requestLog: RequestLogSettings = RequestLogSettings()) {
         self.name = name
+        self.requestLog = requestLog
         self.deprovisionPolicy = deprovisionPolicy
         self.schemaExtensions = schemaExtensions
         self.validators = validators
@@ -64,8 +68,9 @@ package struct TenantSettings: Sendable, Equatable {
             guard let b = u.bool else { throw .invalidValue("'uniqueExternalId' must be a boolean") }
             uniqueExternalId = b
         }
+        let requestLog = try RequestLogSettings.parse(o["requestLog"])
         let settings = TenantSettings(name: name, deprovisionPolicy: policy, schemaExtensions: extensions,
-                                      validators: validators, uniqueExternalId: uniqueExternalId)
+                                      validators: validators, uniqueExternalId: uniqueExternalId, requestLog: requestLog)
         _ = try settings.registry()  // every entry must build
         return settings
     }
@@ -85,7 +90,7 @@ package struct TenantSettings: Sendable, Equatable {
         .object([
             "name": .string(name), "deprovisionPolicy": .string(deprovisionPolicy.rawValue),
             "schemaExtensions": .array(schemaExtensions), "validators": .array(validators),
-            "uniqueExternalId": .bool(uniqueExternalId),
+            "uniqueExternalId": .bool(uniqueExternalId), "requestLog": requestLog.json,
         ])
     }
 
