@@ -83,6 +83,12 @@ extension ScimctlCommand {
                 lines.append("  rows of this tenant: \(region["totalRows"]?.int ?? 0)" + (home ? "  (\(rows))" : ""))
             }
         }
+        if let log = r["requestLog"], !log.isNull {
+            let policy = (log["policy"]?.object ?? JSONObject()).map { "\($0.key)=\(String(decoding: $0.value.encoded(), as: UTF8.self))" }.sorted()
+            let rows = (log["rowsByRegion"]?.object ?? JSONObject()).map { "\($0.key)=\($0.value.int.map(String.init) ?? "?")" }.sorted()
+            lines.append("request log: stored in \(log["storedIn"]?.string ?? "?") only; policy \(policy.isEmpty ? "default" : policy.joined(separator: " "))"
+                         + "; records per region: \(rows.joined(separator: " "))")
+        }
         let moves = r["moves"]?.array ?? []
         lines.append(moves.isEmpty ? "moves: none" : "moves:")
         for m in moves {

@@ -113,6 +113,9 @@ extension Reliability {
             #expect((regions.first { $0["region"]?.string == "eu2" }?["totalRows"]?.int ?? 0) > Self.users)
             #expect(regions.first { $0["region"]?.string == "eu2" }?["database"]?["name"]?.string == "scim_eu2")
             #expect(residency?["moves"]?[0]?["state"]?.string == "done" && residency?["moves"]?[0]?["sourceResidue"]?.int == 0)
+            #expect(residency?["requestLog"]?["storedIn"]?.string == "eu2")
+            #expect(residency?["requestLog"]?["rowsByRegion"]?["us"]?.int == 0)
+            #expect((residency?["requestLog"]?["rowsByRegion"]?["eu2"]?.int ?? 0) >= Int(logged))
             let actions = Set((residency?["auditTrail"]?.array ?? []).compactMap { $0["action"]?.string })
             for step in ["request", "copying", "frozen", "activating", "cut_over", "purging", "done"] {
                 #expect(actions.contains("tenant.move.\(step)"), "audit trail lacks tenant.move.\(step)")
@@ -254,6 +257,7 @@ extension Reliability {
             #expect(residency.contains("home region: eu2"), "\(residency)")
             #expect(residency.contains("us → eu2  done") && residency.contains("us → eu2  aborted"), "\(residency)")
             #expect(residency.contains("source verified empty"))
+            #expect(residency.contains("request log: stored in eu2 only") && residency.contains("us=0"), "\(residency)")
             let scim = try d.scim(.get, "/scim/v2/Users/\(TenantLoad.userID(5))", token: acme.token)
             #expect(scim.status.code == 200 && scim.headers["X-Scim-Region"] == "eu2")
         }

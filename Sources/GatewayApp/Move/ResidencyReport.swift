@@ -5,8 +5,8 @@ import Telemetry
 
 /// The residency report of one tenant, for auditors: where its data lives (the home region's database as the region
 /// file names it — host, port, database, never a user or password — and as the region itself reports its live
-/// connection), how many rows it holds there per table (request log included, when that table exists), that no
-/// other region holds any, and its move history from the move records and the audit log.
+/// connection), how many rows it holds there per table (request log included), that no other region holds any, where
+/// its request log is kept and under which policy, and its move history from the move records and the audit log.
 struct ResidencyReport {
     let store: ControlStore
     let directory: RegionDirectory
@@ -22,6 +22,14 @@ struct ResidencyReport {
             stored.append(regionEntry(route, tenant: tenant, home: id == tenant.homeRegion, requestID: requestID))
         }
         o.set("regions", .array(stored))
+        // Where the request log (every SCIM request's record, PII included) is kept: in the home region's database
+        // only, under the tenant's request-log policy; the rows each region holds are in `regions`.
+        var requestLog: JSONObject = ["storedIn": .string(tenant.homeRegion)]
+        requestLog.set("policy", tenant.settings["requestLog"] ?? .object(JSONObject()))
+        var logRows = JSONObject()
+        for entry in stored { if let id = entry["region"]?.string { logRows.set(id, entry["requestLogRows"] ?? .null) } }
+        requestLog.set("rowsByRegion", .object(logRows))
+        o.set("requestLog", .object(requestLog))
         let moves = try store.moves(tenantID: tenant.id)
         o.set("moves", .array(moves.map(Self.moveEntry)))
         let audit = try store.auditLog(tenantID: tenant.id, afterID: nil, limit: 1000)
