@@ -45,6 +45,8 @@ extension Reliability {
             #expect(started?["state"]?.string == "preparing")
             let (again, _) = try d.admin(.post, "/admin/v1/tenants/acme/move", .object(["to": "eu2"]))
             #expect(again == 409, "one move at a time")
+            let (deleted, _) = try d.admin(.delete, "/admin/v1/tenants/acme")
+            #expect(deleted == 409, "a tenant is not deleted while it moves")
             let finished = try d.waitForMove(acme.id, timeoutSeconds: 900) { ["done", "aborted", "failed"].contains($0) }
             let moveMillis = monotonicMillis() - t0
             usleep(1_000_000)  // the IdP goes on writing, now to eu2
