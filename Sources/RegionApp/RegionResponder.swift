@@ -9,6 +9,7 @@ package import Telemetry
 package import RegionSCIM
 package import RegionEvents
 package import RegionRequestLog
+package import RegionMove
 
 /// The region's HTTP surface: routing, authentication, content negotiation, SCIM error rendering and one log line
 /// per request. All behaviour lives in `SCIMService`.
@@ -21,6 +22,7 @@ package final class RegionResponder: HTTPResponder {
         case bulk, searchAll, me
         case putTenant, getTenant, deleteTenant, tenantQuirks
         case events, users, groups, groupMembers, putWebhook, getWebhook, deleteWebhook, redeliverWebhook
+        case move(MoveAPI.Operation)
         case requestLog, requestLogSummary, ingestRequestLog
     }
 
@@ -34,6 +36,8 @@ package final class RegionResponder: HTTPResponder {
     package let events: EventsAPI
     /// The request log: every SCIM request's record goes to its writer; nil when the region runs without one.
     package let requestLog: RequestLogAPI?
+    /// Moving a tenant to or from another region (`/internal/v1/tenants/{id}/move/…`).
+    package let moves: MoveAPI
     let logger: Logger
     let metrics: RegionMetrics
     let region: String
@@ -46,6 +50,7 @@ package final class RegionResponder: HTTPResponder {
         self.requestLog = requestLog
         self.service = service
         self.events = events ?? EventsAPI(database: service.database, keys: WebhookKeys())
+        self.moves = MoveAPI(database: service.database)
         self.authenticator = authenticator
         self.readiness = readiness
         self.region = region
@@ -89,6 +94,7 @@ package final class RegionResponder: HTTPResponder {
         add(.get, "/internal/v1/tenants/:id/request-log", .requestLog)
         add(.get, "/internal/v1/tenants/:id/request-log/summary", .requestLogSummary)
         add(.post, "/internal/v1/tenants/:id/request-log", .ingestRequestLog)
+        for operation in MoveAPI.Operation.allCases { add(operation.method, "/internal/v1/tenants/:id/move" + operation.path, .move(operation)) }
         self.router = router
     }
 
@@ -162,6 +168,7 @@ package final class RegionResponder: HTTPResponder {
             trace.kind = endpoint.resourceKind
             trace.resourceID = parameters["id"]
         }
+        if case .move(let operation) = endpoint { return try moveAPI(operation, request, parameters, scope: scope) }
         let outcome = try perform(endpoint, request, parameters, scope)
         trace.outcome = outcome
         return Self.render(outcome, Self.responseContentType(request))
@@ -211,6 +218,8 @@ package final class RegionResponder: HTTPResponder {
             return try tenantAPI(endpoint, request, id: id, scope: scope)
         case .events, .users, .groups, .groupMembers, .putWebhook, .getWebhook, .deleteWebhook, .redeliverWebhook:
             return try eventsAPI(endpoint, request, parameters, scope: scope)
+        case .move:
+            preconditionFailure("answered by moveAPI")
         case .requestLog, .requestLogSummary, .ingestRequestLog:
             return try requestLogAPI(endpoint, request, parameters, scope: scope)
         }
