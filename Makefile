@@ -2,13 +2,14 @@
 SHELL := /bin/bash
 CONFIG ?= release
 
-.PHONY: all build build-release run test bench fuzz chaos ha screenshots clean help
+.PHONY: all build build-release run test test-move-scale bench fuzz chaos ha screenshots clean help
 
 all: build
 
 help:
 	@echo "make run     build, start PostgreSQL + gateway + both regions, print a working curl line (Ctrl-C stops all)"
 	@echo "make test    all tests, unit and integration, against a throwaway real PostgreSQL"
+	@echo "make test-move-scale  the tenant move at the issue's scale (100k users, 1k groups, a 20k-member group)"
 	@echo "make build   debug build"
 	@echo "make bench   benchmarks (see README: what exists today)"
 	@echo "make fuzz    bounded fuzzing runs of every libFuzzer target (FUZZ_SECONDS per target, default 60)"
@@ -28,6 +29,9 @@ run:
 
 test:
 	@scripts/test.sh
+
+test-move-scale:
+	@SCIM_MOVE_SCALE=full scripts/test.sh --filter aTenantMovesToAnotherRegionWhileItsIdPKeepsWriting
 
 bench:
 	@scripts/bench.sh

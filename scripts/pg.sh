@@ -184,6 +184,19 @@ wait_ready() {
     die "server in $dir did not become ready on port $port within 20 s"
 }
 
+# The app role is NOT a superuser and does not bypass RLS: row-level security must apply to it. It may switch
+# triggers off for a transaction (session_replication_role), which moving a tenant between regions needs: rows are
+# copied as logical replication copies them (docs/residency.md). Idempotent; run on every start.
+ensure_role() {
+    local dir=$1 port=$2
+    psql_admin "$port" -v role="$APP_ROLE" >/dev/null <<'SQL' || { log_tail "$dir"; die "could not create role"; }
+SELECT format('CREATE ROLE %I LOGIN CREATEDB NOSUPERUSER NOBYPASSRLS', :'role')
+WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'role') \gexec
+SELECT format('GRANT SET ON PARAMETER session_replication_role TO %I', :'role')
+WHERE current_setting('server_version_num')::int >= 150000 \gexec
+SQL
+}
+
 cmd_start() {
     local dir=$1
     prepare_dir "$dir"
@@ -192,6 +205,7 @@ cmd_start() {
     if is_running "$dir" "$BIN"; then
         local port
         port=$(cat "$dir/port")
+        ensure_role "$dir" "$port"
         write_env "$dir" "$port" "$BIN"
         cat "$dir/env"
         return
@@ -228,11 +242,7 @@ cmd_start() {
         die "pg_ctl start failed for $dir/data"
     done
     wait_ready "$dir" "$port"
-    # The app role is NOT a superuser and does not bypass RLS: row-level security must apply to it.
-    psql_admin "$port" -v role="$APP_ROLE" >/dev/null <<'SQL' || { log_tail "$dir"; die "could not create role"; }
-SELECT format('CREATE ROLE %I LOGIN CREATEDB NOSUPERUSER NOBYPASSRLS', :'role')
-WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'role') \gexec
-SQL
+    ensure_role "$dir" "$port"
     write_env "$dir" "$port" "$BIN"
     cat "$dir/env"
 }

@@ -84,6 +84,12 @@ package enum GatewayCommand {
                   help: "Development only: serve requests on hosts that belong to no region (127.0.0.1, localhost), building URLs from Host; credentials are then not locked to their region's host"),
             .flag("trust-forwarded-proto", env: "SCIM_GATEWAY_TRUST_FORWARDED_PROTO",
                   help: "Use X-Forwarded-Proto from a TLS-terminating proxy for the public base URL"),
+            .value("move-workers", "n", env: "SCIM_GATEWAY_MOVE_WORKERS", default: "1",
+                   help: "Tenant moves between regions this replica runs at once (0: none; another replica runs them)"),
+            .value("move-max-pause", "duration", env: "SCIM_GATEWAY_MOVE_MAX_PAUSE", default: "5s",
+                   help: "Longest write pause of a tenant move's final catch-up (longer: writes resume, catch-up goes on)"),
+            .value("move-lease", "duration", env: "SCIM_GATEWAY_MOVE_LEASE", default: "15s",
+                   help: "How long a replica's claim on a tenant move lasts unrenewed (after a crash another takes it over then)"),
             .value("request-log-queue", "n", env: "SCIM_GATEWAY_REQUEST_LOG_QUEUE", default: "10000",
                    help: "Records of requests refused here (deactivated, rate-limited, misdirected, region down) held for their home region's request log; beyond that they are dropped (counted)"),
             .value("trusted-proxies", "cidrs", env: "SCIM_GATEWAY_TRUSTED_PROXIES", default: "",
@@ -271,6 +277,13 @@ package enum GatewayCommand {
                              oauthMinimumLifetimeSeconds: Int((try options.duration("oauth-min-token-lifetime", in: .seconds(1)...(.seconds(300)))
                                                                ?? .seconds(300)).components.seconds))
 
+        var moving = MoverSettings()
+        moving.workers = try options.int("move-workers", in: 0...16) ?? 1
+        moving.maxPause = try options.duration("move-max-pause", in: .milliseconds(500)...(.seconds(300))) ?? .seconds(5)
+        moving.leaseSeconds = Int((try options.duration("move-lease", in: .seconds(3)...(.seconds(600))) ?? .seconds(15)).components.seconds)
+        let mover = TenantMover(store: store, directory: directory, regions: RegionInternalClient(keyring: { [keyringFile] in keyringFile.keyring }),
+                                settings: moving, logger: logger)
+
         let listener = ControlPlaneListener(configuration: dbConfig, authenticator: authenticator, logger: logger)
         let watcher = KeyringWatcher(file: keyringFile, logger: logger) { _ in
             // Readers call `keyringFile.keyring` on every use; nothing to swap. Cached token rows stay valid.
@@ -303,6 +316,7 @@ package enum GatewayCommand {
         let services: [any Service] = [watcher.service(), listener, lastUsed, controlHealth.service(every: healthInterval),
                                        UpstreamLoopService(loop: upstreamLoop), oauthWork, webWork, authWork]
             + [regionHealth.service, regionsWatcher.service(reloadSignal: true)]
+            + mover.services
             + [refusalLog]  // before the listeners, so it stops after them and sends their last refusals
             + [publicHTTP, adminHTTP,
                PortAnnouncer(server: publicHTTP, path: options.string("port-file")),

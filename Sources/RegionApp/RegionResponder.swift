@@ -9,6 +9,7 @@ package import Telemetry
 package import RegionSCIM
 package import RegionEvents
 package import RegionRequestLog
+package import RegionMove
 
 /// The region's HTTP surface: routing, authentication, content negotiation, SCIM error rendering and one log line
 /// per request. All behaviour lives in `SCIMService`.
@@ -22,6 +23,7 @@ package final class RegionResponder: HTTPResponder {
         case putTenant, getTenant, deleteTenant, tenantQuirks
         case events, users, groups, groupMembers, putWebhook, getWebhook, deleteWebhook, redeliverWebhook
         case directory(DirectoryEndpoint)
+        case move(MoveAPI.Operation)
         case requestLog, requestLogSummary, ingestRequestLog
     }
 
@@ -37,6 +39,8 @@ package final class RegionResponder: HTTPResponder {
     package let directory: DirectoryAPI
     /// The request log: every SCIM request's record goes to its writer; nil when the region runs without one.
     package let requestLog: RequestLogAPI?
+    /// Moving a tenant to or from another region (`/internal/v1/tenants/{id}/move/…`).
+    package let moves: MoveAPI
     let logger: Logger
     let metrics: RegionMetrics
     let region: String
@@ -51,6 +55,7 @@ package final class RegionResponder: HTTPResponder {
         self.service = service
         self.events = events ?? EventsAPI(database: service.database, keys: WebhookKeys())
         self.directory = directory ?? DirectoryAPI(database: service.database)
+        self.moves = MoveAPI(database: service.database)
         self.authenticator = authenticator
         self.readiness = readiness
         self.region = region
@@ -95,6 +100,7 @@ package final class RegionResponder: HTTPResponder {
         add(.get, "/internal/v1/tenants/:id/request-log", .requestLog)
         add(.get, "/internal/v1/tenants/:id/request-log/summary", .requestLogSummary)
         add(.post, "/internal/v1/tenants/:id/request-log", .ingestRequestLog)
+        for operation in MoveAPI.Operation.allCases { add(operation.method, "/internal/v1/tenants/:id/move" + operation.path, .move(operation)) }
         self.router = router
     }
 
@@ -168,6 +174,7 @@ package final class RegionResponder: HTTPResponder {
             trace.kind = endpoint.resourceKind
             trace.resourceID = parameters["id"]
         }
+        if case .move(let operation) = endpoint { return try moveAPI(operation, request, parameters, scope: scope) }
         let outcome = try perform(endpoint, request, parameters, scope)
         trace.outcome = outcome
         return Self.render(outcome, Self.responseContentType(request))
@@ -219,6 +226,8 @@ package final class RegionResponder: HTTPResponder {
             return try eventsAPI(endpoint, request, parameters, scope: scope)
         case .directory(let endpoint):
             return try directoryAPI(endpoint, request, parameters, scope: scope)
+        case .move:
+            preconditionFailure("answered by moveAPI")
         case .requestLog, .requestLogSummary, .ingestRequestLog:
             return try requestLogAPI(endpoint, request, parameters, scope: scope)
         }

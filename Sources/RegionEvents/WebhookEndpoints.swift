@@ -20,6 +20,11 @@ package struct WebhookEndpoints: Sendable {
         try database.pool.withTransaction(setup: [.prepared(RegionDatabase.setTenant, [.text(tenant)])], body)
     }
 
+    /// `transaction` for a change: refused (503) while a move between regions fences the tenant's writes.
+    func changeTransaction<R>(_ tenant: String, _ body: (PostgresConnection) throws -> R) throws -> R {
+        try database.fencedTransaction(tenant: tenant, body)
+    }
+
     // MARK: Configure
 
     /// `PUT …/webhook`: `{"url", "secret"?, "rotateSecret"?, "from"?: "now"|"beginning"|<cursor>}`. A new endpoint
@@ -49,7 +54,7 @@ package struct WebhookEndpoints: Sendable {
             }
             return s
         }
-        return try transaction(tenant) { connection in
+        return try changeTransaction(tenant) { connection in
             let existing = try connection.query("SELECT url FROM webhook_endpoints WHERE tenant_id = $1 FOR UPDATE", [.uuid(tenant)])
             let creating = existing.rowCount == 0
             if creating && url == nil { throw SCIMError.invalidValue("'url' is required for a new webhook endpoint") }
@@ -180,7 +185,7 @@ package struct WebhookEndpoints: Sendable {
 
     /// `DELETE …/webhook`: false when there was none. Dead letters go with it; events stay (the pull API still has them).
     package func delete(tenant: String) throws -> Bool {
-        try transaction(tenant) { connection in
+        try changeTransaction(tenant) { connection in
             try connection.execute("DELETE FROM webhook_dead_letters WHERE tenant_id = $1", [.uuid(tenant)])
             return try connection.execute("DELETE FROM webhook_endpoints WHERE tenant_id = $1", [.uuid(tenant)]) == 1
         }
@@ -201,7 +206,7 @@ package struct WebhookEndpoints: Sendable {
             return s
         }
         if skip && after != nil { throw SCIMError.invalidValue("give either 'skip' or 'after', not both") }
-        return try transaction(tenant) { connection -> JSONValue? in
+        return try changeTransaction(tenant) { connection -> JSONValue? in
             let current = try connection.query("SELECT cursor_xid::text, cursor_seq FROM webhook_endpoints WHERE tenant_id = $1 FOR UPDATE",
                                                [.uuid(tenant)])
             guard current.rowCount == 1 else { return Optional.none }

@@ -6,7 +6,7 @@ package struct RequestLogMetrics: Sendable {
     let written: Counter
     /// `reason`: `buffer_full` (the writer is behind or stalled), `shed_read` (a successful read, shed once the buffer
     /// is three quarters full), `write_failed` (a batch failed every attempt),
-    /// `tenant_gone` (deleted before its records were written), `settings_unavailable`.
+    /// `tenant_gone` (deleted before its records were written, or its writes fenced here by a move between regions), `settings_unavailable`.
     let dropped: Counter
     let writeFailures: Counter
     let purged: Counter

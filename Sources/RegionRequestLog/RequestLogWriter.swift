@@ -160,6 +160,7 @@ package final class RequestLogWriter: Service {
                 let inserted = try Self.insert(rows, pool: pool)
                 metrics.batchSeconds.observe([], Double(Timestamp.monotonicNanos() - started) / 1e9)
                 metrics.written.increment([], by: inserted)
+                // A deleted tenant's, or one whose move fences its writes here (the pause of a move between regions).
                 if inserted < rows.count { metrics.dropped.increment(["tenant_gone"], by: rows.count - inserted) }
                 note(rows)
                 return
@@ -237,7 +238,11 @@ package final class RequestLogWriter: Service {
             request_truncated boolean, request_omitted text, response_body text, response_bytes integer,
             response_truncated boolean, response_omitted text)
         -- Once per statement, not per row (there is no foreign key): a deleted tenant's batch inserts nothing, and
-        -- deleting a tenant waits for a batch that holds its row.
+        -- deleting a tenant waits for a batch that holds its row. Nor does the batch of a tenant whose move between
+        -- regions fences its writes here (docs/residency.md): a frozen or moved source must not change under the
+        -- mover's final comparison (the freeze waits for a batch that holds the row, like for any write), and an
+        -- incoming target holds only what the mover copies.
         WHERE EXISTS (SELECT 1 FROM tenants WHERE id = $1::uuid FOR KEY SHARE)
+          AND NOT EXISTS (SELECT 1 FROM tenant_moves m WHERE m.tenant_id = $1::uuid AND m.state IN ('frozen', 'moved', 'incoming'))
         """)
 }

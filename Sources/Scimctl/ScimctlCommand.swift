@@ -18,6 +18,14 @@ package enum ScimctlCommand {
           tenant update <tenant> [--name N] [--deprovision P] [--rate N] [--burst N] [--unique-external-id on|off]
           tenant delete <tenant> --yes                 deletes the tenant and all its data in its region
           tenant quirks <tenant>                       which IdP quirks its requests needed (its IdP's dialect)
+          tenant move <tenant> --to <region> [--follow]
+                                                       move the tenant's data to another region while its IdP keeps
+                                                       syncing (a pause of a few seconds at the cut-over); --follow
+                                                       prints its progress until it ends
+          tenant move-status <tenant> [--follow]       the latest move: state, rounds, pause, verification
+          tenant move-abort <tenant> [--follow]        undo a move before its cut-over (the source stays as it was)
+          tenant move-resume <tenant> [--follow]       take a stalled move over now, or start a failed one again
+          tenant residency <tenant>                    where the tenant's data is stored, its move history (for auditors)
           tenant log <tenant> [--follow] [--status 4xx|404] [--user NAME] [--external-id ID] [--resource ID]
                      [--method M] [--since T] [--until T] [--limit N] [--bodies]
                                                        its request log (home region): newest last; --follow keeps
@@ -89,6 +97,7 @@ package enum ScimctlCommand {
             .value("admin-token-file", "path", env: "SCIMCTL_ADMIN_TOKEN_FILE", help: "File holding the admin credential"),
             .flag("json", help: "Print the API's JSON"),
             .value("region", "id", help: "Home region of a new tenant"),
+            .value("to", "region", help: "tenant move: the region to move the tenant to"),
             .value("deprovision", "policy", help: "What DELETE /Users does: hard, soft (tombstone) or refuse (405)"),
             .value("rate", "rps", help: "Tenant rate limit (requests/second; 0 = unlimited)"),
             .value("burst", "n", help: "Tenant burst"),
@@ -106,7 +115,7 @@ package enum ScimctlCommand {
             .value("tenant", "tenant", help: "Filter the audit log by tenant"),
             .value("limit", "n", help: "Audit entries, events, users, groups, members or request log records to show"),
             .value("after", "id", help: "Audit entries after this id; events, users, groups or members after this cursor"),
-            .flag("follow", help: "events, tenant log: keep polling for new ones (Ctrl-C stops)"),
+            .flag("follow", help: "events, tenant log: keep polling for new ones (Ctrl-C stops); tenant move*: print progress until the move ends"),
             .value("secret-file", "path", help: "webhook set: file holding the endpoint secret to use (else one is generated)"),
             .flag("rotate-secret", help: "webhook set: generate a new secret (shown once)"),
             .value("from", "position", help: "webhook set: where a new endpoint starts: now (default), beginning or a cursor"),
@@ -174,6 +183,7 @@ package enum ScimctlCommand {
         if args[0] == "snapshot" {
             return try snapshotCommand(args, options, client: client)
         }
+        if args[0] == "tenant", args.count > 1, moveCommands.contains(args[1]) { return try tenantMoveCommand(args, options, client: client, json: json) }
         if args.prefix(2) == ["tenant", "log"] {
             return try tenantLog(args, options, client: client, json: json)
         }

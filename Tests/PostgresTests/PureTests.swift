@@ -305,6 +305,19 @@ import Testing
         #expect(try Migrator.pending(m, applied: [1: m[0].checksum, 2: m[1].checksum]) == nil)
     }
 
+    /// Branches reserve migration numbers, so a list may skip some (e.g. 1-5 and 9): a gap is not an error, and the
+    /// next pending one after 5 is 9. (A database that has 9 can no longer take a later-merged 6: out of order.)
+    @Test func acceptsAGapInTheNumbers() throws {
+        let m = Self.migrations + [Migration(version: 9, name: "moves", sql: "CREATE TABLE moves (id int)")]
+        try Migrator.validate(m)
+        #expect(try Migrator.pending(m, applied: [1: m[0].checksum, 2: m[1].checksum]) == m[2])
+        #expect(try Migrator.pending(m, applied: [1: m[0].checksum, 2: m[1].checksum, 9: m[2].checksum]) == nil)
+        let six = Migration(version: 6, name: "later", sql: "CREATE TABLE later (id int)")
+        #expect(throws: PostgresError.self) {
+            try Migrator.pending([m[0], m[1], six, m[2]], applied: [1: m[0].checksum, 2: m[1].checksum, 9: m[2].checksum])
+        }
+    }
+
     @Test func refusesNewerUnknownEditedAndOutOfOrder() {
         let m = Self.migrations
         func refusal(_ applied: [Int: String], _ list: [Migration] = Self.migrations) -> String? {

@@ -244,6 +244,53 @@ import Testing
         #expect(twice == [[[], ["guest"]], [["guest"], ["member"]]], "\(twice)")
     }
 
+    /// A tenant moving between regions (issue 21): once the move fences its writes here, a rule or mapping change is
+    /// a 503 that changes nothing, and the recompute worker neither claims nor works nor marks its job (the mover
+    /// compares the source's rows under the freeze); when the fence goes, all resumes.
+    @Test func aMovesWriteFenceStopsRuleChangesAndTheRecomputeJob() throws {
+        let region = try Region()
+        let t = region.tenant()
+        let users = (0..<12).map { t.user("fence\($0)@example.com") }
+        t.group("Staff", #","members":[\#(users.prefix(4).map { #"{"value":"\#($0)"}"# }.joined(separator: ","))]"#)
+        // A rule change whose job has not run yet.
+        let put = t.internalCall(.put, "roles", #"{"roles":[{"key":"member"}],"rules":[{"group":{"displayName":"Staff"},"role":"member"}]}"#)
+        #expect(put.status.code == 200, "\(put.bodyText)")
+        let admin = try PostgresConnection(configuration: try RegionTestDatabase.get().adminConfiguration)
+        func job() throws -> [String?] {
+            let r = try admin.query("SELECT state, processed::text, last_error, lease_owner, version::text FROM directory_jobs j, role_configs c "
+                                    + "WHERE j.tenant_id = $1 AND c.tenant_id = $1", [.uuid(t.id)])
+            return (0..<5).map { r.string(row: 0, column: $0) }
+        }
+        // The job is the first a worker would claim, were it not fenced.
+        _ = try admin.query("UPDATE directory_jobs SET requested_at = '2000-01-01' WHERE tenant_id = $1", [.uuid(t.id)])
+        _ = try admin.query("INSERT INTO tenant_moves (tenant_id, move_id, epoch, state, peer_region) VALUES ($1, gen_random_uuid(), 1, 'frozen', 'eu2')",
+                            [.uuid(t.id)])
+        let before = try job()
+
+        let refused = t.internalCall(.put, "roles", #"{"roles":[{"key":"other"}]}"#)
+        #expect(refused.status.code == 503 && refused.headers["X-Scim-Write-Pause"] == "tenant-move", "\(refused.status.code) \(refused.bodyText)")
+        #expect(t.internalCall(.put, "attribute-mapping", #"{"fields":[{"name":"n","sources":["userName"]}]}"#).status.code == 503)
+        #expect(t.internalCall(.get, "attribute-mapping").json["mapping"] == .null)
+        // The claim skips the tenant (rolled back: other tests' jobs are not ours to lease).
+        let worker = DirectoryRecompute(database: region.responder.service.database, logger: Logger(label: "test", level: .error),
+                                        batchSize: 5, pauseRatio: 0)
+        let app = try PostgresConnection(configuration: try RegionTestDatabase.get().appConfiguration)
+        let claimed = try app.pipeline([.sql("BEGIN"), .prepared(RegionDatabase.setWorker),
+                                        .prepared(DirectoryJobs.claimable, [.text(worker.owner), .int(60_000)]), .sql("ROLLBACK")])[2]
+        #expect(!(0..<claimed.rowCount).contains { claimed.string(row: $0, column: 0) == t.id })
+        // A run started anyway (a claim just before the freeze) stops at its first batch without a write, not even
+        // its error on the job row.
+        worker.run(tenant: t.id)
+        #expect(try job() == before)
+        #expect(users.allSatisfy { t.roles($0) == [] })
+
+        // The fence goes (the move was undone): the job runs, rule changes are taken again.
+        _ = try admin.query("DELETE FROM tenant_moves WHERE tenant_id = $1", [.uuid(t.id)])
+        t.recompute()
+        #expect(users.prefix(4).allSatisfy { t.roles($0) == ["member"] } && users.suffix(8).allSatisfy { t.roles($0) == [] })
+        #expect(t.internalCall(.put, "roles", #"{"roles":[{"key":"other"}]}"#).status.code == 200)
+    }
+
     @Test func badRuleSetsAreRefusedAndChangeNothing() throws {
         let region = try Region()
         let t = region.tenant()

@@ -176,29 +176,53 @@ public final class Deployment: @unchecked Sendable {
         }
     }
 
-    /// Starts one more gateway; `backendPorts` points a region at another port (a fake or broken backend).
+    /// Starts one more gateway; `backendPorts` points a region at another port (a fake or broken backend);
+    /// `extraArguments` go to this gateway only (after the deployment's own).
     @discardableResult
-    public func startGateway(backendPorts: [String: Int] = [:]) throws -> Int {
+    public func startGateway(backendPorts: [String: Int] = [:], extraArguments: [String] = []) throws -> Int {
         let n = gateways.count
+        let (process, port, admin) = try launchGateway(n, backendPorts: backendPorts, extraArguments: extraArguments, ports: nil)
+        gateways.append((process, port, admin))
+        return n
+    }
+
+    /// Kills gateway `n` with SIGKILL (a crash: no graceful shutdown, nothing released).
+    public func killGateway(_ n: Int) {
+        gateways[n].process.signal(SIGKILL)
+        gateways[n].process.wait(timeoutMillis: 5000)
+    }
+
+    /// Starts gateway `n` again on the same ports (after `killGateway` or a stop), with the same arguments.
+    public func restartGateway(_ n: Int, extraArguments: [String] = []) throws {
+        let (process, port, admin) = try launchGateway(n, backendPorts: [:], extraArguments: extraArguments,
+                                                       ports: (gateways[n].port, gateways[n].adminPort))
+        gateways[n] = (process, port, admin)
+    }
+
+    private func launchGateway(_ n: Int, backendPorts: [String: Int], extraArguments: [String], ports: (Int, Int)?) throws
+        -> (ChildProcess, Int, Int)
+    {
         let portFile = directory + "/gateway-\(n).port", adminFile = directory + "/gateway-\(n).admin.port"
+        unlink(portFile)
+        unlink(adminFile)
         // The regions directory lists every replica; a fake or broken backend replaces a region's list.
         let overrides = backendPorts.map { "\($0.key)=http://127.0.0.1:\($0.value)" }.sorted().joined(separator: ",")
+        let arguments = gatewayArguments + extraArguments
         let process = try ChildProcess(
             executable: binaryDirectory() + "/scim-gateway",
             arguments: ["--control-database-url", databaseURL(control), "--keyring-file", keyringPath,
                         "--admin-token-file", directory + "/admin-token", "--regions-dir", regionsDirectory]
                 + (overrides.isEmpty ? [] : ["--region-backends", overrides])
-                + ["--listen", "127.0.0.1:0", "--port-file", portFile,
-                        "--admin-listen", "127.0.0.1:0", "--admin-port-file", adminFile, "--workers", "8",
+                + ["--listen", "127.0.0.1:\(ports?.0 ?? 0)", "--port-file", portFile,
+                        "--admin-listen", "127.0.0.1:\(ports?.1 ?? 0)", "--admin-port-file", adminFile, "--workers", "8",
                         "--tenant-rate", "0", "--log-level", "info"]
                         // Tests call 127.0.0.1; those that check region locking pass --strict-hosts instead.
-                        + (gatewayArguments.contains("--strict-hosts") ? [] : ["--allow-any-host"]) + gatewayArguments,
-            logPath: directory + "/gateway-\(n).log")
+                        + (arguments.contains("--strict-hosts") ? [] : ["--allow-any-host"]) + arguments,
+            logPath: directory + "/gateway-\(n).log" + (ports == nil ? "" : ".\(monotonicMillis())"))
         guard let port = waitForPortFile(portFile), let admin = waitForPortFile(adminFile) else {
             throw RawError.failed("scim-gateway did not start: \(process.log)")
         }
-        gateways.append((process, port, admin))
-        return n
+        return (process, port, admin)
     }
 
     /// Everything the processes logged so far.

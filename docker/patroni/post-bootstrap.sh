@@ -11,4 +11,6 @@ CREATE ROLE scim LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEROLE PASSWORD '$password'
 CREATE DATABASE "$SCIM_DATABASE" OWNER scim;
 \connect "$SCIM_DATABASE"
 ALTER SCHEMA public OWNER TO scim;
+-- Moving a tenant between regions copies rows with triggers off, as logical replication does (docs/residency.md).
+GRANT SET ON PARAMETER session_replication_role TO scim;
 SQL

@@ -8,4 +8,6 @@ psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname "$POSTGRES_DB" <<SQ
 CREATE ROLE scim LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEROLE PASSWORD '$password';
 ALTER DATABASE "$POSTGRES_DB" OWNER TO scim;
 ALTER SCHEMA public OWNER TO scim;
+-- Moving a tenant between regions copies rows with triggers off, as logical replication does (docs/residency.md).
+GRANT SET ON PARAMETER session_replication_role TO scim;
 SQL

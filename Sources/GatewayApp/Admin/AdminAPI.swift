@@ -53,6 +53,11 @@ final class AdminAPI: HTTPResponder {
         r.add(.patch, "/admin/v1/tenants/:tenant", { try $0.updateTenant($1) })
         r.add(.delete, "/admin/v1/tenants/:tenant", { try $0.deleteTenant($1) })
         r.add(.get, "/admin/v1/tenants/:tenant/quirks", { try $0.tenantQuirks($1) })
+        r.add(.post, "/admin/v1/tenants/:tenant/move", { try $0.startMove($1) })
+        r.add(.get, "/admin/v1/tenants/:tenant/move", { try $0.showMove($1) })
+        r.add(.post, "/admin/v1/tenants/:tenant/move/abort", { try $0.abortMove($1) })
+        r.add(.post, "/admin/v1/tenants/:tenant/move/resume", { try $0.resumeMove($1) })
+        r.add(.get, "/admin/v1/tenants/:tenant/residency", { try $0.residencyReport($1) })
         r.add(.get, "/admin/v1/tenants/:tenant/tokens", { try $0.listTokens($1) })
         r.add(.post, "/admin/v1/tenants/:tenant/tokens", { try $0.issueToken($1) })
         r.add(.post, "/admin/v1/tenants/:tenant/tokens/:token/rotate", { try $0.rotateToken($1) })
@@ -366,7 +371,7 @@ final class AdminAPI: HTTPResponder {
             changes.name = n
         }
         if body["region"] != nil, body["region"]?.string != tenant.homeRegion {
-            throw .badRequest("a tenant's home region cannot change (its data lives there); create a new tenant")
+            throw .badRequest("a tenant's home region changes only by moving it (POST …/move, scimctl tenant move)")
         }
         changes.deprovisionPolicy = try Self.policy(body)
         (changes.rateLimitPerSecond, changes.rateLimitBurst) = try Self.rateLimit(body)
@@ -386,6 +391,7 @@ final class AdminAPI: HTTPResponder {
     func deleteTenant(_ call: AdminCall) throws(AdminError) -> HTTPResponse {
         let tenant = try tenantOrThrow(call.parameter("tenant"))
         guard let route = directory.routes[tenant.homeRegion] else { throw .unavailable("home region not configured") }
+        try refuseWhileMoving(tenant)
         do {
             try store.deleteTenant(id: tenant.id, actor: call.actor) { t in
                 try regions.purge(tenantID: t.id, on: route, requestID: call.requestID)

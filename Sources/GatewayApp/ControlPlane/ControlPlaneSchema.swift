@@ -107,5 +107,33 @@ enum ControlPlaneSchema {
             );
             CREATE INDEX setup_links_tenant ON setup_links (tenant_id);
             """),
+        // Moving a tenant between regions (docs/residency.md): the move's state machine, its mover's lease and
+        // fencing token (`epoch`, raised by every claim), and its progress. At most one unfinished move per tenant.
+        Migration(version: 4, name: "tenant moves", sql: """
+            CREATE TABLE tenant_moves (
+                id              uuid PRIMARY KEY,
+                tenant_id       uuid NOT NULL REFERENCES tenants (id),
+                source_region   text NOT NULL,
+                target_region   text NOT NULL CHECK (target_region <> source_region),
+                state           text NOT NULL CHECK (state IN ('preparing', 'copying', 'frozen', 'activating', 'cut_over',
+                                                               'purging', 'done', 'aborting', 'aborted', 'failed')),
+                abort_requested boolean NOT NULL DEFAULT false,
+                epoch           bigint NOT NULL DEFAULT 0,
+                owner           text,
+                lease_until     timestamptz,
+                requested_by    text NOT NULL,
+                created_at      timestamptz NOT NULL DEFAULT now(),
+                updated_at      timestamptz NOT NULL DEFAULT now(),
+                frozen_at       timestamptz,
+                cut_over_at     timestamptz,
+                finished_at     timestamptz,
+                attempts        integer NOT NULL DEFAULT 0,
+                last_error      text,
+                progress        jsonb NOT NULL DEFAULT '{}'
+            );
+            CREATE UNIQUE INDEX tenant_moves_one_unfinished ON tenant_moves (tenant_id)
+                WHERE state NOT IN ('done', 'aborted', 'failed');
+            CREATE INDEX tenant_moves_tenant ON tenant_moves (tenant_id, created_at);
+            """),
     ]
 }

@@ -248,8 +248,9 @@ final class SCIMProxy: DeferredHTTPResponder {
         let now = Timestamp.monotonicNanos()
         switch result {
         case .success(var response):
-            // The region's own 503 (its database is unreachable) counts against the replica like a timeout.
-            replica.breaker.record(success: response.status.code != 503, trial: trial, now: now)
+            // The region's own 503 (its database is unreachable) counts against the replica like a timeout; one
+            // tenant's write pause while it moves to another region (X-Scim-Write-Pause, docs/residency.md) does not.
+            replica.breaker.record(success: response.status.code != 503 || response.headers["X-Scim-Write-Pause"] != nil, trial: trial, now: now)
             for name in Self.droppedResponseHeaders { response.headers.remove(name) }
             return (response, nil)
         case .failure(let error):

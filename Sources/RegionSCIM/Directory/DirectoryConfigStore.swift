@@ -98,8 +98,12 @@ package final class DirectoryConfigStore: Sendable {
         -> (changed: Bool, answer: JSONValue)
     {
         defer { database.invalidate(tenant: tenant) }
+        // The tenant row's KEY SHARE lock and the fence, as every write takes them (`TenantFence`): a tenant whose
+        // move has frozen its writes here gets a 503 + Retry-After, and its rows stay as the mover compares them.
         return try database.pool.withTransaction(setup: [.prepared(RegionDatabase.setTenant, [.text(tenant)]),
-                                                         .prepared(DirectoryLock.exclusive, [.text(tenant)])]) { connection in
+                                                         .prepared(DirectoryLock.exclusive, [.text(tenant)]),
+                                                         .prepared(TenantFence.lockTenant, [.text(tenant)])]) { connection in
+            try TenantFence.check(try connection.query(TenantFence.state, [.text(tenant)]))
             try requireTenant(connection, tenant)
             try check(connection)
             let changed: Bool

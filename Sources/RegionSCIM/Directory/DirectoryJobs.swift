@@ -54,12 +54,17 @@ package enum DirectoryJobs {
 
     // MARK: The worker's statements
 
-    /// Jobs to work on, across tenants (region-worker scope): not done, and not leased by a live worker.
+    /// Jobs to work on, across tenants (region-worker scope): not done, not leased by a live worker, and of a tenant
+    /// whose writes no move fences (`TenantFence`).
     static let claimable = PreparedStatement(
         """
         UPDATE directory_jobs SET lease_owner = $1, lease_until = now() + $2 * interval '1 millisecond'
         WHERE tenant_id IN (SELECT tenant_id FROM directory_jobs
                             WHERE state <> 'done' AND (lease_owner IS NULL OR lease_until < now() OR lease_owner = $1)
+                              -- A tenant moving between regions: the source stops at the freeze (its rows must not
+                              -- change under the final comparison), the target starts at activation.
+                              AND NOT EXISTS (SELECT 1 FROM tenant_moves m WHERE m.tenant_id = directory_jobs.tenant_id
+                                              AND m.state IN ('frozen', 'moved', 'incoming'))
                             ORDER BY requested_at LIMIT 4 FOR UPDATE SKIP LOCKED)
         RETURNING tenant_id::text
         """)

@@ -103,6 +103,11 @@ package final class DirectoryRecompute: Service {
             let outcome: BatchOutcome
             do {
                 outcome = try batch(tenant)
+            } catch let error as SCIMError where error.headers[TenantFence.pauseHeader] != nil {
+                // The tenant is moving between regions and its writes are fenced here: leave the job as it is (no
+                // write may change the source now); it resumes here if the move is undone, or in the target region.
+                logger.info("directory recompute paused: the tenant's writes are fenced by a move", [("tenant.id", .string(tenant))])
+                return
             } catch {
                 logger.warning("directory recompute batch failed; the job resumes on the next pass",
                                [("tenant.id", .string(tenant)), ("error", .string("\(error)"))])

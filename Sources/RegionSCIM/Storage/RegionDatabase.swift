@@ -51,6 +51,13 @@ package final class RegionDatabase: Sendable {
                request_log::text
         FROM tenants WHERE id = $1::uuid
         """)
+    /// `tenantRow` for a write: the lock a move's freeze waits for (`TenantFence`).
+    static let tenantRowForWrite = PreparedStatement(
+        """
+        SELECT settings_version, name, deprovision_policy, schema_extensions::text, validators::text, unique_external_id,
+               request_log::text
+        FROM tenants WHERE id = $1::uuid FOR KEY SHARE
+        """)
 
     // MARK: Tenant-scoped transactions
 
@@ -92,10 +99,13 @@ package final class RegionDatabase: Sendable {
             attempt += 1
             do {
                 return try pool.withConnection { connection in
-                    let row = try connection.pipeline(
-                        [.sql("BEGIN"), .prepared(DirectoryLock.beginWrite, [.text(tenant)]), .prepared(Self.tenantRow, [.text(tenant)])])[2]
+                    let results = try connection.pipeline(
+                        [.sql("BEGIN"), .prepared(DirectoryLock.beginWrite, [.text(tenant)]), .prepared(Self.tenantRowForWrite, [.text(tenant)]),
+                         .prepared(TenantFence.state, [.text(tenant)])])
+                    let row = results[2]
                     // The open transaction is rolled back when the connection goes back to the pool.
                     guard row.rowCount == 1 else { throw TenantMissing() }
+                    try TenantFence.check(results[3])
                     let context: TenantContext
                     if let cached = cachedContext(tenant), row.int(row: 0, column: 0) == cached.version {
                         context = cached
@@ -201,7 +211,7 @@ package final class RegionDatabase: Sendable {
               """
             : "DO NOTHING"
         defer { invalidate(tenant: id) }
-        return try pool.withTransaction(setup: [.prepared(Self.setTenant, [.text(id)])]) { connection in
+        return try fencedTransaction(tenant: id) { connection in
             if settings.uniqueExternalId {
                 // Turning uniqueness on over existing duplicates would make them uneditable: refuse, and say how many.
                 let duplicates = try connection.query(
@@ -240,6 +250,10 @@ package final class RegionDatabase: Sendable {
     /// Deletes the tenant and (by cascade) every user, group and membership it has here; false when unknown.
     package func deleteTenant(id: String) throws -> Bool {
         let deleted = try pool.withTransaction(setup: [.prepared(Self.setTenant, [.text(id)])]) { connection in
+            // A tenant a move holds is deleted by that move (or after its abort), never under it.
+            if try connection.query(TenantFence.state, [.text(id)]).rowCount > 0 {
+                throw SCIMError(status: 409, detail: "the tenant is being moved between regions; abort the move first")
+            }
             // A large tenant takes longer than the default statement timeout to cascade.
             try connection.execute("SET LOCAL statement_timeout = 0")
             let deleted = try connection.execute("DELETE FROM tenants WHERE id = $1::uuid", [.text(id)])
@@ -252,6 +266,16 @@ package final class RegionDatabase: Sendable {
         }
         invalidate(tenant: id)
         return deleted == 1
+    }
+
+    /// A read-write transaction scoped to the tenant that refuses (503) while a move fences its writes
+    /// (`TenantFence`): for writes outside the SCIM path (tenant settings, webhook configuration).
+    package func fencedTransaction<R>(tenant: String, _ body: (PostgresConnection) throws -> R) throws -> R {
+        try pool.withTransaction(setup: [.prepared(Self.setTenant, [.text(tenant)]), .prepared(TenantFence.lockTenant, [.text(tenant)])]) {
+            connection in
+            try TenantFence.check(try connection.query(TenantFence.state, [.text(tenant)]))
+            return try body(connection)
+        }
     }
 
     // MARK: Region secrets

@@ -1,0 +1,26 @@
+import HTTPCore
+import SCIMCore
+import RegionSCIM
+import RegionMove
+
+extension RegionResponder {
+    /// The move endpoints (`MoveAPI`): like the tenant API, the signed tenant must be the one in the path. Fence
+    /// changes are logged (a move's steps are audited in the control plane; this is the region's own trace).
+    func moveAPI(_ operation: MoveAPI.Operation, _ request: HTTPRequest, _ parameters: RouteParameters, scope: RequestScope) throws
+        -> HTTPResponse
+    {
+        guard let pathTenant = UUIDText.canonical(parameters["id"] ?? "") else { throw SCIMError.notFound("tenant id must be a UUID") }
+        guard pathTenant == scope.tenant else {
+            throw SCIMError(status: 403, detail: "the signed tenant does not match the tenant in the path")
+        }
+        let response = try moves.respond(operation, request, tenant: pathTenant)
+        switch operation {
+        case .putFence, .removeFence, .purge:
+            logger.notice("tenant move: \(operation.rawValue)", [("tenant.id", .string(pathTenant)),
+                                                                 ("move", .string(String(decoding: response.body.prefix(200), as: UTF8.self)))])
+        default:
+            break
+        }
+        return response
+    }
+}
