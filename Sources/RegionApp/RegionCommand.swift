@@ -50,6 +50,16 @@ package enum RegionCommand {
                    help: "Events older than this are purged (pull API and webhook backlog)"),
             .value("event-purge-interval", "duration", env: "SCIM_REGION_EVENT_PURGE_INTERVAL", default: "10m",
                    help: "How often expired events are purged"),
+            .value("directory-recompute-batch", "n", env: "SCIM_REGION_DIRECTORY_RECOMPUTE_BATCH", default: "500",
+                   help: "Users per transaction of the roles/profile recompute job"),
+            .value("directory-recompute-pause", "ratio", env: "SCIM_REGION_DIRECTORY_RECOMPUTE_PAUSE", default: "1",
+                   help: "After each recompute batch, pause this many times its duration (0: no pause)"),
+            .value("roles-inline-limit", "n", env: "SCIM_REGION_ROLES_INLINE_LIMIT", default: "1000",
+                   help: "A group write recomputes up to this many members' roles itself; beyond, the recompute job does"),
+            .value("snapshot-lifetime", "duration", env: "SCIM_REGION_SNAPSHOT_LIFETIME", default: "15m",
+                   help: "How long a reconciliation snapshot stays readable (its transaction is held that long)"),
+            .value("snapshot-max-open", "n", env: "SCIM_REGION_SNAPSHOT_MAX_OPEN", default: "8",
+                   help: "Reconciliation snapshots this process holds at most (2 per tenant)"),
             .value("request-log", "on|off", env: "SCIM_REGION_REQUEST_LOG", default: "on",
                    help: "Record every SCIM request of this region's tenants in its database (tenants may turn theirs off)"),
             .value("request-log-buffer", "n", env: "SCIM_REGION_REQUEST_LOG_BUFFER", default: "20000",
@@ -83,6 +93,11 @@ package enum RegionCommand {
         var webhooks = WebhookDeliverySettings()
         let retention: Duration
         let purgeInterval: Duration
+        let recomputeBatch: Int
+        let recomputePause: Double
+        let rolesInlineLimit: Int
+        let snapshotLifetime: Duration
+        let snapshotMaxOpen: Int
         let drainDelay: Duration
         let development = options.bool("dev-unsigned-tenants")
         var requestLog = RequestLogOptions()
@@ -126,6 +141,14 @@ package enum RegionCommand {
             drainDelay = try options.duration("drain-delay", in: .zero...(.seconds(60))) ?? .seconds(2)
             retention = try durationOption(options, "event-retention")
             purgeInterval = try durationOption(options, "event-purge-interval")
+            recomputeBatch = try options.int("directory-recompute-batch", in: 1...10_000) ?? 500
+            guard let pause = options.string("directory-recompute-pause").flatMap(Double.init), pause >= 0, pause <= 100 else {
+                throw UsageError("--directory-recompute-pause expects a number from 0 to 100")
+            }
+            recomputePause = pause
+            rolesInlineLimit = try options.int("roles-inline-limit", in: 0...100_000) ?? 1000
+            snapshotLifetime = try durationOption(options, "snapshot-lifetime")
+            snapshotMaxOpen = try options.int("snapshot-max-open", in: 1...100) ?? 8
             requestLog = try RequestLogOptions(options, parseDuration: durationOption)
         } catch {
             spec.exitWithUsageError(error)
@@ -171,19 +194,21 @@ package enum RegionCommand {
                                 sessionSetup: RegionDatabase.sessionSetup)
         let database = RegionDatabase(pool: pool, region: region.id, autoProvision: development, logger: logger)
         var settings = RegionSettings()
+        settings.rolesInlineLimit = rolesInlineLimit
         settings.serviceProvider.bulkMaxPayloadSize = min(settings.serviceProvider.bulkMaxPayloadSize, server.limits.maxBodyBytes)
         let metrics = RegionMetrics()
         let quirks = QuirkCounts(metrics: metrics.registry)
         let service = SCIMService(database: database, settings: settings, logger: logger, quirkCounts: quirks)
         let readiness = Readiness()
         let events = EventsAPI(database: database, keys: webhookKeys, allowInsecureHTTP: webhooks.allowInsecureHTTP)
+        let snapshots = Snapshots(database: database, maxOpen: snapshotMaxOpen, lifetimeSeconds: snapshotLifetime.components.seconds)
         let log = requestLog.enabled
             ? requestLog.make(configuration: configuration, database: database, region: region.id, metrics: metrics.registry,
                               logger: logger, ready: { readiness.isMigrated })
             : nil
         let responder = RegionResponder(service: service, authenticator: Authenticator(verifier: verifier, developmentMode: development),
                                         readiness: readiness, region: region.id, logger: logger, metrics: metrics, events: events,
-                                        requestLog: log?.api)
+                                        requestLog: log?.api, directory: DirectoryAPI(database: database, snapshots: snapshots))
         server.errorResponse = { status, message in
             RegionResponder.error(SCIMError(status: status.code, detail: message))
         }
@@ -208,6 +233,9 @@ package enum RegionCommand {
         if let watcher { services.append(watcher.service()) }
         services.append(EventRetention(pool: pool, retentionSeconds: retention.components.seconds, interval: purgeInterval,
                                        logger: logger, ready: { readiness.isMigrated }).service)
+        services.append(DirectoryRecompute(database: database, logger: logger, batchSize: recomputeBatch,
+                                           pauseRatio: recomputePause, ready: { readiness.isMigrated }))
+        services.append(snapshots.service)
         if let log { services.append(log.retention.service) }
         if webhooks.workers > 0 {
             services.append(WebhookDelivery(database: database, keys: webhookKeys, settings: webhooks, logger: logger,

@@ -16,7 +16,7 @@ extension RegionResponder.Endpoint {
             return true
         case .healthz, .readyz, .metrics, .putTenant, .getTenant, .deleteTenant, .tenantQuirks, .events, .users, .groups,
              .groupMembers, .putWebhook, .getWebhook, .deleteWebhook, .redeliverWebhook, .requestLog, .requestLogSummary,
-             .ingestRequestLog, .move:
+             .ingestRequestLog, .directory, .move:
             return false
         }
     }

@@ -22,6 +22,7 @@ package final class RegionResponder: HTTPResponder {
         case bulk, searchAll, me
         case putTenant, getTenant, deleteTenant, tenantQuirks
         case events, users, groups, groupMembers, putWebhook, getWebhook, deleteWebhook, redeliverWebhook
+        case directory(DirectoryEndpoint)
         case move(MoveAPI.Operation)
         case requestLog, requestLogSummary, ingestRequestLog
     }
@@ -34,6 +35,8 @@ package final class RegionResponder: HTTPResponder {
     package let readiness: Readiness
     /// The events, webhook and read API (`/internal/v1/tenants/{id}/…`).
     package let events: EventsAPI
+    /// Role rules, attribute mapping and reconciliation snapshots (`/internal/v1/tenants/{id}/…`, issue 18).
+    package let directory: DirectoryAPI
     /// The request log: every SCIM request's record goes to its writer; nil when the region runs without one.
     package let requestLog: RequestLogAPI?
     /// Moving a tenant to or from another region (`/internal/v1/tenants/{id}/move/…`).
@@ -45,11 +48,13 @@ package final class RegionResponder: HTTPResponder {
 
     /// Builds the route table once; the responder is immutable afterwards.
     package init(service: SCIMService, authenticator: Authenticator, readiness: Readiness, region: String, logger: Logger,
-                metrics: RegionMetrics = RegionMetrics(), events: EventsAPI? = nil, requestLog: RequestLogAPI? = nil) {
+                metrics: RegionMetrics = RegionMetrics(), events: EventsAPI? = nil, requestLog: RequestLogAPI? = nil,
+                directory: DirectoryAPI? = nil) {
         self.metrics = metrics
         self.requestLog = requestLog
         self.service = service
         self.events = events ?? EventsAPI(database: service.database, keys: WebhookKeys())
+        self.directory = directory ?? DirectoryAPI(database: service.database)
         self.moves = MoveAPI(database: service.database)
         self.authenticator = authenticator
         self.readiness = readiness
@@ -91,6 +96,7 @@ package final class RegionResponder: HTTPResponder {
         add(.get, "/internal/v1/tenants/:id/webhook", .getWebhook)
         add(.delete, "/internal/v1/tenants/:id/webhook", .deleteWebhook)
         add(.post, "/internal/v1/tenants/:id/webhook/redeliver", .redeliverWebhook)
+        for (method, pattern, endpoint) in DirectoryEndpoint.routes { add(method, pattern, .directory(endpoint)) }
         add(.get, "/internal/v1/tenants/:id/request-log", .requestLog)
         add(.get, "/internal/v1/tenants/:id/request-log/summary", .requestLogSummary)
         add(.post, "/internal/v1/tenants/:id/request-log", .ingestRequestLog)
@@ -218,6 +224,8 @@ package final class RegionResponder: HTTPResponder {
             return try tenantAPI(endpoint, request, id: id, scope: scope)
         case .events, .users, .groups, .groupMembers, .putWebhook, .getWebhook, .deleteWebhook, .redeliverWebhook:
             return try eventsAPI(endpoint, request, parameters, scope: scope)
+        case .directory(let endpoint):
+            return try directoryAPI(endpoint, request, parameters, scope: scope)
         case .move:
             preconditionFailure("answered by moveAPI")
         case .requestLog, .requestLogSummary, .ingestRequestLog:

@@ -50,6 +50,16 @@ package struct EventPosition: Sendable, Hashable, Comparable, CustomStringConver
     /// The event id this position names (`evt_<xid>_<seq>`): unique within the region, stable across redeliveries.
     package var eventID: String { "evt_\(xid)_\(seq)" }
 
+    /// The position as a number that increases along a tenant's feed: xid · 10^20 + seq, written as 40 decimal
+    /// digits (JSON numbers cannot hold it exactly), so that comparing two sequences as strings compares them as
+    /// numbers.
+    package var sequence: String { Self.padded(xid) + Self.padded(UInt64(seq)) }
+
+    static func padded(_ n: UInt64) -> String {
+        let digits = String(n)
+        return String(repeating: "0", count: max(0, 20 - digits.count)) + digits
+    }
+
     package var description: String { "\(xid).\(seq)" }
 
     /// The xid as SQL text (`xid8` input).

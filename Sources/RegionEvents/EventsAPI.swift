@@ -10,6 +10,7 @@ package import RegionSCIM
 ///
 ///     GET    /internal/v1/tenants/{id}/events?after=<cursor>|now&limit=1..1000
 ///     GET    /internal/v1/tenants/{id}/users?after=<cursor>&limit=1..1000
+///     GET    /internal/v1/tenants/{id}/users/{user}
 ///     GET    /internal/v1/tenants/{id}/groups?after=<cursor>&limit=1..1000
 ///     GET    /internal/v1/tenants/{id}/groups/{group}/members?after=<cursor>&limit=1..1000
 ///     PUT    /internal/v1/tenants/{id}/webhook
@@ -54,16 +55,17 @@ package final class EventsAPI: Sendable {
     package func events(scope: RequestScope, query: String?) throws -> JSONValue {
         let (afterText, limit) = try Self.paging(query)
         let tenant = scope.tenant
-        var after = EventPosition.start
+        var after = EventCursor(position: .start, snapshot: nil)
         var fromNow = false
         if let afterText {
             if afterText == "now" {
                 fromNow = true
             } else {
-                guard let position = EventPosition(cursor: afterText) else {
+                // A position, or the cursor a reconciliation snapshot handed out (`EventCursor`).
+                guard let cursor = EventCursor(text: afterText) else {
                     throw SCIMError(status: 400, scimType: .invalidCursor, detail: "'after' is not an event cursor")
                 }
-                after = position
+                after = cursor
             }
         }
         return try database.read(tenant: tenant, { _ in
@@ -75,18 +77,22 @@ package final class EventsAPI: Sendable {
                 let horizon = results[0].string(row: 0, column: 0).flatMap { UInt64($0) } ?? 0
                 page = EventPage(events: [], next: EventPosition(xid: horizon, seq: 0), hasMore: false)
             } else {
-                page = try EventFeed.decodePage(results[0], after: after, limit: limit)
+                page = try EventFeed.decodePage(results[0], after: after.position, limit: limit)
             }
             let events = try page.events.map { try EventFeed.render($0, tenant: tenant, context: context, baseURL: scope.baseURL) }
-            return ["events": .array(events), "next": .string(page.next.cursor), "hasMore": .bool(page.hasMore)]
+            let next = EventCursor(position: page.next, snapshot: after.snapshot)
+            return ["events": .array(events), "next": .string(next.text), "hasMore": .bool(page.hasMore)]
         })
     }
 
     // MARK: Read API
 
     static let usersPage = PreparedStatement(
-        "SELECT \(ResourceStore.columns(.user, withRelated: true)) FROM users u"
+        "SELECT \(ResourceStore.columns(.user, withRelated: true)), \(DirectoryRecord.userColumns) FROM users u"
             + " WHERE u.tenant_id = $1 AND u.deleted_at IS NULL AND u.id > $2::uuid ORDER BY u.id LIMIT $3")
+    static let oneUser = PreparedStatement(
+        "SELECT \(ResourceStore.columns(.user, withRelated: true)), \(DirectoryRecord.userColumns) FROM users u"
+            + " WHERE u.tenant_id = $1 AND u.deleted_at IS NULL AND u.id = $2::uuid")
     static let groupsPage = PreparedStatement(
         "SELECT \(ResourceStore.columns(.group, withRelated: false)) FROM groups g"
             + " WHERE g.tenant_id = $1 AND g.id > $2::uuid ORDER BY g.id LIMIT $3")
@@ -107,8 +113,8 @@ package final class EventsAPI: Sendable {
         return id
     }
 
-    /// Live users by id, as SCIM representations with their `groups`:
-    /// `{"users": [...], "next": <cursor>|null}` (null on the last page).
+    /// Live users by id, as SCIM representations with their `groups`, plus (not SCIM) the user's `effectiveRoles`
+    /// and mapped `profile` (`DirectoryRecord`): `{"users": [...], "next": <cursor>|null}` (null on the last page).
     package func users(scope: RequestScope, query: String?) throws -> JSONValue {
         try resources(.user, scope: scope, query: query)
     }
@@ -132,12 +138,30 @@ package final class EventsAPI: Sendable {
             var last: String? = nil
             for row in 0..<result.rowCount {
                 let stored = try ResourceStore.decode(kind, result, row: row, baseURL: scope.baseURL, relatedLoaded: kind == .user)
-                items.append(.object(projection.apply(to: Representation.render(stored, kind, schema, plan: context.renderPlan(kind),
-                                                                               baseURL: scope.baseURL))))
+                var item = projection.apply(to: Representation.render(stored, kind, schema, plan: context.renderPlan(kind),
+                                                                      baseURL: scope.baseURL))
+                if kind == .user { DirectoryRecord.addDerived(&item, result, row: row, column: 6) }
+                items.append(.object(item))
                 last = stored.id
             }
             let next: JSONValue = result.rowCount == limit ? last.map { .string($0) } ?? .null : .null
             return [kind == .user ? "users" : "groups": .array(items), "next": next]
+        })
+    }
+
+    /// One live user as the users listing shows it (with `effectiveRoles` and `profile`); 404 when there is none.
+    package func user(scope: RequestScope, id: String) throws -> JSONValue {
+        guard let id = UUIDText.canonical(id) else { throw SCIMError.resourceNotFound(.user, id) }
+        return try database.read(tenant: scope.tenant, { _ in
+            [.prepared(Self.oneUser, [.uuid(scope.tenant), .text(id)])]
+        }, decode: { context, results in
+            let result = results[0]
+            guard result.rowCount == 1 else { throw SCIMError.resourceNotFound(.user, id) }
+            let stored = try ResourceStore.decode(.user, result, row: 0, baseURL: scope.baseURL, relatedLoaded: true)
+            var item = context.defaultUserProjection.apply(to: Representation.render(stored, .user, context.users,
+                                                                                     plan: context.renderPlan(.user), baseURL: scope.baseURL))
+            DirectoryRecord.addDerived(&item, result, row: 0, column: 6)
+            return .object(item)
         })
     }
 

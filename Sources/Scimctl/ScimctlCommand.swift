@@ -61,6 +61,18 @@ package enum ScimctlCommand {
           users <tenant> [--after C] [--limit N]       current users (plain JSON read API)
           groups <tenant> [--after C] [--limit N]      current groups (without members)
           members <tenant> <group-id> [--after C] [--limit N]
+          user <tenant> <user-id>                      one user with its groups, effective roles and profile
+          roles show <tenant>                          the app's roles, the rules, the recompute's progress
+          roles set <tenant> --file rules.json         replace them (400 and no change when invalid)
+          roles delete <tenant> --yes                  every user then has no roles
+          mapping show <tenant>                        the attribute mapping to the app's profile fields
+          mapping preview <tenant> --file mapping.json [--users ID,ID | --sample N]
+                                                       what it would give sample users; saves nothing
+          mapping set <tenant> --file mapping.json     replace it (400 and no change when invalid)
+          mapping delete <tenant> --yes                every profile then becomes null
+          snapshot <tenant> [--limit N]                the whole directory at one instant, as JSON lines on
+                                                       stdout (users, groups, memberships); resume events
+                                                       from its eventCursor (printed on stderr)
           webhook set <tenant> <https-url> [--secret-file F] [--rotate-secret] [--from now|beginning|CURSOR]
                                                        a new endpoint gets a generated secret, shown once
           webhook show <tenant>                        delivery state, backlog and recent dead letters
@@ -108,6 +120,9 @@ package enum ScimctlCommand {
             .flag("rotate-secret", help: "webhook set: generate a new secret (shown once)"),
             .value("from", "position", help: "webhook set: where a new endpoint starts: now (default), beginning or a cursor"),
             .flag("skip", help: "webhook redeliver: skip the dead-lettered batch instead of sending it again"),
+            .value("file", "path", help: "roles set, mapping set/preview: the JSON document to send"),
+            .value("users", "ids", help: "mapping preview: comma-separated user ids to try the mapping on"),
+            .value("sample", "n", help: "mapping preview: how many recently changed users to try it on (default 5)"),
             .value("status", "class|code", help: "tenant log: 2xx, 3xx, 4xx, 5xx or a status code"),
             .value("user", "userName", help: "tenant log: requests about this userName (exact)"),
             .value("external-id", "id", help: "tenant log: requests about this externalId (exact)"),
@@ -164,6 +179,9 @@ package enum ScimctlCommand {
         }
         if ["events", "users", "groups", "members"].contains(args[0]) {
             return try readCommand(args, options, client: client, json: json)
+        }
+        if args[0] == "snapshot" {
+            return try snapshotCommand(args, options, client: client)
         }
         if args[0] == "tenant", args.count > 1, moveCommands.contains(args[1]) { return try tenantMoveCommand(args, options, client: client, json: json) }
         if args.prefix(2) == ["tenant", "log"] {
@@ -260,6 +278,25 @@ package enum ScimctlCommand {
         case "webhook delete":
             guard options.bool("yes") else { throw UsageError("webhook delete stops deliveries to the endpoint; add --yes") }
             result = try client.call(.delete, try tenantPath(2) + "/webhook")
+        case "user \(args.count > 1 ? args[1] : "")":
+            result = try client.call(.get, try tenantPath(1) + "/users/" + PercentEncoding.encode(try arg(2, "<user-id>")))
+        case "roles show": result = try client.call(.get, try tenantPath(2) + "/roles")
+        case "roles set": result = try client.call(.put, try tenantPath(2) + "/roles", body: try jsonFile(options))
+        case "roles delete":
+            guard options.bool("yes") else { throw UsageError("roles delete removes every user's roles; add --yes") }
+            result = try client.call(.delete, try tenantPath(2) + "/roles")
+        case "mapping show": result = try client.call(.get, try tenantPath(2) + "/attribute-mapping")
+        case "mapping set": result = try client.call(.put, try tenantPath(2) + "/attribute-mapping", body: try jsonFile(options))
+        case "mapping delete":
+            guard options.bool("yes") else { throw UsageError("mapping delete clears every user's profile; add --yes") }
+            result = try client.call(.delete, try tenantPath(2) + "/attribute-mapping")
+        case "mapping preview":
+            var body: JSONObject = ["mapping": try jsonFile(options)]
+            if let users = options.string("users") {
+                body.set("users", .array(users.split(separator: ",").map { .string(String($0).trimmingWhitespace()) }))
+            }
+            if let sample = try options.int("sample", in: 1...50) { body.set("sample", .number(JSONNumber(sample))) }
+            result = try client.call(.post, try tenantPath(2) + "/attribute-mapping/preview", body: .object(body))
         case "keys list": result = try client.call(.get, "/admin/v1/keys")
         case "keys rotate":
             let purpose = try arg(2, "pepper|link")
@@ -352,6 +389,36 @@ package enum ScimctlCommand {
         func linkLine(_ l: JSONValue) -> String {
             "\(l["id"]?.string ?? "")  \(l["status"]?.string ?? "")  label=\(l["label"]?.string ?? "-")  "
                 + "expires=\(l["expiresAt"]?.string ?? "")  opened=\(l["opened"]?.int ?? 0)"
+        }
+        if let recompute = value["recompute"] {
+            // roles show|set|delete, mapping show|set|delete
+            let stored = value["config"] ?? value["mapping"] ?? .null
+            lines.append("version \(value["version"]?.int ?? 0)  updated \(value["updatedAt"]?.string ?? "never")")
+            var job = "recompute: \(recompute["state"]?.string ?? "")"
+            if recompute["state"]?.string != "none" {
+                job += "  \(recompute["processed"]?.int ?? 0)/\(recompute["total"]?.int.map(String.init) ?? "?") users"
+                    + "  \(recompute["changed"]?.int ?? 0) changed  (\(recompute["reason"]?.string ?? ""))"
+                if let e = recompute["lastError"]?.string { job += "  last error: \(e)" }
+            }
+            lines.append(job)
+            lines.append(stored.isNull ? "(none)" : String(decoding: stored.encoded(), as: UTF8.self))
+            return lines.joined(separator: "\n") + "\n"
+        }
+        if let coverage = value["coverage"]?.object {
+            // mapping preview
+            for u in value["users"]?.array ?? [] {
+                lines.append("\(u["id"]?.string ?? "")  \(u["userName"]?.string ?? "")")
+                lines.append("  profile:  " + String(decoding: (u["profile"] ?? .null).encoded(), as: UTF8.self))
+                if let changed = u["changed"]?.array, !changed.isEmpty {
+                    lines.append("  changes:  " + changed.compactMap(\.string).joined(separator: ", "))
+                }
+                for p in u["problems"]?.array ?? [] { lines.append("  problem:  \(p.string ?? "")") }
+                if let unmapped = u["unmapped"]?.array, !unmapped.isEmpty {
+                    lines.append("  unmapped: " + unmapped.compactMap(\.string).joined(separator: ", "))
+                }
+            }
+            lines.append("coverage: " + coverage.map { "\($0.key)=\($0.value.int ?? 0)" }.joined(separator: "  "))
+            return lines.joined(separator: "\n") + "\n"
         }
         if let links = value["setupLinks"]?.array {
             lines = links.map(linkLine)
@@ -447,6 +514,55 @@ package enum ScimctlCommand {
 }
 
 extension ScimctlCommand {
+    /// The JSON document named by `--file`.
+    static func jsonFile(_ options: ParsedOptions) throws -> JSONValue {
+        guard let path = options.string("file") else { throw UsageError("--file <path> is required (a JSON document)") }
+        guard let bytes = readFileBytes(path) else { throw CLIError(message: "cannot read \(path)") }
+        do {
+            return try JSONDecoder.decode(bytes)
+        } catch {
+            throw CLIError(message: "\(path) is not JSON: \(error)")
+        }
+    }
+
+    /// `snapshot`: takes a reconciliation snapshot, writes every record as one JSON line on stdout (the first line
+    /// describes the snapshot: `{"snapshot": {"eventCursor", "takenAt", "counts"}}`, then `{"user": …}`,
+    /// `{"group": …}`, `{"membership": …}`), releases it, and tells on stderr where to resume the events feed.
+    static func snapshotCommand(_ args: [String], _ options: ParsedOptions, client: AdminClient) throws -> Int32 {
+        guard args.count >= 2 else { throw UsageError("missing <tenant>") }
+        let base = "/admin/v1/tenants/" + PercentEncoding.encode(args[1]) + "/snapshots"
+        let created = try client.call(.post, base) ?? .null
+        guard let token = created["snapshot"]?.string, let cursor = created["eventCursor"]?.string else {
+            throw CLIError(message: "the region did not return a snapshot")
+        }
+        var header = JSONObject()
+        for key in ["eventCursor", "takenAt", "expiresAt", "counts"] { if let v = created[key] { header.set(key, v) } }
+        writeStandardOutput(String(decoding: JSONValue.object(["snapshot": .object(header)]).encoded(), as: UTF8.self) + "\n")
+        let limit = options.string("limit") ?? "1000"
+        var after: String? = nil
+        var counts = (users: 0, groups: 0, memberships: 0)
+        repeat {
+            var query: [(name: String, value: String)] = [("limit", limit)]
+            if let after { query.append(("after", after)) }
+            let page = try client.call(.get, base + "/" + token + "?" + QueryParameters(query).encoded, timeout: .seconds(120)) ?? .null
+            var lines = ""
+            for (key, single) in [("users", "user"), ("groups", "group"), ("memberships", "membership")] {
+                for item in page[key]?.array ?? [] {
+                    lines += String(decoding: JSONValue.object([single: item]).encoded(), as: UTF8.self) + "\n"
+                }
+            }
+            counts.users += page["users"]?.array?.count ?? 0
+            counts.groups += page["groups"]?.array?.count ?? 0
+            counts.memberships += page["memberships"]?.array?.count ?? 0
+            writeStandardOutput(lines)
+            after = page["next"]?.string
+        } while after != nil
+        _ = try? client.call(.delete, base + "/" + token)
+        writeStandardError("snapshot at \(created["takenAt"]?.string ?? ""): \(counts.users) users, \(counts.groups) groups, "
+                           + "\(counts.memberships) memberships\nresume the events with: scimctl events \(args[1]) --after \(cursor) --follow\n")
+        return 0
+    }
+
     /// `events`, `users`, `groups`, `members`: one page (or, with `events --follow`, every page as it comes).
     static func readCommand(_ args: [String], _ options: ParsedOptions, client: AdminClient, json: Bool) throws -> Int32 {
         guard args.count >= 2 else { throw UsageError("missing <tenant>") }
@@ -492,7 +608,8 @@ extension ScimctlCommand {
         case "users":
             for u in page["users"]?.array ?? [] {
                 lines.append("\(u["id"]?.string ?? "")  \(u["userName"]?.string ?? "")  active=\(u["active"]?.bool.map { "\($0)" } ?? "-")"
-                             + "  groups=\(u["groups"]?.array?.count ?? 0)")
+                             + "  groups=\(u["groups"]?.array?.count ?? 0)"
+                             + "  roles=\((u["effectiveRoles"]?.array ?? []).compactMap(\.string).joined(separator: ","))")
             }
         case "groups":
             for g in page["groups"]?.array ?? [] { lines.append("\(g["id"]?.string ?? "")  \(g["displayName"]?.string ?? "")") }

@@ -21,6 +21,41 @@ extension Reliability {
         static let groups = full ? 1_000 : 200
         static let bigGroup = full ? 20_000 : 5_000
 
+        /// Role rules (the big group "Group 1" gives admin, everyone else member) and a profile field, recomputed to
+        /// the end before the move starts.
+        static func configureDirectory(_ d: Deployment, _ tenant: String) throws {
+            let base = "/admin/v1/tenants/\(tenant)/"
+            #expect(try d.admin(.put, base + "roles", ["roles": [["key": "admin"], ["key": "member"]],
+                                                       "rules": [["group": ["displayName": "Group 1"], "role": "admin"]],
+                                                       "defaultRole": "member"]).0 == 200)
+            #expect(try d.admin(.put, base + "attribute-mapping", ["fields": [["name": "login", "sources": ["userName"]]]]).0 == 200)
+            let deadline = monotonicMillis() + 120_000
+            while monotonicMillis() < deadline {
+                let roles = try d.admin(.get, base + "roles").1?["recompute"]?["state"]?.string
+                let mapping = try d.admin(.get, base + "attribute-mapping").1?["recompute"]?["state"]?.string
+                if roles == "done" && mapping == "done" { return }
+                usleep(100_000)
+            }
+            Issue.record("the recompute before the move did not finish")
+        }
+
+        /// After the move, in the target: loaded users keep their roles and profile, a user the IdP created during
+        /// the move has the default role, and a rule change is taken there (the fence is gone).
+        static func expectDirectory(_ d: Deployment, _ tenant: String, _ outcome: IdPWriter.Outcome) throws {
+            let base = "/admin/v1/tenants/\(tenant)/"
+            func user(_ id: String) throws -> JSONValue? { try d.admin(.get, base + "users/\(id)").1 }
+            let first = try user(TenantLoad.userID(1)), last = try user(TenantLoad.userID(users))
+            #expect(first?["effectiveRoles"] == ["admin"] && last?["effectiveRoles"] == ["member"], "\(first ?? .null) \(last ?? .null)")
+            #expect(first?["profile"]?["login"]?.string == "user1@example.com", "\(first?["profile"] ?? .null)")
+            if let created = outcome.creates.keys.first(where: { !outcome.deleted.contains($0) && !outcome.unknown.contains($0) }) {
+                #expect(try user(created)?["effectiveRoles"] == ["member"])
+            }
+            let (status, _) = try d.admin(.put, base + "roles", ["roles": [["key": "admin"], ["key": "member"]],
+                                                                 "rules": [["group": ["displayName": "Group 2"], "role": "admin"]],
+                                                                 "defaultRole": "member"])
+            #expect(status == 200, "a rule change is taken in the target region")
+        }
+
         @Test func aTenantMovesToAnotherRegionWhileItsIdPKeepsWriting() throws {
             let d = try Deployment.reliability("move", gatewayArguments: ["--move-lease", "3s"])
             defer { d.stop() }
@@ -29,6 +64,8 @@ extension Reliability {
             var t0 = monotonicMillis()
             try TenantLoad.load(d, region: "us", tenant: acme.id, users: Self.users, groups: Self.groups, bigGroupMembers: Self.bigGroup)
             report("move load: \(Self.users) users, \(Self.groups) groups, a \(Self.bigGroup)-member group in \(monotonicMillis() - t0) ms")
+            // The app's view of the directory (issue 18) moves with it: roles and mapped profiles, computed in us.
+            try Self.configureDirectory(d, acme.id)
             // The operator app's events cursor before the move: it must keep working in eu2 afterwards.
             let (_, now) = try d.admin(.get, "/admin/v1/tenants/\(acme.id)/events?after=now")
             let cursor = try #require(now?["next"]?.string)
@@ -96,6 +133,9 @@ extension Reliability {
                 after_ = next
             }
             for id in outcome.creates.keys { #expect(created[id] == 1, "user.created of \(id) seen \(created[id] ?? 0) times after the cursor") }
+
+            // Roles and profiles read on in eu2, for the loaded users and the IdP's own, and follow new writes there.
+            try Self.expectDirectory(d, acme.id, outcome)
 
             // The IdP's next call on the old host gets 421 with the new base URL (region-locked credentials).
             let strict = try d.startGateway(extraArguments: ["--strict-hosts"])

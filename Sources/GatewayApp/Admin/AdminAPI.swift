@@ -85,6 +85,18 @@ final class AdminAPI: HTTPResponder {
         r.add(.delete, "/admin/v1/tenants/:tenant/webhook", { try $0.relayToRegion($1, .delete, "webhook", audit: "webhook.delete") })
         r.add(.post, "/admin/v1/tenants/:tenant/webhook/redeliver",
               { try $0.relayToRegion($1, .post, "webhook/redeliver", audit: "webhook.redeliver") })
+        // Roles, attribute mapping, one user, reconciliation snapshots (issue 18; AdminDirectoryAPI).
+        r.add(.get, "/admin/v1/tenants/:tenant/roles", { try $0.getRoles($1) })
+        r.add(.put, "/admin/v1/tenants/:tenant/roles", { try $0.putRoles($1) })
+        r.add(.delete, "/admin/v1/tenants/:tenant/roles", { try $0.deleteRoles($1) })
+        r.add(.get, "/admin/v1/tenants/:tenant/attribute-mapping", { try $0.getAttributeMapping($1) })
+        r.add(.put, "/admin/v1/tenants/:tenant/attribute-mapping", { try $0.putAttributeMapping($1) })
+        r.add(.delete, "/admin/v1/tenants/:tenant/attribute-mapping", { try $0.deleteAttributeMapping($1) })
+        r.add(.post, "/admin/v1/tenants/:tenant/attribute-mapping/preview", { try $0.previewAttributeMapping($1) })
+        r.add(.get, "/admin/v1/tenants/:tenant/users/:user", { try $0.showUser($1) })
+        r.add(.post, "/admin/v1/tenants/:tenant/snapshots", { try $0.createSnapshot($1) })
+        r.add(.get, "/admin/v1/tenants/:tenant/snapshots/:snapshot", { try $0.snapshotPage($1) })
+        r.add(.delete, "/admin/v1/tenants/:tenant/snapshots/:snapshot", { try $0.releaseSnapshot($1) })
         r.add(.get, "/admin/v1/tenants/:tenant/request-log", { try $0.requestLog($1) })
         r.add(.get, "/admin/v1/tenants/:tenant/request-log/summary", { try $0.requestLogSummary($1) })
         r.add(.get, "/admin/v1/keys", { try $0.listKeys($1) })

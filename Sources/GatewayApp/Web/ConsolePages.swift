@@ -120,6 +120,56 @@ struct ConsolePages {
         var audit: [AuditEntry]
         var requestLog: Result<[ObservedRequest], RequestLogClient.Failure>
         var filters: QueryParameters
+        /// `GET …/roles` and `GET …/attribute-mapping` as the admin API answers them (nil: the region did not answer).
+        var roles: JSONValue? = nil
+        var mapping: JSONValue? = nil
+    }
+
+    /// The app's view of the directory (issue 18), read-only: role rules and profile fields with their recompute
+    /// jobs. Changing them is `scimctl roles set` / `mapping set` (or the admin API), which validate and preview.
+    func directory(roles: JSONValue?, mapping: JSONValue?) -> HTML {
+        func job(_ j: JSONValue?) -> HTML {
+            guard let j, let state = j["state"]?.string, state != "none" else { return "<span class=\"muted\">never recomputed</span>" }
+            let total = j["total"]?.int.map(String.init) ?? "?"
+            let error: HTML = j["lastError"]?.string.map { " · <span class=\"bad\">last error: \($0)</span>" } ?? .empty
+            return "recompute \(state): \(j["processed"]?.int ?? 0)/\(total) users, \(j["changed"]?.int ?? 0) changed\(error)"
+        }
+        var parts: [HTML] = []
+        if let config = roles?["config"], !config.isNull {
+            let roleRows: [HTML] = (config["roles"]?.array ?? []).map { r in
+                let implies = (r["implies"]?.array ?? []).compactMap(\.string).joined(separator: ", ")
+                return "<tr><td><code>\(r["key"]?.string, default: "")</code></td><td>\(r["name"]?.string, default: "")</td><td>\(implies)</td></tr>"
+            }
+            let ruleRows: [HTML] = (config["rules"]?.array ?? []).map { r in
+                let selector = r["group"]?.object?.first.map { "\($0.key) \($0.value.string ?? "")" } ?? ""
+                return "<tr><td>\(selector)</td><td>\(r["match"]?.string, default: "exact")</td><td><code>\(r["role"]?.string, default: "")</code></td></tr>"
+            }
+            parts.append("""
+                <p>\(job(roles?["recompute"])) · assignment \(config["assignment"]?.string, default: "highest") · \
+                default role \(config["defaultRole"]?.string, default: "none (no matching group: no access)")</p>
+                <div class="table-wrap"><table><thead><tr><th>Role</th><th>Name</th><th>Implies</th></tr></thead><tbody>\(roleRows)</tbody></table></div>
+                <div class="table-wrap"><table><thead><tr><th>IdP group</th><th>Match</th><th>Role</th></tr></thead><tbody>\(ruleRows)</tbody></table></div>
+                """)
+        } else {
+            parts.append(roles == nil ? "<p class=\"warn\">The role rules could not be read from the tenant's region.</p>"
+                                      : "<p class=\"muted\">No role rules: users have no roles.</p>")
+        }
+        if let fields = mapping?["mapping"]?["fields"]?.array {
+            let rows: [HTML] = fields.map { f in
+                let sources = (f["sources"]?.array ?? []).compactMap(\.string).joined(separator: " | ")
+                let many = f["multiValued"]?.bool == true ? " (multi-valued)" : ""
+                return "<tr><td><code>\(f["name"]?.string, default: "")</code></td><td>\(f["type"]?.string, default: "string")\(many)</td><td><code>\(sources)</code></td></tr>"
+            }
+            parts.append("""
+                <p>Profile fields: \(job(mapping?["recompute"]))</p>
+                <div class="table-wrap"><table><thead><tr><th>Field</th><th>Type</th><th>Sources (first with a value)</th></tr></thead><tbody>\(rows)</tbody></table></div>
+                """)
+        } else {
+            parts.append(mapping == nil ? "<p class=\"warn\">The attribute mapping could not be read from the tenant's region.</p>"
+                                        : "<p class=\"muted\">No attribute mapping: users have no profile fields.</p>")
+        }
+        parts.append("<p class=\"muted\">Change them with <code>scimctl roles set</code> and <code>scimctl mapping preview|set</code> (README: For the SaaS app developer).</p>")
+        return HTML.join(parts)
     }
 
     func tenant(_ d: TenantData) -> HTML {
@@ -212,6 +262,8 @@ struct ConsolePages {
             <form method="get" action="\(base)"><label for="fs">Status (2xx, 4xx, 5xx or a code)</label><input id="fs" type="text" name="status" value="\(d.filters["status"] ?? "")">\
             <label for="fu">userName</label><input id="fu" type="text" name="userName" value="\(d.filters["userName"] ?? "")"><button type="submit">Filter</button></form>
             \(logRows)
+            <h2>Roles and profile fields (for the app)</h2>
+            \(directory(roles: d.roles, mapping: d.mapping))
             <h2>IdP quirks seen</h2><ul>\(quirks.isEmpty ? ["<li class=\"muted\">none</li>"] : quirks)</ul>
             <h2>Events and webhook</h2>
             \(webhook)

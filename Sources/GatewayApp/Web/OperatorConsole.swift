@@ -193,7 +193,9 @@ final class OperatorConsole: Sendable {
             webhook: { let (s, w) = call(.get, base + "/webhook", nil); return s == 200 ? w : nil }(),
             audit: (try? admin.store.latestAudit(tenantID: id, limit: 50)) ?? [],
             requestLog: admin.directory.routes[region].map { requestLog.page(tenant: id, on: $0, query: logQuery) } ?? .failure(.unavailable),
-            filters: query)
+            filters: query,
+            roles: { let (s, r) = call(.get, base + "/roles", nil); return s == 200 ? r : nil }(),
+            mapping: { let (s, m) = call(.get, base + "/attribute-mapping", nil); return s == 200 ? m : nil }())
         return WebResponse.page(pages.tenant(data))
     }
 }

@@ -4,7 +4,10 @@
 enum EventTriggers {
     /// `scim_events_user()`: one event per user change (created, deactivated, reactivated, updated, deleted).
     /// `tombstonesRevive`: an update of a tombstone counts as a creation (only migration 3's world had that).
-    static func userFunction(replacing: Bool, tombstonesRevive: Bool) -> String {
+    /// `withProfile`: resource events also store the user's mapped profile (`users.profile`, migration 8).
+    static func userFunction(replacing: Bool, tombstonesRevive: Bool, withProfile: Bool = false) -> String {
+        let lastModified = "'lastModified', (extract(epoch FROM NEW.last_modified) * 1000)::bigint"
+            + (withProfile ? ",\n                                       'profile', NEW.profile" : "")
         let created = tombstonesRevive
             ? "IF TG_OP = 'INSERT' OR OLD.deleted_at IS NOT NULL THEN\n        kind := 'user.created';  -- a revived tombstone comes back with its old id"
             : "IF TG_OP = 'INSERT' THEN\n        kind := 'user.created';"
@@ -32,7 +35,7 @@ enum EventTriggers {
                 VALUES (NEW.tenant_id, kind, NEW.id,
                         jsonb_build_object('resource', NEW.resource, 'version', NEW.version,
                                            'created', (extract(epoch FROM NEW.created_at) * 1000)::bigint,
-                                           'lastModified', (extract(epoch FROM NEW.last_modified) * 1000)::bigint));
+                                           \(lastModified)));
                 RETURN NULL;
             END $$;
             """

@@ -11,12 +11,17 @@ package struct RegionSettings: Sendable {
     /// A group PUT/PATCH answer includes members up to this many; a larger group answers 204 (RFC 7644 §3.5.2 allows
     /// it), so adding one member to a 100k-member group never serialises 100k members.
     package var groupResponseMemberLimit: Int
+    /// A group write whose members' roles change recomputes them in its own transaction up to this many users;
+    /// beyond, the tenant's recompute job does it in the background (`DirectoryRecompute`), so a rename of a
+    /// 100k-member group answers in milliseconds.
+    package var rolesInlineLimit: Int
 
     /// Settings with our defaults.
     package init(serviceProvider: ServiceProviderConfiguration = RegionSettings.defaultServiceProvider,
-                groupResponseMemberLimit: Int = 10_000) {
+                groupResponseMemberLimit: Int = 10_000, rolesInlineLimit: Int = 1000) {
         self.serviceProvider = serviceProvider
         self.groupResponseMemberLimit = groupResponseMemberLimit
+        self.rolesInlineLimit = rolesInlineLimit
     }
 
     /// Our defaults: PATCH, Bulk (1000 operations, 1 MiB), filters, sorting, ETags, index and cursor paging.

@@ -128,8 +128,9 @@ package final class SCIMService: Sendable {
             switch kind {
             case .user:
                 try claimExternalID(row, connection, context, user: nil)
-                let created = try connection.query(ResourceStore.createUser,
-                                                   ResourceStore.createValues(tenant: scope.tenant, id: UUIDText.version7(), row, document))
+                let directory = try database.directory.config(context, connection)
+                let created = try connection.pipeline(Self.createUserStatements(tenant: scope.tenant, id: UUIDText.version7(), row,
+                                                                                document, directory))[0]
                 guard created.rowCount == 1 else { throw SCIMError(status: 500, detail: "the user was not stored") }
                 var stored = try ResourceStore.decode(.user, created, row: 0, baseURL: scope.baseURL)
                 stored.related = []
@@ -138,9 +139,11 @@ package final class SCIMService: Sendable {
                 let id = UUIDText.version7()
                 try connection.query(ResourceStore.insertGroup, ResourceStore.groupValues(tenant: scope.tenant, id: id, row, document))
                 let members = try normalised.members()
+                var roles = try RoleImpact(self, connection, context, group: id, before: nil, after: document)
                 if !members.isEmpty {
-                    _ = try addMembers(members, upsert: false, connection, tenant: scope.tenant, group: id)
+                    roles.collect(try addMembers(members, upsert: false, connection, tenant: scope.tenant, group: id))
                 }
+                try roles.finish(self, connection, tenant: scope.tenant, group: id)
                 return try writeResponse(.group, connection, context, id: id, scope: scope, query: query, status: 201)
             }
         }
@@ -166,8 +169,10 @@ package final class SCIMService: Sendable {
             }
             if kind == .group {
                 let members = try normalised.members()
-                let delta = try applyMembership(.replaceAll(members), connection, scope: scope, group: id)
+                var roles = try RoleImpact(self, connection, context, group: id, before: current.document, after: normalised.document)
+                let delta = try applyMembership(.replaceAll(members), connection, scope: scope, group: id, roles: &roles)
                 if delta > 0 && !changed { try connection.query(ResourceStore.touchGroup, [.uuid(scope.tenant), .text(id)]) }
+                try roles.finish(self, connection, tenant: scope.tenant, group: id)
             }
             return try writeResponse(kind, connection, context, id: id, scope: scope, query: query, status: 200)
         }
@@ -184,8 +189,9 @@ package final class SCIMService: Sendable {
             if row.externalID != (try? ResourceRow(kind: .user, document: old))?.externalID {
                 try claimExternalID(row, connection, context, user: id)
             }
+            let profile = ProfileStore.value(new, try database.directory.config(context, connection).mapping)
             var statements: [PostgresStatement] = [.prepared(ResourceStore.updateUser,
-                                                              ResourceStore.userValues(tenant: tenant, id: id, row, new))]
+                                                              ResourceStore.userValues(tenant: tenant, id: id, row, new) + [profile])]
             let oldKeys = (try? ResourceRow(kind: .user, document: old))?.emailKeys
             if oldKeys != row.emailKeys {
                 statements.append(.prepared(ResourceStore.syncEmails, ResourceStore.emailValues(tenant: tenant, id: id, row)))
@@ -242,12 +248,14 @@ package final class SCIMService: Sendable {
             }
             if kind == .group {
                 var delta = 0
+                var roles = try RoleImpact(self, connection, context, group: id, before: current.document, after: result.document)
                 for change in result.membershipChanges {
-                    delta += try applyMembership(change, connection, scope: scope, group: id)
+                    delta += try applyMembership(change, connection, scope: scope, group: id, roles: &roles)
                 }
                 if delta > 0 && !result.documentChanged {
                     try connection.query(ResourceStore.touchGroup, [.uuid(scope.tenant), .text(id)])
                 }
+                try roles.finish(self, connection, tenant: scope.tenant, group: id)
             }
             return try writeResponse(kind, connection, context, id: id, scope: scope, query: query, status: 200)
         }
@@ -255,33 +263,47 @@ package final class SCIMService: Sendable {
         return outcome
     }
 
-    /// Runs one membership change; returns how many member rows it added, changed or removed.
-    func applyMembership(_ change: MembershipChange, _ connection: PostgresConnection, scope: RequestScope, group: String)
-        throws -> Int
+    /// Runs one membership change; returns how many member rows it added, changed or removed. When the group's
+    /// members' roles depend on it, `roles` collects the members it added or removed.
+    func applyMembership(_ change: MembershipChange, _ connection: PostgresConnection, scope: RequestScope, group: String,
+                         roles: inout RoleImpact) throws -> Int
     {
         let tenant = scope.tenant
+        /// A DELETE: counted, or (when roles depend on the group) with the removed user members collected.
+        func delete(_ plain: PreparedStatement, _ returning: PreparedStatement, _ values: [PostgresValue]) throws -> Int {
+            guard roles.collecting else { return try connection.execute(plain, values) }
+            let removed = try connection.query(returning, values)
+            roles.collect((0..<removed.rowCount).compactMap { removed.string(row: $0, column: 0) })
+            return removed.rowCount
+        }
         switch change {
         case .add(let members):
-            return try addMembers(members, upsert: false, connection, tenant: tenant, group: group)
+            let added = try addMembers(members, upsert: false, connection, tenant: tenant, group: group)
+            roles.collect(added)
+            return added.count
         case .remove(let values):
             let ids = values.compactMap { UUIDText.canonical($0) }
             if ids.isEmpty { return 0 }
-            return try connection.execute(ResourceStore.removeMembers,
-                                          [.uuid(tenant), .text(group), .text(ArrayLiteral.text(ids))])
+            return try delete(ResourceStore.removeMembers, ResourceStore.removeMembersReturning,
+                              [.uuid(tenant), .text(group), .text(ArrayLiteral.text(ids))])
         case .removeMatching(let filter):
             var sql = FilterSQL(kind: .group, tenant: tenant, baseURL: scope.baseURL)
             let condition = sql.compile(filter, .member("m"))
             let groupParameter = sql.bindings.bind(.uuid(group))
-            return try connection.execute(
-                "DELETE FROM group_members m WHERE m.tenant_id = $1 AND m.group_id = \(groupParameter) AND \(condition)",
-                sql.bindings.values)
+            let statement = "DELETE FROM group_members m WHERE m.tenant_id = $1 AND m.group_id = \(groupParameter) AND \(condition)"
+            guard roles.collecting else { return try connection.execute(statement, sql.bindings.values) }
+            let removed = try connection.query(statement + ResourceStore.returningUsers, sql.bindings.values)
+            roles.collect((0..<removed.rowCount).compactMap { removed.string(row: $0, column: 0) })
+            return removed.rowCount
         case .removeAll:
-            return try connection.execute(ResourceStore.removeAllMembers, [.uuid(tenant), .text(group)])
+            return try delete(ResourceStore.removeAllMembers, ResourceStore.removeAllMembersReturning, [.uuid(tenant), .text(group)])
         case .replaceAll(let members):
             let ids = try Self.memberIDs(members, group: group)
-            let removed = try connection.execute(ResourceStore.removeOtherMembers,
-                                                 [.uuid(tenant), .text(group), .text(ArrayLiteral.text(ids.map(\.id)))])
-            return removed + (members.isEmpty ? 0 : try addMembers(members, upsert: true, connection, tenant: tenant, group: group))
+            let removed = try delete(ResourceStore.removeOtherMembers, ResourceStore.removeOtherMembersReturning,
+                                     [.uuid(tenant), .text(group), .text(ArrayLiteral.text(ids.map(\.id)))])
+            let added = members.isEmpty ? [] : try addMembers(members, upsert: true, connection, tenant: tenant, group: group)
+            roles.collect(added)
+            return removed + added.count
         }
     }
 
@@ -299,22 +321,24 @@ package final class SCIMService: Sendable {
         return out
     }
 
-    /// Inserts member rows for members that exist; refuses the whole request when one does not.
+    /// Inserts member rows for members that exist; refuses the whole request when one does not. Returns the ids of
+    /// the members whose rows it inserted (or, with `upsert`, changed).
     func addMembers(_ members: [MemberRef], upsert: Bool, _ connection: PostgresConnection, tenant: String, group: String)
-        throws -> Int
+        throws -> [String]
     {
         let wanted = try Self.memberIDs(members, group: group)
-        if wanted.isEmpty { return 0 }
+        if wanted.isEmpty { return [] }
         let json = JSONValue.array(wanted.map { member in
             .object(["id": .string(member.id), "display": member.display.map(JSONValue.string) ?? .null])
         })
         let result = try connection.query(upsert ? ResourceStore.replaceMembers : ResourceStore.addMembers,
                                           [.uuid(tenant), .text(group), .jsonb(json.description)])
         var found: Set<String> = []
-        var changed = 0
+        var changed: [String] = []
         for row in 0..<result.rowCount {
-            if let id = result.string(row: row, column: 0) { found.insert(id) }
-            if result.bool(row: row, column: 1) == true { changed += 1 }
+            guard let id = result.string(row: row, column: 0) else { continue }
+            found.insert(id)
+            if result.bool(row: row, column: 1) == true { changed.append(id) }
         }
         if let missing = wanted.first(where: { !found.contains($0.id) }) {
             throw SCIMError.invalidValue("member '\(missing.id)' is not a user or group of this tenant")
@@ -337,8 +361,11 @@ package final class SCIMService: Sendable {
             case .group: delete = ResourceStore.deleteGroup
             }
             let parameters: [PostgresValue] = [.uuid(scope.tenant), .text(id)]
+            // A group whose members' roles depend on it: who they are, before they go with it.
+            let roles = kind == .group ? try RoleImpact(self, connection, context, deleting: id) : RoleImpact.none
             let results = try connection.pipeline([.prepared(delete, parameters), .prepared(ResourceStore.dropMemberships, parameters)])
             guard results[0].affectedRows == 1 else { throw SCIMError.resourceNotFound(kind, id) }
+            try roles.finish(self, connection, tenant: scope.tenant, group: nil)
             return .noContent(version: nil)
         }
     }

@@ -30,6 +30,8 @@ package final class RegionDatabase: Sendable {
     /// Which list-query shapes run as prepared statements.
     let shapes = StatementShapes()
     private let cursorSecretStore = Lock<[UInt8]?>(nil)
+    /// The tenants' role rules and attribute mappings (issue 18), cached per settings version.
+    package let directory = DirectoryConfigs()
 
     /// A database front for one region; `autoProvision` only in development mode.
     package init(pool: PostgresPool, region: String, autoProvision: Bool, logger: Logger) {
@@ -90,6 +92,7 @@ package final class RegionDatabase: Sendable {
 
     /// Runs `body` in a read-write transaction scoped to the tenant (READ COMMITTED: uniqueness and row locks do the
     /// concurrency work). Deadlocks and serialization failures are retried a few times before giving up with 503.
+    /// The first statement also takes the tenant's directory lock shared (`DirectoryLock`).
     package func write<R>(tenant: String, _ body: (PostgresConnection, TenantContext) throws -> R) throws -> R {
         var attempt = 0
         while true {
@@ -97,7 +100,7 @@ package final class RegionDatabase: Sendable {
             do {
                 return try pool.withConnection { connection in
                     let results = try connection.pipeline(
-                        [.sql("BEGIN"), .prepared(Self.setTenant, [.text(tenant)]), .prepared(Self.tenantRowForWrite, [.text(tenant)]),
+                        [.sql("BEGIN"), .prepared(DirectoryLock.beginWrite, [.text(tenant)]), .prepared(Self.tenantRowForWrite, [.text(tenant)]),
                          .prepared(TenantFence.state, [.text(tenant)])])
                     let row = results[2]
                     // The open transaction is rolled back when the connection goes back to the pool.
@@ -155,6 +158,11 @@ package final class RegionDatabase: Sendable {
     private func reload(_ tenant: String) throws -> TenantContext {
         contexts.withLock { _ = $0.removeValue(forKey: tenant) }
         return try loadContext(tenant)
+    }
+
+    /// The tenant's context, cached or read (for renderings outside a SCIM request: snapshot pages).
+    package func context(_ tenant: String) throws -> TenantContext {
+        try cachedContext(tenant) ?? loadContext(tenant)
     }
 
     private func makeContext(_ tenant: String, row: PostgresResult) throws -> TenantContext {

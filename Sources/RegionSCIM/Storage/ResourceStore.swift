@@ -127,14 +127,15 @@ package enum ResourceStore {
     /// A user POST in one statement: a new row with a new id, and its email rows. It never looks at existing users:
     /// a duplicate userName among live users (active or not) meets the unique index (23505 → 409 uniqueness), and a
     /// soft-deleted user's tombstone takes no part (RFC 7644 §3.3, §3.6; issue 15: a POST never takes over an account).
-    /// Parameters: `userValues` ($1 tenant … $9 resource) and $10 the folded email keys (`emailValues`' array).
+    /// Parameters: `userValues` ($1 tenant … $9 resource), $10 the folded email keys (`emailValues`' array) and $11
+    /// the mapped profile (`ProfileStore.value`).
     static let createUser = PreparedStatement(
         """
         WITH inserted AS (
             INSERT INTO users (tenant_id, id, user_name, user_name_key, external_id, display_name, display_name_key, active,
-                               resource, created_at, last_modified)
+                               resource, created_at, last_modified, profile)
             VALUES ($1, $2::uuid, $3, $4, $5, $6, $7, $8::boolean, $9::jsonb,
-                    date_trunc('milliseconds', now()), date_trunc('milliseconds', now()))
+                    date_trunc('milliseconds', now()), date_trunc('milliseconds', now()), $11::jsonb)
             RETURNING id, resource, version, created_at, last_modified
         ), emails AS (
             INSERT INTO user_emails (tenant_id, user_id, email_key)
@@ -157,15 +158,18 @@ package enum ResourceStore {
                        AND ($3::uuid IS NULL OR id <> $3::uuid))
         """)
 
-    static func createValues(tenant: String, id: String, _ row: ResourceRow, _ document: JSONObject) -> [PostgresValue] {
-        userValues(tenant: tenant, id: id, row, document) + [.text(ArrayLiteral.text(row.emailKeys))]
+    static func createValues(tenant: String, id: String, _ row: ResourceRow, _ document: JSONObject, profile: PostgresValue)
+        -> [PostgresValue]
+    {
+        userValues(tenant: tenant, id: id, row, document) + [.text(ArrayLiteral.text(row.emailKeys)), profile]
     }
 
+    /// Parameters: `userValues` and $10 the mapped profile (`ProfileStore.value`).
     static let updateUser = PreparedStatement(
         """
         UPDATE users SET user_name = $3, user_name_key = $4, external_id = $5, display_name = $6, display_name_key = $7,
                          active = $8::boolean, resource = $9::jsonb, version = version + 1,
-                         last_modified = date_trunc('milliseconds', now())
+                         last_modified = date_trunc('milliseconds', now()), profile = $10::jsonb
         WHERE tenant_id = $1 AND id = $2::uuid AND deleted_at IS NULL
         RETURNING id::text, resource::text, version, created_at, last_modified, NULL::text
         """)
@@ -269,4 +273,10 @@ package enum ResourceStore {
     static let removeOtherMembers = PreparedStatement(
         "DELETE FROM group_members WHERE tenant_id = $1 AND group_id = $2::uuid AND NOT (member_id = ANY ($3::uuid[]))")
     static let removeAllMembers = PreparedStatement("DELETE FROM group_members WHERE tenant_id = $1 AND group_id = $2::uuid")
+    /// The same, naming the user members removed: for a group whose members' roles depend on it (`RoleRefresh`).
+    static let removeMembersReturning = PreparedStatement(removeMembers.sql + returningUsers)
+    static let removeOtherMembersReturning = PreparedStatement(removeOtherMembers.sql + returningUsers)
+    static let removeAllMembersReturning = PreparedStatement(removeAllMembers.sql + returningUsers)
+    /// Appended to a membership DELETE: the ids of the user members it removed (groups among members have no roles).
+    static let returningUsers = " RETURNING CASE WHEN member_type = 'User' THEN member_id::text END"
 }
