@@ -382,6 +382,8 @@ final class MoveRunner {
             let (source, target) = try clients()
             try source.putFence("copying", peer: target.region)
             frozeAt = nil
+            // The round the failure cut short may have cleared buckets in the target: compare everything next.
+            baseline = nil
             try? store.recordMoveError(move, message)
             logger.warning("tenant move: a region failed under the freeze past the pause allowed; writes resumed, retrying",
                            [("error", .string(message))])
@@ -443,6 +445,11 @@ final class MoveRunner {
                 frozeAt = nil
                 // The next catch-up round compares these tables whole (it may find what the freeze could not).
                 compareWhole = whole
+                // A round stopped at the deadline may have cleared buckets in the target without copying them back.
+                // If the changed row that put such a bucket in scope is deleted before the next round, no scan finds
+                // the bucket again, and the rows it lacks could be hidden in the row counts by as many rows deleted
+                // elsewhere in the table: the next round compares everything.
+                if exceeded { baseline = nil }
                 logger.warning("tenant move: final catch-up exceeded the pause allowed; writes resumed, catching up again",
                                [("attempt", .int(Int64(attempts)))])
                 move = try store.transitionMove(move, to: .copying, actor: actor, progress: ["freezeAttempts": .number(JSONNumber(attempts))],
