@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Flags
 import Postgres
 import RegionSCIM
@@ -31,6 +34,14 @@ struct RequestLogOptions {
         try connection.executeScript("SET TIME ZONE 'UTC'; SET statement_timeout = '10s'; SET lock_timeout = '2s'")
     }
 
+    /// This process in the records it writes: `<region>/<host>/<pid>` (the residency report counts by it).
+    static func processName(region: String) -> String {
+        var name = [CChar](repeating: 0, count: 256)
+        let host = gethostname(&name, name.count) == 0
+            ? String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : "host"
+        return "\(region)/\(host.isEmpty ? "host" : host)/\(getpid())"
+    }
+
     /// The read/ingest API (holding the writer) and the retention job.
     func make(configuration: PostgresConfiguration, database: RegionDatabase, region: String, metrics: MetricsRegistry,
               logger: Logger, ready: @escaping @Sendable () -> Bool) -> (api: RequestLogAPI, retention: RequestLogRetention) {
@@ -38,7 +49,7 @@ struct RequestLogOptions {
         writerConfiguration.applicationName = "scim-region-\(region)-request-log-writer"
         let writer = RequestLogWriter(configuration: writerConfiguration, database: database, registry: metrics,
                                       logger: logger.with("component", .string("request-log")), bufferCapacity: bufferCapacity,
-                                      batchSize: batchSize, ready: ready)
+                                      batchSize: batchSize, writtenBy: Self.processName(region: region), ready: ready)
         var readerConfiguration = configuration
         readerConfiguration.applicationName = "scim-region-\(region)-request-log"
         let pool = PostgresPool(configuration: readerConfiguration, maxConnections: 2, checkoutTimeout: .seconds(2),

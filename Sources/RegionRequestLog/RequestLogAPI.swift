@@ -121,6 +121,7 @@ package final class RequestLogAPI: Sendable {
     /// Parameters: `minutes` (1 to 1440, default 15) and `recent` (0 to 50, default 5), nothing else.
     package func summary(tenant: String, query text: String?) throws -> JSONValue {
         var minutes = 15, recent = 5
+        var since: PostgresTimestamp? = nil, until: PostgresTimestamp? = nil
         for (name, value) in QueryString.decode(text ?? "") {
             switch name {
             case "minutes":
@@ -129,22 +130,37 @@ package final class RequestLogAPI: Sendable {
             case "recent":
                 guard let n = Int(value), (0...50).contains(n) else { throw SCIMError.invalidValue("'recent' must be an integer from 0 to 50") }
                 recent = n
+            case "since": since = try RequestLogQuery.time(value, "since")
+            case "until": until = try RequestLogQuery.time(value, "until")
             default:
-                throw SCIMError.invalidValue("unknown parameter '\(name.prefix(40))' (minutes, recent)")
+                throw SCIMError.invalidValue("unknown parameter '\(name.prefix(40))' (minutes, since, until, recent)")
             }
         }
-        let sinceMillis = Timestamp.nowEpochMillis() - Int64(minutes) * 60_000
-        let since = PostgresTimestamp(microsecondsSinceEpoch: sinceMillis * 1000)
+        // The window: [since, until) when given (since defaults to `minutes` before until, or before now), else the
+        // last `minutes`.
+        let untilMillis = until.map { $0.microsecondsSinceEpoch / 1000 }
+        let sinceMillis = since.map { $0.microsecondsSinceEpoch / 1000 } ?? ((untilMillis ?? Timestamp.nowEpochMillis()) - Int64(minutes) * 60_000)
+        if let untilMillis, untilMillis <= sinceMillis { throw SCIMError.invalidValue("'until' must be later than 'since'") }
+        let from = PostgresTimestamp(microsecondsSinceEpoch: sinceMillis * 1000)
+        // Without `until`, a bound no record reaches (the year 9999).
+        let to = PostgresTimestamp(microsecondsSinceEpoch: (untilMillis ?? 253_402_300_799_000) * 1000)
+        let window = "tenant_id = $1 AND at >= $2 AND at < $3"
         let results = try read(tenant, [
-            .sql("SELECT status / 100, count(*) FROM request_log WHERE tenant_id = $1 AND at >= $2 GROUP BY 1",
-                 [.uuid(tenant), .timestamp(since)]),
+            .sql("SELECT status / 100, count(*) FROM request_log WHERE \(window) GROUP BY 1",
+                 [.uuid(tenant), .timestamp(from), .timestamp(to)]),
             .sql("""
-                SELECT outcome, count(*) FROM request_log WHERE tenant_id = $1 AND at >= $2 AND outcome IS NOT NULL
+                SELECT outcome, count(*) FROM request_log WHERE \(window) AND outcome IS NOT NULL
                 GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 20
-                """, [.uuid(tenant), .timestamp(since)]),
+                """, [.uuid(tenant), .timestamp(from), .timestamp(to)]),
             .sql("SELECT max(at) FROM request_log WHERE tenant_id = $1", [.uuid(tenant)]),
             .sql("SELECT \(Self.columns) FROM request_log WHERE tenant_id = $1 ORDER BY at DESC, seq DESC LIMIT $2",
                  [.uuid(tenant), .int(Int64(recent))]),
+            // Who processed the requests of the window: per source (a region answered it, or a gateway refused it)
+            // and per process that wrote the record (`written_by`, migration 10; null for older records).
+            .sql("""
+                SELECT source, written_by, count(*), min(at), max(at) FROM request_log WHERE \(window)
+                GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2 LIMIT 200
+                """, [.uuid(tenant), .timestamp(from), .timestamp(to)]),
         ])
         var byClass = JSONObject()
         var counts = [Int64](repeating: 0, count: 6)
@@ -162,10 +178,30 @@ package final class RequestLogAPI: Sendable {
         }
         let last = results[2].timestamp(row: 0, column: 0)
         let records = (0..<results[3].rowCount).map { Self.record(results[3], $0, bodyColumn: nil) }
-        return ["tenantId": .string(tenant), "windowMinutes": .number(JSONNumber(minutes)),
-                "since": .string(Timestamp.iso8601(epochMillis: sinceMillis)), "total": .number(JSONNumber(total)),
-                "byClass": .object(byClass), "byOutcome": .object(byOutcome),
-                "lastRequestAt": last.map { .string($0.iso8601) } ?? .null, "recent": .array(records)]
+        var processes: [JSONValue] = []
+        for row in 0..<results[4].rowCount {
+            var p: JSONObject = ["source": .string(results[4].string(row: row, column: 0) ?? "")]
+            let writer = results[4].string(row: row, column: 1)
+            p.set("writtenBy", writer.map { .string($0) } ?? .null)
+            // The region is the first part of the writer's name (`us/host/pid`).
+            p.set("region", writer.flatMap { $0.split(separator: "/").first.map { .string(String($0)) } } ?? .null)
+            p.set("requests", .number(JSONNumber(results[4].int(row: row, column: 2) ?? 0)))
+            p.set("first", results[4].timestamp(row: row, column: 3).map { .string($0.iso8601) } ?? .null)
+            p.set("last", results[4].timestamp(row: row, column: 4).map { .string($0.iso8601) } ?? .null)
+            processes.append(.object(p))
+        }
+        var o: JSONObject = ["tenantId": .string(tenant),
+                             "windowMinutes": .number(JSONNumber(since == nil && until == nil ? Int64(minutes)
+                                                                 : ((untilMillis ?? Timestamp.nowEpochMillis()) - sinceMillis + 59_999) / 60_000)),
+                             "since": .string(Timestamp.iso8601(epochMillis: sinceMillis))]
+        o.set("until", untilMillis.map { .string(Timestamp.iso8601(epochMillis: $0)) } ?? .null)
+        o.set("total", .number(JSONNumber(total)))
+        o.set("byClass", .object(byClass))
+        o.set("byOutcome", .object(byOutcome))
+        o.set("lastRequestAt", last.map { .string($0.iso8601) } ?? .null)
+        o.set("recent", .array(records))
+        o.set("processes", .array(processes))
+        return .object(o)
     }
 
     /// Runs `statements` for `tenant` in one read-only snapshot on the log's connections; 404 for an unknown tenant.

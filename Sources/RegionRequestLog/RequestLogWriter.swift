@@ -27,6 +27,8 @@ package final class RequestLogWriter: Service {
     let batchSize: Int
     let flushInterval: Duration
     let ready: @Sendable () -> Bool
+    /// This process in the records it writes (`written_by`, migration 10): `<region>/<host>/<pid>`.
+    package let writtenBy: String?
     /// Tenants written since the retention job last asked (it checks their record counts).
     private let written = Lock<Set<String>>([])
     private let thread = Lock<ThreadHandle?>(nil)
@@ -35,7 +37,8 @@ package final class RequestLogWriter: Service {
     /// A writer on its own connection (`configuration`, normally with an application name of its own).
     package init(configuration: PostgresConfiguration, database: RegionDatabase, registry: MetricsRegistry, logger: Logger,
                  bufferCapacity: Int = 20_000, bufferBytes: Int = 64 << 20, batchSize: Int = 500,
-                 flushInterval: Duration = .milliseconds(200), ready: @escaping @Sendable () -> Bool = { true }) {
+                 flushInterval: Duration = .milliseconds(200), writtenBy: String? = nil, ready: @escaping @Sendable () -> Bool = { true }) {
+        self.writtenBy = writtenBy
         self.pool = PostgresPool(configuration: configuration, maxConnections: 1, checkoutTimeout: .seconds(5),
                                  sessionSetup: Self.sessionSetup)
         self.database = database
@@ -157,7 +160,7 @@ package final class RequestLogWriter: Service {
         for attempt in 1...attempts {
             let started = Timestamp.monotonicNanos()
             do {
-                let inserted = try Self.insert(rows, pool: pool)
+                let inserted = try Self.insert(rows, pool: pool, writtenBy: writtenBy)
                 metrics.batchSeconds.observe([], Double(Timestamp.monotonicNanos() - started) / 1e9)
                 metrics.written.increment([], by: inserted)
                 // A deleted tenant's, or one whose move fences its writes here (the pause of a move between regions).
@@ -191,7 +194,7 @@ package final class RequestLogWriter: Service {
 
     /// One transaction: per tenant, its `app.tenant_id` and one INSERT of all its rows, in one round trip; returns
     /// how many rows were inserted (a deleted tenant's are not).
-    static func insert(_ rows: [RequestLogRow], pool: PostgresPool) throws -> Int {
+    static func insert(_ rows: [RequestLogRow], pool: PostgresPool, writtenBy: String? = nil) throws -> Int {
         // Per tenant, in order of first appearance: its rows as one JSON array.
         var groups: [(String, [UInt8])] = []
         var index: [String: Int] = [:]
@@ -207,7 +210,8 @@ package final class RequestLogWriter: Service {
         var statements: [PostgresStatement] = [.sql("BEGIN")]
         for (tenant, items) in groups {
             statements.append(.prepared(RegionDatabase.setTenant, [.text(tenant)]))
-            statements.append(.prepared(insertRows, [.uuid(tenant), .text(String(decoding: items + [UInt8(ascii: "]")], as: UTF8.self))]))
+            statements.append(.prepared(insertRows, [.uuid(tenant), .text(String(decoding: items + [UInt8(ascii: "]")], as: UTF8.self)),
+                                                     PostgresValue(writtenBy)]))
         }
         statements.append(.sql("COMMIT"))
         return try pool.withConnection { connection in
@@ -225,12 +229,12 @@ package final class RequestLogWriter: Service {
         INSERT INTO request_log (tenant_id, at, request_id, source, idp, user_agent, method, route, resource_type,
             resource_id, user_name, external_id, display_name, query, status, scim_type, detail, outcome, quirks,
             duration_ms, results, request_body, request_bytes, request_truncated, request_omitted, response_body,
-            response_bytes, response_truncated, response_omitted)
+            response_bytes, response_truncated, response_omitted, written_by)
         SELECT $1::uuid, to_timestamp(r.at_ms::float8 / 1000), r.request_id, r.source, r.idp, r.user_agent, r.method, r.route,
             r.resource_type, r.resource_id, r.user_name, r.external_id, r.display_name, r.query, r.status, r.scim_type,
             r.detail, r.outcome, coalesce(r.quirks, '{}'), coalesce(r.duration_ms, 0), r.results, r.request_body,
             coalesce(r.request_bytes, 0), coalesce(r.request_truncated, false), r.request_omitted, r.response_body,
-            coalesce(r.response_bytes, 0), coalesce(r.response_truncated, false), r.response_omitted
+            coalesce(r.response_bytes, 0), coalesce(r.response_truncated, false), r.response_omitted, $3::text
         FROM json_to_recordset($2::json) AS r(at_ms bigint, request_id text, source text, idp text, user_agent text,
             method text, route text, resource_type text, resource_id text, user_name text, external_id text,
             display_name text, query text, status smallint, scim_type text, detail text, outcome text, quirks text[],

@@ -21,7 +21,12 @@ extension ScimctlCommand {
         case "move-abort": result = try client.call(.post, path + "/move/abort")
         case "move-resume": result = try client.call(.post, path + "/move/resume")
         default:
-            let report = try client.call(.get, path + "/residency", timeout: .seconds(60)) ?? .null
+            var window: [String] = []
+            for name in ["since", "until"] {
+                if let value = options.string(name) { window.append(name + "=" + PercentEncoding.encode(value)) }
+            }
+            let report = try client.call(.get, path + "/residency" + (window.isEmpty ? "" : "?" + window.joined(separator: "&")),
+                                         timeout: .seconds(60)) ?? .null
             writeStandardOutput(json ? String(decoding: report.encoded(), as: UTF8.self) + "\n" : renderResidency(report))
             return 0
         }
@@ -88,6 +93,25 @@ extension ScimctlCommand {
             let rows = (log["rowsByRegion"]?.object ?? JSONObject()).map { "\($0.key)=\($0.value.int.map(String.init) ?? "?")" }.sorted()
             lines.append("request log: stored in \(log["storedIn"]?.string ?? "?") only; policy \(policy.isEmpty ? "default" : policy.joined(separator: " "))"
                          + "; records per region: \(rows.joined(separator: " "))")
+        }
+        if let p = r["processing"], !p.isNull {
+            let window = "\(p["since"]?.string ?? "the oldest record") to \(p["until"]?.string ?? "now")"
+            if p["unreachable"]?.bool == true || p["requestLogOff"]?.bool == true {
+                lines.append("requests processed \(window): unknown (\(p["requestLogOff"]?.bool == true ? "the home region keeps no request log" : "the home region did not answer"))")
+            } else {
+                lines.append("requests processed \(window) (\(p["from"]?.string ?? "request log")): \(p["total"]?.int ?? 0)")
+                for region in p["byRegion"]?.array ?? [] {
+                    lines.append("  region \(region["region"]?.string ?? "?"): \(region["requests"]?.int ?? 0) requests")
+                    for process in region["processes"]?.array ?? [] {
+                        lines.append("    \(process["process"]?.string ?? "?")  \(process["requests"]?.int ?? 0)  \(process["first"]?.string ?? "") … \(process["last"]?.string ?? "")")
+                    }
+                }
+                let refused = p["refusedByGateway"]?["requests"]?.int ?? 0
+                if refused > 0 { lines.append("  refused by a gateway (no region read or wrote anything): \(refused)") }
+                if let n = p["unattributed"]?.int, n > 0 { lines.append("  written before records named their process: \(n)") }
+            }
+            let held = (p["dataHeldIn"]?.array ?? []).compactMap(\.string)
+            lines.append("  data held in: \(held.isEmpty ? "no region" : held.joined(separator: ", "))")
         }
         let moves = r["moves"]?.array ?? []
         lines.append(moves.isEmpty ? "moves: none" : "moves:")

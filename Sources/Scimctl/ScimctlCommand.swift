@@ -25,7 +25,9 @@ package enum ScimctlCommand {
           tenant move-status <tenant> [--follow]       the latest move: state, rounds, pause, verification
           tenant move-abort <tenant> [--follow]        undo a move before its cut-over (the source stays as it was)
           tenant move-resume <tenant> [--follow]       take a stalled move over now, or start a failed one again
-          tenant residency <tenant>                    where the tenant's data is stored, its move history (for auditors)
+          tenant residency <tenant> [--since T] [--until T]
+                                                       where the tenant's data is stored, which regions and processes
+                                                       handled its requests in the window, its move history (for auditors)
           tenant log <tenant> [--follow] [--status 4xx|404] [--user NAME] [--external-id ID] [--resource ID]
                      [--method M] [--since T] [--until T] [--limit N] [--bodies]
                                                        its request log (home region): newest last; --follow keeps
@@ -128,8 +130,8 @@ package enum ScimctlCommand {
             .value("external-id", "id", help: "tenant log: requests about this externalId (exact)"),
             .value("resource", "id", help: "tenant log: requests about this resource id"),
             .value("method", "method", help: "tenant log: GET, POST, PUT, PATCH or DELETE"),
-            .value("since", "time", help: "tenant log: from this RFC 3339 time (e.g. 2026-12-01T09:00:00Z)"),
-            .value("until", "time", help: "tenant log: before this RFC 3339 time"),
+            .value("since", "time", help: "tenant log, tenant residency: from this RFC 3339 time (e.g. 2026-12-01T09:00:00Z)"),
+            .value("until", "time", help: "tenant log, tenant residency: before this RFC 3339 time"),
             .flag("bodies", help: "tenant log: print the redacted request and response bodies"),
             .flag("summary", help: "tenant log: counts of the last --minutes and the last requests"),
             .value("minutes", "n", help: "tenant log --summary: the window (1 to 1440, default 15)"),

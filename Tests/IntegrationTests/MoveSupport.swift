@@ -199,6 +199,15 @@ final class IdPWriter: Sendable {
         var paused: [(start: Int, end: Int)] = []    // 503s with X-Scim-Write-Pause (ms since the writer started)
         var otherFailures: [String] = []
         var acknowledged = 0
+        /// When each acknowledged write was answered (ms since the writer started).
+        var acks: [Int] = []
+
+        /// The longest time between two acknowledged writes (any thread) after `from` (ms since the writer started):
+        /// how long the IdP could not write, Retry-After waits included.
+        func longestStall(from: Int = 0) -> Int {
+            let times = acks.filter { $0 >= from }.sorted()
+            return zip(times, times.dropFirst()).map { $1 - $0 }.max() ?? 0
+        }
     }
 
     let client: SCIMClient
@@ -206,6 +215,8 @@ final class IdPWriter: Sendable {
     let outcomes = Mutex<[Outcome]>([])
     let started = monotonicMillis()
     let threads: Int
+    /// Acknowledged writes so far (all threads), for waiting on the writer while it runs.
+    let acknowledgedSoFar = Atomic<Int>(0)
     private let handles = Mutex<[ThreadHandle]>([])
 
     /// `loaded`: how many users were loaded with SQL (thread t patches and deletes loaded users t, t+threads, …).
@@ -239,6 +250,7 @@ final class IdPWriter: Sendable {
             all.paused += o.paused
             all.otherFailures += o.otherFailures
             all.acknowledged += o.acknowledged
+            all.acks += o.acks
         }
         return all
     }
@@ -280,6 +292,8 @@ final class IdPWriter: Sendable {
                     o.creates[id] = name
                     o.versions[id] = 1
                     o.acknowledged += 1
+                    o.acks.append(monotonicMillis() - started)
+                    acknowledgedSoFar.add(1, ordering: .relaxed)
                     mine.append(id)
                 } else {
                     o.otherFailures.append("POST \(r.status.code) \(r.bodyText.prefix(120))")
@@ -305,6 +319,8 @@ final class IdPWriter: Sendable {
                     o.versions[id, default: 1] += 1
                     o.displayNames[id] = name
                     o.acknowledged += 1
+                    o.acks.append(monotonicMillis() - started)
+                    acknowledgedSoFar.add(1, ordering: .relaxed)
                 } else {
                     o.otherFailures.append("PATCH \(r.status.code) \(r.bodyText.prefix(120))")
                 }
@@ -317,6 +333,8 @@ final class IdPWriter: Sendable {
                 if r.status.code == 204 {
                     o.deleted.insert(id)
                     o.acknowledged += 1
+                    o.acks.append(monotonicMillis() - started)
+                    acknowledgedSoFar.add(1, ordering: .relaxed)
                 } else {
                     o.otherFailures.append("DELETE \(r.status.code) \(r.bodyText.prefix(120))")
                 }

@@ -163,6 +163,32 @@ extension Reliability {
                 #expect(actions.contains("tenant.move.\(step)"), "audit trail lacks tenant.move.\(step)")
             }
             #expect(!String(decoding: (residency ?? .null).encoded(), as: UTF8.self).contains("password"))
+            // Who processed its requests: from the request log (now in eu2), per region and per scim-region process
+            // (`<region>/<host>/<pid>`): the us process before the freeze (records copied with the tenant), the eu2
+            // process after; data held in eu2 only.
+            let processing = residency?["processing"]
+            #expect(processing?["dataHeldIn"]?.array?.compactMap(\.string) == ["eu2"])
+            func processes(_ p: JSONValue?, _ region: String) -> [String] {
+                (p?["byRegion"]?.array ?? []).first { $0["region"]?.string == region }?["processes"]?.array?.compactMap { $0["process"]?.string } ?? []
+            }
+            let usPID = d.regionProcesses["us"]!.pid, eu2PID = d.regionProcesses["eu2"]!.pid
+            #expect(processes(processing, "us").contains { $0.hasPrefix("us/") && $0.hasSuffix("/\(usPID)") }, "\(processing.map { String(decoding: $0.encoded(), as: UTF8.self) } ?? "")")
+            #expect(processes(processing, "eu2").contains { $0.hasPrefix("eu2/") && $0.hasSuffix("/\(eu2PID)") })
+            #expect((processing?["total"]?.int ?? 0) >= Int(logged))
+            // A window after the cut-over: only eu2 processed requests.
+            let cutOver = try #require(finished["cutOverAt"]?.string)
+            let (ws, windowed) = try d.admin(.get, "/admin/v1/tenants/acme/residency?since=\(cutOver)")
+            #expect(ws == 200)
+            #expect(processes(windowed?["processing"], "us").isEmpty && !processes(windowed?["processing"], "eu2").isEmpty,
+                    "\(windowed?["processing"].map { String(decoding: $0.encoded(), as: UTF8.self) } ?? "")")
+            #expect(windowed?["processing"]?["since"]?.string == cutOver)
+            // A window before the move: only us.
+            let (_, early) = try d.admin(.get, "/admin/v1/tenants/acme/residency?until=\(try #require(finished["createdAt"]?.string))")
+            #expect(!processes(early?["processing"], "us").isEmpty && processes(early?["processing"], "eu2").isEmpty)
+            let (bad, _) = try d.admin(.get, "/admin/v1/tenants/acme/residency?since=yesterday")
+            #expect(bad == 400)
+            let (unknown, _) = try d.admin(.get, "/admin/v1/tenants/acme/residency?from=now")
+            #expect(unknown == 400)
         }
 
         /// `kill -9` of the gateway that runs the mover while it copies: the move stands still (the IdP, served by
@@ -300,6 +326,11 @@ extension Reliability {
             #expect(residency.contains("us → eu2  done") && residency.contains("us → eu2  aborted"), "\(residency)")
             #expect(residency.contains("source verified empty"))
             #expect(residency.contains("request log: stored in eu2 only") && residency.contains("us=0"), "\(residency)")
+            // The IdP wrote only while the tenant was in us (it stopped before the second move): us processed its
+            // requests, eu2 none yet, though eu2 now holds the data and the records.
+            #expect(residency.contains("region us: ") && !residency.contains("region eu2: ") && residency.contains("data held in: eu2"), "\(residency)")
+            let (_, windowed) = try d.scimctl(["tenant", "residency", "acme", "--since", "2100-01-01T00:00:00Z"])
+            #expect(windowed.contains("requests processed 2100-01-01T00:00:00Z to now") && !windowed.contains("region us: "), "\(windowed)")
             let scim = try d.scim(.get, "/scim/v2/Users/\(TenantLoad.userID(5))", token: acme.token)
             #expect(scim.status.code == 200 && scim.headers["X-Scim-Region"] == "eu2")
         }

@@ -283,6 +283,16 @@ import Testing
         #expect(get(t, "/summary", "since=1").detail?.contains("since") == true)
         let empty = get(region.tenant(), "/summary")
         #expect(empty.json["total"] == 0 && empty.json["lastRequestAt"] == .null)
+        // A window given by times, and who wrote the records in it (the residency report's "processed by").
+        let all = get(t, "/summary", "since=2000-01-01T00:00:00Z&recent=0")
+        #expect(all.status.code == 200 && all.json["total"] == 4 && all.json["until"] == .null, "\(all.bodyText)")
+        #expect(all.json["processes"] == [["source": "region", "writtenBy": "test/unit-host/1", "region": "test", "requests": 4,
+                                           "first": all.json["processes"]?[0]?["first"] ?? .null, "last": all.json["processes"]?[0]?["last"] ?? .null]])
+        let before = get(t, "/summary", "since=2000-01-01T00:00:00Z&until=2001-01-01T00:00:00Z")
+        #expect(before.json["total"] == 0 && before.json["processes"] == [] && before.json["until"] == "2001-01-01T00:00:00.000Z",
+                "\(before.bodyText)")
+        #expect(get(t, "/summary", "since=2001-01-01T00:00:00Z&until=2000-01-01T00:00:00Z").status.code == 400)
+        #expect(get(t, "/summary", "until=yesterday").detail?.contains("until") == true)
     }
 
     @Test func recordsOfRequestsTheGatewayRefused() throws {

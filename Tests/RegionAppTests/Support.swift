@@ -60,7 +60,8 @@ final class Region: Sendable {
             var writerConfiguration = configuration ?? database.appConfiguration
             writerConfiguration.applicationName = "region-test-request-log-writer"
             let writer = RequestLogWriter(configuration: writerConfiguration, database: regionDatabase, registry: metrics,
-                                          logger: logger, bufferCapacity: requestLogBuffer, flushInterval: .milliseconds(20))
+                                          logger: logger, bufferCapacity: requestLogBuffer, flushInterval: .milliseconds(20),
+                                          writtenBy: "test/unit-host/1")
             try writer.start()
             let logPool = PostgresPool(configuration: configuration ?? database.appConfiguration, maxConnections: 2,
                                        checkoutTimeout: .seconds(2), sessionSetup: RequestLogOptions.readerSession)

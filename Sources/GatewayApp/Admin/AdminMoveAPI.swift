@@ -57,14 +57,24 @@ extension AdminAPI {
         }
     }
 
-    /// `GET …/residency`: the residency report.
+    /// `GET …/residency?since=&until=`: the residency report, with who processed the tenant's requests in that
+    /// window (`processing`; all the request log holds when neither is given).
     func residencyReport(_ call: AdminCall) throws(AdminError) -> HTTPResponse {
         let tenant = try tenantOrThrow(call.parameter("tenant"))
+        for (name, _) in call.query where name != "since" && name != "until" {
+            throw .badRequest("unknown parameter '\(name.prefix(40))' (since, until)")
+        }
+        let report = ResidencyReport(store: store, directory: directory, regions: regions)
+        let built: JSONValue
         do {
-            return Self.json(200, try ResidencyReport(store: store, directory: directory, regions: regions).build(tenant, requestID: call.requestID))
+            built = try report.build(tenant, requestID: call.requestID)
         } catch {
             throw AdminError.converting(error)
         }
+        guard case .object(var o) = built else { return Self.json(200, built) }
+        o.set("processing", try report.processing(tenant, since: call.query["since"], until: call.query["until"],
+                                                  regions: o["regions"]?.array ?? [], requestID: call.requestID))
+        return Self.json(200, .object(o))
     }
 
     /// A tenant a move holds is not deleted under it (abort the move first).

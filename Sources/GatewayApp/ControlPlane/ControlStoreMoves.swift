@@ -185,6 +185,15 @@ extension ControlStore {
         }
     }
 
+    /// How long ago the move froze the source (the control plane's clock), while it is `frozen`.
+    func moveFrozenMillis(_ move: TenantMove) throws(ControlPlaneError) -> Int64? {
+        try run { c in
+            let r = try c.query("SELECT (extract(epoch FROM now() - frozen_at) * 1000)::bigint FROM tenant_moves WHERE id = $1 AND state = 'frozen' AND frozen_at IS NOT NULL",
+                                [.uuid(move.id)])
+            return r.rowCount == 1 ? r.int(row: 0, column: 0) : nil
+        }
+    }
+
     /// Reads the move again (its state, and whether an abort was requested), as long as it is this mover's.
     func reloadMove(_ move: TenantMove) throws(ControlPlaneError) -> TenantMove? {
         guard let current = try self.move(id: move.id), current.epoch == move.epoch else { return nil }

@@ -95,8 +95,13 @@ final class MoveRunner {
                 case .transient(let message):
                     logger.warning("tenant move step failed; retrying", [("state", .string(move.state.rawValue)), ("error", .string(message))])
                     try? store.recordMoveError(move, message)
+                    // A round cut short may have cleared buckets in the target without copying them back, and rows
+                    // deleted in the source since leave nothing a catch-up scan finds: compare everything next.
+                    baseline = nil
                     sleepChecked(seconds: backoff)
-                    backoff = min(backoff * 2, 30)
+                    // While the tenant's writes are paused, retry every second: the freeze's deadline must be seen
+                    // (and the freeze given up) in time, not after a back-off of up to 30 s.
+                    backoff = move.state.pausesWrites ? 1 : min(backoff * 2, 30)
                 case .permanent(let message):
                     logger.error("tenant move cannot go on", [("state", .string(move.state.rawValue)), ("error", .string(message))])
                     if move.state.isBeforeCutOver {
@@ -355,15 +360,43 @@ final class MoveRunner {
     /// again by content digest, and both sides hold the same number of rows per table. If the rounds take longer
     /// than the pause allowed, the freeze is given up (writes resume) and catch-up goes on.
     private func finishUnderFreeze() throws {
-        let (source, target) = try clients()
+        // A mover that took a frozen move over did not see the freeze start: the pause allowed counts from the
+        // recorded freeze (the control plane's clock), not from the takeover, so a crash does not buy a second pause.
+        if frozeAt == nil, let elapsed = try store.moveFrozenMillis(move) {
+            let now = Timestamp.monotonicNanos()
+            frozeAt = now - min(now, UInt64(max(0, elapsed)) * 1_000_000)
+        }
         let budgetStart = frozeAt ?? Timestamp.monotonicNanos()
+        frozeAt = budgetStart
         let budget = UInt64(settings.maxPause.components.seconds) * 1_000_000_000 + UInt64(settings.maxPause.components.attoseconds / 1_000_000_000)
-        // Re-fence with this mover's epoch: idempotent, and after a takeover the previous mover is fenced off.
-        try source.putFence("frozen", peer: target.region)
-        try target.putFence("incoming", peer: source.region)
         // The rounds stop at the pause's deadline (less a second for the cut-over), at the latest one region call
         // after it.
         let deadline = budgetStart + budget - min(budget / 4, 1_000_000_000)
+        do {
+            try finalRounds(budgetStart: budgetStart, deadline: deadline)
+        } catch let failure as MoveFailure {
+            // A region that does not answer under the freeze (the target crashed, the source restarted) must not
+            // keep the tenant's writes paused past the deadline: the freeze is given up as soon as the source takes
+            // the fence back, and the move goes on copying (retrying) until the region is back.
+            guard case .transient(let message) = failure, Timestamp.monotonicNanos() > deadline else { throw failure }
+            let (source, target) = try clients()
+            try source.putFence("copying", peer: target.region)
+            frozeAt = nil
+            // The round the failure cut short may have cleared buckets in the target: compare everything next.
+            baseline = nil
+            try? store.recordMoveError(move, message)
+            logger.warning("tenant move: a region failed under the freeze past the pause allowed; writes resumed, retrying",
+                           [("error", .string(message))])
+            move = try store.transitionMove(move, to: .copying, actor: actor,
+                                            detail: ["reason": .string("a region failed under the freeze: \(message)")])
+        }
+    }
+
+    private func finalRounds(budgetStart: UInt64, deadline: UInt64) throws {
+        let (source, target) = try clients()
+        // Re-fence with this mover's epoch: idempotent, and after a takeover the previous mover is fenced off.
+        try source.putFence("frozen", peer: target.region)
+        try target.putFence("incoming", peer: source.region)
         let outer = checkpoint
         let timed: @Sendable () throws(MoveFailure) -> Void = { () throws(MoveFailure) in
             try outer()
@@ -412,6 +445,11 @@ final class MoveRunner {
                 frozeAt = nil
                 // The next catch-up round compares these tables whole (it may find what the freeze could not).
                 compareWhole = whole
+                // A round stopped at the deadline may have cleared buckets in the target without copying them back.
+                // If the changed row that put such a bucket in scope is deleted before the next round, no scan finds
+                // the bucket again, and the rows it lacks could be hidden in the row counts by as many rows deleted
+                // elsewhere in the table: the next round compares everything.
+                if exceeded { baseline = nil }
                 logger.warning("tenant move: final catch-up exceeded the pause allowed; writes resumed, catching up again",
                                [("attempt", .int(Int64(attempts)))])
                 move = try store.transitionMove(move, to: .copying, actor: actor, progress: ["freezeAttempts": .number(JSONNumber(attempts))],

@@ -72,6 +72,64 @@ struct ResidencyReport {
         return .object(o)
     }
 
+    /// Who processed the tenant's requests in a window (`since` inclusive, `until` exclusive; RFC 3339 times, either
+    /// may be left out): from the request log in the home region, where every record names the process that wrote it
+    /// (`written_by`, `<region>/<host>/<pid>`, kept when the record moves with its tenant). Requests a region answered
+    /// are counted per region and per process; those a gateway refused itself (no region read or wrote anything) are
+    /// counted apart. `dataHeldIn`: the regions whose database holds rows of the tenant now (from `regions`).
+    /// Throws `badRequest` for a window the region refuses.
+    func processing(_ tenant: Tenant, since: String?, until: String?, regions stored: [JSONValue], requestID: String) throws(AdminError) -> JSONValue {
+        var o: JSONObject = ["since": since.map { .string($0) } ?? .null, "until": until.map { .string($0) } ?? .null,
+                             "from": .string("the request log in \(tenant.homeRegion)")]
+        o.set("dataHeldIn", .array(stored.compactMap { entry in
+            guard let id = entry["region"]?.string, (entry["totalRows"]?.int ?? 0) > 0 else { return nil }
+            return .string(id)
+        }))
+        guard let route = directory.routes[tenant.homeRegion] else {
+            o.set("unreachable", true)
+            return .object(o)
+        }
+        var query = "recent=0&since=" + PercentEncoding.encode(since ?? "1970-01-01T00:00:00Z")
+        if let until { query += "&until=" + PercentEncoding.encode(until) }
+        guard let r = try? regions.send(.get, "/internal/v1/tenants/\(tenant.id)/request-log/summary?\(query)", tenant: tenant.id, body: [],
+                                        on: route, requestID: requestID, key: nil) else {
+            o.set("unreachable", true)
+            return .object(o)
+        }
+        let answer = try? JSONDecoder.decode(r.body)
+        if r.status.code == 400 { throw .badRequest(answer?["detail"]?.string ?? "the region refused the window") }
+        guard r.status.code == 200, let answer else {
+            // 404: the region keeps no request log (--request-log off); else unavailable.
+            o.set(r.status.code == 404 ? "requestLogOff" : "unreachable", true)
+            return .object(o)
+        }
+        var byRegion: [String: (requests: Int, processes: [JSONValue])] = [:]
+        var refused = 0, unattributed = 0, refusedBy: [JSONValue] = []
+        for p in answer["processes"]?.array ?? [] {
+            let n = p["requests"]?.int ?? 0
+            let gateway = p["source"]?.string == "gateway"
+            var entry: JSONObject = [gateway ? "storedBy" : "process": p["writtenBy"] ?? .null, "requests": .number(JSONNumber(n))]
+            entry.set("first", p["first"] ?? .null)
+            entry.set("last", p["last"] ?? .null)
+            if gateway {
+                refused += n
+                refusedBy.append(.object(entry))
+            } else if let region = p["region"]?.string {
+                byRegion[region, default: (0, [])].requests += n
+                byRegion[region, default: (0, [])].processes.append(.object(entry))
+            } else {
+                unattributed += n
+            }
+        }
+        o.set("total", answer["total"] ?? .number(JSONNumber(0)))
+        o.set("byRegion", .array(byRegion.keys.sorted().map { id in
+            ["region": .string(id), "requests": .number(JSONNumber(byRegion[id]!.requests)), "processes": .array(byRegion[id]!.processes)]
+        }))
+        o.set("refusedByGateway", ["requests": .number(JSONNumber(refused)), "records": .array(refusedBy)])
+        o.set("unattributed", .number(JSONNumber(unattributed)))
+        return .object(o)
+    }
+
     static func moveEntry(_ m: TenantMove) -> JSONValue {
         func text(_ s: String?) -> JSONValue { s.map { .string($0) } ?? .null }
         var o: JSONObject = ["id": .string(m.id), "from": .string(m.sourceRegion), "to": .string(m.targetRegion), "state": .string(m.state.rawValue),

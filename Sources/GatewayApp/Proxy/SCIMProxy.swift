@@ -270,7 +270,11 @@ final class SCIMProxy: DeferredHTTPResponder {
                                                       ("may_have_reached", .bool(error.mayHaveReached))])
                 refusal = .unavailable("region \(home.id) is unavailable; retry later", retryAfter: policy.retryAfterSeconds)
             }
-            return (HTTPResponse(error: refusal, accept: accept), refusal)
+            var response = HTTPResponse(error: refusal, accept: accept)
+            // No answer, but the request may have been processed there (a replica killed mid-request): the residency
+            // evidence names the region, and "none" (nothing read or written anywhere) would be untrue.
+            if error.mayHaveReached { response.headers.set("X-Scim-Region", home.id) }
+            return (response, refusal)
         }
     }
 

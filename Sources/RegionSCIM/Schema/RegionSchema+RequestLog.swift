@@ -73,3 +73,18 @@ extension RegionSchema {
             \(RowLevelSecurity.tenantIsolation("request_log"))
             """)
 }
+
+/// Migration 10: which process wrote each request-log record (`written_by`: the region, the host and the process id
+/// of the `scim-region` replica whose writer inserted it, e.g. `us/host-a/4711`). The residency report's "who
+/// processed this tenant's requests" counts records per region and process from it; a record keeps it when it moves
+/// with its tenant to another region. Numbered 10: 7 and 8 (roles) belong to another branch.
+///
+/// A nullable column without a default: adding it changes only the catalog (no table rewrite), and each insert
+/// carries one more text value, the same for the whole batch (one parameter). Records written before it have none.
+extension RegionSchema {
+    static let v10 = Migration(
+        version: 10, name: "request_log_written_by",
+        sql: """
+            ALTER TABLE request_log ADD COLUMN written_by text;
+            """)
+}
