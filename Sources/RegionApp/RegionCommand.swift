@@ -52,7 +52,7 @@ package enum RegionCommand {
                    help: "How often expired events are purged"),
             .value("directory-recompute-batch", "n", env: "SCIM_REGION_DIRECTORY_RECOMPUTE_BATCH", default: "500",
                    help: "Users per transaction of the roles/profile recompute job"),
-            .value("directory-recompute-pause", "ratio", env: "SCIM_REGION_DIRECTORY_RECOMPUTE_PAUSE", default: "1",
+            .value("directory-recompute-pause", "ratio", env: "SCIM_REGION_DIRECTORY_RECOMPUTE_PAUSE", default: "2",
                    help: "After each recompute batch, pause this many times its duration (0: no pause)"),
             .value("roles-inline-limit", "n", env: "SCIM_REGION_ROLES_INLINE_LIMIT", default: "1000",
                    help: "A group write recomputes up to this many members' roles itself; beyond, the recompute job does"),

@@ -107,25 +107,28 @@ extension Reliability {
             #expect(status == 200, "\(answer)")
             let done = try t.waitForRecompute(seconds: 180)
             let recomputeMillis = monotonicMillis() - changeStart
+            // The same traffic after the job, as long again as half the baseline: the baseline is both windows
+            // without the job, on either side of it, so a burst of other work on this shared machine (in `make test`,
+            // other suites run beside this one) weighs on the baseline as it may on the window with the job.
             phase.store(3, ordering: .releasing)
-            sleepMillis(500)
+            sleepMillis(15_000)
             stop.raise()
             traffic.join()
 
             let all = samples.all
-            let before = all.filter { $0.phase == 1 }, during = all.filter { $0.phase == 2 }
+            let before = all.filter { $0.phase == 1 || $0.phase == 3 }, during = all.filter { $0.phase == 2 }
             let failed = all.filter { $0.phase > 0 && ($0.status >= 500 || $0.status == 0) }
             let p99Before = Self.p99(before.map(\.micros)), p99During = Self.p99(during.map(\.micros))
             report("DIRECTORY rule change answered in \(answered) ms; recompute of \(done["recompute"]?["processed"]?.int ?? 0) users "
                    + "(\(done["recompute"]?["changed"]?.int ?? 0) changed) done in \(recomputeMillis) ms")
-            report("DIRECTORY IdP traffic: before \(before.count) requests p50 \(percentile(before.map(\.micros), 50)) µs p99 \(p99Before) µs; "
+            report("DIRECTORY IdP traffic: without the job (before and after it) \(before.count) requests p50 \(percentile(before.map(\.micros), 50)) µs p99 \(p99Before) µs; "
                    + "during \(during.count) requests p50 \(percentile(during.map(\.micros), 50)) µs p99 \(p99During) µs; "
                    + "ratio \(String(Double(p99During) / Double(max(p99Before, 1))).prefix(4)); failed \(failed.count)")
             #expect(done["recompute"]?["state"] == "done")
             #expect(done["recompute"]?["processed"]?.int == Self.users && done["recompute"]?["total"]?.int == Self.users)
             #expect(failed.isEmpty, "\(failed.prefix(5))")
             #expect(before.count > 3000 && during.count > 200)
-            #expect(p99During <= 2 * p99Before, "p99 \(p99Before) µs before, \(p99During) µs while 100k users were recomputed")
+            #expect(p99During <= 2 * p99Before, "p99 \(p99Before) µs without the job, \(p99During) µs while 100k users were recomputed")
 
             // Exactly one roles_changed event per user (every user went from no roles to one), and the right roles.
             let c = try d.regionAdmin("us")

@@ -37,7 +37,7 @@ package final class DirectoryRecompute: Service {
     private let stopping = ConditionLock<Bool>(false)
 
     /// A worker; `ready` says whether the schema is in place.
-    package init(database: RegionDatabase, logger: Logger, batchSize: Int = 500, pauseRatio: Double = 1.0,
+    package init(database: RegionDatabase, logger: Logger, batchSize: Int = 500, pauseRatio: Double = 2.0,
                  pollInterval: Duration = .milliseconds(500), ready: @escaping @Sendable () -> Bool = { true }) {
         self.database = database
         self.logger = logger
