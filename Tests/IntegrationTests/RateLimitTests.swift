@@ -93,7 +93,7 @@ extension Reliability {
             struct Tally { var latencies: [Int] = []; var served = 0; var refused = 0; var other = 0; var millis = 0 }
             var tallies: [Flood: Tally] = [:]
             _ = quietRound(50)  // warm-up
-            let rounds = 2, perRound = 250
+            let rounds = 4, perRound = 500
             for _ in 0..<rounds {
                 for flood in Flood.allCases {
                     let stop = StopFlag()
