@@ -53,8 +53,9 @@ struct AdminClient {
             let message = json?["message"]?.string ?? response.bodyText
             throw ScimctlCommand.CLIError(message: "\(response.status.code) \(message)")
         }
-        if response.status.code == 202, let json {
-            writeStandardError("scimctl: accepted but not complete: \(json["note"]?.string ?? "")\n")
+        // A 202 with a note is a key rotation that regions have not taken up yet; a move's 202 is its normal answer.
+        if response.status.code == 202, let note = json?["note"]?.string {
+            writeStandardError("scimctl: accepted but not complete: \(note)\n")
         }
         return json
     }
