@@ -466,10 +466,9 @@ final class AdminAPI: HTTPResponder {
 
     func revokeToken(_ call: AdminCall) throws(AdminError) -> HTTPResponse {
         let tenant = try tenantOrThrow(call.parameter("tenant"))
-        let reason = (try? call.body())?["reason"]?.string ?? "revoked by operator"
         do {
             let record = try store.revokeToken(tenantID: tenant.id, tokenID: call.parameter("token"),
-                                               reason: String(reason.prefix(200)), actor: call.actor)
+                                               reason: call.revocationReason, actor: call.actor)
             authenticator.invalidate("token:\(record.id)")
             return Self.json(200, Self.tokenJSON(record))
         } catch { throw AdminError.converting(error) }

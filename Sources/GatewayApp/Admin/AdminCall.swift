@@ -29,4 +29,7 @@ struct AdminCall: Sendable {
     }
 
     func parameter(_ name: String) -> String { parameters[name] ?? "" }
+
+    /// The optional `reason` of a revocation (token, OAuth client), kept to 200 characters for the audit log.
+    var revocationReason: String { String(((try? body())?["reason"]?.string ?? "revoked by operator").prefix(200)) }
 }

@@ -102,10 +102,9 @@ extension AdminAPI {
 
     func revokeOAuthClient(_ call: AdminCall) throws(AdminError) -> HTTPResponse {
         let tenant = try tenantOrThrow(call.parameter("tenant"))
-        let reason = (try? call.body())?["reason"]?.string ?? "revoked by operator"
         do {
             let client = try store.revokeOAuthClient(tenantID: tenant.id, clientID: call.parameter("client"),
-                                                     reason: String(reason.prefix(200)), actor: call.actor)
+                                                     reason: call.revocationReason, actor: call.actor)
             // This replica at once; the others when the NOTIFY sent in the same transaction arrives.
             authenticator.invalidate("tenant:\(tenant.id)")
             return Self.json(200, oauthClientJSON(client, tenant: tenant))

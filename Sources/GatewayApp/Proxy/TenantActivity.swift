@@ -30,16 +30,19 @@ final class TenantActivity: Sendable {
         let minute = nowMillis / 60_000
         records.withLock { all in
             if all[tenant] == nil && all.count >= Self.maxTenants { all.removeAll(keepingCapacity: true) }
-            var r = all[tenant] ?? Record()
-            r.last = nowMillis
-            let slot = Int(minute % 5)
-            if r.minutes[slot].minute != minute { r.minutes[slot] = Minute(minute: minute) }
-            r.minutes[slot].total += 1
-            if status == 429 { r.minutes[slot].rateLimited += 1 }
-            if (400..<500).contains(status) { r.minutes[slot].clientErrors += 1 }
-            if status >= 500 { r.minutes[slot].serverErrors += 1 }
-            all[tenant] = r
+            // In place (`default:` subscript): copying the record out and back copied its minutes array each time.
+            Self.count(&all[tenant, default: Record()], status: status, nowMillis: nowMillis, minute: minute)
         }
+    }
+
+    private static func count(_ r: inout Record, status: Int, nowMillis: Int64, minute: Int64) {
+        r.last = nowMillis
+        let slot = Int(minute % 5)
+        if r.minutes[slot].minute != minute { r.minutes[slot] = Minute(minute: minute) }
+        r.minutes[slot].total += 1
+        if status == 429 { r.minutes[slot].rateLimited += 1 }
+        if (400..<500).contains(status) { r.minutes[slot].clientErrors += 1 }
+        if status >= 500 { r.minutes[slot].serverErrors += 1 }
     }
 
     func summary(tenant: String, nowMillis: Int64 = Timestamp.nowEpochMillis()) -> Summary {

@@ -35,6 +35,14 @@ final class ReplicaSet: Sendable {
     /// The replica for the next request: the least loaded one whose breaker admits it, skipping `excluded` (replicas
     /// this request already failed to reach).
     func select(excluding excluded: [RegionReplica] = [], now: UInt64) -> Selection {
+        // One replica, nothing excluded (most regions, most requests): no load to compare, nothing to allocate.
+        if members.count == 1, excluded.isEmpty {
+            switch members[0].breaker.admit(now: now) {
+            case .allowed: return .replica(members[0], trial: false)
+            case .trial: return .replica(members[0], trial: true)
+            case .refused(let seconds): return .none(retryAfterSeconds: seconds)
+            }
+        }
         let candidates = members.filter { replica in !excluded.contains { $0 === replica } }
         guard !candidates.isEmpty else { return .none(retryAfterSeconds: 1) }
         let start = rotation.add(1, ordering: .relaxed).newValue

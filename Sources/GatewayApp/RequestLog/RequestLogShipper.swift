@@ -76,7 +76,9 @@ final class RequestLogShipper: Service {
     /// counted).
     func refused(_ request: HTTPRequest, record: RequestRecord, tenant: String, region: String, error: SCIMError) {
         let millis = record.durationSeconds * 1000
-        let body = request.body.count <= Self.maxBodyBytes ? request.body : []
+        // A request refused for its rate was never looked at and comes again: its body would only make a tenant's
+        // flood costly for the region's log (encoded here, decoded, redacted and stored there), so it is left out.
+        let body = record.outcome == "rate-limited" || request.body.count > Self.maxBodyBytes ? [] : request.body
         let refused = RefusedRequest(
             tenant: tenant, region: region, atMillis: Timestamp.nowEpochMillis() - Int64(millis), requestID: record.requestID,
             method: request.method.description, route: record.route, path: String(request.path),

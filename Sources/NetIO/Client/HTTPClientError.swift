@@ -1,11 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
-import Synchronization
-import CLinuxIO
-public import HTTPCore
-import Telemetry
-
 /// Why an upstream call failed. `description` names the upstream and the cause, never request data.
 public struct HTTPClientError: Error, Sendable, CustomStringConvertible {
     public enum Kind: Sendable, Equatable {

@@ -1,12 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
-import CLinuxIO
-import Synchronization
-public import HTTPCore
-import Telemetry
-import Lifecycle
-
 /// Why an upstream exchange failed.
 public struct UpstreamError: Error, Sendable, CustomStringConvertible {
     public enum Kind: String, Sendable {

@@ -8,6 +8,10 @@ public struct QuirkSet: Sendable, Hashable, Sequence {
     /// The empty set.
     public init() {}
 
+    /// The set as one word, for holding it in an atomic (`RequestQuirks`), and back.
+    public var rawBits: UInt32 { bits }
+    public init(rawBits: UInt32) { bits = rawBits }
+
     /// A set of the given quirks.
     public init(_ quirks: [IdPQuirk]) {
         for q in quirks { insert(q) }
