@@ -56,6 +56,8 @@ package enum RegionCommand {
                    help: "After each recompute batch, pause this many times its duration (0: no pause)"),
             .value("roles-inline-limit", "n", env: "SCIM_REGION_ROLES_INLINE_LIMIT", default: "1000",
                    help: "A group write recomputes up to this many members' roles itself; beyond, the recompute job does"),
+            .value("group-write-batch", "n", env: "SCIM_REGION_GROUP_WRITE_BATCH", default: "64",
+                   help: "Concurrent PATCHes of one group share one transaction, up to this many (1: each its own)"),
             .value("snapshot-lifetime", "duration", env: "SCIM_REGION_SNAPSHOT_LIFETIME", default: "15m",
                    help: "How long a reconciliation snapshot stays readable (its transaction is held that long)"),
             .value("snapshot-max-open", "n", env: "SCIM_REGION_SNAPSHOT_MAX_OPEN", default: "8",
@@ -96,6 +98,7 @@ package enum RegionCommand {
         let recomputeBatch: Int
         let recomputePause: Double
         let rolesInlineLimit: Int
+        let groupWriteBatch: Int
         let snapshotLifetime: Duration
         let snapshotMaxOpen: Int
         let drainDelay: Duration
@@ -147,6 +150,7 @@ package enum RegionCommand {
             }
             recomputePause = pause
             rolesInlineLimit = try options.int("roles-inline-limit", in: 0...100_000) ?? 1000
+            groupWriteBatch = try options.int("group-write-batch", in: 1...1000) ?? 64
             snapshotLifetime = try durationOption(options, "snapshot-lifetime")
             snapshotMaxOpen = try options.int("snapshot-max-open", in: 1...100) ?? 8
             requestLog = try RequestLogOptions(options, parseDuration: durationOption)
@@ -195,10 +199,11 @@ package enum RegionCommand {
         let database = RegionDatabase(pool: pool, region: region.id, autoProvision: development, logger: logger)
         var settings = RegionSettings()
         settings.rolesInlineLimit = rolesInlineLimit
+        settings.groupWriteBatchLimit = groupWriteBatch
         settings.serviceProvider.bulkMaxPayloadSize = min(settings.serviceProvider.bulkMaxPayloadSize, server.limits.maxBodyBytes)
         let metrics = RegionMetrics()
         let quirks = QuirkCounts(metrics: metrics.registry)
-        let service = SCIMService(database: database, settings: settings, logger: logger, quirkCounts: quirks)
+        let service = SCIMService(database: database, settings: settings, logger: logger, quirkCounts: quirks, metrics: metrics.registry)
         let readiness = Readiness()
         let events = EventsAPI(database: database, keys: webhookKeys, allowInsecureHTTP: webhooks.allowInsecureHTTP)
         let snapshots = Snapshots(database: database, maxOpen: snapshotMaxOpen, lifetimeSeconds: snapshotLifetime.components.seconds)

@@ -15,10 +15,13 @@ package struct RegionSettings: Sendable {
     /// beyond, the tenant's recompute job does it in the background (`DirectoryRecompute`), so a rename of a
     /// 100k-member group answers in milliseconds.
     package var rolesInlineLimit: Int
+    /// The most concurrent PATCHes of one group that share a transaction (`GroupWriteCombiner`); 1 turns it off.
+    package var groupWriteBatchLimit: Int
 
     /// Settings with our defaults.
     package init(serviceProvider: ServiceProviderConfiguration = RegionSettings.defaultServiceProvider,
-                groupResponseMemberLimit: Int = 10_000, rolesInlineLimit: Int = 1000) {
+                groupResponseMemberLimit: Int = 10_000, rolesInlineLimit: Int = 1000, groupWriteBatchLimit: Int = 64) {
+        self.groupWriteBatchLimit = groupWriteBatchLimit
         self.serviceProvider = serviceProvider
         self.groupResponseMemberLimit = groupResponseMemberLimit
         self.rolesInlineLimit = rolesInlineLimit

@@ -16,11 +16,14 @@ package final class SCIMService: Sendable {
     let clock: @Sendable () -> Int64
     /// Which IdP quirks each tenant's requests needed (counted in memory, flushed in batches).
     package let quirkCounts: QuirkCounts
+    /// Concurrent PATCHes of one group run in one transaction (see there why).
+    package let groupWrites: GroupWriteCombiner
 
     /// A service; `clock` (seconds since the epoch) is for tests of cursor expiry.
     package init(database: RegionDatabase, settings: RegionSettings, logger: Logger, clock: (@Sendable () -> Int64)? = nil,
-                quirkCounts: QuirkCounts = QuirkCounts()) {
+                quirkCounts: QuirkCounts = QuirkCounts(), metrics: MetricsRegistry? = nil) {
         self.database = database
+        self.groupWrites = GroupWriteCombiner(database: database, maxBatch: settings.groupWriteBatchLimit, registry: metrics)
         self.settings = settings
         self.logger = logger
         self.clock = clock ?? { Timestamp.nowEpochMillis() / 1000 }
@@ -238,11 +241,9 @@ package final class SCIMService: Sendable {
                       ifMatch: String?) throws -> SCIMOutcome {
         guard let id = UUIDText.canonical(id) else { throw SCIMError.resourceNotFound(kind, id) }
         let request = try PatchRequest.parse(body, maxOperations: configuration.bulkMaxOperations)
-        var quirks = QuirkSet()
-        let outcome = try database.write(tenant: scope.tenant) { connection, context in
+        let write: GroupWriteCombiner.Body = { [self] connection, context in
             let current = try lockForWrite(kind, connection, scope: scope, id: id, ifMatch: ifMatch)
             let result = try Self.schema(kind, context).applyPatch(request, to: current.document)
-            quirks = result.quirks
             if result.documentChanged {
                 try update(kind, connection, context, tenant: scope.tenant, id: id, old: current.document, new: result.document)
             }
@@ -257,8 +258,12 @@ package final class SCIMService: Sendable {
                 }
                 try roles.finish(self, connection, tenant: scope.tenant, group: id)
             }
-            return try writeResponse(kind, connection, context, id: id, scope: scope, query: query, status: 200)
+            return (try writeResponse(kind, connection, context, id: id, scope: scope, query: query, status: 200), result.quirks)
         }
+        // Concurrent PATCHes of one group share a transaction (`GroupWriteCombiner`); a user's PATCH meets no one.
+        let (outcome, quirks) = kind == .group
+            ? try groupWrites.run(tenant: scope.tenant, group: id, write)
+            : try database.write(tenant: scope.tenant, write)
         note(quirks, scope)
         return outcome
     }
