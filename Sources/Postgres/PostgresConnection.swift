@@ -20,6 +20,10 @@ public final class PostgresConnection: Sendable {
         var sessionTag: String? = nil
         /// Warnings during COMMIT (see `commit`); lives exactly as long as the C handle whose receiver points at it.
         let notices = NoticeCapture()
+        /// Statements queued by `sendAhead`, sent in front of the next call's own.
+        var ahead: Ahead? = nil
+        /// Set when an `Ahead`'s test said no: every call throws `preludeRejected` until the pool takes it back.
+        var rejected = false
 
         init(pointer: OpaquePointer) {
             self.pointer = pointer
@@ -117,9 +121,40 @@ public final class PostgresConnection: Sendable {
         }
     }
 
+    /// Statements queued by `sendAhead` and the test of their results.
+    struct Ahead {
+        let statements: [PostgresStatement]
+        let buffers: [ParameterBuffer]
+        let accept: @Sendable ([PostgresResult]) -> Bool
+    }
+
+    /// Queues `statements` to go out in front of the next call on this connection, in that call's round trip, and
+    /// `accept` to test their results then. For a transaction whose BEGIN and checks the caller can predict (from a
+    /// cache): the checks cost no round trip of their own. When `accept` says no (or they fail), that call and every
+    /// later one, COMMIT included, throw `preludeRejected` until the connection goes back to its pool (which rolls
+    /// back): what ran after them in the transaction can never be committed, even if a caller swallows the error.
+    public func sendAhead(_ statements: [PostgresStatement], accept: @escaping @Sendable ([PostgresResult]) -> Bool) throws(PostgresError) {
+        var buffers: [ParameterBuffer] = []
+        for statement in statements {
+            switch statement {
+            case .sql(_, let parameters), .prepared(_, let parameters):
+                buffers.append(try ParameterBuffer(parameters))
+            }
+        }
+        handle.withLock { handle in
+            precondition(handle.ahead == nil, "sendAhead twice before a call")
+            handle.ahead = Ahead(statements: statements, buffers: buffers, accept: accept)
+        }
+    }
+
     /// Prepares a connection to go back to a pool: rolls back a transaction left open by the last
     /// user. False when the connection cannot be reused (broken, or a command still running).
     func resetForReuse() -> Bool {
+        // Statements queued and never sent began nothing; a rejected prelude's transaction is rolled back below.
+        handle.withLock { handle in
+            handle.ahead = nil
+            handle.rejected = false
+        }
         if isBroken { return false }
         switch transactionStatus {
         case PQTRANS_IDLE:
@@ -144,6 +179,7 @@ public final class PostgresConnection: Sendable {
     public func query(_ sql: String, _ parameters: [PostgresValue] = []) throws(PostgresError) -> PostgresResult {
         let buffer = try ParameterBuffer(parameters)
         return try handle.withLock { handle throws(PostgresError) in
+            if let own = try handle.sendAheadFirst([.sql(sql, parameters)], [buffer]) { return own[0] }
             let result = buffer.withPointers { types, values, lengths, formats in
                 PQexecParams(handle.pointer, sql, Int32(buffer.count), types, values, lengths, formats, 0)
             }
@@ -158,6 +194,7 @@ public final class PostgresConnection: Sendable {
     {
         let buffer = try ParameterBuffer(parameters)
         return try handle.withLock { handle throws(PostgresError) in
+            if let own = try handle.sendAheadFirst([.prepared(statement, parameters)], [buffer]) { return own[0] }
             do throws(PostgresError) {
                 return try handle.runPrepared(statement, buffer)
             } catch {
@@ -187,6 +224,7 @@ public final class PostgresConnection: Sendable {
     /// and fixed DDL only, never for SQL that contains values.
     public func executeScript(_ sql: String) throws(PostgresError) {
         try handle.withLock { handle throws(PostgresError) in
+            _ = try handle.sendAheadFirst([], [])
             // PQexec returns only the last result; an earlier failure stops the script and is returned.
             _ = try handle.check(PQexec(handle.pointer, sql), context: "script")
         }
@@ -207,7 +245,8 @@ public final class PostgresConnection: Sendable {
             }
         }
         return try handle.withLock { handle throws(PostgresError) in
-            try handle.runPipeline(statements, buffers)
+            if let own = try handle.sendAheadFirst(statements, buffers) { return own }
+            return try handle.runPipeline(statements, buffers)
         }
     }
 
@@ -223,6 +262,7 @@ public final class PostgresConnection: Sendable {
         isolation: IsolationLevel? = nil, readOnly: Bool = false, setup: [PostgresStatement] = [],
         _ body: (PostgresConnection) throws -> R
     ) throws -> R {
+        try handle.withLock { handle throws(PostgresError) in _ = try handle.sendAheadFirst([], []) }
         let nested = transactionStatus != PQTRANS_IDLE
         let rollback = nested ? "ROLLBACK TO SAVEPOINT scim_nested; RELEASE SAVEPOINT scim_nested" : "ROLLBACK"
         let begin: String
@@ -279,7 +319,11 @@ public final class PostgresConnection: Sendable {
             handle.notices.watch()
             let outcome: Result<PostgresResult, PostgresError>
             do throws(PostgresError) {
-                outcome = .success(try handle.check(PQexec(handle.pointer, "COMMIT"), context: "commit"))
+                if let own = try handle.sendAheadFirst([.sql("COMMIT")], [try ParameterBuffer([])]) {
+                    outcome = .success(own[0])
+                } else {
+                    outcome = .success(try handle.check(PQexec(handle.pointer, "COMMIT"), context: "commit"))
+                }
             } catch {
                 outcome = .failure(error)
             }
@@ -385,9 +429,49 @@ extension PostgresConnection.Handle {
         case statement
     }
 
+    /// The `sendAhead` statements, if any, in front of `statements` in one pipeline: nil when none were queued
+    /// (the caller runs its statements itself), else the results of `statements`. Throws `preludeRejected` when a
+    /// call after a rejected prelude comes, or when this one's test says no (that statement's own error, when the
+    /// prelude failed itself).
+    mutating func sendAheadFirst(_ statements: [PostgresStatement], _ buffers: [ParameterBuffer]) throws(PostgresError)
+        -> [PostgresResult]?
+    {
+        if rejected { throw PostgresError(.preludeRejected, context: "a statement sent ahead did not hold; roll back") }
+        guard let ahead else { return nil }
+        self.ahead = nil
+        let count = ahead.statements.count
+        var partial: [PostgresResult] = []
+        let all: [PostgresResult]
+        do throws(PostgresError) {
+            all = try runPipeline(ahead.statements + statements, ahead.buffers + buffers, partial: &partial)
+        } catch {
+            // The prelude ran (a later statement failed): its verdict comes first.
+            if partial.count >= count && !ahead.accept(Array(partial.prefix(count))) {
+                rejected = true
+                throw PostgresError(.preludeRejected, context: "a statement sent ahead did not hold; roll back")
+            }
+            throw error
+        }
+        guard ahead.accept(Array(all.prefix(count))) else {
+            rejected = true
+            throw PostgresError(.preludeRejected, context: "a statement sent ahead did not hold; roll back")
+        }
+        return Array(all.dropFirst(count))
+    }
+
     mutating func runPipeline(_ statements: [PostgresStatement], _ buffers: [ParameterBuffer]) throws(PostgresError)
         -> [PostgresResult]
     {
+        var partial: [PostgresResult] = []
+        return try runPipeline(statements, buffers, partial: &partial)
+    }
+
+    /// `partial`: on return or throw, the results of the statements that succeeded (those before the first error).
+    mutating func runPipeline(_ statements: [PostgresStatement], _ buffers: [ParameterBuffer],
+                              partial: inout [PostgresResult]) throws(PostgresError) -> [PostgresResult]
+    {
+        var results: [PostgresResult] = []
+        defer { partial = results }
         guard PQenterPipelineMode(pointer) == 1 else {
             throw PostgresError(
                 .protocolViolation, context: "pipeline: cannot enter pipeline mode",
@@ -433,7 +517,6 @@ extension PostgresConnection.Handle {
             throw connectionError(context: "pipeline send")
         }
 
-        var results: [PostgresResult] = []
         results.reserveCapacity(statements.count)
         var firstError: PostgresError? = nil
         for step in steps {

@@ -26,6 +26,7 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible {
             case migrationRefused
             case readOnlyServer
             case commitUnconfirmed
+            case preludeRejected
             case server
         }
 
@@ -71,6 +72,9 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible {
         /// cancelled, or the backend is being terminated): the transaction is committed on the primary only and may
         /// be lost in a failover. Never report such a write as done.
         public static let commitUnconfirmed = Kind(.commitUnconfirmed)
+        /// The statements queued with `PostgresConnection.sendAhead` did not hold what the caller assumed: nothing
+        /// of the transaction may be committed; roll back and start over without the assumption.
+        public static let preludeRejected = Kind(.preludeRejected)
         /// Any other server error; see `sqlState`.
         public static let server = Kind(.server)
 
@@ -94,6 +98,7 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible {
             case .migrationRefused: "migrationRefused"
             case .readOnlyServer: "readOnlyServer"
             case .commitUnconfirmed: "commitUnconfirmed"
+            case .preludeRejected: "preludeRejected"
             case .server: "server"
             }
         }

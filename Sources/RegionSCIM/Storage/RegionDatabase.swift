@@ -95,22 +95,37 @@ package final class RegionDatabase: Sendable {
     /// The first statement also takes the tenant's directory lock shared (`DirectoryLock`).
     package func write<R>(tenant: String, _ body: (PostgresConnection, TenantContext) throws -> R) throws -> R {
         var attempt = 0
+        var speculationRejected = false
         while true {
             attempt += 1
             do {
                 return try pool.withConnection { connection in
-                    let results = try connection.pipeline(
-                        [.sql("BEGIN"), .prepared(DirectoryLock.beginWrite, [.text(tenant)]), .prepared(Self.tenantRowForWrite, [.text(tenant)]),
-                         .prepared(TenantFence.state, [.text(tenant)])])
-                    let row = results[2]
-                    // The open transaction is rolled back when the connection goes back to the pool.
-                    guard row.rowCount == 1 else { throw TenantMissing() }
-                    try TenantFence.check(results[3])
+                    let prelude: [PostgresStatement] = [
+                        .sql("BEGIN"), .prepared(DirectoryLock.beginWrite, [.text(tenant)]), .prepared(Self.tenantRowForWrite, [.text(tenant)]),
+                        .prepared(TenantFence.state, [.text(tenant)])]
                     let context: TenantContext
-                    if let cached = cachedContext(tenant), row.int(row: 0, column: 0) == cached.version {
+                    if let cached = cachedContext(tenant), !speculationRejected {
+                        // The usual case: the tenant's settings are cached, so the prelude's answers are predictable
+                        // and it goes out with the body's first statement (one round trip less per write). If it
+                        // says otherwise (settings changed, a move's fence, the tenant gone), nothing of this
+                        // transaction can commit (`sendAhead`) and the write starts over below, awaiting it.
+                        let version = cached.version
+                        try connection.sendAhead(prelude) { results in
+                            results.count == 4 && results[2].rowCount == 1 && results[2].int(row: 0, column: 0) == version
+                                && TenantFence.allows(results[3])
+                        }
                         context = cached
                     } else {
-                        context = try makeContext(tenant, row: row)
+                        let results = try connection.pipeline(prelude)
+                        let row = results[2]
+                        // The open transaction is rolled back when the connection goes back to the pool.
+                        guard row.rowCount == 1 else { throw TenantMissing() }
+                        try TenantFence.check(results[3])
+                        if let cached = cachedContext(tenant), row.int(row: 0, column: 0) == cached.version {
+                            context = cached
+                        } else {
+                            context = try makeContext(tenant, row: row)
+                        }
                     }
                     let value = try body(connection, context)
                     // A failed statement whose error was swallowed turns COMMIT into ROLLBACK: say so. A commit the
@@ -118,6 +133,10 @@ package final class RegionDatabase: Sendable {
                     guard try connection.commit() else { throw SCIMError(status: 500, detail: "the transaction was rolled back") }
                     return value
                 }
+            } catch let error as PostgresError where error.kind == .preludeRejected {
+                // Start over awaiting the prelude: it gives the exact answer (new settings, 503, 404).
+                speculationRejected = true
+                attempt -= 1
             } catch is TenantMissing {
                 // Outside the connection: provisioning (development mode) needs a connection of its own.
                 _ = try reload(tenant)

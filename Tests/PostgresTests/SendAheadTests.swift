@@ -1,0 +1,75 @@
+import Postgres
+import TestSupport
+import Testing
+
+/// `PostgresConnection.sendAhead`: a transaction's BEGIN and checks ride with the next call; when the check says no,
+/// nothing of the transaction can be committed, whatever the caller does with the error.
+@Suite struct SendAheadTests {
+    let pool: PostgresPool
+
+    init() throws {
+        // One connection: the temporary table below lives in its session.
+        pool = PostgresPool(configuration: try SharedDatabase.connection.get().appConfiguration, maxConnections: 1)
+        try pool.withConnection { try $0.executeScript("CREATE TEMP TABLE IF NOT EXISTS ahead (v text)") }
+    }
+
+    func count(_ value: String) throws -> Int64 {
+        try pool.withConnection { try $0.query("SELECT count(*) FROM ahead WHERE v = $1", [.text(value)]).int(row: 0, column: 0) ?? -1 }
+    }
+
+    @Test func anAcceptedPreludeGoesOutWithTheFirstCall() throws {
+        try pool.withConnection { c in
+            try c.sendAhead([.sql("BEGIN"), .sql("SELECT $1::int + 1", [.int(40)])]) { $0.count == 2 && $0[1].int(row: 0, column: 0) == 41 }
+            // The first call's own result only; the prelude's BEGIN made it part of a transaction.
+            let inserted = try c.query("INSERT INTO ahead VALUES ('accepted') RETURNING v, txid_current_if_assigned() IS NOT NULL")
+            #expect(inserted.string(row: 0, column: 0) == "accepted")
+            #expect(try c.query("SELECT now() = statement_timestamp()").bool(row: 0, column: 0) == false, "inside the prelude's transaction")
+            #expect(try c.commit())
+        }
+        #expect(try count("accepted") == 1)
+    }
+
+    @Test func aRejectedPreludeLetsNothingCommitEvenIfTheCallerSwallowsTheError() throws {
+        try pool.withConnection { c in
+            try c.sendAhead([.sql("BEGIN"), .sql("SELECT 1")]) { _ in false }
+            do {
+                _ = try c.query("INSERT INTO ahead VALUES ('rejected')")
+                Issue.record("expected preludeRejected")
+            } catch let error as PostgresError {
+                #expect(error.kind == .preludeRejected)
+            }
+            _ = try? c.query("INSERT INTO ahead VALUES ('rejected')")
+            #expect(throws: PostgresError.self) { try c.commit() }
+            #expect(throws: PostgresError.self) { try c.pipeline([.sql("SELECT 1")]) }
+        }
+        // Back in the pool: rolled back, and the connection serves the next caller normally.
+        #expect(try count("rejected") == 0)
+        #expect(try pool.withConnection { try $0.query("SELECT 7").int(row: 0, column: 0) } == 7)
+    }
+
+    @Test func aPreludeThatFailsReportsItsOwnError() throws {
+        try pool.withConnection { c in
+            try c.sendAhead([.sql("BEGIN"), .sql("SELECT 1/0")]) { _ in true }
+            do {
+                _ = try c.query("INSERT INTO ahead VALUES ('after-failure')")
+                Issue.record("expected division by zero")
+            } catch let error as PostgresError {
+                #expect(error.sqlState == "22012")
+            }
+        }
+        #expect(try count("after-failure") == 0)
+    }
+
+    @Test func aCommitWithNothingBeforeItSendsThePreludeWithIt() throws {
+        try pool.withConnection { c in
+            try c.sendAhead([.sql("BEGIN"), .sql("INSERT INTO ahead VALUES ('prelude-only')")]) { $0.count == 2 }
+            #expect(try c.commit())
+        }
+        #expect(try count("prelude-only") == 1)
+        // Queued but never sent (the caller threw before any call): nothing began, nothing is left behind.
+        try pool.withConnection { c in
+            try c.sendAhead([.sql("BEGIN"), .sql("INSERT INTO ahead VALUES ('never-sent')")]) { _ in true }
+        }
+        #expect(try count("never-sent") == 0)
+    }
+}
