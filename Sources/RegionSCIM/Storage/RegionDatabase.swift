@@ -9,7 +9,8 @@ import Lifecycle
 /// The region's PostgreSQL access: tenant-scoped reads and writes, the tenant directory and the tenant API's SQL.
 ///
 /// Row-level security needs `app.tenant_id` set for every statement. Writes run in a transaction whose first
-/// statements set it (transaction-local) and read the tenant row, sent with BEGIN in one round trip. Reads — most
+/// statements set it (transaction-local) and read the tenant row and the move fence, sent with BEGIN — and, when the
+/// tenant's settings are cached, with the body's first statement too (`PostgresConnection.sendAhead`). Reads — most
 /// of the traffic — send just their own statements: the tenant is set at session level, and only when the pooled
 /// connection last served another tenant (`PostgresConnection.sessionTag`), and the tenant's settings come from a
 /// cache that tenant-API changes invalidate through NOTIFY (every replica of the region listens) and that expires
