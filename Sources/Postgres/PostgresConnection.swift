@@ -129,10 +129,12 @@ public final class PostgresConnection: Sendable {
     }
 
     /// Queues `statements` to go out in front of the next call on this connection, in that call's round trip, and
-    /// `accept` to test their results then. For a transaction whose BEGIN and checks the caller can predict (from a
-    /// cache): the checks cost no round trip of their own. When `accept` says no (or they fail), that call and every
-    /// later one, COMMIT included, throw `preludeRejected` until the connection goes back to its pool (which rolls
-    /// back): what ran after them in the transaction can never be committed, even if a caller swallows the error.
+    /// `accept` to test their results then (statements already queued stay in front). For a transaction whose BEGIN
+    /// and checks the caller can predict (from a cache), or statements whose results nobody reads (`accept` always
+    /// true; their errors still surface, at that next call): they cost no round trip of their own. When `accept`
+    /// says no, that call and every later one, COMMIT included, throw `preludeRejected` until the connection goes
+    /// back to its pool (which rolls back): what ran after them can never be committed, even if a caller swallows
+    /// the error. COMMIT never travels with queued statements (it waits for their verdict first).
     public func sendAhead(_ statements: [PostgresStatement], accept: @escaping @Sendable ([PostgresResult]) -> Bool) throws(PostgresError) {
         var buffers: [ParameterBuffer] = []
         for statement in statements {
@@ -142,8 +144,16 @@ public final class PostgresConnection: Sendable {
             }
         }
         handle.withLock { handle in
-            precondition(handle.ahead == nil, "sendAhead twice before a call")
-            handle.ahead = Ahead(statements: statements, buffers: buffers, accept: accept)
+            guard let earlier = handle.ahead else {
+                handle.ahead = Ahead(statements: statements, buffers: buffers, accept: accept)
+                return
+            }
+            // Queued behind what is already waiting: both tests must pass.
+            let split = earlier.statements.count
+            handle.ahead = Ahead(statements: earlier.statements + statements, buffers: earlier.buffers + buffers,
+                                 accept: { results in
+                                     earlier.accept(Array(results.prefix(split))) && accept(Array(results.dropFirst(split)))
+                                 })
         }
     }
 
@@ -319,11 +329,9 @@ public final class PostgresConnection: Sendable {
             handle.notices.watch()
             let outcome: Result<PostgresResult, PostgresError>
             do throws(PostgresError) {
-                if let own = try handle.sendAheadFirst([.sql("COMMIT")], [try ParameterBuffer([])]) {
-                    outcome = .success(own[0])
-                } else {
-                    outcome = .success(try handle.check(PQexec(handle.pointer, "COMMIT"), context: "commit"))
-                }
+                // Queued statements go first, alone: their test must pass before anything is committed.
+                _ = try handle.sendAheadFirst([], [])
+                outcome = .success(try handle.check(PQexec(handle.pointer, "COMMIT"), context: "commit"))
             } catch {
                 outcome = .failure(error)
             }

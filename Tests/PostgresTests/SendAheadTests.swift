@@ -60,7 +60,35 @@ import Testing
         #expect(try count("after-failure") == 0)
     }
 
-    @Test func aCommitWithNothingBeforeItSendsThePreludeWithIt() throws {
+    @Test func queuedStatementsAddUpAndAnyTestCanReject() throws {
+        try pool.withConnection { c in
+            try c.sendAhead([.sql("BEGIN"), .sql("SELECT 1")]) { $0.count == 2 }
+            try c.sendAhead([.sql("INSERT INTO ahead VALUES ('queued-second')")]) { $0.count == 1 }
+            let seen = try c.query("SELECT count(*) FROM ahead WHERE v = 'queued-second'")
+            #expect(seen.int(row: 0, column: 0) == 1, "both went out, in order, before the call's own statement")
+            #expect(try c.commit())
+        }
+        #expect(try count("queued-second") == 1)
+        try pool.withConnection { c in
+            try c.sendAhead([.sql("BEGIN")]) { _ in true }
+            try c.sendAhead([.sql("INSERT INTO ahead VALUES ('second-says-no')")]) { _ in false }
+            #expect(throws: PostgresError.self) { try c.query("SELECT 1") }
+            #expect(throws: PostgresError.self) { try c.commit() }
+        }
+        #expect(try count("second-says-no") == 0)
+    }
+
+    @Test func commitWaitsForTheVerdictOfQueuedStatements() throws {
+        // Queued statements and nothing after them: COMMIT must not ride with them, or a rejected test would come
+        // too late.
+        try pool.withConnection { c in
+            try c.sendAhead([.sql("BEGIN"), .sql("INSERT INTO ahead VALUES ('late-verdict')")]) { _ in false }
+            #expect(throws: PostgresError.self) { try c.commit() }
+        }
+        #expect(try count("late-verdict") == 0)
+    }
+
+    @Test func aCommitWithNothingBeforeItSendsThePreludeFirst() throws {
         try pool.withConnection { c in
             try c.sendAhead([.sql("BEGIN"), .sql("INSERT INTO ahead VALUES ('prelude-only')")]) { $0.count == 2 }
             #expect(try c.commit())

@@ -199,7 +199,8 @@ package final class SCIMService: Sendable {
             if oldKeys != row.emailKeys {
                 statements.append(.prepared(ResourceStore.syncEmails, ResourceStore.emailValues(tenant: tenant, id: id, row)))
             }
-            _ = try connection.pipeline(statements)
+            // Nobody reads their results: they travel with the next statement (the answer's re-read).
+            try connection.sendAhead(statements) { _ in true }
         case .group:
             try connection.query(ResourceStore.updateGroup, ResourceStore.groupValues(tenant: tenant, id: id, row, new))
         }
@@ -254,7 +255,8 @@ package final class SCIMService: Sendable {
                     delta += try applyMembership(change, connection, scope: scope, group: id, roles: &roles)
                 }
                 if delta > 0 && !result.documentChanged {
-                    try connection.query(ResourceStore.touchGroup, [.uuid(scope.tenant), .text(id)])
+                    // Travels with the next statement (the answer's member count or re-read).
+                    try connection.sendAhead([.prepared(ResourceStore.touchGroup, [.uuid(scope.tenant), .text(id)])]) { _ in true }
                 }
                 try roles.finish(self, connection, tenant: scope.tenant, group: id)
             }
