@@ -17,6 +17,26 @@ import Testing
         return .object(o)
     }
 
+    /// A user's `groups` come in the order the user joined them (not the groups' creation or id order), on a GET and
+    /// in a list; the database returns them unordered and the region sorts them.
+    @Test func aUsersGroupsComeInTheOrderTheyWereJoined() throws {
+        let t = region.tenant()
+        let u = t.user("joiner@example.com")
+        let groups = (0..<6).map { t.group("Joined \($0)") }
+        let order = [groups[4], groups[1], groups[5], groups[0], groups[3], groups[2]]
+        for g in order {
+            #expect(t.send(.patch, "/Groups/\(g)", patchOp(#"{"op":"add","path":"members","value":[{"value":"\#(u)"}]}"#)).status.code == 200)
+        }
+        #expect(t.send(.get, "/Users/\(u)").json["groups"]?.array?.compactMap { $0["value"]?.string } == order)
+        let listed = t.send(.get, "/Users?filter=userName+eq+%22joiner@example.com%22")
+        #expect(listed.json["Resources"]?[0]?["groups"]?.array?.compactMap { $0["value"]?.string } == order)
+        #expect(t.send(.get, "/Users/\(u)").json["groups"]?[0]?["display"] == "Joined 4")
+        // Whatever order the rows come in (the statement does not sort them), `seq` decides.
+        let decoded = try ResourceStore.decodeRelated(.user, #"[["c","C",30],["a","A",10],["b","B",20]]"#, baseURL: "https://x/scim/v2")
+        #expect(decoded.map(\.value) == ["a", "b", "c"])
+        #expect(decoded.map(\.display) == ["A", "B", "C"])
+    }
+
     @Test func displayNameIsUniquePerTenantCaseInsensitively() {
         let t = region.tenant()
         t.group("UHYYWKURUTZS")
