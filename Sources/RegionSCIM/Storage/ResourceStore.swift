@@ -8,13 +8,10 @@ package enum ResourceStore {
     // MARK: Reading
 
     /// The related-attribute subquery for a row alias (`groups` of a user, `members` of a group), as JSON text.
-    /// A user's groups come unordered with their `seq` and are put in order by `decodeRelated`: an aggregate with
-    /// ORDER BY sets up a sort on every execution, even for a user in no group (measured with pgbench on the bench
-    /// database: the GET statement ~8-10 % faster without it; issue 16's notes).
     static func relatedAggregate(_ kind: ResourceKind, limit: String? = nil) -> String {
         switch kind {
         case .user:
-            return "(SELECT json_agg(json_build_array(gm.group_id, g2.display_name, gm.seq))::text"
+            return "(SELECT json_agg(json_build_array(gm.group_id, g2.display_name) ORDER BY gm.seq)::text"
                 + " FROM group_members gm JOIN groups g2 ON g2.tenant_id = gm.tenant_id AND g2.id = gm.group_id"
                 + " WHERE gm.tenant_id = u.tenant_id AND gm.member_id = u.id)"
         case .group:
@@ -85,13 +82,9 @@ package enum ResourceStore {
         return stored
     }
 
-    /// `[[id, display, seq], …]` (a user's groups, in any order: returned in `seq` order, the order they were
-    /// joined) or `[[id, type, display], …]` (a group's members, in order).
+    /// `[[id, display], …]` (a user's groups) or `[[id, type, display], …]` (a group's members).
     static func decodeRelated(_ kind: ResourceKind, _ text: String, baseURL: String) throws -> [MemberRef] {
-        guard case .array(var rows) = try JSONDecoder.decode(text) else { return [] }
-        if kind == .user && rows.count > 1 {
-            rows.sort { ($0[2]?.int ?? 0) < ($1[2]?.int ?? 0) }
-        }
+        guard case .array(let rows) = try JSONDecoder.decode(text) else { return [] }
         return rows.compactMap { row -> MemberRef? in
             guard let id = row[0]?.string else { return nil }
             switch kind {
