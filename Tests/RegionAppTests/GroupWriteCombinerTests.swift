@@ -62,6 +62,7 @@ import Testing
         #expect(after.batches > before.batches, "the queued PATCHes ran in a shared transaction")
         #expect(after.combined - before.combined >= 23)
         #expect(after.fallbacks == before.fallbacks)
+        #expect(combiner.jobsInMemory == 0, "every PATCH's job was freed (a leader's batch must not keep itself alive)")
         // One event per change, as without combining.
         // (The feed shows events below the server's snapshot horizon: another test's open transaction may hold it
         // back for a moment, hence the bounded wait.)

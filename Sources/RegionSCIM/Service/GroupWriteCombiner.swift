@@ -1,4 +1,5 @@
 import Locking
+import Synchronization
 package import Postgres
 package import SCIMCore
 package import Telemetry
@@ -29,18 +30,33 @@ package final class GroupWriteCombiner: Sendable {
     private final class Job: Sendable {
         enum Phase: Sendable {
             case waiting
+            /// The batch this writer is to run (itself first). Taken out by the writer at once (`leading`): a job
+            /// holding an array that holds itself would be a reference cycle, never freed.
             case lead([Job])
+            case leading
             case done(Result<Output, any Error>)
         }
         let body: Body
         let phase = ConditionLock<Phase>(.waiting)
-        init(_ body: @escaping Body) { self.body = body }
+        let live: LiveCount
+        init(_ body: @escaping Body, live: LiveCount) {
+            self.body = body
+            self.live = live
+            live.value.add(1, ordering: .relaxed)
+        }
+        deinit { live.value.subtract(1, ordering: .relaxed) }
 
         func finish(_ result: Result<Output, any Error>) {
             phase.withLock { $0 = .done(result) }
             phase.signal()
         }
     }
+
+    /// Jobs in memory (queued, running, or answered and not yet freed): back to zero once every PATCH returned.
+    final class LiveCount: Sendable { let value = Atomic<Int>(0) }
+    private let live = LiveCount()
+    /// How many PATCHes of this process are held in memory now (0 when none is in flight: nothing leaks).
+    package var jobsInMemory: Int { live.value.load(ordering: .relaxed) }
 
     private struct Key: Hashable, Sendable {
         let tenant: String
@@ -78,7 +94,7 @@ package final class GroupWriteCombiner: Sendable {
 
     /// Runs `body` in a write transaction of `tenant`, possibly together with other PATCHes of `group`.
     package func run(tenant: String, group: String, _ body: @escaping Body) throws -> Output {
-        let job = Job(body)
+        let job = Job(body, live: live)
         let key = Key(tenant: tenant, group: group)
         let leads = maxBatch > 1 ? queues.withLock { q -> Bool in
             if q[key] != nil {
@@ -92,13 +108,19 @@ package final class GroupWriteCombiner: Sendable {
         var batch = [job]
         if !leads {
             let phase = job.phase.wait(deadlineNanos: nil) { phase -> Job.Phase? in
-                if case .waiting = phase { return nil }
-                return phase
+                switch phase {
+                case .waiting, .leading: return nil
+                case .lead:
+                    let taken = phase
+                    phase = .leading
+                    return taken
+                case .done: return phase
+                }
             }
             switch phase {
             case .done(let result)?: return try result.get()
             case .lead(let jobs)?: batch = jobs
-            case .waiting?, nil: preconditionFailure("a writer wakes with a batch or an answer")
+            case .waiting?, .leading?, nil: preconditionFailure("a writer wakes with a batch or an answer")
             }
         }
         let results = execute(batch, tenant: tenant)
@@ -123,6 +145,8 @@ package final class GroupWriteCombiner: Sendable {
 
     /// A job's error inside a shared transaction (the transaction is then rolled back, never committed).
     private struct MemberFailed: Error {}
+    /// Errors of the transaction rather than of one PATCH: `write` retries the whole batch for them.
+    private static let wholeBatchRetries: Set<PostgresError.Kind> = [.preludeRejected, .deadlock, .serializationFailure]
 
     private func execute(_ batch: [Job], tenant: String) -> [Result<Output, any Error>] {
         func alone(_ job: Job) -> Result<Output, any Error> { Result { try database.write(tenant: tenant, job.body) } }
@@ -130,7 +154,13 @@ package final class GroupWriteCombiner: Sendable {
         do {
             let outputs = try database.write(tenant: tenant) { connection, context in
                 try batch.map { job in
-                    do { return try job.body(connection, context) } catch { throw MemberFailed() }
+                    do {
+                        return try job.body(connection, context)
+                    } catch let error as PostgresError where Self.wholeBatchRetries.contains(error.kind) {
+                        throw error  // `write` runs the whole batch again (a deadlock, a prelude that did not hold)
+                    } catch {
+                        throw MemberFailed()
+                    }
                 }
             }
             batches.increment()
