@@ -157,6 +157,12 @@ public final class PostgresConnection: Sendable {
         }
     }
 
+    /// Sends what `sendAhead` queued, alone, and runs its test (nothing when nothing is queued): for a caller about to
+    /// answer from what it assumed the queued statements would say, e.g. an error decided before any statement.
+    public func flushAhead() throws(PostgresError) {
+        try handle.withLock { handle throws(PostgresError) in _ = try handle.sendAheadFirst([], []) }
+    }
+
     /// Prepares a connection to go back to a pool: rolls back a transaction left open by the last
     /// user. False when the connection cannot be reused (broken, or a command still running).
     func resetForReuse() -> Bool {
@@ -446,6 +452,11 @@ extension PostgresConnection.Handle {
     {
         if rejected { throw PostgresError(.preludeRejected, context: "a statement sent ahead did not hold; roll back") }
         guard let ahead else { return nil }
+        // A COMMIT never rides with queued statements: their verdict must come first.
+        if !statements.isEmpty && statements.contains(where: Self.endsTransaction) {
+            _ = try sendAheadFirst([], [])
+            return nil
+        }
         self.ahead = nil
         let count = ahead.statements.count
         var partial: [PostgresResult] = []
@@ -465,6 +476,13 @@ extension PostgresConnection.Handle {
             throw PostgresError(.preludeRejected, context: "a statement sent ahead did not hold; roll back")
         }
         return Array(all.dropFirst(count))
+    }
+
+    /// COMMIT or END as plain SQL (what a caller could send to end a transaction through `query` or `pipeline`).
+    static func endsTransaction(_ statement: PostgresStatement) -> Bool {
+        guard case .sql(let sql, _) = statement else { return false }
+        let word = sql.drop { $0 == " " || $0 == "\n" || $0 == "\t" }.prefix(6).uppercased()
+        return word.hasPrefix("COMMIT") || word.hasPrefix("END")
     }
 
     mutating func runPipeline(_ statements: [PostgresStatement], _ buffers: [ParameterBuffer]) throws(PostgresError)

@@ -88,6 +88,25 @@ import Testing
         #expect(try count("late-verdict") == 0)
     }
 
+    @Test func aCommitSentAsSQLNeverRidesWithQueuedStatementsEither() throws {
+        for commit in ["COMMIT", "  commit", "END"] {
+            try pool.withConnection { c in
+                try c.sendAhead([.sql("BEGIN"), .sql("INSERT INTO ahead VALUES ('sql-commit')")]) { _ in false }
+                #expect(throws: PostgresError.self) { try c.pipeline([.sql(commit)]) }
+            }
+        }
+        #expect(try count("sql-commit") == 0)
+        try pool.withConnection { c in
+            try c.sendAhead([.sql("BEGIN")]) { _ in false }
+            do {
+                try c.flushAhead()
+                Issue.record("expected preludeRejected")
+            } catch let error as PostgresError {
+                #expect(error.kind == .preludeRejected)
+            }
+        }
+    }
+
     @Test func aCommitWithNothingBeforeItSendsThePreludeFirst() throws {
         try pool.withConnection { c in
             try c.sendAhead([.sql("BEGIN"), .sql("INSERT INTO ahead VALUES ('prelude-only')")]) { $0.count == 2 }

@@ -128,7 +128,17 @@ package final class RegionDatabase: Sendable {
                             context = try makeContext(tenant, row: row)
                         }
                     }
-                    let value = try body(connection, context)
+                    let value: R
+                    do {
+                        value = try body(connection, context)
+                    } catch let error as PostgresError where error.kind == .preludeRejected {
+                        throw error
+                    } catch {
+                        // An error the body decided before sending anything (a 400 from the cached schema, a 405 from
+                        // the cached deprovision policy) rests on the cache too: the prelude must confirm it first.
+                        try connection.flushAhead()
+                        throw error
+                    }
                     // A failed statement whose error was swallowed turns COMMIT into ROLLBACK: say so. A commit the
                     // synchronous standby did not confirm throws (503): it is never answered as done.
                     guard try connection.commit() else { throw SCIMError(status: 500, detail: "the transaction was rolled back") }

@@ -1,0 +1,46 @@
+import HTTPCore
+import JSON
+import Postgres
+@testable import RegionApp
+@testable import RegionSCIM
+import Testing
+
+/// A write's prelude (tenant row, settings version, move fence) rides with its first statement while the tenant's
+/// settings are cached. These tests change the database behind the cache's back (no NOTIFY) and check that every
+/// answer is still the one the database's state calls for.
+@Suite struct WritePreludeTests {
+    let region: Region
+    init() throws { region = try Region() }
+
+    func sql(_ t: Tenant, _ text: String) throws {
+        try region.pool.withTransaction(setup: [.prepared(RegionDatabase.setTenant, [.text(t.id)])]) { c in
+            _ = try c.query(text, [.uuid(t.id)])
+        }
+    }
+
+    @Test func aFenceSetBehindTheCacheStopsWritesAndEarlyErrorsToo() throws {
+        let t = region.tenant()
+        let u = t.user("cached@example.com")  // the tenant's settings are cached from here on
+        try sql(t, "INSERT INTO tenant_moves (tenant_id, move_id, epoch, state, peer_region) VALUES ($1, gen_random_uuid(), 1, 'frozen', 'us')")
+        let created = t.send(.post, "/Users", #"{"userName":"during-freeze@example.com"}"#)
+        #expect(created.status.code == 503, "\(created.bodyText)")
+        let patched = t.send(.patch, "/Users/\(u)", patchOp(#"{"op":"replace","path":"displayName","value":"Frozen"}"#))
+        #expect(patched.status.code == 503)
+        // A body the cached schema would refuse (400) is still answered from the database's state: paused.
+        #expect(t.send(.post, "/Users", #"{"displayName":"no userName"}"#).status.code == 503)
+        try sql(t, "DELETE FROM tenant_moves WHERE tenant_id = $1")
+        #expect(t.send(.post, "/Users", #"{"userName":"after-freeze@example.com"}"#).status.code == 201)
+        #expect(t.send(.get, "/Users/\(u)").json["displayName"] == nil, "the PATCH during the freeze left nothing")
+        #expect(t.send(.get, "/Users?filter=userName+eq+%22during-freeze@example.com%22").json["totalResults"] == 0)
+    }
+
+    @Test func settingsChangedBehindTheCacheAreUsedAtOnce() throws {
+        let t = region.tenant()
+        _ = t.user("first@example.com")
+        // Another replica made externalId unique (settings version bumped; this process was not told).
+        try sql(t, "UPDATE tenants SET unique_external_id = true, settings_version = settings_version + 1 WHERE id = $1")
+        #expect(t.send(.post, "/Users", #"{"userName":"a@example.com","externalId":"E1"}"#).status.code == 201)
+        let second = t.send(.post, "/Users", #"{"userName":"b@example.com","externalId":"E1"}"#)
+        #expect(second.status.code == 409, "the new setting applied to the first write after it: \(second.bodyText)")
+    }
+}
