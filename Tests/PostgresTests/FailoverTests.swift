@@ -152,7 +152,9 @@ import Testing
         #expect(failures.allSatisfy { $0.isTransient && allowed.contains($0.kind) }, "\(Set(failures.map(\.description)))")
         // The fenced primary was recognised as such (not reported as an internal error).
         #expect(failures.contains { $0.kind == .readOnlyServer && $0.sqlState == "25006" })
-        #expect(failures.contains { $0.kind == .connectionLost || $0.kind == .connectionFailed })
+        // The crash was seen as one: a lost connection, a failed connect, or (when every writer was committing at that
+        // moment, as CI once saw) a COMMIT whose outcome the terminated backend left unknown.
+        #expect(failures.contains { $0.kind == .connectionLost || $0.kind == .connectionFailed || $0.kind == .commitUnconfirmed })
         // Every acknowledged write is on the node that acknowledged it.
         try nodes.a.start()
         let onA = try nodes.ids(on: nodes.a), onB = try nodes.ids(on: nodes.b)
