@@ -77,6 +77,38 @@ import Testing
         #expect(adds == 24)
     }
 
+    @Test func aPatchQueuedTooLongGets503AndNeverRuns() throws {
+        var settings = RegionSettings()
+        settings.groupWriteQueueTimeout = .milliseconds(300)
+        let region = try Region(settings: settings, poolSize: 10)
+        let combiner = region.responder.service.groupWrites
+        let t = region.tenant()
+        let users = (0..<5).map { t.user("queued\($0)@example.com") }
+        let g = t.group("Queued")
+        let holder = try PostgresConnection(configuration: try RegionTestDatabase.get().appConfiguration)
+        _ = try holder.pipeline([.sql("BEGIN"), .sql("SELECT set_config('app.tenant_id', '\(t.id)', true)"),
+                                 .sql("SELECT 1 FROM groups WHERE tenant_id = '\(t.id)' AND id = '\(g)' FOR UPDATE")])
+        let releaser = ThreadHandle.start(name: "row-holder") {
+            usleep(1_200_000)  // the leader waits on the row well past the queue's limit
+            _ = try? holder.query("COMMIT")
+        }
+        let outcomes = Collected<(Int, Int, String?)>()
+        onThreads(5) { i in
+            let response = t.send(.patch, "/Groups/\(g)", patchOp(#"{"op":"add","path":"members","value":[{"value":"\#(users[i])"}]}"#))
+            outcomes.append((i, response.status.code, response.headers["Retry-After"]))
+        }
+        releaser.join()
+        let statuses = outcomes.all.map(\.1)
+        #expect(statuses.filter { $0 == 200 }.count == 1, "\(statuses)")
+        #expect(statuses.filter { $0 == 503 }.count == 4)
+        #expect(outcomes.all.filter { $0.1 == 503 }.allSatisfy { $0.2 == "1" })
+        #expect(combiner.counts.timeouts == 4)
+        let group = t.send(.get, "/Groups/\(g)")
+        #expect(group.json["members"]?.array?.count == 1, "the refused PATCHes never ran")
+        #expect(group.json["meta"]?["version"] == "W/\"2\"")
+        #expect(combiner.jobsInMemory == 0)
+    }
+
     @Test func aFailingPatchInASharedTransactionFailsAloneAndTheOthersLand() throws {
         let t = region.tenant()
         let users = (0..<10).map { t.user("mixed\($0)@example.com") }

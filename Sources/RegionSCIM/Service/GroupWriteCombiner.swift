@@ -71,10 +71,15 @@ package final class GroupWriteCombiner: Sendable {
     private let batches: Counter
     private let combined: Counter
     private let fallbacks: Counter
+    private let timeouts: Counter
 
-    package init(database: RegionDatabase, maxBatch: Int = 64, registry: MetricsRegistry? = nil) {
+    /// How long a PATCH may wait in the queue before it is answered 503 + Retry-After (it has then not run).
+    package let queueTimeout: Duration
+
+    package init(database: RegionDatabase, maxBatch: Int = 64, queueTimeout: Duration = .seconds(5), registry: MetricsRegistry? = nil) {
         self.database = database
         self.maxBatch = max(1, maxBatch)
+        self.queueTimeout = queueTimeout
         let registry = registry ?? MetricsRegistry()
         batches = registry.counter("scim_region_group_write_batches_total",
                                     "Transactions that ran two or more concurrent PATCHes of one group together.")
@@ -82,10 +87,14 @@ package final class GroupWriteCombiner: Sendable {
                                      "PATCHes of a group that ran in a transaction shared with other PATCHes of it.")
         fallbacks = registry.counter("scim_region_group_write_batch_fallbacks_total",
                                       "Shared transactions rolled back because one PATCH failed; each then ran alone.")
+        timeouts = registry.counter("scim_region_group_write_queue_timeouts_total",
+                                    "PATCHes of a group answered 503 after waiting in its queue too long (they never ran).")
     }
 
     /// Shared transactions so far, the PATCHes that ran in them, and those rolled back for one member's failure.
-    package var counts: (batches: Int, combined: Int, fallbacks: Int) { (batches.value(), combined.value(), fallbacks.value()) }
+    package var counts: (batches: Int, combined: Int, fallbacks: Int, timeouts: Int) {
+        (batches.value(), combined.value(), fallbacks.value(), timeouts.value())
+    }
 
     /// How many writers of `group` wait behind its running leader.
     package func queued(tenant: String, group: String) -> Int {
@@ -107,6 +116,24 @@ package final class GroupWriteCombiner: Sendable {
         if maxBatch == 1 { return try database.write(tenant: tenant, body) }
         var batch = [job]
         if !leads {
+            // Bounded like a wait for a pooled connection: a PATCH still queued when the time is up leaves the queue
+            // and gets a 503 (it never ran); one already handed to a leader waits for its answer.
+            let deadline = Timestamp.monotonicNanos() + UInt64(queueTimeout.components.seconds) * 1_000_000_000
+                + UInt64(queueTimeout.components.attoseconds / 1_000_000_000)
+            if job.phase.wait(deadlineNanos: deadline, { phase -> Bool? in
+                if case .waiting = phase { return nil }
+                return true
+            }) == nil {
+                let withdrawn = queues.withLock { q -> Bool in
+                    guard let index = q[key]?.firstIndex(where: { $0 === job }) else { return false }
+                    q[key]!.remove(at: index)
+                    return true
+                }
+                if withdrawn {
+                    timeouts.increment()
+                    throw SCIMError(status: 503, detail: "too many concurrent changes of this group; retry shortly", retryAfterSeconds: 1)
+                }
+            }
             let phase = job.phase.wait(deadlineNanos: nil) { phase -> Job.Phase? in
                 switch phase {
                 case .waiting, .leading: return nil

@@ -17,6 +17,8 @@ package struct RegionSettings: Sendable {
     package var rolesInlineLimit: Int
     /// The most concurrent PATCHes of one group that share a transaction (`GroupWriteCombiner`); 1 turns it off.
     package var groupWriteBatchLimit: Int
+    /// How long a PATCH of a group may wait behind others of it before a 503 (as long as a wait for a connection).
+    package var groupWriteQueueTimeout: Duration = .seconds(5)
 
     /// Settings with our defaults.
     package init(serviceProvider: ServiceProviderConfiguration = RegionSettings.defaultServiceProvider,

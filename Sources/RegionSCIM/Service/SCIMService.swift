@@ -23,7 +23,8 @@ package final class SCIMService: Sendable {
     package init(database: RegionDatabase, settings: RegionSettings, logger: Logger, clock: (@Sendable () -> Int64)? = nil,
                 quirkCounts: QuirkCounts = QuirkCounts(), metrics: MetricsRegistry? = nil) {
         self.database = database
-        self.groupWrites = GroupWriteCombiner(database: database, maxBatch: settings.groupWriteBatchLimit, registry: metrics)
+        self.groupWrites = GroupWriteCombiner(database: database, maxBatch: settings.groupWriteBatchLimit,
+                                              queueTimeout: settings.groupWriteQueueTimeout, registry: metrics)
         self.settings = settings
         self.logger = logger
         self.clock = clock ?? { Timestamp.nowEpochMillis() / 1000 }
