@@ -161,6 +161,12 @@ import TestSupport
         let (code, preview) = try Self.scimctl(d, ["mapping", "preview", t.id, "--file", file, "--users", ada])
         #expect(code == 0 && preview.contains("\"costCentre\":\"CC-7\"") && preview.contains("coverage:"), "\(preview)")
         #expect(try t.admin(.get, "users/\(ada)").1["profile"] == .null)  // the preview saved nothing
+        // Path segments of the relayed read API must be UUIDs: anything else is a 404 at the gateway.
+        #expect(try t.admin(.get, "users/..%2Fgroups").0 == 404)
+        #expect(try t.admin(.get, "groups/not-a-group!/members").0 == 404)
+        let readers = try t.group("Readers of the mapping", members: [ada])
+        let members = try t.admin(.get, "groups/\(readers)/members")
+        #expect(members.0 == 200 && "\(members.1)".contains(ada), "\(members.1)")
         let (setCode, setOutput) = try Self.scimctl(d, ["mapping", "set", t.id, "--file", file])
         #expect(setCode == 0, "\(setOutput)")
         try t.waitForRecompute("attribute-mapping")

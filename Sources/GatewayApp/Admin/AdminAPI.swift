@@ -79,7 +79,7 @@ final class AdminAPI: HTTPResponder {
         r.add(.get, "/admin/v1/tenants/:tenant/events", { try $0.relayToRegion($1, .get, "events") })
         r.add(.get, "/admin/v1/tenants/:tenant/users", { try $0.relayToRegion($1, .get, "users") })
         r.add(.get, "/admin/v1/tenants/:tenant/groups", { try $0.relayToRegion($1, .get, "groups") })
-        r.add(.get, "/admin/v1/tenants/:tenant/groups/:group/members", { try $0.relayToRegion($1, .get, "groups/\(try AdminAPI.groupSegment($1))/members") })
+        r.add(.get, "/admin/v1/tenants/:tenant/groups/:group/members", { try $0.relayToRegion($1, .get, "groups/\(try AdminAPI.uuidSegment($1, "group"))/members") })
         r.add(.put, "/admin/v1/tenants/:tenant/webhook", { try $0.relayToRegion($1, .put, "webhook", audit: "webhook.configure") })
         r.add(.get, "/admin/v1/tenants/:tenant/webhook", { try $0.relayToRegion($1, .get, "webhook") })
         r.add(.delete, "/admin/v1/tenants/:tenant/webhook", { try $0.relayToRegion($1, .delete, "webhook", audit: "webhook.delete") })

@@ -33,7 +33,7 @@ extension AdminAPI {
     }
 
     func showUser(_ call: AdminCall) throws(AdminError) -> HTTPResponse {
-        try relayToRegion(call, .get, "users/\(try Self.uuidSegment(call, "user", what: "user"))")
+        try relayToRegion(call, .get, "users/\(try Self.uuidSegment(call, "user"))")
     }
 
     func createSnapshot(_ call: AdminCall) throws(AdminError) -> HTTPResponse { try relayToRegion(call, .post, "snapshots") }
@@ -46,12 +46,13 @@ extension AdminAPI {
         try relayToRegion(call, .delete, "snapshots/\(try Self.snapshotSegment(call))")
     }
 
-    /// A route parameter that must be a UUID (hex digits and dashes), so nothing odd reaches the region's path.
-    static func uuidSegment(_ call: AdminCall, _ name: String, what: String) throws(AdminError) -> String {
+    /// A route parameter (`:user`, `:group`) that must be a UUID (hex digits and dashes), so nothing odd reaches the
+    /// region's path; anything else is a 404 here ("<name> not found").
+    static func uuidSegment(_ call: AdminCall, _ name: String) throws(AdminError) -> String {
         let value = call.parameter(name)
         guard !value.isEmpty, value.utf8.count <= 36,
               value.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) || ($0 >= 0x41 && $0 <= 0x46) || $0 == 0x2D })
-        else { throw .notFound("\(what) not found") }
+        else { throw .notFound("\(name) not found") }
         return value
     }
 

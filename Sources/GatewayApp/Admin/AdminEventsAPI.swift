@@ -43,14 +43,4 @@ extension AdminAPI {
         if status == 204 || response.body.isEmpty { return HTTPResponse(status: HTTPStatus(code: status)) }
         return HTTPResponse(status: HTTPStatus(code: status), headers: ["Content-Type": "application/json"], body: response.body)
     }
-
-    /// The `:group` route parameter as a path segment: hex digits and dashes only (a UUID), so nothing odd reaches
-    /// the region's path; anything else is a 404 here.
-    static func groupSegment(_ call: AdminCall) throws(AdminError) -> String {
-        let group = call.parameter("group")
-        guard !group.isEmpty, group.utf8.count <= 36,
-              group.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) || ($0 >= 0x41 && $0 <= 0x46) || $0 == 0x2D })
-        else { throw .notFound("group not found") }
-        return group
-    }
 }
