@@ -90,11 +90,12 @@ final class SCIMProxy: DeferredHTTPResponder {
     /// If the control plane does not answer within `authWaitLimit`, the client gets a 503 + Retry-After (the read
     /// may finish later and fill the cache); tokens already cached are not held up at all.
     private func respond(to request: HTTPRequest, context: RequestContext, reply: any HTTPReply, prefetched: Bool) {
-        if !prefetched, let authWork, request.path.hasPrefix("/scim/") || request.path.hasPrefix("/SCIM/") {
+        // Any case of /scim/ (as `decide` accepts): an uncached token must never be read on a server thread.
+        if !prefetched, let authWork, asciiCaseInsensitiveEquals(request.path.prefix(6), "/scim/") {
             let presented = bearerToken(fromAuthorization: request.headers["Authorization"])
-            let source = policy.clientSource.key(peer: context.remoteAddress, forwardedFor: request.headers["X-Forwarded-For"])
             if authenticator.needsLookup(presented),
-               !failureLimiter.isExhausted(source, rate: policy.failureRate, burst: policy.failureBurst, nowNanos: Timestamp.monotonicNanos()) {
+               !failureLimiter.isExhausted(policy.clientSource.key(peer: context.remoteAddress, forwardedFor: request.headers["X-Forwarded-For"]),
+                                           rate: policy.failureRate, burst: policy.failureBurst, nowNanos: Timestamp.monotonicNanos()) {
                 let once = Once()
                 let refuse: @Sendable () -> Void = { [self] in
                     var record = RequestRecord(requestID: RequestID.accept(request.headers["X-Request-Id"]), method: request.method,
