@@ -628,7 +628,7 @@ final class AdminAPI: HTTPResponder {
             return ["id": .string(id), "displayName": .string(route.configuration.displayName),
                     "publicBaseURL": .string(route.configuration.publicBaseURL),
                     "publicHosts": .array(route.configuration.publicHosts.map { .string($0) }),
-                    "backend": .string("http://\(route.backendHost):\(route.backendPort)"),
+                    "backend": .string("http://\(route.backendAuthority)"),
                     "ready": .bool(health?.status.code == 200)]
         }
         return Self.json(200, ["regions": .array(items)])

@@ -29,6 +29,7 @@ final class RegionReplica: Sendable {
     init(region: String, backend: RegionBackend, source: RegionBackend, loop: UpstreamLoop, settings: RegionLinkSettings) {
         self.region = region
         self.backend = backend
+        self.name = backend.authority
         self.source = source
         pool = loop.pool(host: backend.host, port: backend.port, configuration: settings.upstream)
         breaker = RegionBreaker(failureThreshold: settings.breakerFailures, openDuration: settings.breakerOpenDuration)
@@ -36,8 +37,8 @@ final class RegionReplica: Sendable {
         prober = PeriodicThread(name: "probe-\(region)")
     }
 
-    /// `host:port`: its name in metrics (`replica` label) and logs.
-    var name: String { backend.authority }
+    /// `host:port`: its name in metrics (`replica` label) and logs (built once: it is read per request).
+    let name: String
 
     /// Ready at its last probe (nil before the first).
     var probedUp: Bool? { lastProbe.withLock { $0 } }

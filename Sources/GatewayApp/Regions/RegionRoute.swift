@@ -25,5 +25,6 @@ struct RegionRoute: Sendable {
     /// data plane's, so operator calls cannot starve tenants' traffic.
     var client: HTTPClient { controlReplica?.client ?? fallbackClient }
     var backendHost: String { controlReplica?.backend.host ?? configuration.backends.first?.host ?? "" }
-    var backendPort: Int { controlReplica?.backend.port ?? configuration.backends.first?.port ?? 0 }
+    /// `host:port` of one replica (IPv6 in brackets): host and port never come from two different replicas.
+    var backendAuthority: String { controlReplica?.backend.authority ?? configuration.backends.first?.authority ?? "" }
 }

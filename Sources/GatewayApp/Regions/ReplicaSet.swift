@@ -35,6 +35,8 @@ final class ReplicaSet: Sendable {
     /// The replica for the next request: the least loaded one whose breaker admits it, skipping `excluded` (replicas
     /// this request already failed to reach).
     func select(excluding excluded: [RegionReplica] = [], now: UInt64) -> Selection {
+        // One read of the set (under its lock): a swap meanwhile cannot make the checks below disagree.
+        let members = self.members
         // One replica, nothing excluded (most regions, most requests): no load to compare, nothing to allocate.
         if members.count == 1, excluded.isEmpty {
             switch members[0].breaker.admit(now: now) {
