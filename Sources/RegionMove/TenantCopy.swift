@@ -227,13 +227,10 @@ package struct TenantCopy: Sendable {
     /// A data call's transaction: tenant scope, canonical text, triggers off, the mover's token checked.
     func writing<R>(_ tenant: String, _ token: MoveToken, states: Set<String>, triggersOff: Bool = true,
                     _ body: (PostgresConnection) throws -> R) throws -> R {
-        do {
-            return try database.pool.withTransaction(setup: setup(tenant) + (triggersOff ? [Self.replicaRole] : [])) { c in
-                _ = try MoveFence.require(c, tenant: tenant, token: token, states: states)
-                return try body(c)
-            }
-        } catch let error as PostgresError where error.sqlState == "42501" {
-            throw SCIMError(status: 503, detail: "this region's database role may not set session_replication_role; grant it (docs/residency.md)")
+        // A role that may not set session_replication_role (42501) is answered by `MoveAPI.respond`, for every operation.
+        try database.pool.withTransaction(setup: setup(tenant) + (triggersOff ? [Self.replicaRole] : [])) { c in
+            _ = try MoveFence.require(c, tenant: tenant, token: token, states: states)
+            return try body(c)
         }
     }
 

@@ -118,8 +118,7 @@ package final class GroupWriteCombiner: Sendable {
         if !leads {
             // Bounded like a wait for a pooled connection: a PATCH still queued when the time is up leaves the queue
             // and gets a 503 (it never ran); one already handed to a leader waits for its answer.
-            let deadline = Timestamp.monotonicNanos() + UInt64(queueTimeout.components.seconds) * 1_000_000_000
-                + UInt64(queueTimeout.components.attoseconds / 1_000_000_000)
+            let deadline = Timestamp.monotonicNanos() + queueTimeout.nanoseconds
             if job.phase.wait(deadlineNanos: deadline, { phase -> Bool? in
                 if case .waiting = phase { return nil }
                 return true

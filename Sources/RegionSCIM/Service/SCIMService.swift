@@ -175,7 +175,9 @@ package final class SCIMService: Sendable {
                 let members = try normalised.members()
                 var roles = try RoleImpact(self, connection, context, group: id, before: current.document, after: normalised.document)
                 let delta = try applyMembership(.replaceAll(members), connection, scope: scope, group: id, roles: &roles)
-                if delta > 0 && !changed { try connection.query(ResourceStore.touchGroup, [.uuid(scope.tenant), .text(id)]) }
+                if delta > 0 && !changed {
+                    try connection.sendAhead([.prepared(ResourceStore.touchGroup, [.uuid(scope.tenant), .text(id)])]) { _ in true }
+                }
                 try roles.finish(self, connection, tenant: scope.tenant, group: id)
             }
             return try writeResponse(kind, connection, context, id: id, scope: scope, query: query, status: 200)
@@ -203,7 +205,7 @@ package final class SCIMService: Sendable {
             // Nobody reads their results: they travel with the next statement (the answer's re-read).
             try connection.sendAhead(statements) { _ in true }
         case .group:
-            try connection.query(ResourceStore.updateGroup, ResourceStore.groupValues(tenant: tenant, id: id, row, new))
+            try connection.sendAhead([.prepared(ResourceStore.updateGroup, ResourceStore.groupValues(tenant: tenant, id: id, row, new))]) { _ in true }
         }
     }
 
