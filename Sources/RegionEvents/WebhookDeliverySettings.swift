@@ -8,7 +8,7 @@ import Postgres
 import SCIMCore
 import Synchronization
 import Telemetry
-import Lifecycle
+package import Lifecycle
 import RegionSCIM
 
 /// How the region delivers webhooks (flags of `scim-region`).

@@ -66,7 +66,13 @@ final class MoveRunner {
 
     /// Runs until the move is terminal (true), or until this runner must let it go (false).
     func run() -> Bool {
-        var backoff: UInt32 = 1
+        var failures = 0
+        /// Waits before the next attempt: 1 s, doubling to 30 s; every second while the tenant's writes are paused
+        /// (the freeze's deadline must be seen, and the freeze given up, in time).
+        func retryLater(pausing: Bool = false) {
+            failures += 1
+            sleepChecked(millis: Self.retry.nominalDelayMillis(afterAttempt: pausing ? 1 : failures))
+        }
         while true {
             do {
                 guard let current = try store.reloadMove(move) else {
@@ -82,7 +88,7 @@ final class MoveRunner {
                 }
                 try check()
                 try step()
-                backoff = 1
+                failures = 0
             } catch let failure as MoveFailure {
                 switch failure {
                 case .stopping, .superseded:
@@ -98,10 +104,7 @@ final class MoveRunner {
                     // A round cut short may have cleared buckets in the target without copying them back, and rows
                     // deleted in the source since leave nothing a catch-up scan finds: compare everything next.
                     baseline = nil
-                    sleepChecked(seconds: backoff)
-                    // While the tenant's writes are paused, retry every second: the freeze's deadline must be seen
-                    // (and the freeze given up) in time, not after a back-off of up to 30 s.
-                    backoff = move.state.pausesWrites ? 1 : min(backoff * 2, 30)
+                    retryLater(pausing: move.state.pausesWrites)
                 case .permanent(let message):
                     logger.error("tenant move cannot go on", [("state", .string(move.state.rawValue)), ("error", .string(message))])
                     if move.state.isBeforeCutOver {
@@ -111,8 +114,7 @@ final class MoveRunner {
                         }
                     } else {
                         try? store.recordMoveError(move, message)
-                        sleepChecked(seconds: backoff)
-                        backoff = min(backoff * 2, 30)
+                        retryLater()
                     }
                 }
             } catch let error as ControlPlaneError {
@@ -121,12 +123,10 @@ final class MoveRunner {
                     continue
                 }
                 logger.warning("control plane unavailable during a tenant move; retrying", [("error", .string(error.description))])
-                sleepChecked(seconds: backoff)
-                backoff = min(backoff * 2, 30)
+                retryLater()
             } catch {
                 logger.error("unexpected error in a tenant move; retrying", [("error", .string(String(describing: type(of: error))))])
-                sleepChecked(seconds: backoff)
-                backoff = min(backoff * 2, 30)
+                retryLater()
             }
         }
     }
@@ -143,8 +143,11 @@ final class MoveRunner {
     }
 
     /// Sleeps up to `seconds`, waking early when the runner must stop.
-    private func sleepChecked(seconds: UInt32) {
-        for _ in 0..<(seconds * 10) {
+    /// Between attempts: 1 s doubling to 30 s.
+    static let retry = RetrySchedule(baseMillis: 1000, capMillis: 30_000)
+
+    private func sleepChecked(millis: Int64) {
+        for _ in 0..<max(1, millis / 100) {
             if (try? check()) == nil { return }
             usleep(100_000)
         }

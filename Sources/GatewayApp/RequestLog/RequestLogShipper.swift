@@ -29,7 +29,8 @@ final class RequestLogShipper: Service {
         var closed = false
         /// Per region: when to try it again after a failure (monotonic nanoseconds) and the current back-off.
         var retryAt: [String: UInt64] = [:]
-        var backoff: [String: UInt64] = [:]
+        /// Consecutive failed deliveries per region (the back-off's attempt number).
+        var failures: [String: Int] = [:]
     }
 
     let directory: RegionDirectory
@@ -175,7 +176,7 @@ final class RequestLogShipper: Service {
                     }
                 }
             }
-            if failed { backOff(region, now: now) } else { state.withLock { s in s.retryAt[region] = nil; s.backoff[region] = nil } }
+            if failed { backOff(region, now: now) } else { state.withLock { s in s.retryAt[region] = nil; s.failures[region] = nil } }
         }
         back.removeAll { r in
             if r.atMillis < oldest { expired += 1; return true }
@@ -199,11 +200,14 @@ final class RequestLogShipper: Service {
         if overflow > 0 { dropped.increment(["queue_full"], by: overflow) }
     }
 
+    /// A region that failed a delivery is retried after 0.5 s, doubling to 30 s.
+    static let retry = RetrySchedule(baseMillis: 500, capMillis: 30_000)
+
     private func backOff(_ region: String, now: UInt64) {
         state.withLock { s in
-            let next = min(max((s.backoff[region] ?? 0) * 2, 500_000_000), 30_000_000_000)
-            s.backoff[region] = next
-            s.retryAt[region] = now + next
+            let attempt = (s.failures[region] ?? 0) + 1
+            s.failures[region] = attempt
+            s.retryAt[region] = now + UInt64(Self.retry.nominalDelayMillis(afterAttempt: attempt)) * 1_000_000
         }
     }
 

@@ -1,10 +1,7 @@
-import Crypto
-import HTTPCore
-import RegionSCIM
-
 /// Exponential back-off with "equal jitter": the n-th retry waits between half and all of
 /// `min(cap, base · 2^(n-1))`, so retries from many endpoints that failed together spread out instead of
-/// returning in lockstep, while each endpoint still waits at least half the nominal delay.
+/// returning in lockstep, while each endpoint still waits at least half the nominal delay. Webhook delivery uses the
+/// jittered delay; the gateway's tenant mover and request-log shipper the nominal one (one of each per region or move).
 package struct RetrySchedule: Sendable, Equatable {
     /// The first nominal delay, in milliseconds.
     package var baseMillis: Int64
