@@ -64,7 +64,7 @@ package enum DirectoryJobs {
                               -- A tenant moving between regions: the source stops at the freeze (its rows must not
                               -- change under the final comparison), the target starts at activation.
                               AND NOT EXISTS (SELECT 1 FROM tenant_moves m WHERE m.tenant_id = directory_jobs.tenant_id
-                                              AND m.state IN ('frozen', 'moved', 'incoming'))
+                                              AND m.state IN \(TenantFence.pausedStatesSQL))
                             ORDER BY requested_at LIMIT 4 FOR UPDATE SKIP LOCKED)
         RETURNING tenant_id::text
         """)

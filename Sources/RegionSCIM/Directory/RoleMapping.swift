@@ -51,7 +51,8 @@ package struct RoleMapping: Sendable, Equatable {
     /// Exact rules by attribute and compared value → role indices.
     let exact: [RoleRule.Attribute: [String: [Int]]]
     /// Prefix rules with the role index they give.
-    let prefixes: [(rule: RoleRule, role: Int)]
+    /// Prefix rules with their compared value folded once (`RoleRule.key`).
+    let prefixes: [(attribute: RoleRule.Attribute, key: String, role: Int)]
 
     /// Limits (a request beyond them is refused with 400 and changes nothing).
     package static let maxRoles = 100
@@ -220,12 +221,12 @@ package struct RoleMapping: Sendable, Equatable {
         }
         self.closure = closure
         var exact: [RoleRule.Attribute: [String: [Int]]] = [:]
-        var prefixes: [(rule: RoleRule, role: Int)] = []
+        var prefixes: [(attribute: RoleRule.Attribute, key: String, role: Int)] = []
         for rule in rules {
             guard let role = index[rule.role] else { continue }
             switch rule.match {
             case .exact: exact[rule.attribute, default: [:]][rule.key, default: []].append(role)
-            case .prefix: prefixes.append((rule, role))
+            case .prefix: prefixes.append((rule.attribute, rule.key, role))
             }
         }
         self.exact = exact
@@ -241,8 +242,18 @@ package struct RoleMapping: Sendable, Equatable {
         var out: Set<Int> = []
         if let byID = exact[.id]?[group.id] { out.formUnion(byID) }
         if let e = group.externalId, let byExternal = exact[.externalId]?[e] { out.formUnion(byExternal) }
-        if let names = exact[.displayName], let byName = names[CaseFold.fold(group.displayName)] { out.formUnion(byName) }
-        for p in prefixes where !out.contains(p.role) && p.rule.matches(group) { out.insert(p.role) }
+        // The group's displayName folded once for every displayName rule (rules were folded when compiled).
+        let name = CaseFold.fold(group.displayName)
+        if let names = exact[.displayName], let byName = names[name] { out.formUnion(byName) }
+        for p in prefixes where !out.contains(p.role) {
+            let have: String?
+            switch p.attribute {
+            case .id: have = group.id
+            case .externalId: have = group.externalId
+            case .displayName: have = name
+            }
+            if let have, have.hasPrefix(p.key) { out.insert(p.role) }
+        }
         return out.sorted()
     }
 

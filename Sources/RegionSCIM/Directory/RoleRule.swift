@@ -39,19 +39,6 @@ package struct RoleRule: Sendable, Hashable {
     /// The value as compared: folded for displayName.
     var key: String { attribute == .displayName ? CaseFold.fold(value) : value }
 
-    /// Whether the rule picks `group`.
-    func matches(_ group: GroupIdentity) -> Bool {
-        let have: String
-        switch attribute {
-        case .id: have = group.id
-        case .externalId:
-            guard let e = group.externalId else { return false }
-            have = e
-        case .displayName: have = CaseFold.fold(group.displayName)
-        }
-        return match == .exact ? have == key : have.hasPrefix(key)
-    }
-
     /// The rule as stored and returned.
     package var json: JSONValue {
         ["group": .object(JSONObject([(attribute.rawValue, .string(value))])), "match": .string(match.rawValue), "role": .string(role)]
