@@ -87,7 +87,7 @@ package final class WebhookDelivery: Sendable {
                 AND (c.lease_until IS NULL OR c.lease_until < now())
                 -- A tenant moving between regions: the source stops at the freeze, the target starts at activation.
                 AND NOT EXISTS (SELECT 1 FROM tenant_moves m WHERE m.tenant_id = c.tenant_id
-                                AND m.state IN ('frozen', 'moved', 'incoming'))
+                                AND m.state IN \(TenantFence.pausedStatesSQL))
                 AND EXISTS (SELECT 1 FROM events e WHERE e.tenant_id = c.tenant_id
                             AND (e.xid, e.seq) > (c.cursor_xid, c.cursor_seq)
                             AND e.xid < pg_snapshot_xmin(pg_current_snapshot()))

@@ -32,8 +32,8 @@ package struct MoveFence: Sendable {
         }
     }
 
-    /// The states a write is refused in (`TenantFence.check` agrees).
-    static let fenced: Set<String> = ["frozen", "moved", "incoming"]
+    /// The states a write is refused in.
+    static let fenced = Set(TenantFence.pausedStates)
 
     /// Which state may follow which (nil: no row yet).
     static func allowed(from: String?, to: String) -> Bool {

@@ -247,6 +247,6 @@ package final class RequestLogWriter: Service {
         -- mover's final comparison (the freeze waits for a batch that holds the row, like for any write), and an
         -- incoming target holds only what the mover copies.
         WHERE EXISTS (SELECT 1 FROM tenants WHERE id = $1::uuid FOR KEY SHARE)
-          AND NOT EXISTS (SELECT 1 FROM tenant_moves m WHERE m.tenant_id = $1::uuid AND m.state IN ('frozen', 'moved', 'incoming'))
+          AND NOT EXISTS (SELECT 1 FROM tenant_moves m WHERE m.tenant_id = $1::uuid AND m.state IN \(TenantFence.pausedStatesSQL))
         """)
 }

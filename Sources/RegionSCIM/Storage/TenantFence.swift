@@ -11,6 +11,11 @@ package import SCIMCore
 package enum TenantFence {
     /// The lock (rows: 1 when the tenant exists here).
     package static let lockTenant = PreparedStatement("SELECT 1 FROM tenants WHERE id = $1::uuid FOR KEY SHARE")
+    /// The states a tenant's writes (and its background work here) are refused in: a frozen or moved source, an
+    /// incoming target. The one list: `check`, the move API and the background workers' SQL all use it.
+    package static let pausedStates: [String] = ["frozen", "moved", "incoming"]
+    /// `pausedStates` as an SQL list, for `state IN \(pausedStatesSQL)` (constants only: no values from outside).
+    package static let pausedStatesSQL = "(" + pausedStates.map { "'\($0)'" }.joined(separator: ", ") + ")"
     /// The fence, if any (rows: 0 or 1).
     package static let state = PreparedStatement("SELECT state, peer_region FROM tenant_moves WHERE tenant_id = $1::uuid")
 
@@ -24,7 +29,7 @@ package enum TenantFence {
 
     /// Throws the 503 the client gets when `result` (of `state`) says writes are fenced; returns otherwise.
     package static func check(_ result: PostgresResult) throws(SCIMError) {
-        guard result.rowCount == 1, let state = result.string(row: 0, column: 0) else { return }
+        guard result.rowCount == 1, let state = result.string(row: 0, column: 0), pausedStates.contains(state) else { return }
         let peer = result.string(row: 0, column: 1) ?? "another region"
         let detail: String
         switch state {
@@ -35,7 +40,7 @@ package enum TenantFence {
         case "incoming":
             detail = "this tenant is being moved into this region and is not served here yet; retry shortly"
         default:
-            return  // copying, active: writes go on
+            detail = "this tenant's writes are paused while it moves between regions; retry shortly"
         }
         var error = SCIMError(status: 503, detail: detail, retryAfterSeconds: 2)
         error.headers[pauseHeader] = "tenant-move"
