@@ -10,10 +10,7 @@ extension RegionResponder {
     func directoryAPI(_ endpoint: DirectoryEndpoint, _ request: HTTPRequest, _ parameters: RouteParameters, scope: RequestScope)
         throws -> SCIMOutcome
     {
-        guard let tenant = UUIDText.canonical(parameters["id"] ?? "") else { throw SCIMError.notFound("tenant id must be a UUID") }
-        guard tenant == scope.tenant else {
-            throw SCIMError(status: 403, detail: "the signed tenant does not match the tenant in the path")
-        }
+        let tenant = try Self.pathTenant(parameters["id"] ?? "", scope)
         let configs = directory.configs
         switch endpoint {
         case .getRoles:

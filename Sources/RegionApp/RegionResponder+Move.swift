@@ -9,10 +9,7 @@ extension RegionResponder {
     func moveAPI(_ operation: MoveAPI.Operation, _ request: HTTPRequest, _ parameters: RouteParameters, scope: RequestScope) throws
         -> HTTPResponse
     {
-        guard let pathTenant = UUIDText.canonical(parameters["id"] ?? "") else { throw SCIMError.notFound("tenant id must be a UUID") }
-        guard pathTenant == scope.tenant else {
-            throw SCIMError(status: 403, detail: "the signed tenant does not match the tenant in the path")
-        }
+        let pathTenant = try Self.pathTenant(parameters["id"] ?? "", scope)
         let response = try moves.respond(operation, request, tenant: pathTenant)
         switch operation {
         case .putFence, .removeFence, .purge:

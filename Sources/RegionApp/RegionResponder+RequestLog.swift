@@ -47,10 +47,7 @@ extension RegionResponder {
     func requestLogAPI(_ endpoint: Endpoint, _ request: HTTPRequest, _ parameters: RouteParameters, scope: RequestScope) throws
         -> SCIMOutcome
     {
-        guard let pathTenant = UUIDText.canonical(parameters["id"] ?? "") else { throw SCIMError.notFound("tenant id must be a UUID") }
-        guard pathTenant == scope.tenant else {
-            throw SCIMError(status: 403, detail: "the signed tenant does not match the tenant in the path")
-        }
+        let pathTenant = try Self.pathTenant(parameters["id"] ?? "", scope)
         guard let requestLog else { throw SCIMError.notFound("the request log is off in region \(region)") }
         let query = request.query.map(String.init)
         switch endpoint {

@@ -233,12 +233,19 @@ package final class RegionResponder: HTTPResponder {
         }
     }
 
-    /// The internal tenant API: the signed tenant must be the tenant in the path.
-    func tenantAPI(_ endpoint: Endpoint, _ request: HTTPRequest, id: String, scope: RequestScope) throws -> SCIMOutcome {
-        guard let pathTenant = UUIDText.canonical(id) else { throw SCIMError.notFound("tenant id must be a UUID") }
-        guard pathTenant == scope.tenant else {
+    /// The tenant named in an internal path (`/internal/v1/tenants/{id}/…`), which must be the signed tenant: 404 when
+    /// it is not a UUID, 403 when it is another tenant.
+    static func pathTenant(_ id: String, _ scope: RequestScope) throws(SCIMError) -> String {
+        guard let tenant = UUIDText.canonical(id) else { throw SCIMError.notFound("tenant id must be a UUID") }
+        guard tenant == scope.tenant else {
             throw SCIMError(status: 403, detail: "the signed tenant does not match the tenant in the path")
         }
+        return tenant
+    }
+
+    /// The internal tenant API: the signed tenant must be the tenant in the path.
+    func tenantAPI(_ endpoint: Endpoint, _ request: HTTPRequest, id: String, scope: RequestScope) throws -> SCIMOutcome {
+        let pathTenant = try Self.pathTenant(id, scope)
         switch endpoint {
         case .putTenant:
             let settings = try TenantSettings.parse(try Self.body(request))
