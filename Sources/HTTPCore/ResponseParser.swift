@@ -26,6 +26,9 @@ public struct ResponseParser: Sendable {
     /// Set before parsing the response to a HEAD request: such responses never carry a body.
     public var expectingHeadResponse = false
 
+    /// The longest chunk-size line (size, extensions, CRLF) accepted.
+    static let maxChunkLine = 1024
+
     public init(maxHeaderBytes: Int = 64 * 1024, maxBodyBytes: Int = 64 << 20) {
         self.maxHeaderBytes = maxHeaderBytes
         self.maxBodyBytes = maxBodyBytes
@@ -106,9 +109,11 @@ public struct ResponseParser: Sendable {
                 return .response(response, keepAlive: keepAlive)
             case .chunkSize(let response, let keepAlive):
                 guard let lf = findLF(readIndex) else {
-                    if buffer.count - readIndex > 1024 { return fail(HTTPParseError(.badGateway, "bad chunk line")) }
+                    if buffer.count - readIndex > Self.maxChunkLine { return fail(HTTPParseError(.badGateway, "bad chunk line")) }
                     return .needMoreData
                 }
+                // The same limit when the whole line arrived at once, so the answer does not depend on packet sizes.
+                if lf - readIndex > Self.maxChunkLine { return fail(HTTPParseError(.badGateway, "bad chunk line")) }
                 var end = lf
                 if end > readIndex && buffer[end - 1] == 0x0D { end -= 1 }
                 var size = 0, digits = 0, i = readIndex
@@ -147,8 +152,13 @@ public struct ResponseParser: Sendable {
                 readIndex = lf + 1
                 state = .chunkSize(response, keepAlive: keepAlive)
             case .trailers(var response, let keepAlive):
-                guard let lf = findLF(readIndex) else { return .needMoreData }
+                // A trailer line is bounded like the head, whether it arrives whole or in pieces.
+                guard let lf = findLF(readIndex) else {
+                    if buffer.count - readIndex > maxHeaderBytes { return fail(HTTPParseError(.badGateway, "response trailer too large")) }
+                    return .needMoreData
+                }
                 let length = lf - readIndex
+                if length > maxHeaderBytes { return fail(HTTPParseError(.badGateway, "response trailer too large")) }
                 let empty = length == 0 || (length == 1 && buffer[readIndex] == 0x0D)
                 readIndex = lf + 1
                 if empty {

@@ -59,3 +59,38 @@ extension FuzzRegressionTests {
         #expect(error == HTTPParseError(.badGateway, "response header section too large"))
     }
 }
+
+extension FuzzRegressionTests {
+    /// fuzz-http: a chunk-size line longer than the limit was refused as "bad chunk line" when it arrived in pieces
+    /// (no LF yet, too many bytes) but parsed — and refused as "bad chunk size" — when it arrived whole: the answer
+    /// depended on packet sizes. Now the length limit applies either way; trailer lines are bounded the same way.
+    @Test(arguments: [1, 7, 23, 4096])
+    func anOverlongChunkLineIsRefusedTheSameHoweverItArrives(pieceSize: Int) {
+        let bytes = Array(("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + String(repeating: "C", count: 1500) + "\r\n").utf8)
+        var parser = ResponseParser()
+        var outcome: ResponseParser.Event = .needMoreData
+        var start = 0
+        while start < bytes.count, case .needMoreData = outcome {
+            parser.append(Array(bytes[start..<min(bytes.count, start + pieceSize)]))
+            start += pieceSize
+            outcome = parser.next()
+        }
+        guard case .failed(let error) = outcome else { Issue.record("not refused: \(outcome)"); return }
+        #expect(error == HTTPParseError(.badGateway, "bad chunk line"))
+    }
+
+    @Test(arguments: [1, 4096])
+    func anOverlongTrailerIsRefusedHoweverItArrives(pieceSize: Int) {
+        let bytes = Array(("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-T: " + String(repeating: "t", count: 600) + "\r\n\r\n").utf8)
+        var parser = ResponseParser(maxHeaderBytes: 512)
+        var outcome: ResponseParser.Event = .needMoreData
+        var start = 0
+        while start < bytes.count, case .needMoreData = outcome {
+            parser.append(Array(bytes[start..<min(bytes.count, start + pieceSize)]))
+            start += pieceSize
+            outcome = parser.next()
+        }
+        guard case .failed(let error) = outcome else { Issue.record("not refused: \(outcome)"); return }
+        #expect(error == HTTPParseError(.badGateway, "response trailer too large"))
+    }
+}
