@@ -155,6 +155,43 @@ import Testing
         #expect(remove.json["members"]?.array?.count == 3)
     }
 
+    /// A PATCH whose only change is a member add bumps the group's version in the insert itself (and reads the count
+    /// for the answer in the same round trip): exactly once when a row is added, not at all when every member was
+    /// already there, and never for a refused add; the 204 above the limit carries the version the group now has.
+    @Test func aMemberAddBumpsTheVersionOnlyWhenItAddsARow() throws {
+        var settings = RegionSettings()
+        settings.groupResponseMemberLimit = 2
+        let small = try Region(settings: settings)
+        let t = small.tenant()
+        let users = (0..<4).map { t.user("bump\($0)@example.com") }
+        let g = t.group("Bumped", #","members":[{"value":"\#(users[0])"}]"#)
+        func add(_ ids: String...) -> HTTPResponse {
+            t.send(.patch, "/Groups/\(g)", patchOp(#"{"op":"add","path":"members","value":[\#(ids.map { #"{"value":"\#($0)"}"# }.joined(separator: ","))]}"#))
+        }
+        func version() -> String? { t.send(.get, "/Groups/\(g)").json["meta"]?["version"]?.string }
+        #expect(version() == "W/\"1\"")
+        let again = add(users[0])  // already a member: nothing added, nothing bumped
+        #expect(again.status.code == 200)
+        #expect(again.json["meta"]?["version"] == "W/\"1\"")
+        #expect(version() == "W/\"1\"")
+        let one = add(users[1], users[0])
+        #expect(one.status.code == 200)
+        #expect(one.json["meta"]?["version"] == "W/\"2\"")
+        #expect(one.json["members"]?.array?.count == 2)
+        let refused = add(users[2], "0c1d5e8c-2b40-4b44-9d5e-6fd0e3a4c5a7")
+        #expect(refused.status.code == 400)
+        #expect(version() == "W/\"2\"")
+        #expect(t.send(.get, "/Groups/\(g)").json["members"]?.array?.count == 2)
+        let big = add(users[2], users[3])  // three and four members: above the limit
+        #expect(big.status.code == 204)
+        #expect(big.headers["ETag"] == "W/\"3\"")
+        #expect(version() == "W/\"3\"")
+        let same = add(users[3])
+        #expect(same.status.code == 204)
+        #expect(same.headers["ETag"] == "W/\"3\"")
+        #expect(t.send(.get, "/Groups/\(g)").json["members"]?.array?.count == 4)
+    }
+
     /// The trigger-kept `member_count` (which decides between 200 and 204 for large groups) equals the rows after
     /// every kind of membership change: add (with a duplicate), filtered remove, replace, PUT, user and group
     /// deletion, and a group deleted with its members.

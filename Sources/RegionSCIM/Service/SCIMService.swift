@@ -103,11 +103,12 @@ package final class SCIMService: Sendable {
 
     /// The answer to a write: the resource, or 204 (with the new ETag) for a PUT/PATCH of a group with more members
     /// than `groupResponseMemberLimit`, found from the group's trigger-kept count so the members are never loaded.
+    /// `counted`: the group's `memberCount` row when already read after the write.
     func writeResponse(_ kind: ResourceKind, _ connection: PostgresConnection, _ context: TenantContext, id: String,
-                       scope: RequestScope, query: String?, status: Int) throws -> SCIMOutcome {
+                       scope: RequestScope, query: String?, status: Int, counted: PostgresResult? = nil) throws -> SCIMOutcome {
         if kind == .group, status == 200, Self.projection(.group, context, query: query).includes("members") {
             let limit = settings.groupResponseMemberLimit
-            let counted = try connection.query(ResourceStore.memberCount, [.uuid(scope.tenant), .text(id)])
+            let counted = try counted ?? connection.query(ResourceStore.memberCount, [.uuid(scope.tenant), .text(id)])
             if (counted.int(row: 0, column: 0) ?? 0) > Int64(limit) {
                 return .noContent(version: counted.int(row: 0, column: 1))
             }
@@ -252,8 +253,18 @@ package final class SCIMService: Sendable {
                 try update(kind, connection, context, tenant: scope.tenant, id: id, old: current.document, new: result.document)
             }
             if kind == .group {
-                var delta = 0
                 var roles = try RoleImpact(self, connection, context, group: id, before: current.document, after: result.document)
+                if !result.documentChanged, result.membershipChanges.count == 1, case .add(let members) = result.membershipChanges[0] {
+                    // The common IdP push (one PATCH adding members): the insert bumps the version itself when it
+                    // added a row, and the answer's member count rides with it: one round trip, not two.
+                    let (added, counted) = try addMembers(members, upsert: false, connection, tenant: scope.tenant, group: id,
+                                                          touchingThenCount: true)
+                    roles.collect(added)
+                    try roles.finish(self, connection, tenant: scope.tenant, group: id)
+                    return (try writeResponse(kind, connection, context, id: id, scope: scope, query: query, status: 200,
+                                              counted: counted), result.quirks)
+                }
+                var delta = 0
                 for change in result.membershipChanges {
                     delta += try applyMembership(change, connection, scope: scope, group: id, roles: &roles)
                 }
@@ -336,13 +347,30 @@ package final class SCIMService: Sendable {
     func addMembers(_ members: [MemberRef], upsert: Bool, _ connection: PostgresConnection, tenant: String, group: String)
         throws -> [String]
     {
+        try addMembers(members, upsert: upsert, connection, tenant: tenant, group: group, touchingThenCount: false).added
+    }
+
+    /// `addMembers`; with `touchingThenCount` (a PATCH whose only change is this add) the statement also bumps the
+    /// group's version when it added a row, and the group's `memberCount` row is read in the same round trip.
+    func addMembers(_ members: [MemberRef], upsert: Bool, _ connection: PostgresConnection, tenant: String, group: String,
+                    touchingThenCount: Bool) throws -> (added: [String], counted: PostgresResult?)
+    {
         let wanted = try Self.memberIDs(members, group: group)
-        if wanted.isEmpty { return [] }
+        if wanted.isEmpty { return ([], nil) }
         let json = JSONValue.array(wanted.map { member in
             .object(["id": .string(member.id), "display": member.display.map(JSONValue.string) ?? .null])
         })
-        let result = try connection.query(upsert ? ResourceStore.replaceMembers : ResourceStore.addMembers,
-                                          [.uuid(tenant), .text(group), .jsonb(json.description)])
+        let values: [PostgresValue] = [.uuid(tenant), .text(group), .jsonb(json.description)]
+        let result: PostgresResult
+        var counted: PostgresResult?
+        if touchingThenCount {
+            let results = try connection.pipeline([.prepared(ResourceStore.addMembersTouching, values),
+                                                   .prepared(ResourceStore.memberCount, [.uuid(tenant), .text(group)])])
+            result = results[0]
+            counted = results[1]
+        } else {
+            result = try connection.query(upsert ? ResourceStore.replaceMembers : ResourceStore.addMembers, values)
+        }
         var found: Set<String> = []
         var changed: [String] = []
         for row in 0..<result.rowCount {
@@ -353,7 +381,7 @@ package final class SCIMService: Sendable {
         if let missing = wanted.first(where: { !found.contains($0.id) }) {
             throw SCIMError.invalidValue("member '\(missing.id)' is not a user or group of this tenant")
         }
-        return changed
+        return (changed, counted)
     }
 
     // MARK: Delete

@@ -250,7 +250,10 @@ package enum ResourceStore {
     /// Adds members that exist in this tenant (live users or groups), locking them (FOR SHARE, in id order) so a
     /// concurrent delete of a member waits for this transaction and then removes the new row too. Returns one row per
     /// member found: its id and whether a row was inserted. `$3` is `[{"id": …, "display": …}]`.
-    static func addMembersSQL(upsertDisplay: Bool) -> String {
+    ///
+    /// With `touch`, the same statement also bumps the group's version and `lastModified` when it inserted a row (a
+    /// PATCH whose only change is this add): the answer's member count can then be read in the same round trip.
+    static func addMembersSQL(upsertDisplay: Bool, touch: Bool = false) -> String {
         """
         WITH wanted AS (SELECT w.id, w.display FROM jsonb_to_recordset($3::jsonb) AS w(id uuid, display text)),
              u AS (SELECT id FROM users WHERE tenant_id = $1 AND deleted_at IS NULL AND id IN (SELECT id FROM wanted)
@@ -262,11 +265,19 @@ package enum ResourceStore {
                      ON CONFLICT (tenant_id, group_id, member_id) \(upsertDisplay
                         ? "DO UPDATE SET display = EXCLUDED.display WHERE group_members.display IS DISTINCT FROM EXCLUDED.display"
                         : "DO NOTHING")
-                     RETURNING member_id)
+                     RETURNING member_id)\(touch ? touchAfterInsert : "")
         SELECT f.id::text, f.id IN (SELECT member_id FROM ins) FROM found f
         """
     }
     static let addMembers = PreparedStatement(addMembersSQL(upsertDisplay: false))
+    static let addMembersTouching = PreparedStatement(addMembersSQL(upsertDisplay: false, touch: true))
+    /// `touchGroup` as a sibling of `ins`: runs only when the insert added a row. (The member-count trigger updates
+    /// the same row after the statement, as a later command, so the two updates do not collide.)
+    static let touchAfterInsert = """
+        ,
+             touched AS (UPDATE groups SET version = version + 1, last_modified = date_trunc('milliseconds', now())
+                         WHERE tenant_id = $1 AND id = $2::uuid AND EXISTS (SELECT 1 FROM ins) RETURNING 1)
+        """
     static let replaceMembers = PreparedStatement(addMembersSQL(upsertDisplay: true))
     static let removeMembers = PreparedStatement(
         "DELETE FROM group_members WHERE tenant_id = $1 AND group_id = $2::uuid AND member_id = ANY ($3::uuid[])")
