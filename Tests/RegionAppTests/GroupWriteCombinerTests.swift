@@ -77,6 +77,43 @@ import Testing
         #expect(adds == 24)
     }
 
+    /// Inside a shared transaction a member add leaves the next PATCH the group as the database now has it (no second
+    /// read of the locked row): the PATCHes queue in a known order here, each with the `If-Match` of the version the
+    /// one before it made, so a carried version that is off by one would answer 412 (and a batch fallback would show).
+    /// Two of them change the document between adds: both changes are kept, and the adds after them see them.
+    @Test func patchesInABatchSeeTheVersionAndDocumentThePreviousOneLeft() throws {
+        let t = region.tenant()
+        let users = (0..<8).map { t.user("carried\($0)@example.com") }
+        let g = t.group("Carried")
+        let before = combiner.counts
+        let outcomes = Collected<(Int, Int, String?)>()
+        try whileTheGroupIsLocked(t, g, waiters: 7, 8) { i in
+            usleep(useconds_t(i) * 60_000)  // arrive in order: 0 leads (blocked on the row), 1…7 queue behind it
+            let operation: String
+            switch i {
+            case 3: operation = #"{"op":"replace","path":"displayName","value":"Carried renamed"}"#
+            case 5: operation = #"{"op":"replace","path":"externalId","value":"ext-5"}"#
+            default: operation = #"{"op":"add","path":"members","value":[{"value":"\#(users[i])"}]}"#
+            }
+            let response = t.send(.patch, "/Groups/\(g)", patchOp(operation), headers: [("If-Match", "W/\"\(i + 1)\"")])
+            outcomes.append((i, response.status.code, response.json["meta"]?["version"]?.string))
+        }
+        let byIndex = Dictionary(uniqueKeysWithValues: outcomes.all.map { ($0.0, ($0.1, $0.2)) })
+        for i in 0..<8 {
+            #expect(byIndex[i]?.0 == 200, "PATCH \(i): \(byIndex)")
+            #expect(byIndex[i]?.1 == "W/\"\(i + 2)\"", "PATCH \(i): \(byIndex)")
+        }
+        let after = combiner.counts
+        #expect(after.combined - before.combined >= 7, "1…7 ran in one shared transaction")
+        #expect(after.fallbacks == before.fallbacks, "no PATCH failed in it")
+        let group = t.send(.get, "/Groups/\(g)")
+        #expect(group.json["displayName"] == "Carried renamed")
+        #expect(group.json["externalId"] == "ext-5")
+        #expect(Set(group.json["members"]?.array?.compactMap { $0["value"]?.string } ?? [])
+                    == Set([0, 1, 2, 4, 6, 7].map { users[$0] }))
+        #expect(group.json["meta"]?["version"] == "W/\"9\"")
+    }
+
     @Test func aPatchQueuedTooLongGets503AndNeverRuns() throws {
         var settings = RegionSettings()
         settings.groupWriteQueueTimeout = .milliseconds(300)

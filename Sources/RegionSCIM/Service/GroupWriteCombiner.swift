@@ -24,7 +24,22 @@ package import Telemetry
 /// Only this process's writers combine; other replicas of the region still meet on the row lock (each with batches).
 package final class GroupWriteCombiner: Sendable {
     /// One PATCH, re-runnable (a deadlock retry or a failed batch runs it again from the start).
-    package typealias Body = @Sendable (PostgresConnection, TenantContext) throws -> Output
+    package typealias Body = @Sendable (PostgresConnection, TenantContext, Carry) throws -> Output
+
+    /// What one PATCH of a shared transaction leaves the next (the group row stays locked by the first): the group's
+    /// document and version as read back by the database after its write, so the next can skip re-reading them.
+    /// Made afresh for every transaction attempt (a retried or fallen-back batch starts empty); a PATCH that leaves
+    /// nothing (it changed the document) makes the next read the row again.
+    package final class Carry {
+        /// The locked group as the database has it now (only `document` and `version` are meant to be read).
+        package var group: StoredResource?
+        package init() {}
+        /// Takes what the previous PATCH left (each carry is read at most once).
+        package func take() -> StoredResource? {
+            defer { group = nil }
+            return group
+        }
+    }
     package typealias Output = (outcome: SCIMOutcome, quirks: QuirkSet)
 
     private final class Job: Sendable {
@@ -113,7 +128,7 @@ package final class GroupWriteCombiner: Sendable {
             q[key] = []
             return true
         } : true
-        if maxBatch == 1 { return try database.write(tenant: tenant, body) }
+        if maxBatch == 1 { return try database.write(tenant: tenant) { try body($0, $1, Carry()) } }
         var batch = [job]
         if !leads {
             // Bounded like a wait for a pooled connection: a PATCH still queued when the time is up leaves the queue
@@ -175,13 +190,16 @@ package final class GroupWriteCombiner: Sendable {
     private static let wholeBatchRetries: Set<PostgresError.Kind> = [.preludeRejected, .deadlock, .serializationFailure]
 
     private func execute(_ batch: [Job], tenant: String) -> [Result<Output, any Error>] {
-        func alone(_ job: Job) -> Result<Output, any Error> { Result { try database.write(tenant: tenant, job.body) } }
+        func alone(_ job: Job) -> Result<Output, any Error> {
+            Result { try database.write(tenant: tenant) { try job.body($0, $1, Carry()) } }
+        }
         if batch.count == 1 { return [alone(batch[0])] }
         do {
             let outputs = try database.write(tenant: tenant) { connection, context in
-                try batch.map { job in
+                let carry = Carry()
+                return try batch.map { job in
                     do {
-                        return try job.body(connection, context)
+                        return try job.body(connection, context, carry)
                     } catch let error as PostgresError where Self.wholeBatchRetries.contains(error.kind) {
                         throw error  // `write` runs the whole batch again (a deadlock, a prelude that did not hold)
                     } catch {

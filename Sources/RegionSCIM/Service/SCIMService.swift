@@ -246,8 +246,15 @@ package final class SCIMService: Sendable {
                       ifMatch: String?) throws -> SCIMOutcome {
         guard let id = UUIDText.canonical(id) else { throw SCIMError.resourceNotFound(kind, id) }
         let request = try PatchRequest.parse(body, maxOperations: configuration.bulkMaxOperations)
-        let write: GroupWriteCombiner.Body = { [self] connection, context in
-            let current = try lockForWrite(kind, connection, scope: scope, id: id, ifMatch: ifMatch)
+        let write: GroupWriteCombiner.Body = { [self] connection, context, carry in
+            // In a shared transaction the previous PATCH may have left the (still locked) group as it now is.
+            let current: StoredResource
+            if let carried = carry.take() {
+                try Self.check(ifMatch: ifMatch, carried.version)
+                current = carried
+            } else {
+                current = try lockForWrite(kind, connection, scope: scope, id: id, ifMatch: ifMatch)
+            }
             let result = try Self.schema(kind, context).applyPatch(request, to: current.document)
             if result.documentChanged {
                 try update(kind, connection, context, tenant: scope.tenant, id: id, old: current.document, new: result.document)
@@ -261,6 +268,12 @@ package final class SCIMService: Sendable {
                                                           touchingThenCount: true)
                     roles.collect(added)
                     try roles.finish(self, connection, tenant: scope.tenant, group: id)
+                    // The document is as locked (an add does not change it) and the version as just read back.
+                    if let version = counted?.int(row: 0, column: 1) {
+                        var after = current
+                        after.version = version
+                        carry.group = after
+                    }
                     return (try writeResponse(kind, connection, context, id: id, scope: scope, query: query, status: 200,
                                               counted: counted), result.quirks)
                 }
@@ -279,7 +292,7 @@ package final class SCIMService: Sendable {
         // Concurrent PATCHes of one group share a transaction (`GroupWriteCombiner`); a user's PATCH meets no one.
         let (outcome, quirks) = kind == .group
             ? try groupWrites.run(tenant: scope.tenant, group: id, write)
-            : try database.write(tenant: scope.tenant, write)
+            : try database.write(tenant: scope.tenant) { try write($0, $1, GroupWriteCombiner.Carry()) }
         note(quirks, scope)
         return outcome
     }
