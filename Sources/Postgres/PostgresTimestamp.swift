@@ -54,6 +54,41 @@ public struct PostgresTimestamp: Sendable, Hashable, Comparable, CustomStringCon
     /// `2024-05-06T07:08:09.123Z` (RFC 3339, UTC; fraction only when non-zero, 3 or 6 digits).
     public var iso8601: String {
         let c = components
+        // Every resource's `meta` carries two of these, so a list page formats hundreds: written digit by digit into
+        // one buffer (the padded-string version below cost a tenth of the region's CPU per listed user).
+        guard (0...9999).contains(c.year) else { return Self.iso8601Padded(c) }
+        let fraction = c.microsecond == 0 ? 0 : (c.microsecond % 1_000 == 0 ? 3 : 6)
+        return String(unsafeUninitializedCapacity: 20 + (fraction == 0 ? 0 : fraction + 1)) { buffer in
+            var at = 0
+            func digits(_ value: Int, _ width: Int, then separator: UInt8?) {
+                var value = value
+                var index = at + width - 1
+                while index >= at {
+                    buffer[index] = UInt8(truncatingIfNeeded: 48 + value % 10)
+                    value /= 10
+                    index -= 1
+                }
+                at += width
+                if let separator {
+                    buffer[at] = separator
+                    at += 1
+                }
+            }
+            digits(c.year, 4, then: UInt8(ascii: "-"))
+            digits(c.month, 2, then: UInt8(ascii: "-"))
+            digits(c.day, 2, then: UInt8(ascii: "T"))
+            digits(c.hour, 2, then: UInt8(ascii: ":"))
+            digits(c.minute, 2, then: UInt8(ascii: ":"))
+            digits(c.second, 2, then: fraction == 0 ? nil : UInt8(ascii: "."))
+            if fraction == 3 { digits(c.microsecond / 1_000, 3, then: nil) }
+            if fraction == 6 { digits(c.microsecond, 6, then: nil) }
+            buffer[at] = UInt8(ascii: "Z")
+            return at + 1
+        }
+    }
+
+    /// `iso8601` for years outside 0…9999 (never stored by us; kept exact for any input).
+    static func iso8601Padded(_ c: (year: Int, month: Int, day: Int, hour: Int, minute: Int, second: Int, microsecond: Int)) -> String {
         var text = CivilDate.pad(c.year, 4) + "-" + CivilDate.pad(c.month, 2) + "-" + CivilDate.pad(c.day, 2) + "T"
         text += CivilDate.pad(c.hour, 2) + ":" + CivilDate.pad(c.minute, 2) + ":" + CivilDate.pad(c.second, 2)
         if c.microsecond != 0 {

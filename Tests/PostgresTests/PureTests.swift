@@ -33,12 +33,30 @@ import Testing
         (Int64(1_709_210_096_789_000), "2024-02-29 12:34:56.789000+00", "2024-02-29T12:34:56.789Z"),
         (Int64(-1), "1969-12-31 23:59:59.999999+00", "1969-12-31T23:59:59.999999Z"),
         (Int64(-62_135_683_200_000_000), "0001-12-31 00:00:00.000000+00 BC", "0000-12-31T00:00:00Z"),
+        (Int64(253_402_300_799_999_999), "9999-12-31 23:59:59.999999+00", "9999-12-31T23:59:59.999999Z"),
+        (Int64(253_402_300_800_000_000), "10000-01-01 00:00:00.000000+00", "10000-01-01T00:00:00Z"),
+        (Int64(1_733_400_000_001_000), "2024-12-05 12:00:00.001000+00", "2024-12-05T12:00:00.001Z"),
+        (Int64(1_733_400_000_000_010), "2024-12-05 12:00:00.000010+00", "2024-12-05T12:00:00.000010Z"),
     ])
     func formats(micros: Int64, postgres: String, iso: String) {
         let timestamp = PostgresTimestamp(microsecondsSinceEpoch: micros)
         #expect(timestamp.postgresText == postgres)
         #expect(timestamp.iso8601 == iso)
         #expect(PostgresTimestamp(postgresText: timestamp.postgresText) == timestamp)
+    }
+
+    /// The digit-by-digit `iso8601` says exactly what the padded-string version says, across years 0…9999 and
+    /// every fraction shape (none, milliseconds, microseconds).
+    @Test func fastISO8601MatchesThePaddedForm() {
+        var seed: UInt64 = 0x9E37_79B9_7F4A_7C15
+        let low: Int64 = -62_167_219_200_000_000, high: Int64 = 253_402_300_799_999_999  // 0000-01-01 … 9999-12-31
+        for i in 0..<20_000 {
+            seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            var micros = low + Int64(seed >> 1 % UInt64(high - low))
+            if i % 3 == 0 { micros -= micros % 1_000_000 } else if i % 3 == 1 { micros -= micros % 1_000 }
+            let t = PostgresTimestamp(microsecondsSinceEpoch: micros)
+            #expect(t.iso8601 == PostgresTimestamp.iso8601Padded(t.components), "\(micros)")
+        }
     }
 
     @Test func calendarInitValidates() {
