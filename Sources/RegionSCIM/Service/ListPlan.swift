@@ -141,9 +141,12 @@ struct ListPlan {
         }
         var out: [JSONValue] = []
         out.reserveCapacity(count)
+        let plan = context.renderPlan(kind)
+        let selection = plan.selection(query.projection)
         for row in 0..<count {
             let stored = try ResourceStore.decode(kind, rows, row: row, baseURL: scope.baseURL, relatedLoaded: withRelated)
-            out.append(.object(query.projection.apply(to: Representation.render(stored, kind, schema, plan: context.renderPlan(kind), baseURL: scope.baseURL))))
+            out.append(.object(query.projection.apply(to: Representation.render(stored, kind, schema, plan: plan, baseURL: scope.baseURL,
+                                                                                 selection: selection))))
         }
         return (out, next)
     }

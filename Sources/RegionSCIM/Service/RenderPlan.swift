@@ -23,5 +23,24 @@ package struct RenderPlan: Sendable {
         related = kind.relatedAttribute
         core = (CommonAttributes.all + schema.core.attributes).map(attribute)
         extensions = schema.extensions.map { (ext, _) in (ext.id, ext.attributes.map(attribute)) }
+        known = Set(core.map(\.name) + extensions.map(\.id))
+    }
+
+    /// The core attribute names and extension ids this plan renders.
+    var known: Set<String>
+
+    /// Which parts of a resource a projection can keep, decided once per request (not per rendered resource): the
+    /// renderer skips the rest, so a page of `attributes=userName` does not build 100 `meta` objects and documents
+    /// only to have `Projection.apply` drop them. Only a prefilter: `apply` still runs on what is rendered.
+    package struct Selection: Sendable {
+        var core: [Bool]
+        var extensions: [Bool]
+        var meta: Bool
+    }
+
+    package func selection(_ projection: Projection) -> Selection {
+        Selection(core: core.map { projection.includes($0.name) },
+                  extensions: extensions.map { projection.includesExtension($0.id) },
+                  meta: projection.includes("meta"))
     }
 }

@@ -4,13 +4,18 @@ import Postgres
 
 package enum Representation {
     /// The resource as returned: `schemas`, `id`, attributes in schema order (jsonb does not keep key order),
-    /// the row-backed attribute, then `meta`.
+    /// the row-backed attribute, then `meta` (the layout `ResourceSchema.stamp` gives, built in one pass). With a
+    /// `selection` (from the request's projection), parts the projection drops are not built at all; the caller
+    /// still applies the projection to the result.
     package static func render(_ stored: StoredResource, _ kind: ResourceKind, _ schema: ResourceSchema, plan: RenderPlan,
-                       baseURL: String) -> JSONObject {
+                       baseURL: String, selection: RenderPlan.Selection? = nil) -> JSONObject {
         var doc = JSONObject()
-        doc.reserveCapacity(stored.document.count + 2)
+        doc.reserveCapacity(stored.document.count + 3)
         if let schemas = stored.document["schemas"] { doc.appendUnchecked(key: "schemas", value: schemas) }
-        for attribute in plan.core {
+        doc.appendUnchecked(key: "id", value: .string(stored.id))
+        for (index, attribute) in plan.core.enumerated() {
+            if attribute.name == "schemas" || attribute.name == "id" || attribute.name == "meta" { continue }
+            if let selection, !selection.core[index] { continue }
             if attribute.name == plan.related {
                 if let related = stored.related, !related.isEmpty {
                     doc.appendUnchecked(key: attribute.name, value: .array(related.map(\.json)))
@@ -21,7 +26,8 @@ package enum Representation {
                 doc.appendUnchecked(key: attribute.name, value: ordered(v, attribute.subOrder))
             }
         }
-        for ext in plan.extensions {
+        for (index, ext) in plan.extensions.enumerated() {
+            if let selection, !selection.extensions[index] { continue }
             guard case .object(let o)? = stored.document[ext.id] else { continue }
             var e = JSONObject()
             for attribute in ext.attributes {
@@ -31,11 +37,17 @@ package enum Representation {
             doc.appendUnchecked(key: ext.id, value: .object(e))
         }
         // Anything else stored (a schema the tenant has since removed) is kept rather than silently lost.
-        for (k, v) in stored.document where k != plan.related && doc[k] == nil { doc.appendUnchecked(key: k, value: v) }
-        let meta = ResourceMeta(resourceType: kind.rawValue, created: stored.created.iso8601,
-                                lastModified: stored.lastModified.iso8601,
-                                location: location(kind, stored.id, baseURL: baseURL), version: String(stored.version))
-        return schema.stamp(doc, id: stored.id, meta: meta)
+        for (k, v) in stored.document where k != plan.related && k != "schemas" && k != "id" && k != "meta" && doc[k] == nil {
+            if selection != nil && plan.known.contains(k) { continue }  // left out above on purpose
+            doc.appendUnchecked(key: k, value: v)
+        }
+        if selection?.meta ?? true {
+            let meta = ResourceMeta(resourceType: kind.rawValue, created: stored.created.iso8601,
+                                    lastModified: stored.lastModified.iso8601,
+                                    location: location(kind, stored.id, baseURL: baseURL), version: String(stored.version))
+            doc.appendUnchecked(key: "meta", value: meta.json)
+        }
+        return doc
     }
 
     /// Sub-attributes of complex values in definition order (`value` first, as clients expect to read them).

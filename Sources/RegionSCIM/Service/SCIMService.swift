@@ -81,7 +81,10 @@ package final class SCIMService: Sendable {
     func respond(_ stored: StoredResource, _ kind: ResourceKind, _ context: TenantContext, scope: RequestScope,
                  query: String?, status: Int) -> SCIMOutcome {
         let schema = Self.schema(kind, context)
-        let body = Self.projection(kind, context, query: query).apply(to: Representation.render(stored, kind, schema, plan: context.renderPlan(kind), baseURL: scope.baseURL))
+        let projection = Self.projection(kind, context, query: query)
+        let plan = context.renderPlan(kind)
+        let body = projection.apply(to: Representation.render(stored, kind, schema, plan: plan, baseURL: scope.baseURL,
+                                                              selection: plan.selection(projection)))
         let location = status == 201 ? Representation.location(kind, stored.id, baseURL: scope.baseURL) : nil
         return .resource(status: status, body: body, version: stored.version, location: location)
     }

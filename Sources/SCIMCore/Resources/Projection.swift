@@ -99,6 +99,12 @@ public struct Projection: Sendable {
         return d != .drop
     }
 
+    /// Whether anything of an extension (by its schema id) will appear in the output.
+    public func includesExtension(_ id: String) -> Bool {
+        guard let table = extensionDecisions[id] else { return false }
+        return table.values.contains { $0.1 != .drop }
+    }
+
     enum Decision: Equatable {
         case keep
         case drop
