@@ -13,6 +13,8 @@ package struct RenderPlan: Sendable {
         var subOrder: [String]?
     }
     var related: String
+    /// Where `related` sits among `core` (nil when the schema has no such attribute).
+    var relatedIndex: Int?
     var core: [Attribute]
     var extensions: [(id: String, attributes: [Attribute])]
 
@@ -21,7 +23,11 @@ package struct RenderPlan: Sendable {
             Attribute(name: def.name, subOrder: def.type == .complex ? def.subAttributes.map(\.name) : nil)
         }
         related = kind.relatedAttribute
+        // `schemas`, `id` and `meta` are placed by the renderer itself (first, second, last).
         core = (CommonAttributes.all + schema.core.attributes).map(attribute)
+            .filter { $0.name != "schemas" && $0.name != "id" && $0.name != "meta" }
+        let relatedName = related
+        relatedIndex = core.firstIndex { $0.name == relatedName }
         extensions = schema.extensions.map { (ext, _) in (ext.id, ext.attributes.map(attribute)) }
         known = Set(core.map(\.name) + extensions.map(\.id))
     }

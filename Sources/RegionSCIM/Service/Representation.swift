@@ -14,9 +14,8 @@ package enum Representation {
         if let schemas = stored.document["schemas"] { doc.appendUnchecked(key: "schemas", value: schemas) }
         doc.appendUnchecked(key: "id", value: .string(stored.id))
         for (index, attribute) in plan.core.enumerated() {
-            if attribute.name == "schemas" || attribute.name == "id" || attribute.name == "meta" { continue }
             if let selection, !selection.core[index] { continue }
-            if attribute.name == plan.related {
+            if index == plan.relatedIndex {
                 if let related = stored.related, !related.isEmpty {
                     doc.appendUnchecked(key: attribute.name, value: .array(related.map(\.json)))
                 }
