@@ -24,6 +24,11 @@ public final class PostgresConnection: Sendable {
         var ahead: Ahead? = nil
         /// Set when an `Ahead`'s test said no: every call throws `preludeRejected` until the pool takes it back.
         var rejected = false
+        /// The outcome of a COMMIT that travelled with a transaction's last statements (`pipelineCommitting`):
+        /// `commit` answers with it instead of sending another. Cleared when the pool takes the connection back.
+        var committed: Bool? = nil
+        /// Round trips to the server since the pool last took the count (`takeRoundTrips`).
+        var roundTrips = 0
 
         init(pointer: OpaquePointer) {
             self.pointer = pointer
@@ -126,6 +131,20 @@ public final class PostgresConnection: Sendable {
         let statements: [PostgresStatement]
         let buffers: [ParameterBuffer]
         let accept: @Sendable ([PostgresResult]) -> Bool
+        /// Whether the server alone decides whether they hold (they hold unless one fails): such statements may
+        /// travel with a COMMIT, since a failure aborts the pipeline before it.
+        let serverChecked: Bool
+        /// SQLSTATEs that mean "did not hold" when one of these statements fails with it.
+        let rejectedBy: Set<String>
+    }
+
+    /// Queues `statements` like `sendAhead(_:accept:)`, but with the server as the judge: they hold unless one of
+    /// them fails; failing with an SQLSTATE in `rejectedBy` counts as not holding (`preludeRejected` from then on),
+    /// any other failure is that statement's own error. Because no answer has to be read first, they may travel with
+    /// a COMMIT (`pipelineCommitting`). For a prelude whose checks are made in SQL, and for statements whose results
+    /// nobody reads (`rejectedBy` empty).
+    public func sendAhead(_ statements: [PostgresStatement], rejectedBy: Set<String>) throws(PostgresError) {
+        try enqueueAhead(statements, accept: { _ in true }, serverChecked: true, rejectedBy: rejectedBy)
     }
 
     /// Queues `statements` to go out in front of the next call on this connection, in that call's round trip, and
@@ -136,6 +155,11 @@ public final class PostgresConnection: Sendable {
     /// back to its pool (which rolls back): what ran after them can never be committed, even if a caller swallows
     /// the error. COMMIT never travels with queued statements (it waits for their verdict first).
     public func sendAhead(_ statements: [PostgresStatement], accept: @escaping @Sendable ([PostgresResult]) -> Bool) throws(PostgresError) {
+        try enqueueAhead(statements, accept: accept, serverChecked: false, rejectedBy: [])
+    }
+
+    private func enqueueAhead(_ statements: [PostgresStatement], accept: @escaping @Sendable ([PostgresResult]) -> Bool,
+                              serverChecked: Bool, rejectedBy: Set<String>) throws(PostgresError) {
         var buffers: [ParameterBuffer] = []
         for statement in statements {
             switch statement {
@@ -145,7 +169,8 @@ public final class PostgresConnection: Sendable {
         }
         handle.withLock { handle in
             guard let earlier = handle.ahead else {
-                handle.ahead = Ahead(statements: statements, buffers: buffers, accept: accept)
+                handle.ahead = Ahead(statements: statements, buffers: buffers, accept: accept, serverChecked: serverChecked,
+                                     rejectedBy: rejectedBy)
                 return
             }
             // Queued behind what is already waiting: both tests must pass.
@@ -153,7 +178,9 @@ public final class PostgresConnection: Sendable {
             handle.ahead = Ahead(statements: earlier.statements + statements, buffers: earlier.buffers + buffers,
                                  accept: { results in
                                      earlier.accept(Array(results.prefix(split))) && accept(Array(results.dropFirst(split)))
-                                 })
+                                 },
+                                 serverChecked: earlier.serverChecked && serverChecked,
+                                 rejectedBy: earlier.rejectedBy.union(rejectedBy))
         }
     }
 
@@ -163,6 +190,14 @@ public final class PostgresConnection: Sendable {
         try handle.withLock { handle throws(PostgresError) in _ = try handle.sendAheadFirst([], []) }
     }
 
+    /// The round trips this connection made since the last call (for the pool's count; resets it).
+    func takeRoundTrips() -> Int {
+        handle.withLock { handle in
+            defer { handle.roundTrips = 0 }
+            return handle.roundTrips
+        }
+    }
+
     /// Prepares a connection to go back to a pool: rolls back a transaction left open by the last
     /// user. False when the connection cannot be reused (broken, or a command still running).
     func resetForReuse() -> Bool {
@@ -170,6 +205,7 @@ public final class PostgresConnection: Sendable {
         handle.withLock { handle in
             handle.ahead = nil
             handle.rejected = false
+            handle.committed = nil
         }
         if isBroken { return false }
         switch transactionStatus {
@@ -199,6 +235,7 @@ public final class PostgresConnection: Sendable {
             let result = buffer.withPointers { types, values, lengths, formats in
                 PQexecParams(handle.pointer, sql, Int32(buffer.count), types, values, lengths, formats, 0)
             }
+            handle.roundTrips += 1
             return try handle.check(result, context: "query")
         }
     }
@@ -242,6 +279,7 @@ public final class PostgresConnection: Sendable {
         try handle.withLock { handle throws(PostgresError) in
             _ = try handle.sendAheadFirst([], [])
             // PQexec returns only the last result; an earlier failure stops the script and is returned.
+            handle.roundTrips += 1
             _ = try handle.check(PQexec(handle.pointer, sql), context: "script")
         }
     }
@@ -263,6 +301,50 @@ public final class PostgresConnection: Sendable {
         return try handle.withLock { handle throws(PostgresError) in
             if let own = try handle.sendAheadFirst(statements, buffers) { return own }
             return try handle.runPipeline(statements, buffers)
+        }
+    }
+
+    /// `pipeline` plus COMMIT in the same round trip, for a transaction's last statements (its caller must send
+    /// nothing more in it; `commit` then answers with this COMMIT's outcome without a round trip). If a statement
+    /// fails, the pipeline stops there and COMMIT never runs (the error is thrown; the pool rolls back). When a
+    /// statement queued by `sendAhead(_:accept:)` still awaits its test, COMMIT must wait for that verdict: the
+    /// statements then run as `pipeline` does and `commit` sends COMMIT later, as usual. A COMMIT the synchronous
+    /// standby did not confirm throws `commitUnconfirmed`, as `commit` does.
+    public func pipelineCommitting(_ statements: [PostgresStatement]) throws(PostgresError) -> [PostgresResult] {
+        var buffers: [ParameterBuffer] = []
+        buffers.reserveCapacity(statements.count + 1)
+        for statement in statements {
+            switch statement {
+            case .sql(_, let parameters), .prepared(_, let parameters):
+                buffers.append(try ParameterBuffer(parameters))
+            }
+        }
+        buffers.append(try ParameterBuffer([]))
+        return try handle.withLock { handle throws(PostgresError) -> [PostgresResult] in
+            if let ahead = handle.ahead, !ahead.serverChecked {
+                let own = Array(buffers.dropLast())
+                if let results = try handle.sendAheadFirst(statements, own) { return results }
+                return try handle.runPipeline(statements, own)
+            }
+            let all = statements + [.sql("COMMIT")]
+            handle.notices.watch()
+            let outcome: Result<[PostgresResult], PostgresError>
+            do throws(PostgresError) {
+                if let results = try handle.sendAheadFirst(all, buffers) {
+                    outcome = .success(results)
+                } else {
+                    outcome = .success(try handle.runPipeline(all, buffers))
+                }
+            } catch {
+                outcome = .failure(error)
+            }
+            let warnings = handle.notices.stop()
+            let results = try outcome.get()
+            if warnings.contains(where: { $0 == nil || $0 == "01000" || $0 == "57P01" }) {
+                throw PostgresError(.commitUnconfirmed, context: "commit: the server stopped waiting for the synchronous standby")
+            }
+            handle.committed = results.last?.commandTag == "COMMIT"
+            return Array(results.dropLast())
         }
     }
 
@@ -332,11 +414,17 @@ public final class PostgresConnection: Sendable {
     @discardableResult
     public func commit() throws(PostgresError) -> Bool {
         try handle.withLock { handle throws(PostgresError) -> Bool in
+            // COMMIT already travelled with the transaction's last statements.
+            if let outcome = handle.committed {
+                handle.committed = nil
+                return outcome
+            }
             handle.notices.watch()
             let outcome: Result<PostgresResult, PostgresError>
             do throws(PostgresError) {
                 // Queued statements go first, alone: their test must pass before anything is committed.
                 _ = try handle.sendAheadFirst([], [])
+                handle.roundTrips += 1
                 outcome = .success(try handle.check(PQexec(handle.pointer, "COMMIT"), context: "commit"))
             } catch {
                 outcome = .failure(error)
@@ -429,12 +517,14 @@ extension PostgresConnection.Handle {
             let result = buffer.types.withUnsafeBufferPointer { types in
                 PQprepare(pointer, statement.name, statement.sql, Int32(buffer.count), types.baseAddress)
             }
+            roundTrips += 1
             _ = try check(result, context: "prepare")
             prepared[statement.name] = statement.sql
         }
         let result = buffer.withPointers { _, values, lengths, formats in
             PQexecPrepared(pointer, statement.name, Int32(buffer.count), values, lengths, formats, 0)
         }
+        roundTrips += 1
         return try check(result, context: "execute prepared")
     }
 
@@ -451,9 +541,12 @@ extension PostgresConnection.Handle {
         -> [PostgresResult]?
     {
         if rejected { throw PostgresError(.preludeRejected, context: "a statement sent ahead did not hold; roll back") }
+        if committed != nil && !statements.isEmpty {
+            throw PostgresError(.protocolViolation, context: "a statement after the transaction committed with its last statements")
+        }
         guard let ahead else { return nil }
-        // A COMMIT never rides with queued statements: their verdict must come first.
-        if !statements.isEmpty && statements.contains(where: Self.endsTransaction) {
+        // A COMMIT never rides with queued statements whose verdict is ours to read: it must come first.
+        if !ahead.serverChecked && !statements.isEmpty && statements.contains(where: Self.endsTransaction) {
             _ = try sendAheadFirst([], [])
             return nil
         }
@@ -464,6 +557,11 @@ extension PostgresConnection.Handle {
         do throws(PostgresError) {
             all = try runPipeline(ahead.statements + statements, ahead.buffers + buffers, partial: &partial)
         } catch {
+            // A queued statement failed in a way that says it did not hold (a check made in SQL).
+            if partial.count < count, let state = error.sqlState, ahead.rejectedBy.contains(state) {
+                rejected = true
+                throw PostgresError(.preludeRejected, context: "a statement sent ahead did not hold; roll back")
+            }
             // The prelude ran (a later statement failed): its verdict comes first.
             if partial.count >= count && !ahead.accept(Array(partial.prefix(count))) {
                 rejected = true
@@ -537,6 +635,7 @@ extension PostgresConnection.Handle {
             }
             steps.append(.statement)
         }
+        roundTrips += 1
         if sendFailed || PQpipelineSync(pointer) != 1 {
             // Nothing sensible can be read back from a half-sent pipeline: drop the session.
             broken = true

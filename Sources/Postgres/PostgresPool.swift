@@ -12,6 +12,8 @@ public final class PostgresPool: Sendable {
     private struct Locked: ~Copyable {
         var state: PoolState<PostgresConnection>
         var semaphores: [Int: DispatchSemaphore] = [:]
+        /// Round trips of returned connections (`PostgresPoolStatistics.roundTrips`).
+        var roundTrips = 0
     }
 
     private let locked: Lock<Locked>
@@ -44,7 +46,7 @@ public final class PostgresPool: Sendable {
             return PostgresPoolStatistics(
                 open: state.open, idle: state.idle.count, inUse: state.leased, waiters: state.waiting.count,
                 totalCheckouts: state.totalCheckouts, timeouts: state.timeouts, connects: state.connects,
-                discarded: state.discarded)
+                discarded: state.discarded, roundTrips: locked.roundTrips)
         }
     }
 
@@ -155,7 +157,11 @@ public final class PostgresPool: Sendable {
 
     func checkin(_ connection: PostgresConnection) {
         let reusable = connection.resetForReuse()
-        let (action, dropped) = locked.withLock { $0.state.checkin(connection, reusable: reusable) }
+        let trips = connection.takeRoundTrips()
+        let (action, dropped) = locked.withLock { locked in
+            locked.roundTrips += trips
+            return locked.state.checkin(connection, reusable: reusable)
+        }
         wake(action)
         _ = dropped  // A dropped connection is finished here, outside the lock.
     }

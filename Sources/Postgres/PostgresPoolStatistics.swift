@@ -19,4 +19,6 @@ public struct PostgresPoolStatistics: Sendable, Equatable {
     public var connects: Int
     /// Connections dropped (broken, stale, or closed with the pool).
     public var discarded: Int
+    /// Round trips to the server made on connections since they were returned to the pool (counted at check-in).
+    public var roundTrips: Int = 0
 }

@@ -34,6 +34,39 @@ import Testing
         #expect(t.send(.get, "/Users?filter=userName+eq+%22during-freeze@example.com%22").json["totalResults"] == 0)
     }
 
+    /// With the tenant's settings cached, a user write's prelude rides with its first statement and its COMMIT with
+    /// its last: a POST and a DELETE are one round trip, a PATCH and a PUT two (lock, then write + re-read + COMMIT).
+    /// Counted by the pool (this test's region has the pool to itself).
+    @Test func userWritesTakeOneRoundTripPlusTheLock() throws {
+        let t = region.tenant()
+        let u = t.user("trips@example.com")  // caches the settings
+        func trips(_ request: () -> HTTPResponse) -> (Int, Int) {
+            let before = region.pool.statistics.roundTrips
+            let status = request().status.code
+            return (status, region.pool.statistics.roundTrips - before)
+        }
+        let created = trips { t.send(.post, "/Users", #"{"userName":"one-trip@example.com"}"#) }
+        #expect(created == (201, 1))
+        let patched = trips { t.send(.patch, "/Users/\(u)", patchOp(#"{"op":"replace","path":"displayName","value":"Two"}"#)) }
+        #expect(patched == (200, 2))
+        let replaced = trips { t.send(.put, "/Users/\(u)", #"{"userName":"trips@example.com","displayName":"Put"}"#) }
+        #expect(replaced == (200, 2))
+        let deleted = trips { t.send(.delete, "/Users/\(u)") }
+        #expect(deleted == (204, 1))
+        // A failed write still ends cleanly: a duplicate userName is refused (409) by the statement COMMIT rode with,
+        // which therefore never ran, and the connection goes back rolled back.
+        let duplicate = trips { t.send(.post, "/Users", #"{"userName":"one-trip@example.com"}"#) }
+        #expect(duplicate.0 == 409)
+        #expect(t.send(.get, "/Users?filter=userName+eq+%22one-trip@example.com%22").json["totalResults"] == 1)
+        #expect(t.send(.get, "/Users/\(u)").status.code == 404)
+    }
+
+    /// The guard of migration 11 names the same paused states as `TenantFence` (its text cannot change after it
+    /// shipped, so a new state there needs a new migration).
+    @Test func theWriteGuardFencesTheStatesTheFenceNames() {
+        #expect(RegionSchema.v11.sql.contains("state IN \(TenantFence.pausedStatesSQL)"))
+    }
+
     @Test func settingsChangedBehindTheCacheAreUsedAtOnce() throws {
         let t = region.tenant()
         _ = t.user("first@example.com")

@@ -24,7 +24,7 @@ package import Postgres
 ///   so concurrent PATCHes never lose a member and a 100k-member group is never rewritten.
 package enum RegionSchema {
     /// All migrations, in order.
-    package static let migrations: [Migration] = [v1, v2, v3, v4, v5, v6, v7, v8, v9, v10]
+    package static let migrations: [Migration] = [v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11]
 
     static let v1 = Migration(
         version: 1, name: "region_core",

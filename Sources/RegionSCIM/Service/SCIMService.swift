@@ -90,11 +90,12 @@ package final class SCIMService: Sendable {
     }
 
     /// Re-reads a resource inside the writing transaction, for the response.
+    /// `committing`: the re-read is the transaction's last statement, and COMMIT travels with it.
     func reread(_ kind: ResourceKind, _ connection: PostgresConnection, _ context: TenantContext, id: String,
-                scope: RequestScope, query: String?) throws -> StoredResource {
+                scope: RequestScope, query: String?, committing: Bool = false) throws -> StoredResource {
         let withRelated = Self.projection(kind, context, query: query).includes(kind.relatedAttribute)
         let statements = ResourceStore.get(kind, tenant: scope.tenant, id: id, withRelated: withRelated)
-        let results = try statements.map { statement -> PostgresResult in
+        let results = committing ? try connection.pipelineCommitting(statements) : try statements.map { statement -> PostgresResult in
             guard case .prepared(let prepared, let values) = statement else { preconditionFailure("get uses prepared statements") }
             return try connection.query(prepared, values)
         }
@@ -107,8 +108,10 @@ package final class SCIMService: Sendable {
     /// The answer to a write: the resource, or 204 (with the new ETag) for a PUT/PATCH of a group with more members
     /// than `groupResponseMemberLimit`, found from the group's trigger-kept count so the members are never loaded.
     /// `counted`: the group's `memberCount` row when already read after the write.
+    /// `committing`: the answer's read is the transaction's last statement (a user write): COMMIT travels with it.
     func writeResponse(_ kind: ResourceKind, _ connection: PostgresConnection, _ context: TenantContext, id: String,
-                       scope: RequestScope, query: String?, status: Int, counted: PostgresResult? = nil) throws -> SCIMOutcome {
+                       scope: RequestScope, query: String?, status: Int, counted: PostgresResult? = nil,
+                       committing: Bool = false) throws -> SCIMOutcome {
         if kind == .group, status == 200, Self.projection(.group, context, query: query).includes("members") {
             let limit = settings.groupResponseMemberLimit
             let counted = try counted ?? connection.query(ResourceStore.memberCount, [.uuid(scope.tenant), .text(id)])
@@ -116,7 +119,7 @@ package final class SCIMService: Sendable {
                 return .noContent(version: counted.int(row: 0, column: 1))
             }
         }
-        let stored = try reread(kind, connection, context, id: id, scope: scope, query: query)
+        let stored = try reread(kind, connection, context, id: id, scope: scope, query: query, committing: committing)
         return respond(stored, kind, context, scope: scope, query: query, status: status)
     }
 
@@ -137,7 +140,8 @@ package final class SCIMService: Sendable {
             case .user:
                 try claimExternalID(row, connection, context, user: nil)
                 let directory = try database.directory.config(context, connection)
-                let created = try connection.pipeline(Self.createUserStatements(tenant: scope.tenant, id: UUIDText.version7(), row,
+                // The transaction's last statements: COMMIT travels with them (one round trip for the whole POST).
+                let created = try connection.pipelineCommitting(Self.createUserStatements(tenant: scope.tenant, id: UUIDText.version7(), row,
                                                                                 document, directory))[0]
                 guard created.rowCount == 1 else { throw SCIMError(status: 500, detail: "the user was not stored") }
                 var stored = try ResourceStore.decode(.user, created, row: 0, baseURL: scope.baseURL)
@@ -180,11 +184,12 @@ package final class SCIMService: Sendable {
                 var roles = try RoleImpact(self, connection, context, group: id, before: current.document, after: normalised.document)
                 let delta = try applyMembership(.replaceAll(members), connection, scope: scope, group: id, roles: &roles)
                 if delta > 0 && !changed {
-                    try connection.sendAhead([.prepared(ResourceStore.touchGroup, [.uuid(scope.tenant), .text(id)])]) { _ in true }
+                    try connection.sendAhead([.prepared(ResourceStore.touchGroup, [.uuid(scope.tenant), .text(id)])], rejectedBy: [])
                 }
                 try roles.finish(self, connection, tenant: scope.tenant, group: id)
             }
-            return try writeResponse(kind, connection, context, id: id, scope: scope, query: query, status: 200)
+            return try writeResponse(kind, connection, context, id: id, scope: scope, query: query, status: 200,
+                                     committing: kind == .user)
         }
         note(quirks, scope)
         return outcome
@@ -207,9 +212,9 @@ package final class SCIMService: Sendable {
                 statements.append(.prepared(ResourceStore.syncEmails, ResourceStore.emailValues(tenant: tenant, id: id, row)))
             }
             // Nobody reads their results: they travel with the next statement (the answer's re-read).
-            try connection.sendAhead(statements) { _ in true }
+            try connection.sendAhead(statements, rejectedBy: [])
         case .group:
-            try connection.sendAhead([.prepared(ResourceStore.updateGroup, ResourceStore.groupValues(tenant: tenant, id: id, row, new))]) { _ in true }
+            try connection.sendAhead([.prepared(ResourceStore.updateGroup, ResourceStore.groupValues(tenant: tenant, id: id, row, new))], rejectedBy: [])
         }
     }
 
@@ -286,11 +291,13 @@ package final class SCIMService: Sendable {
                 }
                 if delta > 0 && !result.documentChanged {
                     // Travels with the next statement (the answer's member count or re-read).
-                    try connection.sendAhead([.prepared(ResourceStore.touchGroup, [.uuid(scope.tenant), .text(id)])]) { _ in true }
+                    try connection.sendAhead([.prepared(ResourceStore.touchGroup, [.uuid(scope.tenant), .text(id)])], rejectedBy: [])
                 }
                 try roles.finish(self, connection, tenant: scope.tenant, group: id)
             }
-            return (try writeResponse(kind, connection, context, id: id, scope: scope, query: query, status: 200), result.quirks)
+            // A user's PATCH never shares its transaction (only a group's do: `GroupWriteCombiner`), so it can end it.
+            return (try writeResponse(kind, connection, context, id: id, scope: scope, query: query, status: 200,
+                                      committing: kind == .user), result.quirks)
         }
         // Concurrent PATCHes of one group share a transaction (`GroupWriteCombiner`); a user's PATCH meets no one.
         let (outcome, quirks) = kind == .group
@@ -417,7 +424,10 @@ package final class SCIMService: Sendable {
             let parameters: [PostgresValue] = [.uuid(scope.tenant), .text(id)]
             // A group whose members' roles depend on it: who they are, before they go with it.
             let roles = kind == .group ? try RoleImpact(self, connection, context, deleting: id) : RoleImpact.none
-            let results = try connection.pipeline([.prepared(delete, parameters), .prepared(ResourceStore.dropMemberships, parameters)])
+            // A user's deletion ends its transaction here (nothing follows: no roles to recompute), so COMMIT travels
+            // with it; a 404 below then answers for a transaction that changed nothing.
+            let statements: [PostgresStatement] = [.prepared(delete, parameters), .prepared(ResourceStore.dropMemberships, parameters)]
+            let results = kind == .user && !roles.collecting ? try connection.pipelineCommitting(statements) : try connection.pipeline(statements)
             guard results[0].affectedRows == 1 else { throw SCIMError.resourceNotFound(kind, id) }
             try roles.finish(self, connection, tenant: scope.tenant, group: nil)
             return .noContent(version: nil)

@@ -52,6 +52,9 @@ package final class RegionDatabase: Sendable {
                request_log::text
         FROM tenants WHERE id = $1::uuid
         """)
+    /// The server-side checks of a speculative write prelude (migration 11), and the SQLSTATE of their failure.
+    static let writeGuard = PreparedStatement("SELECT scim_write_guard($1::uuid, $2)")
+    static let writeGuardRejected = "SCW01"
     /// `tenantRow` for a write: the lock a move's freeze waits for (`TenantFence`).
     static let tenantRowForWrite = PreparedStatement(
         """
@@ -106,15 +109,15 @@ package final class RegionDatabase: Sendable {
                         .prepared(TenantFence.state, [.text(tenant)])]
                     let context: TenantContext
                     if let cached = cachedContext(tenant), !speculationRejected {
-                        // The usual case: the tenant's settings are cached, so the prelude's answers are predictable
-                        // and it goes out with the body's first statement (one round trip less per write). If it
-                        // says otherwise (settings changed, a move's fence, the tenant gone), nothing of this
-                        // transaction can commit (`sendAhead`) and the write starts over below, awaiting it.
-                        let version = cached.version
-                        try connection.sendAhead(prelude) { results in
-                            results.count == 4 && results[2].rowCount == 1 && results[2].int(row: 0, column: 0) == version
-                                && TenantFence.allows(results[3])
-                        }
+                        // The usual case: the tenant's settings are cached, so the prelude goes out with the body's
+                        // first statement (one round trip less per write), and its checks are made by the server
+                        // (`scim_write_guard`, migration 11: settings version, move fence), so the body's last
+                        // statements may carry the COMMIT too (`pipelineCommitting`). If the guard fails (settings
+                        // changed, a move's fence, the tenant gone), nothing of this transaction can commit and the
+                        // write starts over below, awaiting the full prelude for the exact answer.
+                        try connection.sendAhead([.sql("BEGIN"), .prepared(DirectoryLock.beginWrite, [.text(tenant)]),
+                                                  .prepared(Self.writeGuard, [.text(tenant), .int(cached.version)])],
+                                                 rejectedBy: [Self.writeGuardRejected])
                         context = cached
                     } else {
                         let results = try connection.pipeline(prelude)

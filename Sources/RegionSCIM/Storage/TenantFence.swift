@@ -13,6 +13,7 @@ package enum TenantFence {
     package static let lockTenant = PreparedStatement("SELECT 1 FROM tenants WHERE id = $1::uuid FOR KEY SHARE")
     /// The states a tenant's writes (and its background work here) are refused in: a frozen or moved source, an
     /// incoming target. The one list: `check`, the move API and the background workers' SQL all use it.
+    /// (Also written out in migration 11's `scim_write_guard`, whose text cannot change; `WritePreludeTests` pins the two.)
     package static let pausedStates: [String] = ["frozen", "moved", "incoming"]
     /// `pausedStates` as an SQL list, for `state IN \(pausedStatesSQL)` (constants only: no values from outside).
     package static let pausedStatesSQL = "(" + pausedStates.map { "'\($0)'" }.joined(separator: ", ") + ")"
