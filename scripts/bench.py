@@ -291,12 +291,15 @@ try:
         rows.append(("pgbench -N (simple write transaction)", f"{write_ref:.0f}", "", "", "reference", "", ""))
         print(f"   {'pgbench -N (simple write transaction)':<44} {write_ref:>9.0f} tps", flush=True)
         insert_sql = os.path.join(WORK, "insert-user.sql")
+        # userNames unique per run and client (`pg-<run>-<client>-<random>`): a bare random number collided with an
+        # earlier run's row once the table held enough of them, and the aborted reference stopped the whole bench.
+        run_tag = f"{int(time.time())}{os.getpid()}"
         open(insert_sql, "w").write(
             "\\set r random(1, 1000000000000)\nBEGIN;\n"
             f"SELECT set_config('app.tenant_id', '{TENANT}', true);\n"
             f"INSERT INTO users (tenant_id, id, user_name, user_name_key, active, resource, created_at, last_modified) VALUES ('{TENANT}', gen_random_uuid(), "
-            "'pg-' || :r || '@example.com', 'pg-' || :r || '@example.com', true, jsonb_build_object('schemas', "
-            "jsonb_build_array(replace('urn;ietf;params;scim;schemas;core;2.0;User', ';', chr(58))), 'userName', 'pg-' || :r || '@example.com', "
+            f"'pg-{run_tag}-' || :client_id || '-' || :r || '@example.com', 'pg-{run_tag}-' || :client_id || '-' || :r || '@example.com', true, jsonb_build_object('schemas', "
+            f"jsonb_build_array(replace('urn;ietf;params;scim;schemas;core;2.0;User', ';', chr(58))), 'userName', 'pg-{run_tag}-' || :client_id || '-' || :r || '@example.com', "
             "'active', true), date_trunc('milliseconds', now()), date_trunc('milliseconds', now())) "
             "RETURNING id::text, resource::text, version, created_at, last_modified;\nEND;\n")
         psql("postgres", "CHECKPOINT", "postgres")

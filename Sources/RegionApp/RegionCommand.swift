@@ -225,6 +225,10 @@ package enum RegionCommand {
         metrics.registry.gaugeFunction("scim_region_db_pool_timeouts", "Checkouts that timed out waiting for a connection.") {
             [([], Double(pool.statistics.timeouts))]
         }
+        // Divided by the request rate: round trips to PostgreSQL per SCIM request (a user POST is 1, a user PATCH 2).
+        metrics.registry.gaugeFunction("scim_region_db_round_trips", "Round trips to PostgreSQL made by the request pool (a running count).") {
+            [([], Double(pool.statistics.roundTrips))]
+        }
         metrics.registry.gaugeFunction("scim_region_connections_open", "Open HTTP connections.") {
             [([], Double(http.stats.snapshot.connectionsOpen))]
         }
