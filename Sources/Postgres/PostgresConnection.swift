@@ -167,7 +167,11 @@ public final class PostgresConnection: Sendable {
                 buffers.append(try ParameterBuffer(parameters))
             }
         }
-        handle.withLock { handle in
+        try handle.withLock { handle throws(PostgresError) in
+            // Nothing may be queued once COMMIT went out: it would be dropped, or run outside the transaction.
+            if handle.committed != nil {
+                throw PostgresError(.protocolViolation, context: "a statement queued after the transaction committed with its last statements")
+            }
             guard let earlier = handle.ahead else {
                 handle.ahead = Ahead(statements: statements, buffers: buffers, accept: accept, serverChecked: serverChecked,
                                      rejectedBy: rejectedBy)
@@ -340,6 +344,8 @@ public final class PostgresConnection: Sendable {
             }
             let warnings = handle.notices.stop()
             let results = try outcome.get()
+            // Warnings of the whole pipeline are seen here, not only COMMIT's: none of our statements, triggers or
+            // functions raise a WARNING, and one that did would make a confirmed commit answer 503 (the safe side).
             if warnings.contains(where: { $0 == nil || $0 == "01000" || $0 == "57P01" }) {
                 throw PostgresError(.commitUnconfirmed, context: "commit: the server stopped waiting for the synchronous standby")
             }
@@ -541,7 +547,7 @@ extension PostgresConnection.Handle {
         -> [PostgresResult]?
     {
         if rejected { throw PostgresError(.preludeRejected, context: "a statement sent ahead did not hold; roll back") }
-        if committed != nil && !statements.isEmpty {
+        if committed != nil && (ahead != nil || !statements.isEmpty) {
             throw PostgresError(.protocolViolation, context: "a statement after the transaction committed with its last statements")
         }
         guard let ahead else { return nil }

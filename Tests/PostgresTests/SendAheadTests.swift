@@ -29,6 +29,57 @@ import Testing
         #expect(try count("accepted") == 1)
     }
 
+    /// `pipelineCommitting` with a server-checked prelude: one round trip for BEGIN, the prelude, the statement and
+    /// COMMIT; `commit` then answers without another; nothing can be sent or queued after it in that transaction.
+    @Test func aServerCheckedPreludeLetsCommitRideWithTheLastStatement() throws {
+        try pool.withConnection { c in
+            try c.sendAhead([.sql("BEGIN"), .sql("SELECT 1")], rejectedBy: ["SCW01"])
+            let results = try c.pipelineCommitting([.sql("INSERT INTO ahead VALUES ('rode') RETURNING v")])
+            #expect(results.count == 1 && results[0].string(row: 0, column: 0) == "rode")
+            do {
+                try c.sendAhead([.sql("INSERT INTO ahead VALUES ('late')")], rejectedBy: [])
+                Issue.record("expected protocolViolation for a statement queued after COMMIT")
+            } catch let error as PostgresError {
+                #expect(error.kind == .protocolViolation)
+            }
+            do {
+                _ = try c.query("INSERT INTO ahead VALUES ('late')")
+                Issue.record("expected protocolViolation for a statement sent after COMMIT")
+            } catch let error as PostgresError {
+                #expect(error.kind == .protocolViolation)
+            }
+            #expect(try c.commit())
+        }
+        #expect(try count("rode") == 1)
+        #expect(try count("late") == 0)
+        #expect(pool.statistics.roundTrips >= 1)
+    }
+
+    /// A server-checked prelude that fails with its SQLSTATE is a rejection (nothing commits, `preludeRejected`), and
+    /// a statement that fails in the same pipeline as COMMIT keeps COMMIT from running.
+    @Test func aFailingGuardOrStatementKeepsTheRidingCommitFromRunning() throws {
+        try pool.withConnection { c in
+            try c.sendAhead([.sql("BEGIN"), .sql("SELECT 1/0")], rejectedBy: ["22012"])
+            do {
+                _ = try c.pipelineCommitting([.sql("INSERT INTO ahead VALUES ('guarded')")])
+                Issue.record("expected preludeRejected")
+            } catch let error as PostgresError {
+                #expect(error.kind == .preludeRejected)
+            }
+        }
+        try pool.withConnection { c in
+            try c.sendAhead([.sql("BEGIN")], rejectedBy: [])
+            do {
+                _ = try c.pipelineCommitting([.sql("INSERT INTO ahead VALUES ('first')"), .sql("SELECT 1/0")])
+                Issue.record("expected division by zero")
+            } catch let error as PostgresError {
+                #expect(error.sqlState == "22012")
+            }
+        }
+        #expect(try count("guarded") == 0)
+        #expect(try count("first") == 0, "COMMIT never ran after the failed statement")
+    }
+
     @Test func aRejectedPreludeLetsNothingCommitEvenIfTheCallerSwallowsTheError() throws {
         try pool.withConnection { c in
             try c.sendAhead([.sql("BEGIN"), .sql("SELECT 1")]) { _ in false }

@@ -35,7 +35,8 @@ import Testing
     }
 
     /// With the tenant's settings cached, a user write's prelude rides with its first statement and its COMMIT with
-    /// its last: a POST and a DELETE are one round trip, a PATCH and a PUT two (lock, then write + re-read + COMMIT).
+    /// its last: a POST is one round trip, a PATCH and a PUT two (lock, then write + re-read + COMMIT), a DELETE two
+    /// (its 404 must be able to roll back: see `aUserDeleteNamingAGroupChangesNothing`).
     /// Counted by the pool (this test's region has the pool to itself).
     @Test func userWritesTakeOneRoundTripPlusTheLock() throws {
         let t = region.tenant()
@@ -52,13 +53,27 @@ import Testing
         let replaced = trips { t.send(.put, "/Users/\(u)", #"{"userName":"trips@example.com","displayName":"Put"}"#) }
         #expect(replaced == (200, 2))
         let deleted = trips { t.send(.delete, "/Users/\(u)") }
-        #expect(deleted == (204, 1))
+        #expect(deleted == (204, 2))
         // A failed write still ends cleanly: a duplicate userName is refused (409) by the statement COMMIT rode with,
         // which therefore never ran, and the connection goes back rolled back.
         let duplicate = trips { t.send(.post, "/Users", #"{"userName":"one-trip@example.com"}"#) }
         #expect(duplicate.0 == 409)
         #expect(t.send(.get, "/Users?filter=userName+eq+%22one-trip@example.com%22").json["totalResults"] == 1)
         #expect(t.send(.get, "/Users/\(u)").status.code == 404)
+    }
+
+    /// DELETE /Users/{id} with a group's id answers 404 and changes nothing: the group's own memberships in other
+    /// groups (removed by the same transaction's `dropMemberships`) are rolled back with it.
+    @Test func aUserDeleteNamingAGroupChangesNothing() throws {
+        let t = region.tenant()
+        _ = t.user("warm@example.com")  // settings cached: the speculative path
+        let child = t.group("Child")
+        let parent = t.group("Parent", #","members":[{"value":"\#(child)","type":"Group"}]"#)
+        let before = t.send(.get, "/Groups/\(parent)")
+        #expect(t.send(.delete, "/Users/\(child)").status.code == 404)
+        let after = t.send(.get, "/Groups/\(parent)")
+        #expect(after.json["members"]?.array?.compactMap { $0["value"]?.string } == [child])
+        #expect(after.json["meta"]?["version"] == before.json["meta"]?["version"])
     }
 
     /// The guard of migration 11 names the same paused states as `TenantFence` (its text cannot change after it

@@ -424,10 +424,9 @@ package final class SCIMService: Sendable {
             let parameters: [PostgresValue] = [.uuid(scope.tenant), .text(id)]
             // A group whose members' roles depend on it: who they are, before they go with it.
             let roles = kind == .group ? try RoleImpact(self, connection, context, deleting: id) : RoleImpact.none
-            // A user's deletion ends its transaction here (nothing follows: no roles to recompute), so COMMIT travels
-            // with it; a 404 below then answers for a transaction that changed nothing.
-            let statements: [PostgresStatement] = [.prepared(delete, parameters), .prepared(ResourceStore.dropMemberships, parameters)]
-            let results = kind == .user && !roles.collecting ? try connection.pipelineCommitting(statements) : try connection.pipeline(statements)
+            // COMMIT does not ride here: the 404 below must roll back `dropMemberships`, which a DELETE /Users/{id}
+            // naming a group's id would otherwise have committed (its memberships in other groups gone).
+            let results = try connection.pipeline([.prepared(delete, parameters), .prepared(ResourceStore.dropMemberships, parameters)])
             guard results[0].affectedRows == 1 else { throw SCIMError.resourceNotFound(kind, id) }
             try roles.finish(self, connection, tenant: scope.tenant, group: nil)
             return .noContent(version: nil)
