@@ -138,11 +138,22 @@ let widgetsTable = """
                 #expect(answer["sourceDigest"]?.string == answer["targetDigest"]?.string)
             }
         }
-        // A changed row, a missing one and an extra one are each found, in their own bucket only.
+        // A changed row, a missing one and an extra one are each found, in their own bucket only. The missing one is
+        // the first user after users[10] in another of the 16 buckets (the same bucket for both — one run in 16 with
+        // fixed indexes — made this test fail as "1 differing bucket, expected 2").
+        func bucket(_ id: String) throws -> Int64? {
+            try source.sql(tenant, "SELECT (('x' || substr(md5(ROW($1::uuid, $2::uuid)::text), 1, 8))::bit(32)::bigint % 16)",
+                           [.uuid(tenant), .uuid(id)]).int(row: 0, column: 0)
+        }
+        let changedBucket = try bucket(users[10])
+        guard let gone = try users[11...].first(where: { try bucket($0) != changedBucket }) else {
+            Issue.record("every user in one bucket")
+            return
+        }
         _ = try target.pool.withTransaction(setup: [.prepared(RegionDatabase.setTenant, [.text(tenant)])]) { c in
             try c.query("SET LOCAL session_replication_role = replica")
             try c.query("UPDATE users SET display_name = 'changed' WHERE id = $1", [.uuid(users[10])])
-            try c.query("DELETE FROM users WHERE id = $1", [.uuid(users[20])])
+            try c.query("DELETE FROM users WHERE id = $1", [.uuid(gone)])
             try c.query("UPDATE widgets SET ratio = ratio + 1e-12 WHERE id = 5")
         }
         let userAnswers = compare(source, target, tenant, table: "users", buckets: 16)
@@ -170,7 +181,7 @@ let widgetsTable = """
         let created = target.scim(.post, "/Users", tenant: tenant, #"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"new@example.com"}"#)
         #expect(created.status.code == 201)
         #expect(target.scim(.get, "/Users/\(users[7])", tenant: tenant).status.code == 200)
-        #expect(target.scim(.get, "/Users/\(users[20])", tenant: tenant).status.code == 404, "deleted on the target above")
+        #expect(target.scim(.get, "/Users/\(gone)", tenant: tenant).status.code == 404, "deleted on the target above")
         #expect(target.scim(.get, "/Users/\(users[3])", tenant: tenant).status.code == 404, "a tombstone stays a tombstone")
     }
 
