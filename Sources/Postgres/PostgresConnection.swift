@@ -160,13 +160,7 @@ public final class PostgresConnection: Sendable {
 
     private func enqueueAhead(_ statements: [PostgresStatement], accept: @escaping @Sendable ([PostgresResult]) -> Bool,
                               serverChecked: Bool, rejectedBy: Set<String>) throws(PostgresError) {
-        var buffers: [ParameterBuffer] = []
-        for statement in statements {
-            switch statement {
-            case .sql(_, let parameters), .prepared(_, let parameters):
-                buffers.append(try ParameterBuffer(parameters))
-            }
-        }
+        let buffers = try Handle.buffers(statements)
         try handle.withLock { handle throws(PostgresError) in
             // Nothing may be queued once COMMIT went out: it would be dropped, or run outside the transaction.
             if handle.committed != nil {
@@ -294,14 +288,7 @@ public final class PostgresConnection: Sendable {
     /// the rest are skipped and the first error is thrown. Meant for a few small statements: the
     /// connection is in blocking mode, so very large pipelines could stall on full socket buffers.
     public func pipeline(_ statements: [PostgresStatement]) throws(PostgresError) -> [PostgresResult] {
-        var buffers: [ParameterBuffer] = []
-        buffers.reserveCapacity(statements.count)
-        for statement in statements {
-            switch statement {
-            case .sql(_, let parameters), .prepared(_, let parameters):
-                buffers.append(try ParameterBuffer(parameters))
-            }
-        }
+        let buffers = try Handle.buffers(statements)
         return try handle.withLock { handle throws(PostgresError) in
             if let own = try handle.sendAheadFirst(statements, buffers) { return own }
             return try handle.runPipeline(statements, buffers)
@@ -315,14 +302,7 @@ public final class PostgresConnection: Sendable {
     /// statements then run as `pipeline` does and `commit` sends COMMIT later, as usual. A COMMIT the synchronous
     /// standby did not confirm throws `commitUnconfirmed`, as `commit` does.
     public func pipelineCommitting(_ statements: [PostgresStatement]) throws(PostgresError) -> [PostgresResult] {
-        var buffers: [ParameterBuffer] = []
-        buffers.reserveCapacity(statements.count + 1)
-        for statement in statements {
-            switch statement {
-            case .sql(_, let parameters), .prepared(_, let parameters):
-                buffers.append(try ParameterBuffer(parameters))
-            }
-        }
+        var buffers = try Handle.buffers(statements)
         buffers.append(try ParameterBuffer([]))
         return try handle.withLock { handle throws(PostgresError) -> [PostgresResult] in
             if let ahead = handle.ahead, !ahead.serverChecked {
@@ -331,23 +311,11 @@ public final class PostgresConnection: Sendable {
                 return try handle.runPipeline(statements, own)
             }
             let all = statements + [.sql("COMMIT")]
-            handle.notices.watch()
-            let outcome: Result<[PostgresResult], PostgresError>
-            do throws(PostgresError) {
-                if let results = try handle.sendAheadFirst(all, buffers) {
-                    outcome = .success(results)
-                } else {
-                    outcome = .success(try handle.runPipeline(all, buffers))
-                }
-            } catch {
-                outcome = .failure(error)
-            }
-            let warnings = handle.notices.stop()
-            let results = try outcome.get()
-            // Warnings of the whole pipeline are seen here, not only COMMIT's: none of our statements, triggers or
+            // Warnings of the whole pipeline are watched, not only COMMIT's: none of our statements, triggers or
             // functions raise a WARNING, and one that did would make a confirmed commit answer 503 (the safe side).
-            if warnings.contains(where: { $0 == nil || $0 == "01000" || $0 == "57P01" }) {
-                throw PostgresError(.commitUnconfirmed, context: "commit: the server stopped waiting for the synchronous standby")
+            let results = try handle.committing { handle throws(PostgresError) in
+                if let results = try handle.sendAheadFirst(all, buffers) { return results }
+                return try handle.runPipeline(all, buffers)
             }
             handle.committed = results.last?.commandTag == "COMMIT"
             return Array(results.dropLast())
@@ -425,22 +393,11 @@ public final class PostgresConnection: Sendable {
                 handle.committed = nil
                 return outcome
             }
-            handle.notices.watch()
-            let outcome: Result<PostgresResult, PostgresError>
-            do throws(PostgresError) {
+            let result = try handle.committing { handle throws(PostgresError) in
                 // Queued statements go first, alone: their test must pass before anything is committed.
                 _ = try handle.sendAheadFirst([], [])
                 handle.roundTrips += 1
-                outcome = .success(try handle.check(PQexec(handle.pointer, "COMMIT"), context: "commit"))
-            } catch {
-                outcome = .failure(error)
-            }
-            let warnings = handle.notices.stop()
-            let result = try outcome.get()
-            // The cancelled wait is a plain WARNING (SQLSTATE 01000); a terminated backend's is 57P01 (and the
-            // connection then closes). No other warning can come from our COMMITs (no deferred triggers).
-            if warnings.contains(where: { $0 == nil || $0 == "01000" || $0 == "57P01" }) {
-                throw PostgresError(.commitUnconfirmed, context: "commit: the server stopped waiting for the synchronous standby")
+                return try handle.check(PQexec(handle.pointer, "COMMIT"), context: "commit")
             }
             return result.commandTag == "COMMIT"
         }
@@ -448,6 +405,39 @@ public final class PostgresConnection: Sendable {
 }
 
 extension PostgresConnection.Handle {
+    /// Runs `body`, which sends a COMMIT, while watching the server's warnings, and throws `commitUnconfirmed` when
+    /// one says the commit was not confirmed by the synchronous standby (see `commit`): the cancelled wait is a plain
+    /// WARNING (SQLSTATE 01000); a terminated backend's is 57P01 (and the connection then closes). No other warning
+    /// comes from our COMMITs (no deferred triggers).
+    mutating func committing<R>(_ body: (inout Self) throws(PostgresError) -> R) throws(PostgresError) -> R {
+        notices.watch()
+        let outcome: Result<R, PostgresError>
+        do throws(PostgresError) {
+            outcome = .success(try body(&self))
+        } catch {
+            outcome = .failure(error)
+        }
+        let warnings = notices.stop()
+        let value = try outcome.get()
+        if warnings.contains(where: { $0 == nil || $0 == "01000" || $0 == "57P01" }) {
+            throw PostgresError(.commitUnconfirmed, context: "commit: the server stopped waiting for the synchronous standby")
+        }
+        return value
+    }
+
+    /// One parameter buffer per statement (encoded before the connection's lock is taken).
+    static func buffers(_ statements: [PostgresStatement]) throws(PostgresError) -> [ParameterBuffer] {
+        var buffers: [ParameterBuffer] = []
+        buffers.reserveCapacity(statements.count + 1)
+        for statement in statements {
+            switch statement {
+            case .sql(_, let parameters), .prepared(_, let parameters):
+                buffers.append(try ParameterBuffer(parameters))
+            }
+        }
+        return buffers
+    }
+
     /// Turns a libpq result into a `PostgresResult` or a typed error (clearing the C result).
     mutating func check(_ result: OpaquePointer?, context: String) throws(PostgresError) -> PostgresResult {
         guard let result else {
