@@ -42,12 +42,9 @@ extension FuzzRegressionTests {
 }
 
 extension FuzzRegressionTests {
-    /// fuzz-http: a response head over `maxHeaderBytes` was refused when it arrived in pieces but parsed when it
-    /// arrived in one read.
-    @Test(arguments: [1, 7, 4096])
-    func oversizeResponseHeadIsRefusedHoweverItArrives(pieceSize: Int) {
-        let bytes = Array(("HTTP/1.1 200 OK\r\nX-Big: " + String(repeating: "b", count: 600) + "\r\nContent-Length: 0\r\n\r\n").utf8)
-        var parser = ResponseParser(maxHeaderBytes: 512)
+    /// Gives `parser` the response `pieceSize` bytes at a time, as the network might, until it answers.
+    static func feed(_ bytes: [UInt8], in pieceSize: Int, to parser: ResponseParser) -> ResponseParser.Event {
+        var parser = parser
         var outcome: ResponseParser.Event = .needMoreData
         var start = 0
         while start < bytes.count, case .needMoreData = outcome {
@@ -55,6 +52,15 @@ extension FuzzRegressionTests {
             start += pieceSize
             outcome = parser.next()
         }
+        return outcome
+    }
+
+    /// fuzz-http: a response head over `maxHeaderBytes` was refused when it arrived in pieces but parsed when it
+    /// arrived in one read.
+    @Test(arguments: [1, 7, 4096])
+    func oversizeResponseHeadIsRefusedHoweverItArrives(pieceSize: Int) {
+        let bytes = Array(("HTTP/1.1 200 OK\r\nX-Big: " + String(repeating: "b", count: 600) + "\r\nContent-Length: 0\r\n\r\n").utf8)
+        let outcome = Self.feed(bytes, in: pieceSize, to: ResponseParser(maxHeaderBytes: 512))
         guard case .failed(let error) = outcome else { Issue.record("a \(bytes.count)-byte head was accepted"); return }
         #expect(error == HTTPParseError(.badGateway, "response header section too large"))
     }
@@ -67,14 +73,7 @@ extension FuzzRegressionTests {
     @Test(arguments: [1, 7, 23, 4096])
     func anOverlongChunkLineIsRefusedTheSameHoweverItArrives(pieceSize: Int) {
         let bytes = Array(("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + String(repeating: "C", count: 1500) + "\r\n").utf8)
-        var parser = ResponseParser()
-        var outcome: ResponseParser.Event = .needMoreData
-        var start = 0
-        while start < bytes.count, case .needMoreData = outcome {
-            parser.append(Array(bytes[start..<min(bytes.count, start + pieceSize)]))
-            start += pieceSize
-            outcome = parser.next()
-        }
+        let outcome = Self.feed(bytes, in: pieceSize, to: ResponseParser())
         guard case .failed(let error) = outcome else { Issue.record("not refused: \(outcome)"); return }
         #expect(error == HTTPParseError(.badGateway, "bad chunk line"))
     }
@@ -82,14 +81,7 @@ extension FuzzRegressionTests {
     @Test(arguments: [1, 4096])
     func anOverlongTrailerIsRefusedHoweverItArrives(pieceSize: Int) {
         let bytes = Array(("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-T: " + String(repeating: "t", count: 600) + "\r\n\r\n").utf8)
-        var parser = ResponseParser(maxHeaderBytes: 512)
-        var outcome: ResponseParser.Event = .needMoreData
-        var start = 0
-        while start < bytes.count, case .needMoreData = outcome {
-            parser.append(Array(bytes[start..<min(bytes.count, start + pieceSize)]))
-            start += pieceSize
-            outcome = parser.next()
-        }
+        let outcome = Self.feed(bytes, in: pieceSize, to: ResponseParser(maxHeaderBytes: 512))
         guard case .failed(let error) = outcome else { Issue.record("not refused: \(outcome)"); return }
         #expect(error == HTTPParseError(.badGateway, "response trailer too large"))
     }
