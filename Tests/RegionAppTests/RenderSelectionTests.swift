@@ -93,6 +93,17 @@ import Testing
         compare(.group, stored, context)
     }
 
+    /// The default projection's selection is made once with the tenant context, and is the one a request would make.
+    @Test func theCachedDefaultSelectionIsTheDefaultProjections() throws {
+        let context = try context()
+        for kind in [ResourceKind.user, .group] {
+            let plan = context.renderPlan(kind)
+            let made = plan.selection(SCIMService.projection(kind, context, query: nil))
+            let cached = try #require(plan.defaultSelection)
+            #expect(cached.core == made.core && cached.extensions == made.extensions && cached.meta == made.meta)
+        }
+    }
+
     /// The prefilter really leaves things out (else this would be a test of nothing): `attributes=userName` builds
     /// neither `meta` nor the extensions.
     @Test func theSelectionSkipsWhatTheProjectionDrops() throws {

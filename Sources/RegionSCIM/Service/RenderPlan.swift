@@ -34,6 +34,9 @@ package struct RenderPlan: Sendable {
 
     /// The core attribute names and extension ids this plan renders.
     var known: Set<String>
+    /// The selection of the default projection (no `attributes`/`excludedAttributes`: most requests), made once
+    /// with the tenant context instead of per request.
+    package var defaultSelection: Selection? = nil
 
     /// Which parts of a resource a projection can keep, decided once per request (not per rendered resource): the
     /// renderer skips the rest, so a page of `attributes=userName` does not build 100 `meta` objects and documents

@@ -36,8 +36,11 @@ package final class TenantContext: Sendable {
         self.groups = groups
         self.defaultUserProjection = Projection(schema: users)
         self.defaultGroupProjection = Projection(schema: groups)
-        self.userRenderPlan = RenderPlan(.user, users)
-        self.groupRenderPlan = RenderPlan(.group, groups)
+        var userPlan = RenderPlan(.user, users), groupPlan = RenderPlan(.group, groups)
+        userPlan.defaultSelection = userPlan.selection(defaultUserProjection)
+        groupPlan.defaultSelection = groupPlan.selection(defaultGroupProjection)
+        self.userRenderPlan = userPlan
+        self.groupRenderPlan = groupPlan
     }
 
     package func renderPlan(_ kind: ResourceKind) -> RenderPlan { kind == .user ? userRenderPlan : groupRenderPlan }
