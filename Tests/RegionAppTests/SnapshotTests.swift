@@ -177,7 +177,8 @@ extension Tenant {
         #expect(first.pages == 2)  // one user, then the end
         // Another tenant's token, an edited one, a bad page cursor, a bad limit.
         #expect(other.internalCall(.get, "snapshots/\(first.token)").status.code == 404)
-        #expect(t.internalCall(.get, "snapshots/\(first.token.dropLast(2))xx").status.code == 404)
+        let edited = first.token.dropLast(2) + (first.token.hasSuffix("xx") ? "yy" : "xx")  // differs for certain
+        #expect(t.internalCall(.get, "snapshots/\(edited)").status.code == 404)
         #expect(t.internalCall(.get, "snapshots/\(first.token)?after=zzz").status.code == 400)
         #expect(t.internalCall(.get, "snapshots/\(first.token)?limit=0").status.code == 400)
         // Two per tenant: the third is refused until one is released; a released snapshot is gone.
