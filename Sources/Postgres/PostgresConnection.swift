@@ -126,40 +126,24 @@ public final class PostgresConnection: Sendable {
         }
     }
 
-    /// Statements queued by `sendAhead` and the test of their results.
+    /// Statements queued by `sendAhead`.
     struct Ahead {
         let statements: [PostgresStatement]
         let buffers: [ParameterBuffer]
-        let accept: @Sendable ([PostgresResult]) -> Bool
-        /// Whether the server alone decides whether they hold (they hold unless one fails): such statements may
-        /// travel with a COMMIT, since a failure aborts the pipeline before it.
-        let serverChecked: Bool
         /// SQLSTATEs that mean "did not hold" when one of these statements fails with it.
         let rejectedBy: Set<String>
     }
 
-    /// Queues `statements` like `sendAhead(_:accept:)`, but with the server as the judge: they hold unless one of
-    /// them fails; failing with an SQLSTATE in `rejectedBy` counts as not holding (`preludeRejected` from then on),
-    /// any other failure is that statement's own error. Because no answer has to be read first, they may travel with
-    /// a COMMIT (`pipelineCommitting`). For a prelude whose checks are made in SQL, and for statements whose results
-    /// nobody reads (`rejectedBy` empty).
+    /// Queues `statements` to go out in front of the next call on this connection, in that call's round trip
+    /// (statements already queued stay in front): a transaction's BEGIN and checks when the caller can predict them
+    /// (from a cache), or statements whose results nobody reads. They cost no round trip of their own. The server is
+    /// the judge: they hold unless one of them fails. Failing with an SQLSTATE in `rejectedBy` (a check made in SQL,
+    /// e.g. a PL/pgSQL guard raising its own code) means they did not hold: that call and every later one, COMMIT
+    /// included, throw `preludeRejected` until the connection goes back to its pool (which rolls back), so what ran
+    /// after them can never be committed, even if a caller swallows the error. Any other failure is that statement's
+    /// own error, thrown by the next call. Because a failure stops the pipeline before anything behind it, they may
+    /// travel with a COMMIT (`pipelineCommitting`).
     public func sendAhead(_ statements: [PostgresStatement], rejectedBy: Set<String>) throws(PostgresError) {
-        try enqueueAhead(statements, accept: { _ in true }, serverChecked: true, rejectedBy: rejectedBy)
-    }
-
-    /// Queues `statements` to go out in front of the next call on this connection, in that call's round trip, and
-    /// `accept` to test their results then (statements already queued stay in front). For a transaction whose BEGIN
-    /// and checks the caller can predict (from a cache), or statements whose results nobody reads (`accept` always
-    /// true; their errors still surface, at that next call): they cost no round trip of their own. When `accept`
-    /// says no, that call and every later one, COMMIT included, throw `preludeRejected` until the connection goes
-    /// back to its pool (which rolls back): what ran after them can never be committed, even if a caller swallows
-    /// the error. COMMIT never travels with queued statements (it waits for their verdict first).
-    public func sendAhead(_ statements: [PostgresStatement], accept: @escaping @Sendable ([PostgresResult]) -> Bool) throws(PostgresError) {
-        try enqueueAhead(statements, accept: accept, serverChecked: false, rejectedBy: [])
-    }
-
-    private func enqueueAhead(_ statements: [PostgresStatement], accept: @escaping @Sendable ([PostgresResult]) -> Bool,
-                              serverChecked: Bool, rejectedBy: Set<String>) throws(PostgresError) {
         let buffers = try Handle.buffers(statements)
         try handle.withLock { handle throws(PostgresError) in
             // Nothing may be queued once COMMIT went out: it would be dropped, or run outside the transaction.
@@ -167,23 +151,17 @@ public final class PostgresConnection: Sendable {
                 throw PostgresError(.protocolViolation, context: "a statement queued after the transaction committed with its last statements")
             }
             guard let earlier = handle.ahead else {
-                handle.ahead = Ahead(statements: statements, buffers: buffers, accept: accept, serverChecked: serverChecked,
-                                     rejectedBy: rejectedBy)
+                handle.ahead = Ahead(statements: statements, buffers: buffers, rejectedBy: rejectedBy)
                 return
             }
-            // Queued behind what is already waiting: both tests must pass.
-            let split = earlier.statements.count
+            // Queued behind what is already waiting.
             handle.ahead = Ahead(statements: earlier.statements + statements, buffers: earlier.buffers + buffers,
-                                 accept: { results in
-                                     earlier.accept(Array(results.prefix(split))) && accept(Array(results.dropFirst(split)))
-                                 },
-                                 serverChecked: earlier.serverChecked && serverChecked,
                                  rejectedBy: earlier.rejectedBy.union(rejectedBy))
         }
     }
 
-    /// Sends what `sendAhead` queued, alone, and runs its test (nothing when nothing is queued): for a caller about to
-    /// answer from what it assumed the queued statements would say, e.g. an error decided before any statement.
+    /// Sends what `sendAhead` queued, alone (nothing when nothing is queued): for a caller about to answer from what
+    /// it assumed the queued statements would do, e.g. an error decided before any statement.
     public func flushAhead() throws(PostgresError) {
         try handle.withLock { handle throws(PostgresError) in _ = try handle.sendAheadFirst([], []) }
     }
@@ -297,19 +275,13 @@ public final class PostgresConnection: Sendable {
 
     /// `pipeline` plus COMMIT in the same round trip, for a transaction's last statements (its caller must send
     /// nothing more in it; `commit` then answers with this COMMIT's outcome without a round trip). If a statement
-    /// fails, the pipeline stops there and COMMIT never runs (the error is thrown; the pool rolls back). When a
-    /// statement queued by `sendAhead(_:accept:)` still awaits its test, COMMIT must wait for that verdict: the
-    /// statements then run as `pipeline` does and `commit` sends COMMIT later, as usual. A COMMIT the synchronous
-    /// standby did not confirm throws `commitUnconfirmed`, as `commit` does.
+    /// fails (a statement queued by `sendAhead` included), the pipeline stops there and COMMIT never runs (the error
+    /// is thrown; the pool rolls back). A COMMIT the synchronous standby did not confirm throws `commitUnconfirmed`,
+    /// as `commit` does.
     public func pipelineCommitting(_ statements: [PostgresStatement]) throws(PostgresError) -> [PostgresResult] {
         var buffers = try Handle.buffers(statements)
         buffers.append(try ParameterBuffer([]))
         return try handle.withLock { handle throws(PostgresError) -> [PostgresResult] in
-            if let ahead = handle.ahead, !ahead.serverChecked {
-                let own = Array(buffers.dropLast())
-                if let results = try handle.sendAheadFirst(statements, own) { return results }
-                return try handle.runPipeline(statements, own)
-            }
             let all = statements + [.sql("COMMIT")]
             // Warnings of the whole pipeline are watched, not only COMMIT's: none of our statements, triggers or
             // functions raise a WARNING, and one that did would make a confirmed commit answer 503 (the safe side).
@@ -394,7 +366,7 @@ public final class PostgresConnection: Sendable {
                 return outcome
             }
             let result = try handle.committing { handle throws(PostgresError) in
-                // Queued statements go first, alone: their test must pass before anything is committed.
+                // Queued statements go first, alone (a rejected one throws `preludeRejected` here).
                 _ = try handle.sendAheadFirst([], [])
                 handle.roundTrips += 1
                 return try handle.check(PQexec(handle.pointer, "COMMIT"), context: "commit")
@@ -541,11 +513,6 @@ extension PostgresConnection.Handle {
             throw PostgresError(.protocolViolation, context: "a statement after the transaction committed with its last statements")
         }
         guard let ahead else { return nil }
-        // A COMMIT never rides with queued statements whose verdict is ours to read: it must come first.
-        if !ahead.serverChecked && !statements.isEmpty && statements.contains(where: Self.endsTransaction) {
-            _ = try sendAheadFirst([], [])
-            return nil
-        }
         self.ahead = nil
         let count = ahead.statements.count
         var partial: [PostgresResult] = []
@@ -558,25 +525,9 @@ extension PostgresConnection.Handle {
                 rejected = true
                 throw PostgresError(.preludeRejected, context: "a statement sent ahead did not hold; roll back")
             }
-            // The prelude ran (a later statement failed): its verdict comes first.
-            if partial.count >= count && !ahead.accept(Array(partial.prefix(count))) {
-                rejected = true
-                throw PostgresError(.preludeRejected, context: "a statement sent ahead did not hold; roll back")
-            }
             throw error
         }
-        guard ahead.accept(Array(all.prefix(count))) else {
-            rejected = true
-            throw PostgresError(.preludeRejected, context: "a statement sent ahead did not hold; roll back")
-        }
         return Array(all.dropFirst(count))
-    }
-
-    /// COMMIT or END as plain SQL (what a caller could send to end a transaction through `query` or `pipeline`).
-    static func endsTransaction(_ statement: PostgresStatement) -> Bool {
-        guard case .sql(let sql, _) = statement else { return false }
-        let word = sql.drop { $0 == " " || $0 == "\n" || $0 == "\t" }.prefix(6).uppercased()
-        return word.hasPrefix("COMMIT") || word.hasPrefix("END")
     }
 
     mutating func runPipeline(_ statements: [PostgresStatement], _ buffers: [ParameterBuffer]) throws(PostgresError)

@@ -2,8 +2,9 @@ import Postgres
 import TestSupport
 import Testing
 
-/// `PostgresConnection.sendAhead`: a transaction's BEGIN and checks ride with the next call; when the check says no,
-/// nothing of the transaction can be committed, whatever the caller does with the error.
+/// `PostgresConnection.sendAhead`: a transaction's BEGIN and checks ride with the next call; when a check fails with
+/// its rejection SQLSTATE, nothing of the transaction can be committed, whatever the caller does with the error.
+/// `SELECT 1/0` with `rejectedBy: ["22012"]` stands for a guard that says no (the region's is `scim_write_guard`).
 @Suite struct SendAheadTests {
     let pool: PostgresPool
 
@@ -19,7 +20,8 @@ import Testing
 
     @Test func anAcceptedPreludeGoesOutWithTheFirstCall() throws {
         try pool.withConnection { c in
-            try c.sendAhead([.sql("BEGIN"), .sql("SELECT $1::int + 1", [.int(40)])]) { $0.count == 2 && $0[1].int(row: 0, column: 0) == 41 }
+            // A guard that holds for these parameters (41 - 40 ≠ 0).
+            try c.sendAhead([.sql("BEGIN"), .sql("SELECT 1/($1::int - 40)", [.int(41)])], rejectedBy: ["22012"])
             // The first call's own result only; the prelude's BEGIN made it part of a transaction.
             let inserted = try c.query("INSERT INTO ahead VALUES ('accepted') RETURNING v, txid_current_if_assigned() IS NOT NULL")
             #expect(inserted.string(row: 0, column: 0) == "accepted")
@@ -27,6 +29,14 @@ import Testing
             #expect(try c.commit())
         }
         #expect(try count("accepted") == 1)
+        // The prelude costs no round trip of its own: the INSERT (with it) and COMMIT are two.
+        let before = pool.statistics.roundTrips
+        try pool.withConnection { c in
+            try c.sendAhead([.sql("BEGIN"), .sql("SELECT 1")], rejectedBy: ["22012"])
+            _ = try c.query("INSERT INTO ahead VALUES ('counted')")
+            #expect(try c.commit())
+        }
+        #expect(pool.statistics.roundTrips - before == 2)
     }
 
     /// `pipelineCommitting` with a server-checked prelude: one round trip for BEGIN, the prelude, the statement and
@@ -82,7 +92,7 @@ import Testing
 
     @Test func aRejectedPreludeLetsNothingCommitEvenIfTheCallerSwallowsTheError() throws {
         try pool.withConnection { c in
-            try c.sendAhead([.sql("BEGIN"), .sql("SELECT 1")]) { _ in false }
+            try c.sendAhead([.sql("BEGIN"), .sql("SELECT 1/0")], rejectedBy: ["22012"])
             do {
                 _ = try c.query("INSERT INTO ahead VALUES ('rejected')")
                 Issue.record("expected preludeRejected")
@@ -100,55 +110,69 @@ import Testing
 
     @Test func aPreludeThatFailsReportsItsOwnError() throws {
         try pool.withConnection { c in
-            try c.sendAhead([.sql("BEGIN"), .sql("SELECT 1/0")]) { _ in true }
+            // Not a rejection code: the statement's own error.
+            try c.sendAhead([.sql("BEGIN"), .sql("SELECT 1/0")], rejectedBy: ["SCW01"])
             do {
                 _ = try c.query("INSERT INTO ahead VALUES ('after-failure')")
                 Issue.record("expected division by zero")
             } catch let error as PostgresError {
-                #expect(error.sqlState == "22012")
+                #expect(error.sqlState == "22012" && error.kind != .preludeRejected)
             }
+            #expect(try c.commit() == false, "the server rolled back the failed transaction")
         }
         #expect(try count("after-failure") == 0)
     }
 
-    @Test func queuedStatementsAddUpAndAnyTestCanReject() throws {
+    @Test func queuedStatementsAddUpAndAnyCheckCanReject() throws {
         try pool.withConnection { c in
-            try c.sendAhead([.sql("BEGIN"), .sql("SELECT 1")]) { $0.count == 2 }
-            try c.sendAhead([.sql("INSERT INTO ahead VALUES ('queued-second')")]) { $0.count == 1 }
+            try c.sendAhead([.sql("BEGIN"), .sql("SELECT 1")], rejectedBy: ["22012"])
+            try c.sendAhead([.sql("INSERT INTO ahead VALUES ('queued-second')")], rejectedBy: [])
             let seen = try c.query("SELECT count(*) FROM ahead WHERE v = 'queued-second'")
             #expect(seen.int(row: 0, column: 0) == 1, "both went out, in order, before the call's own statement")
             #expect(try c.commit())
         }
         #expect(try count("queued-second") == 1)
         try pool.withConnection { c in
-            try c.sendAhead([.sql("BEGIN")]) { _ in true }
-            try c.sendAhead([.sql("INSERT INTO ahead VALUES ('second-says-no')")]) { _ in false }
-            #expect(throws: PostgresError.self) { try c.query("SELECT 1") }
+            // The first batch names no rejection code, the second does: the codes add up too.
+            try c.sendAhead([.sql("BEGIN"), .sql("INSERT INTO ahead VALUES ('second-says-no')")], rejectedBy: [])
+            try c.sendAhead([.sql("SELECT 1/0")], rejectedBy: ["22012"])
+            do {
+                _ = try c.query("SELECT 1")
+                Issue.record("expected preludeRejected")
+            } catch let error as PostgresError {
+                #expect(error.kind == .preludeRejected)
+            }
             #expect(throws: PostgresError.self) { try c.commit() }
         }
         #expect(try count("second-says-no") == 0)
     }
 
-    @Test func commitWaitsForTheVerdictOfQueuedStatements() throws {
-        // Queued statements and nothing after them: COMMIT must not ride with them, or a rejected test would come
-        // too late.
+    @Test func commitAfterARejectingQueuedStatementCommitsNothing() throws {
+        // Queued statements and nothing after them: `commit` sends them first and a rejection stops it there.
         try pool.withConnection { c in
-            try c.sendAhead([.sql("BEGIN"), .sql("INSERT INTO ahead VALUES ('late-verdict')")]) { _ in false }
-            #expect(throws: PostgresError.self) { try c.commit() }
+            try c.sendAhead([.sql("BEGIN"), .sql("INSERT INTO ahead VALUES ('late-verdict')"), .sql("SELECT 1/0")],
+                            rejectedBy: ["22012"])
+            do {
+                _ = try c.commit()
+                Issue.record("expected preludeRejected")
+            } catch let error as PostgresError {
+                #expect(error.kind == .preludeRejected)
+            }
         }
         #expect(try count("late-verdict") == 0)
     }
 
-    @Test func aCommitSentAsSQLNeverRidesWithQueuedStatementsEither() throws {
+    @Test func aCommitSentAsSQLBehindARejectingQueuedStatementNeverRuns() throws {
         for commit in ["COMMIT", "  commit", "END"] {
             try pool.withConnection { c in
-                try c.sendAhead([.sql("BEGIN"), .sql("INSERT INTO ahead VALUES ('sql-commit')")]) { _ in false }
+                try c.sendAhead([.sql("BEGIN"), .sql("INSERT INTO ahead VALUES ('sql-commit')"), .sql("SELECT 1/0")],
+                                rejectedBy: ["22012"])
                 #expect(throws: PostgresError.self) { try c.pipeline([.sql(commit)]) }
             }
         }
         #expect(try count("sql-commit") == 0)
         try pool.withConnection { c in
-            try c.sendAhead([.sql("BEGIN")]) { _ in false }
+            try c.sendAhead([.sql("BEGIN"), .sql("SELECT 1/0")], rejectedBy: ["22012"])
             do {
                 try c.flushAhead()
                 Issue.record("expected preludeRejected")
@@ -160,13 +184,13 @@ import Testing
 
     @Test func aCommitWithNothingBeforeItSendsThePreludeFirst() throws {
         try pool.withConnection { c in
-            try c.sendAhead([.sql("BEGIN"), .sql("INSERT INTO ahead VALUES ('prelude-only')")]) { $0.count == 2 }
+            try c.sendAhead([.sql("BEGIN"), .sql("INSERT INTO ahead VALUES ('prelude-only')")], rejectedBy: ["22012"])
             #expect(try c.commit())
         }
         #expect(try count("prelude-only") == 1)
         // Queued but never sent (the caller threw before any call): nothing began, nothing is left behind.
         try pool.withConnection { c in
-            try c.sendAhead([.sql("BEGIN"), .sql("INSERT INTO ahead VALUES ('never-sent')")]) { _ in true }
+            try c.sendAhead([.sql("BEGIN"), .sql("INSERT INTO ahead VALUES ('never-sent')")], rejectedBy: [])
         }
         #expect(try count("never-sent") == 0)
     }
