@@ -11,6 +11,10 @@ import Telemetry
 import TestSupport
 @testable import GatewayApp
 import Locking
+import Crypto
+import Lifecycle
+import Postgres
+import Synchronization
 
 /// A fake region on loopback: checks the gateway's signature, remembers what it was sent, answers by path.
 /// `/scim/v2/Users/ok` → 200 (with headers the gateway must strip), `/down` → 503, `/slow` → waits 2 s.
@@ -72,7 +76,9 @@ final class ProxyFixture: @unchecked Sendable {
     /// `policy` defaults to the gateway's, except that hosts of no region are served (the tests call 127.0.0.1, as
     /// test deployments run with --allow-any-host).
     init(_ label: String, link: RegionLinkSettings = RegionLinkSettings(), policy: GatewayPolicy = .anyHost,
-         usReplicas: Int = 1, extraUSBackends: [String] = []) throws {
+         usReplicas: Int = 1, extraUSBackends: [String] = [],
+         authenticator: ((ControlPlaneFixture) -> TokenAuthenticator)? = nil, authWork: WorkQueue? = nil,
+         authWaitLimit: Duration = .seconds(5)) throws {
         control = try ControlPlaneFixture(label)
         var replicas: [FakeRegion] = [], servers: [HTTPServer] = []
         for _ in 0..<max(1, usReplicas) {
@@ -94,9 +100,10 @@ final class ProxyFixture: @unchecked Sendable {
                                         backendOverrides: RegionBackendOverrides.parse("us=\(us.joined(separator: "|")),eu2=http://127.0.0.1:\(servers[0].port)"),
                                         loop: loop, settings: link)
         let ring = control.ring
-        proxy = SCIMProxy(authenticator: control.authenticator(), directory: directory, keyring: { ring }, policy: policy,
-                          logger: Logger(label: "proxy", level: .critical), metrics: metrics,
-                          schedule: { [loop] delay, task in loop.schedule(after: delay, task) }, readiness: { (true, "ok") })
+        proxy = SCIMProxy(authenticator: authenticator?(control) ?? control.authenticator(), directory: directory, keyring: { ring },
+                          policy: policy, logger: Logger(label: "proxy", level: .critical), metrics: metrics,
+                          schedule: { [loop] delay, task in loop.schedule(after: delay, task) }, authWork: authWork,
+                          authWaitLimit: authWaitLimit, readiness: { (true, "ok") })
     }
 
     deinit {
@@ -128,6 +135,39 @@ final class ProxyFixture: @unchecked Sendable {
 }
 
 @Suite(.serialized) struct SCIMProxyTests {
+    /// An uncached token whose read fails (the control plane's pool gave up on a checkout) is answered 503 at once:
+    /// the request is not sent back to authenticate, which would read (and wait) a second time. Here the pool has one
+    /// connection, held by the test, and gives up after 300 ms; a request used to wait twice that, and make two reads.
+    @Test func aFailedTokenReadIsNotMadeTwiceForOneRequest() throws {
+        let work = WorkQueue(name: "auth-test", threads: 2, capacity: 16)
+        try work.start()
+        defer { work.shutdown(gracePeriod: .seconds(1)) }
+        let pool = Mutex<PostgresPool?>(nil)
+        let f = try ProxyFixture("proxy_auth_once", authenticator: { control in
+            let small = PostgresPool(configuration: control.database.appConfiguration, maxConnections: 1, checkoutTimeout: .milliseconds(300))
+            pool.withLock { $0 = small }
+            return TokenAuthenticator(store: ControlStore(pool: small, maxLiveTokensPerTenant: 3), keyring: { control.ring },
+                                      logger: Logger(label: "t", level: .critical))
+        }, authWork: work, authWaitLimit: .seconds(3))
+        let small = try #require(pool.withLock { $0 })
+        let held = ConditionLock<Bool>(false)
+        let holder = ThreadHandle.start(name: "pool-holder") {
+            try? small.withConnection { _ in
+                held.withLock { $0 = true }
+                held.broadcast()
+                usleep(2_000_000)
+            }
+        }
+        defer { holder.join() }
+        _ = held.wait(deadlineNanos: Timestamp.monotonicNanos() + 5_000_000_000) { $0 ? true : nil }
+        let unknown = "scim_" + Base62.random(16) + "_" + Base62.random(32)
+        let answer = try #require(f.send(.get, "/scim/v2/Users", token: unknown + Base62.encode32(CRC32.checksum(unknown.utf8))))
+        #expect(answer.response.status.code == 503)
+        #expect(answer.response.headers["Retry-After"] != nil)
+        #expect(small.statistics.timeouts == 1, "one read per request: \(small.statistics)")
+        #expect(answer.millis < 1500, "answered once the read failed, not at the 3 s limit")
+    }
+
     @Test func forwardsSignedForTheTenantWithoutTheTokenAndStripsRegionHeaders() throws {
         let f = try ProxyFixture("proxy_sign")
         let (tenant, token) = try f.tenant("acme")

@@ -105,8 +105,11 @@ final class SCIMProxy: DeferredHTTPResponder {
                                         accept: request.headers["Accept"]), record: record, reply: reply)
                 }
                 let submitted = authWork.submit { [self] in
-                    authenticator.prefetch(presented)
-                    if once.claim() { respond(to: request, context: context, reply: reply, prefetched: true) }
+                    let loaded = authenticator.prefetch(presented)
+                    guard once.claim() else { return }
+                    // A read that failed (the control plane gave up, e.g. its pool's checkout timed out just before
+                    // this request's own limit) is not made again for this request: that held it for a second wait.
+                    if loaded { respond(to: request, context: context, reply: reply, prefetched: true) } else { refuse() }
                 }
                 if !submitted {
                     if once.claim() { refuse() }

@@ -105,10 +105,12 @@ final class TokenAuthenticator: Sendable {
         return nowNanos &- entry.loadedAtNanos >= ttl
     }
 
-    /// Reads the token's row into the cache (blocking: call it off the request threads).
-    func prefetch(_ presented: String?) {
-        guard let presented, case .success(let c) = TokenCredential.parse(presented, kind: .scim(presented)) else { return }
-        _ = lookup(c.id, nowNanos: Timestamp.monotonicNanos())
+    /// Reads the token's row into the cache (blocking: call it off the request threads). False when the control
+    /// plane did not answer and nothing usable is cached: authenticating now would read it again (and wait again).
+    @discardableResult
+    func prefetch(_ presented: String?) -> Bool {
+        guard let presented, case .success(let c) = TokenCredential.parse(presented, kind: .scim(presented)) else { return true }
+        return lookup(c.id, nowNanos: Timestamp.monotonicNanos()) != nil
     }
 
     private func lookup(_ id: String, nowNanos: UInt64) -> Entry? {
