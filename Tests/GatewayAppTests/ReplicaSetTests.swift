@@ -58,7 +58,7 @@ import TestSupport
         var link = RegionLinkSettings()
         link.breakerFailures = 3
         link.breakerOpenDuration = .seconds(30)
-        let dead = try freePort()
+        let dead = 1  // nothing listens on port 1 (a port found free and released could be taken again meanwhile)
         let f = try ProxyFixture("replicas_refused", link: link, extraUSBackends: ["http://127.0.0.1:\(dead)"])
         let (_, token) = try f.tenant("acme")
         var statuses: [Int] = []
@@ -227,24 +227,6 @@ final class LockedAnswers: @unchecked Sendable {
     init(_ initial: [String: [String]]) { answers = ConditionLock(initial) }
     func get(_ name: String) -> [String]? { answers.withLock { $0[name] } }
     func set(_ name: String, _ value: [String]?) { answers.withLock { $0[name] = value } }
-}
-
-/// A loopback port where nothing listens (bound, then closed).
-func freePort() throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    let bound = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-    }
-    guard bound == 0 else { throw RawError.failed("bind") }
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    _ = withUnsafeMutablePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-    }
-    return Int(UInt16(bigEndian: address.sin_port))
 }
 
 /// Writes a file in one step (a reader never sees half of it).

@@ -115,8 +115,10 @@ extension Reliability {
             #expect(o.quietDuring.count > 50, "\(label): too few quiet requests during the fault")
             let quietStatuses = Set(o.quietDuring.map(\.status))
             #expect(quietStatuses == [200], "\(label): quiet tenant got \(quietStatuses)")
-            // 2× its p99 before, with a 5 ms floor: below that the scheduler of a loaded 2-core machine is what shows.
-            #expect(during <= max(2 * before, 5), "\(label): quiet p99 \(during) ms during the fault vs \(before) ms before")
+            // 2× its p99 before, with a 20 ms floor: below that the scheduler of a loaded 2-core machine is what shows
+            // (the windows follow each other, so another suite's burst can land in one only: ~13 slow samples of the
+            // ~1,300 in the 7 s window move its p99). A quiet tenant held up by the fault waits seconds, not ms.
+            #expect(during <= max(2 * before, 20), "\(label): quiet p99 \(during) ms during the fault vs \(before) ms before")
             // New requests for the hung region: 503 + Retry-After within 2 s.
             for probe in o.probesDuring {
                 #expect(probe.status == 503 && probe.retryAfter != nil, "\(label): probe got \(probe.status)")

@@ -74,7 +74,14 @@ extension Reliability {
             sleepMillis(500)
             try d.startRegion("us")
             let restartedAt = monotonicMillis()
+            // The load goes on until a write begun after the restart is acknowledged (the region's breaker closes at
+            // the next good health probe, up to ~1 s after the restart), for at least 800 ms × scale, at most 10 s.
             sleepMillis(800 * Self.scale)
+            let waitUntil = monotonicMillis() + 10_000
+            while monotonicMillis() < waitUntil,
+                  !writes.all.contains(where: { $0.1.status == 201 && $0.1.startMillis > restartedAt }) {
+                sleepMillis(50)
+            }
             stop.raise()
             load.join()
 

@@ -54,8 +54,13 @@ extension Reliability {
 
             // The flag's default applies to tenants without an override: 20 in a burst, then 429.
             let defaultClient = SCIMClient(port: d.gateways[0].port, token: other.token)
+            let burstStart = Timestamp.monotonicNanos()
             let burst = (0..<30).map { _ in defaultClient.send(.get, "/scim/v2/Users?count=1").1.status }
-            #expect((19...22).contains(burst.filter { $0 == 200 }.count), "\(burst)")
+            // The bucket refills continuously (20/s) while the 30 requests run: a loaded machine that takes longer
+            // may serve a few more, never more than the burst plus what the elapsed time refilled.
+            let burstSeconds = Double(Timestamp.monotonicNanos() - burstStart) / 1e9
+            let served = burst.filter { $0 == 200 }.count
+            #expect(served >= 19 && Double(served) <= 20 + 20 * burstSeconds + 1 && served < 30, "\(burst) in \(burstSeconds) s")
 
             // Limits are configurable at run time through the admin API.
             #expect(try d.admin(.patch, "/admin/v1/tenants/\(limited.id)", ["rateLimit": ["perSecond": 1000, "burst": 1000]]).0 == 200)

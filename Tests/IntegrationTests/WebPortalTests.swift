@@ -162,13 +162,23 @@ final class WebClient {
         #expect(wrong.bodyText.contains("https://eu2-api.example.com"))
         #expect(try WebClient(port: d.gateways[0].port, host: "eu2-api.example.com").send(.get, euLink.path).status.code == 200)
 
-        // Guessing: well-formed links that do not exist, then the source is throttled (even for a good link).
-        let guesser = WebClient(port: d.gateways[0].port)
+        // Guessing: well-formed links that do not exist, then the source is throttled. The guesses come from a source
+        // address of their own, so the requests above spend none of its burst (5) whatever their pace; the budget
+        // refills at 1/s, so only the last guesses are bound to meet an empty bucket.
         var statuses: [Int] = []
-        for _ in 0..<8 { statuses.append(try guesser.send(.get, "/setup/l/scimsetup_AAAAAAAAAAAAAAAA_" + String(repeating: "b", count: 38)).status.code) }
-        // The burst is 5 per source, and the expired link above already spent one of them.
-        #expect(statuses.prefix(4).allSatisfy { $0 == 404 }, "\(statuses)")
-        #expect(statuses.dropFirst(4).allSatisfy { $0 == 429 }, "\(statuses)")
+        for _ in 0..<8 {
+            let c = try RawConnection(port: d.gateways[0].port, source: "127.0.0.9")
+            try c.send("GET /setup/l/scimsetup_AAAAAAAAAAAAAAAA_\(String(repeating: "b", count: 38)) HTTP/1.1\r\nHost: 127.0.0.1:\(d.gateways[0].port)\r\nConnection: close\r\n\r\n")
+            statuses.append(try c.readResponse()?.status.code ?? 0)
+        }
+        #expect(statuses.prefix(5).allSatisfy { $0 == 404 }, "\(statuses)")
+        #expect(statuses.dropFirst(5).contains(429) && statuses.last == 429, "\(statuses)")
+        // Throttled even for a good link, from that source; another source opens it.
+        let good = try Self.createLink(d, us.id)
+        let c = try RawConnection(port: d.gateways[0].port, source: "127.0.0.9")
+        try c.send("GET \(good.path) HTTP/1.1\r\nHost: 127.0.0.1:\(d.gateways[0].port)\r\nConnection: close\r\n\r\n")
+        #expect(try c.readResponse()?.status.code == 429)
+        #expect(try WebClient(port: d.gateways[0].port).send(.get, good.path).status.code == 200)
     }
 
     @Test func hostileNamesRenderInertInThePortalAndTheConsole() throws {

@@ -223,7 +223,9 @@ func withLoop(_ body: (UpstreamLoop) throws -> Void) throws {
         #expect(all.map(\.0) == [3, 1, 2, 0])
         for (tag, at) in all {
             let wanted = [400, 30, 120, 0][tag]
-            #expect(at >= wanted - 2 && at < wanted + 60, "task \(tag) ran at \(at) ms, wanted \(wanted)")
+            // 250 ms of slack for a loaded machine (tests run in parallel), still short of what oversleeping would
+            // show: tasks 1 and 2 waiting for task 0's 400 ms deadline or for the 500 ms tick.
+            #expect(at >= wanted - 2 && at < wanted + 250, "task \(tag) ran at \(at) ms, wanted \(wanted)")
         }
     }
 

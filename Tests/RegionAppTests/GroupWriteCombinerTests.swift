@@ -87,8 +87,13 @@ import Testing
         let g = t.group("Carried")
         let before = combiner.counts
         let outcomes = Collected<(Int, Int, String?)>()
+        let combiner = self.combiner
         try whileTheGroupIsLocked(t, g, waiters: 7, 8) { i in
-            usleep(useconds_t(i) * 60_000)  // arrive in order: 0 leads (blocked on the row), 1…7 queue behind it
+            // Arrive in order: 0 leads (blocked on the row), 1…7 queue behind it, each once the one before it is queued
+            // (fixed delays alone swapped two of them when a thread was scheduled late).
+            if i == 1 { usleep(300_000) }
+            let deadline = ContinuousClock.now + .seconds(20)
+            while i >= 2 && combiner.queued(tenant: t.id, group: g) < i - 1 && ContinuousClock.now < deadline { usleep(2_000) }
             let operation: String
             switch i {
             case 3: operation = #"{"op":"replace","path":"displayName","value":"Carried renamed"}"#

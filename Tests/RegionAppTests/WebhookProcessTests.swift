@@ -43,14 +43,16 @@ import Testing
         for i in 0..<60 {
             #expect(try d.scim(.post, "/scim/v2/Users", token: token, body: userBody("k\(i)@example.com")).status.code == 201)
         }
-        // Each POST is held 300 ms by the receiver, so the kill below lands in the middle of the third of six.
-        receiver.respond(status: 200, delayMillis: 300)
+        // Each POST is held 1 s by the receiver, and the kill below waits until the third of six is being held: it
+        // lands in the middle of that delivery (a fixed 150 ms after the second answer could miss it on a loaded
+        // machine).
+        receiver.respond(status: 200, delayMillis: 1000)
         let (putStatus, put) = try d.admin(.put, "/admin/v1/tenants/\(tenant)/webhook",
                                            ["url": .string("http://127.0.0.1:\(port)/hook"), "from": "beginning"])
         #expect(putStatus == 201, "\(String(describing: put))")
         let secret = try #require(put?["secret"]?.string)
-        #expect(receiver.wait { $0.count >= 2 })
-        sleepMillis(150)
+        #expect(receiver.wait { $0.count >= 2 && receiver.inFlight > 0 })
+        sleepMillis(100)
         d.stopRegion("us", kill: true)
         try d.startRegion("us")
         var expected = try Self.pull(d, tenant)

@@ -68,6 +68,9 @@ public final class WebhookReceiver: Sendable {
     /// Everything received so far, in arrival order.
     public var deliveries: [Delivery] { recorder.state.withLock { $0.deliveries } }
 
+    /// Requests received and not yet answered (held by `delayMillis`).
+    public var inFlight: Int { recorder.state.withLock { $0.inFlight } }
+
     /// The largest number of requests handled at the same time.
     public var maxInFlight: Int { recorder.state.withLock { $0.maxInFlight } }
 
