@@ -207,7 +207,7 @@ final class ProxyFixture: @unchecked Sendable {
         let refused = try #require(f.send(.get, "/scim/v2/Users/ok", token: token))
         #expect(refused.response.status.code == 503)
         #expect(refused.response.headers["Retry-After"].flatMap(Int.init).map { $0 >= 29 } == true)
-        #expect(refused.millis < 100)
+        #expect(refused.millis < 250)  // at once (slack for a loaded machine; the region would answer 200)
         #expect(f.region.requests.count == 3)
         // A healthy probe closes it.
         f.directory.routes["us"]!.replicas.members[0].breaker.probe(up: true, now: Timestamp.monotonicNanos())
@@ -233,7 +233,7 @@ final class ProxyFixture: @unchecked Sendable {
         let full = try #require(f.send(.get, "/scim/v2/Users/ok", token: token))
         #expect(full.response.status.code == 503)
         #expect(full.response.headers["Retry-After"] == "1")
-        #expect(full.millis < 100)
+        #expect(full.millis < 250)  // at once: not queued until the slow one times out (300 ms)
         #expect(f.send(.get, "/scim/v2/Users/ok", token: euToken)?.response.status.code == 200)
         let timedOut = try #require(slowReply.wait())
         #expect(timedOut.response.status.code == 503)

@@ -386,9 +386,16 @@ import Testing
     }
 
     @Test func aStalledWriterDropsRecordsNeverRequests() throws {
-        let small = try Region(requestLog: true, requestLogBuffer: 20)
+        // A database of its own: the lock below would otherwise hold up the other tests' reads of request_log (their
+        // readers give up after 2 s) whenever the 60 POSTs take longer than that.
+        let database = try TestDatabase.create("request_log_stall")
+        defer { database.drop() }
+        let migrating = PostgresPool(configuration: database.appConfiguration, maxConnections: 1)
+        try Migrator.migrate(migrating, migrations: RegionSchema.migrations)
+        migrating.close()
+        let small = try Region(configuration: database.appConfiguration, requestLog: true, requestLogBuffer: 20)
         let t = small.tenant()
-        let locker = try PostgresConnection(configuration: try RegionTestDatabase.get().adminConfiguration)
+        let locker = try PostgresConnection(configuration: database.adminConfiguration)
         try locker.executeScript("BEGIN; LOCK TABLE request_log IN ACCESS EXCLUSIVE MODE")
         var slowest = 0.0
         for i in 0..<60 {
