@@ -237,6 +237,7 @@ final class UpstreamConnection: TableEntry, @unchecked Sendable {
         }
         self.exchange = nil
         if retryable && exchange.attempts < 2 && now < exchange.totalDeadline {
+            if reached { exchange.reachedBefore = true }
             closeOwned()
             pool.retry(exchange, from: self, now: now)
             return

@@ -16,6 +16,9 @@ final class UpstreamExchange: @unchecked Sendable {
     let idempotent: Bool
     let totalDeadline: UInt64
     var attempts = 0
+    /// An earlier attempt was written to a connection that then closed without an answer (see `retry`): the upstream
+    /// may have processed it, whatever the later attempt's failure says.
+    var reachedBefore = false
     private let completion: @Sendable (Result<HTTPResponse, UpstreamError>) -> Void
     private let done = Atomic<Bool>(false)
 
@@ -30,6 +33,13 @@ final class UpstreamExchange: @unchecked Sendable {
 
     func finish(_ result: Result<HTTPResponse, UpstreamError>) {
         guard done.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else { return }
+        if reachedBefore, case .failure(var error) = result, !error.mayHaveReached {
+            // E.g. a retried DELETE whose first attempt the upstream committed before it died, and whose retry found
+            // nothing listening: "never reached" would be untrue (the gateway's residency header, a client's retry).
+            error.mayHaveReached = true
+            completion(.failure(error))
+            return
+        }
         completion(result)
     }
 }
