@@ -503,8 +503,8 @@ extension PostgresConnection.Handle {
 
     /// The `sendAhead` statements, if any, in front of `statements` in one pipeline: nil when none were queued
     /// (the caller runs its statements itself), else the results of `statements`. Throws `preludeRejected` when a
-    /// call after a rejected prelude comes, or when this one's test says no (that statement's own error, when the
-    /// prelude failed itself).
+    /// call comes after a rejected prelude, or when a queued statement fails with one of its `rejectedBy` SQLSTATEs
+    /// (any other failure is thrown as that statement's own error).
     mutating func sendAheadFirst(_ statements: [PostgresStatement], _ buffers: [ParameterBuffer]) throws(PostgresError)
         -> [PostgresResult]?
     {

@@ -135,37 +135,78 @@ final class ProxyFixture: @unchecked Sendable {
 }
 
 @Suite(.serialized) struct SCIMProxyTests {
-    /// An uncached token whose read fails (the control plane's pool gave up on a checkout) is answered 503 at once:
-    /// the request is not sent back to authenticate, which would read (and wait) a second time. Here the pool has one
-    /// connection, held by the test, and gives up after 300 ms; a request used to wait twice that, and make two reads.
-    @Test func aFailedTokenReadIsNotMadeTwiceForOneRequest() throws {
+    /// A proxy whose authenticator reads the control plane through a pool of one connection that gives up after
+    /// 300 ms (cached rows trusted for 2 s), with the auth work queue on; `whileThePoolIsHeld` keeps that connection
+    /// busy.
+    final class OnePoolProxy: @unchecked Sendable {
+        // @unchecked: set up once, then only read.
         let work = WorkQueue(name: "auth-test", threads: 2, capacity: 16)
-        try work.start()
-        defer { work.shutdown(gracePeriod: .seconds(1)) }
-        let pool = Mutex<PostgresPool?>(nil)
-        let f = try ProxyFixture("proxy_auth_once", authenticator: { control in
-            let small = PostgresPool(configuration: control.database.appConfiguration, maxConnections: 1, checkoutTimeout: .milliseconds(300))
-            pool.withLock { $0 = small }
-            return TokenAuthenticator(store: ControlStore(pool: small, maxLiveTokensPerTenant: 3), keyring: { control.ring },
-                                      logger: Logger(label: "t", level: .critical))
-        }, authWork: work, authWaitLimit: .seconds(3))
-        let small = try #require(pool.withLock { $0 })
-        let held = ConditionLock<Bool>(false)
-        let holder = ThreadHandle.start(name: "pool-holder") {
-            try? small.withConnection { _ in
-                held.withLock { $0 = true }
-                held.broadcast()
-                usleep(2_000_000)
-            }
+        let fixture: ProxyFixture
+        let pool: PostgresPool
+
+        init(_ label: String) throws {
+            try work.start()
+            let made = Mutex<PostgresPool?>(nil)
+            fixture = try ProxyFixture(label, authenticator: { control in
+                let small = PostgresPool(configuration: control.database.appConfiguration, maxConnections: 1,
+                                         checkoutTimeout: .milliseconds(300))
+                made.withLock { $0 = small }
+                return TokenAuthenticator(store: ControlStore(pool: small, maxLiveTokensPerTenant: 3), keyring: { control.ring },
+                                          logger: Logger(label: "t", level: .critical), positiveTTL: .seconds(2))
+            }, authWork: work, authWaitLimit: .seconds(3))
+            pool = made.withLock { $0! }
         }
-        defer { holder.join() }
-        _ = held.wait(deadlineNanos: Timestamp.monotonicNanos() + 5_000_000_000) { $0 ? true : nil }
-        let unknown = "scim_" + Base62.random(16) + "_" + Base62.random(32)
-        let answer = try #require(f.send(.get, "/scim/v2/Users", token: unknown + Base62.encode32(CRC32.checksum(unknown.utf8))))
+
+        deinit {
+            work.shutdown(gracePeriod: .seconds(1))
+            pool.close()
+        }
+
+        /// Runs `body` while the pool's one connection is held by another thread.
+        func whileThePoolIsHeld<R>(_ body: () throws -> R) rethrows -> R {
+            let state = ConditionLock<Int>(0)  // 1: held, 2: may release
+            let holder = ThreadHandle.start(name: "pool-holder") { [pool] in
+                try? pool.withConnection { _ in
+                    state.withLock { $0 = 1 }
+                    state.broadcast()
+                    _ = state.wait(deadlineNanos: Timestamp.monotonicNanos() + 10_000_000_000) { $0 == 2 ? true : nil }
+                }
+            }
+            defer {
+                state.withLock { $0 = 2 }
+                state.broadcast()
+                holder.join()
+            }
+            _ = state.wait(deadlineNanos: Timestamp.monotonicNanos() + 5_000_000_000) { $0 == 1 ? true : nil }
+            return try body()
+        }
+    }
+
+    static func unknownToken() -> String {
+        let body = "scim_" + Base62.random(16) + "_" + Base62.random(32)
+        return body + Base62.encode32(CRC32.checksum(body.utf8))
+    }
+
+    /// An uncached token whose read fails (the control plane's pool gave up on a checkout) is answered 503 at once:
+    /// the request is not sent back to authenticate, which would read (and wait) a second time.
+    @Test func aFailedTokenReadIsNotMadeTwiceForOneRequest() throws {
+        let p = try OnePoolProxy("proxy_auth_once")
+        let answer = try p.whileThePoolIsHeld { try #require(p.fixture.send(.get, "/scim/v2/Users", token: Self.unknownToken())) }
         #expect(answer.response.status.code == 503)
         #expect(answer.response.headers["Retry-After"] != nil)
-        #expect(small.statistics.timeouts == 1, "one read per request: \(small.statistics)")
-        #expect(answer.millis < 1500, "answered once the read failed, not at the 3 s limit")
+        #expect(p.pool.statistics.timeouts == 1, "one read per request (two before the fix): \(p.pool.statistics)")
+    }
+
+    /// A cached token gone stale while the control plane cannot answer is served from its stale row (nothing can be
+    /// revoked meanwhile) after one failed read, and the next requests within a second do not try again.
+    @Test func aStaleTokenIsServedAfterOneFailedReadAndNotReadAgainAtOnce() throws {
+        let p = try OnePoolProxy("proxy_auth_stale")
+        let (_, token) = try p.fixture.tenant("stale")
+        #expect(p.fixture.send(.get, "/scim/v2/Users/ok", token: token)?.response.status.code == 200)  // now cached
+        usleep(2_200_000)  // older than the 2 s TTL
+        let statuses = p.whileThePoolIsHeld { (0..<3).map { _ in p.fixture.send(.get, "/scim/v2/Users/ok", token: token)?.response.status.code } }
+        #expect(statuses == [200, 200, 200])
+        #expect(p.pool.statistics.timeouts == 1, "one failed read, then the stale row for a second: \(p.pool.statistics)")
     }
 
     @Test func forwardsSignedForTheTenantWithoutTheTokenAndStripsRegionHeaders() throws {

@@ -37,6 +37,8 @@ final class TokenAuthenticator: Sendable {
     /// Upper bound on how long a cached row is trusted without a notification.
     let positiveTTLNanos: UInt64
     let negativeTTLNanos: UInt64
+    /// How long a stale row is served after a failed read before the next read is tried (1 s, or half the TTL).
+    var staleRetryNanos: UInt64 { min(1_000_000_000, positiveTTLNanos / 2) }
     let maxEntries = 100_000
 
     init(store: ControlStore, keyring: @escaping @Sendable () -> Keyring, logger: Logger,
@@ -128,9 +130,21 @@ final class TokenAuthenticator: Sendable {
             }
         } catch {
             logger.error("token lookup failed", [("error", .string(error.description))])
-            // Stale if error: while the control plane is unreachable nothing can be revoked either (revocations
-            // are writes there), so a row that was valid stays the best answer; new tokens wait for it.
-            return cached?.record != nil ? cached : nil
+            let now = Timestamp.monotonicNanos()
+            return cache.withLock { c -> Entry? in
+                // Another request may have loaded the row meanwhile: its answer is the right one.
+                if let current = c[id], now &- current.loadedAtNanos < (current.record == nil ? negativeTTLNanos : positiveTTLNanos) {
+                    return current
+                }
+                // Stale if error: while the control plane is unreachable nothing can be revoked either (revocations
+                // are writes there), so a row that was valid stays the best answer; new tokens wait for it. The row
+                // counts as fresh for `staleRetryNanos` more, so that the next read is tried only after that (each
+                // request, and the authentication right after a prefetch, would otherwise wait on the failing read).
+                guard let stale = cached, stale.record != nil else { return nil }
+                let kept = Entry(record: stale.record, tenant: stale.tenant, loadedAtNanos: now &- positiveTTLNanos &+ staleRetryNanos)
+                c[id] = kept
+                return kept
+            }
         }
         cache.withLock { c in
             if c.count >= maxEntries { c.removeAll(keepingCapacity: true) }
