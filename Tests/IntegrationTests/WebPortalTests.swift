@@ -165,6 +165,7 @@ final class WebClient {
         // Guessing: well-formed links that do not exist, then the source is throttled. The guesses come from a source
         // address of their own, so the requests above spend none of its burst (5) whatever their pace; the budget
         // refills at 1/s, so only the last guesses are bound to meet an empty bucket.
+        let good = try Self.createLink(d, us.id)  // made first: the bucket refills at 1/s, so the checks below follow the guesses at once
         var statuses: [Int] = []
         for _ in 0..<8 {
             let c = try RawConnection(port: d.gateways[0].port, source: "127.0.0.9")
@@ -174,7 +175,6 @@ final class WebClient {
         #expect(statuses.prefix(5).allSatisfy { $0 == 404 }, "\(statuses)")
         #expect(statuses.dropFirst(5).contains(429) && statuses.last == 429, "\(statuses)")
         // Throttled even for a good link, from that source; another source opens it.
-        let good = try Self.createLink(d, us.id)
         let c = try RawConnection(port: d.gateways[0].port, source: "127.0.0.9")
         try c.send("GET \(good.path) HTTP/1.1\r\nHost: 127.0.0.1:\(d.gateways[0].port)\r\nConnection: close\r\n\r\n")
         #expect(try c.readResponse()?.status.code == 429)
