@@ -91,8 +91,8 @@ import Testing
         try whileTheGroupIsLocked(t, g, waiters: 7, 8) { i in
             // Arrive in order: 0 leads (blocked on the row), 1…7 queue behind it, each once the one before it is queued
             // (fixed delays alone swapped two of them when a thread was scheduled late).
-            if i == 1 { usleep(300_000) }
             let deadline = ContinuousClock.now + .seconds(20)
+            while i == 1 && !combiner.isLeading(tenant: t.id, group: g) && ContinuousClock.now < deadline { usleep(2_000) }
             while i >= 2 && combiner.queued(tenant: t.id, group: g) < i - 1 && ContinuousClock.now < deadline { usleep(2_000) }
             let operation: String
             switch i {

@@ -116,6 +116,11 @@ package final class GroupWriteCombiner: Sendable {
         queues.withLock { $0[Key(tenant: tenant, group: group)]?.count ?? 0 }
     }
 
+    /// Whether a leader runs PATCHes of `group` now (the next PATCH of it queues behind).
+    package func isLeading(tenant: String, group: String) -> Bool {
+        queues.withLock { $0[Key(tenant: tenant, group: group)] != nil }
+    }
+
     /// Runs `body` in a write transaction of `tenant`, possibly together with other PATCHes of `group`.
     package func run(tenant: String, group: String, _ body: @escaping Body) throws -> Output {
         let job = Job(body, live: live)
