@@ -98,9 +98,14 @@ import Testing
         let context = try context()
         for kind in [ResourceKind.user, .group] {
             let plan = context.renderPlan(kind)
-            let made = plan.selection(SCIMService.projection(kind, context, query: nil))
-            let cached = try #require(plan.defaultSelection)
+            let projection = SCIMService.projection(kind, context, query: nil)
+            let made = RenderPlan.makeSelection(projection, core: plan.core, extensions: plan.extensions)
+            let cached = plan.defaultSelection
             #expect(cached.core == made.core && cached.extensions == made.extensions && cached.meta == made.meta)
+            // A request without attributes gets it; so does one whose query names neither parameter.
+            #expect(projection.isDefault && plan.selection(projection).core == cached.core)
+            #expect(SCIMService.projection(kind, context, query: "filter=x").isDefault)
+            #expect(!SCIMService.projection(kind, context, query: "attributes=id").isDefault)
         }
     }
 

@@ -18,7 +18,8 @@ package struct RenderPlan: Sendable {
     var core: [Attribute]
     var extensions: [(id: String, attributes: [Attribute])]
 
-    init(_ kind: ResourceKind, _ schema: ResourceSchema) {
+    /// `defaultProjection`: the tenant's projection for requests without `attributes`/`excludedAttributes`.
+    init(_ kind: ResourceKind, _ schema: ResourceSchema, defaultProjection: Projection) {
         func attribute(_ def: AttributeDefinition) -> Attribute {
             Attribute(name: def.name, subOrder: def.type == .complex ? def.subAttributes.map(\.name) : nil)
         }
@@ -29,14 +30,12 @@ package struct RenderPlan: Sendable {
         let relatedName = related
         relatedIndex = core.firstIndex { $0.name == relatedName }
         extensions = schema.extensions.map { (ext, _) in (ext.id, ext.attributes.map(attribute)) }
-        known = Set(core.map(\.name) + extensions.map(\.id))
+        defaultSelection = Self.makeSelection(defaultProjection, core: core, extensions: extensions)
     }
 
-    /// The core attribute names and extension ids this plan renders.
-    var known: Set<String>
     /// The selection of the default projection (no `attributes`/`excludedAttributes`: most requests), made once
     /// with the tenant context instead of per request.
-    package var defaultSelection: Selection? = nil
+    package let defaultSelection: Selection
 
     /// Which parts of a resource a projection can keep, decided once per request (not per rendered resource): the
     /// renderer skips the rest, so a page of `attributes=userName` does not build 100 `meta` objects and documents
@@ -47,7 +46,12 @@ package struct RenderPlan: Sendable {
         var meta: Bool
     }
 
+    /// The selection for `projection` (a projection of this plan's schema): the cached one for the default.
     package func selection(_ projection: Projection) -> Selection {
+        projection.isDefault ? defaultSelection : Self.makeSelection(projection, core: core, extensions: extensions)
+    }
+
+    static func makeSelection(_ projection: Projection, core: [Attribute], extensions: [(id: String, attributes: [Attribute])]) -> Selection {
         Selection(core: core.map { projection.includes($0.name) },
                   extensions: extensions.map { projection.includesExtension($0.id) },
                   meta: projection.includes("meta"))

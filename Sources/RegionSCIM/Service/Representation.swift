@@ -35,10 +35,13 @@ package enum Representation {
             for (k, v) in o where e[k] == nil { e.appendUnchecked(key: k, value: v) }
             doc.appendUnchecked(key: ext.id, value: .object(e))
         }
-        // Anything else stored (a schema the tenant has since removed) is kept rather than silently lost.
-        for (k, v) in stored.document where k != plan.related && k != "schemas" && k != "id" && k != "meta" && doc[k] == nil {
-            if selection != nil && plan.known.contains(k) { continue }  // left out above on purpose
-            doc.appendUnchecked(key: k, value: v)
+        // Anything else stored (a schema the tenant has since removed) is kept rather than silently lost. Not with a
+        // selection: every projection drops what no current schema names, so those keys would be built to be thrown
+        // away (and the attributes left out above are left out on purpose).
+        if selection == nil {
+            for (k, v) in stored.document where k != plan.related && k != "schemas" && k != "id" && k != "meta" && doc[k] == nil {
+                doc.appendUnchecked(key: k, value: v)
+            }
         }
         if selection?.meta ?? true {
             let meta = ResourceMeta(resourceType: kind.rawValue, created: stored.created.iso8601,

@@ -83,9 +83,8 @@ package final class SCIMService: Sendable {
         let schema = Self.schema(kind, context)
         let projection = Self.projection(kind, context, query: query)
         let plan = context.renderPlan(kind)
-        let selection = (query ?? "").isEmpty ? plan.defaultSelection ?? plan.selection(projection) : plan.selection(projection)
         let body = projection.apply(to: Representation.render(stored, kind, schema, plan: plan, baseURL: scope.baseURL,
-                                                              selection: selection))
+                                                              selection: plan.selection(projection)))
         let location = status == 201 ? Representation.location(kind, stored.id, baseURL: scope.baseURL) : nil
         return .resource(status: status, body: body, version: stored.version, location: location)
     }

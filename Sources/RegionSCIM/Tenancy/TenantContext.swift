@@ -36,11 +36,8 @@ package final class TenantContext: Sendable {
         self.groups = groups
         self.defaultUserProjection = Projection(schema: users)
         self.defaultGroupProjection = Projection(schema: groups)
-        var userPlan = RenderPlan(.user, users), groupPlan = RenderPlan(.group, groups)
-        userPlan.defaultSelection = userPlan.selection(defaultUserProjection)
-        groupPlan.defaultSelection = groupPlan.selection(defaultGroupProjection)
-        self.userRenderPlan = userPlan
-        self.groupRenderPlan = groupPlan
+        self.userRenderPlan = RenderPlan(.user, users, defaultProjection: defaultUserProjection)
+        self.groupRenderPlan = RenderPlan(.group, groups, defaultProjection: defaultGroupProjection)
     }
 
     package func renderPlan(_ kind: ResourceKind) -> RenderPlan { kind == .user ? userRenderPlan : groupRenderPlan }

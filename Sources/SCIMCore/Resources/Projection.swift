@@ -92,6 +92,12 @@ public struct Projection: Sendable {
         return out
     }
 
+    /// Whether this is the schema's default projection (no `attributes` or `excludedAttributes`).
+    public var isDefault: Bool {
+        if case .defaults = mode { return true }
+        return false
+    }
+
     /// Whether a top-level attribute (canonical name, e.g. "members") will appear in the output at all,
     /// so a storage layer can skip loading it.
     public func includes(_ attribute: String) -> Bool {
