@@ -54,7 +54,7 @@ package final class RegionDatabase: Sendable {
         """)
     /// The server-side checks of a speculative write prelude (migration 11), and the SQLSTATE of their failure.
     static let writeGuard = PreparedStatement("SELECT scim_write_guard($1::uuid, $2)")
-    static let writeGuardRejected = "SCW01"
+    static let writeGuardRejection: Set<String> = ["SCW01"]
     /// `tenantRow` for a write: the lock a move's freeze waits for (`TenantFence`).
     static let tenantRowForWrite = PreparedStatement(
         """
@@ -104,9 +104,7 @@ package final class RegionDatabase: Sendable {
             attempt += 1
             do {
                 return try pool.withConnection { connection in
-                    let prelude: [PostgresStatement] = [
-                        .sql("BEGIN"), .prepared(DirectoryLock.beginWrite, [.text(tenant)]), .prepared(Self.tenantRowForWrite, [.text(tenant)]),
-                        .prepared(TenantFence.state, [.text(tenant)])]
+                    let begin: [PostgresStatement] = [.sql("BEGIN"), .prepared(DirectoryLock.beginWrite, [.text(tenant)])]
                     let context: TenantContext
                     if let cached = cachedContext(tenant), !speculationRejected {
                         // The usual case: the tenant's settings are cached, so the prelude goes out with the body's
@@ -115,12 +113,12 @@ package final class RegionDatabase: Sendable {
                         // statements may carry the COMMIT too (`pipelineCommitting`). If the guard fails (settings
                         // changed, a move's fence, the tenant gone), nothing of this transaction can commit and the
                         // write starts over below, awaiting the full prelude for the exact answer.
-                        try connection.sendAhead([.sql("BEGIN"), .prepared(DirectoryLock.beginWrite, [.text(tenant)]),
-                                                  .prepared(Self.writeGuard, [.text(tenant), .int(cached.version)])],
-                                                 rejectedBy: [Self.writeGuardRejected])
+                        try connection.sendAhead(begin + [.prepared(Self.writeGuard, [.text(tenant), .int(cached.version)])],
+                                                 rejectedBy: Self.writeGuardRejection)
                         context = cached
                     } else {
-                        let results = try connection.pipeline(prelude)
+                        let results = try connection.pipeline(begin + [.prepared(Self.tenantRowForWrite, [.text(tenant)]),
+                                                                       .prepared(TenantFence.state, [.text(tenant)])])
                         let row = results[2]
                         // The open transaction is rolled back when the connection goes back to the pool.
                         guard row.rowCount == 1 else { throw TenantMissing() }

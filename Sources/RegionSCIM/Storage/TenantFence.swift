@@ -23,11 +23,6 @@ package enum TenantFence {
     /// Names a 503 as one tenant's pause, so the gateway does not count it against the region's health.
     package static let pauseHeader = "X-Scim-Write-Pause"
 
-    /// Whether `result` (of `state`) lets writes through (`check` would not throw).
-    package static func allows(_ result: PostgresResult) -> Bool {
-        (try? check(result)) != nil
-    }
-
     /// Throws the 503 the client gets when `result` (of `state`) says writes are fenced; returns otherwise.
     package static func check(_ result: PostgresResult) throws(SCIMError) {
         guard result.rowCount == 1, let state = result.string(row: 0, column: 0), pausedStates.contains(state) else { return }
