@@ -60,6 +60,11 @@ import Testing
         #expect(duplicate.0 == 409)
         #expect(t.send(.get, "/Users?filter=userName+eq+%22one-trip@example.com%22").json["totalResults"] == 1)
         #expect(t.send(.get, "/Users/\(u)").status.code == 404)
+        // A group's write re-reads the group and its members in one pipeline (they were two round trips).
+        let member = t.user("member-trips@example.com")
+        _ = t.group("Warm", #","members":[{"value":"\#(member)"}]"#)  // statements prepared on the pool's connection
+        let group = trips { t.send(.post, "/Groups", #"{"displayName":"Trips","members":[{"value":"\#(member)"}]}"#) }
+        #expect(group.0 == 201 && group.1 == 4, "5 when the re-read sent its two statements one by one")
     }
 
     /// DELETE /Users/{id} with a group's id answers 404 and changes nothing: the group's own memberships in other

@@ -95,10 +95,8 @@ package final class SCIMService: Sendable {
                 scope: RequestScope, query: String?, committing: Bool = false) throws -> StoredResource {
         let withRelated = Self.projection(kind, context, query: query).includes(kind.relatedAttribute)
         let statements = ResourceStore.get(kind, tenant: scope.tenant, id: id, withRelated: withRelated)
-        let results = committing ? try connection.pipelineCommitting(statements) : try statements.map { statement -> PostgresResult in
-            guard case .prepared(let prepared, let values) = statement else { preconditionFailure("get uses prepared statements") }
-            return try connection.query(prepared, values)
-        }
+        // One round trip for the resource and its members (a group's re-read is two statements).
+        let results = committing ? try connection.pipelineCommitting(statements) : try connection.pipeline(statements)
         guard let stored = try ResourceStore.decodeGet(kind, results, baseURL: scope.baseURL, withRelated: withRelated) else {
             throw SCIMError.resourceNotFound(kind, id)
         }
