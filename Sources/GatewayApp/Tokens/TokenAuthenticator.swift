@@ -26,7 +26,9 @@ final class TokenAuthenticator: Sendable {
     private struct Entry: Sendable {
         var record: TokenRecord?
         var tenant: Tenant?
-        var loadedAtNanos: UInt64
+        /// Trusted without a read until then (monotonic): the TTL after a read, or `staleRetryNanos` after a failed one.
+        var freshUntilNanos: UInt64
+        func isFresh(_ now: UInt64) -> Bool { now < freshUntilNanos }
     }
 
     private let store: ControlStore
@@ -103,8 +105,7 @@ final class TokenAuthenticator: Sendable {
     func needsLookup(_ presented: String?, nowNanos: UInt64 = Timestamp.monotonicNanos()) -> Bool {
         guard let presented, case .success(let c) = TokenCredential.parse(presented, kind: .scim(presented)) else { return false }
         guard let entry = cache.withLock({ $0[c.id] }) else { return true }
-        let ttl = entry.record == nil ? negativeTTLNanos : positiveTTLNanos
-        return nowNanos &- entry.loadedAtNanos >= ttl
+        return !entry.isFresh(nowNanos)
     }
 
     /// Reads the token's row into the cache (blocking: call it off the request threads). False when the control
@@ -117,31 +118,26 @@ final class TokenAuthenticator: Sendable {
 
     private func lookup(_ id: String, nowNanos: UInt64) -> Entry? {
         let cached = cache.withLock({ $0[id] })
-        if let entry = cached {
-            let ttl = entry.record == nil ? negativeTTLNanos : positiveTTLNanos
-            if nowNanos &- entry.loadedAtNanos < ttl { return entry }
-        }
+        if let entry = cached, entry.isFresh(nowNanos) { return entry }
         let loaded: Entry
         do {
             if let (record, tenant) = try store.tokenForAuthentication(id: id) {
-                loaded = Entry(record: record, tenant: tenant, loadedAtNanos: nowNanos)
+                loaded = Entry(record: record, tenant: tenant, freshUntilNanos: nowNanos + positiveTTLNanos)
             } else {
-                loaded = Entry(record: nil, tenant: nil, loadedAtNanos: nowNanos)
+                loaded = Entry(record: nil, tenant: nil, freshUntilNanos: nowNanos + negativeTTLNanos)
             }
         } catch {
             logger.error("token lookup failed", [("error", .string(error.description))])
             let now = Timestamp.monotonicNanos()
             return cache.withLock { c -> Entry? in
                 // Another request may have loaded the row meanwhile: its answer is the right one.
-                if let current = c[id], now &- current.loadedAtNanos < (current.record == nil ? negativeTTLNanos : positiveTTLNanos) {
-                    return current
-                }
+                if let current = c[id], current.isFresh(now) { return current }
                 // Stale if error: while the control plane is unreachable nothing can be revoked either (revocations
                 // are writes there), so a row that was valid stays the best answer; new tokens wait for it. The row
                 // counts as fresh for `staleRetryNanos` more, so that the next read is tried only after that (each
                 // request, and the authentication right after a prefetch, would otherwise wait on the failing read).
                 guard let stale = cached, stale.record != nil else { return nil }
-                let kept = Entry(record: stale.record, tenant: stale.tenant, loadedAtNanos: now &- positiveTTLNanos &+ staleRetryNanos)
+                let kept = Entry(record: stale.record, tenant: stale.tenant, freshUntilNanos: now + staleRetryNanos)
                 c[id] = kept
                 return kept
             }
